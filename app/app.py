@@ -1,0 +1,68 @@
+"""The Textual application: owns the config, the rungs, and the screens."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+
+from tiers.base import Tier
+from tiers.local import LocalModelError, LocalTier
+
+from .chat import ChatScreen
+from .config import Config
+from .rungs import RungOverrides, build_rungs
+
+
+class RungApp(App[None]):
+    TITLE = "Rung"
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+    ]
+
+    def __init__(self, config: Config, overrides: RungOverrides | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.overrides = overrides or RungOverrides()
+        self.rungs: dict[str, Tier] = build_rungs(config, self.overrides)
+        self.active_name = self.overrides.tier or next(iter(self.rungs))
+
+    @property
+    def active_tier(self) -> Tier:
+        return self.rungs[self.active_name]
+
+    @property
+    def mode_label(self) -> str:
+        return "pinned"
+
+    @property
+    def chat(self) -> ChatScreen:
+        return self.get_screen("chat")  # type: ignore[return-value]
+
+    def on_mount(self) -> None:
+        self.install_screen(ChatScreen(), "chat")
+        self.push_screen("chat")
+        for problem in self.config.problems:
+            self.notify(problem, title="Config", severity="warning", timeout=15)
+        self.load_local_models()
+
+    @work(group="load")
+    async def load_local_models(self) -> None:
+        for tier in self.rungs.values():
+            if not isinstance(tier, LocalTier):
+                continue
+            if tier is self.active_tier:
+                self.chat.refresh_status("loading model")
+            try:
+                await tier.load()
+            except LocalModelError as exc:
+                self.notify(str(exc), title="Local model", severity="error", timeout=30)
+                if tier is self.active_tier:
+                    self.chat.refresh_status("model failed to load")
+                continue
+            if tier is self.active_tier:
+                self.chat.refresh_status("ready")
+
+    async def on_unmount(self) -> None:
+        for tier in self.rungs.values():
+            await tier.aclose()

@@ -1,0 +1,327 @@
+"""The TOML config file: where it lives, what it may hold, and how it is read and written.
+
+Read with tomllib, written with tomli-w, atomically (temp file + rename), keeping the
+previous file as ``config.toml.bak``. A broken value is reported with the file, line
+and field, and replaced by its default; the rest of the file still applies. Keys
+Rung does not know are kept when the file is saved.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import shutil
+import tempfile
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import tomli_w
+
+APP_NAME = "rung"
+
+
+def config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME))
+
+
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def default_config_path() -> Path:
+    env = os.environ.get("RUNG_CONFIG")
+    return Path(env).expanduser() if env else config_dir() / "config.toml"
+
+
+class ConfigValueError(ValueError):
+    pass
+
+
+def _int(lo: int, hi: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigValueError(f"must be a whole number, got {value!r}")
+        if not lo <= value <= hi:
+            raise ConfigValueError(f"must be between {lo} and {hi}, got {value}")
+        return value
+
+    return check
+
+
+def _float(lo: float, hi: float) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigValueError(f"must be a number, got {value!r}")
+        if not lo <= float(value) <= hi:
+            raise ConfigValueError(f"must be between {lo} and {hi}, got {value}")
+        return float(value)
+
+    return check
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigValueError(f"must be a string, got {value!r}")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigValueError(f"must be true or false, got {value!r}")
+    return value
+
+
+def _money(value: Any) -> Decimal | None:
+    """Money is written as a string ("2.50") or a number; kept as Decimal, never float."""
+    if value in ("", None):
+        return None
+    if isinstance(value, bool):
+        raise ConfigValueError(f'must be an amount such as "2.50", got {value!r}')
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise ConfigValueError(f'must be an amount such as "2.50", got {value!r}') from None
+    if not amount.is_finite() or amount < 0:
+        raise ConfigValueError(f"must be a non-negative amount, got {value!r}")
+    return amount
+
+
+def _str_list(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigValueError(f"must be a list of names, got {value!r}")
+    return list(value)
+
+
+def _choice(*options: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in options:
+            raise ConfigValueError(f"must be one of {', '.join(options)}, got {value!r}")
+        return value
+
+    return check
+
+
+# section -> field -> (checker, default). Sections with free-form tables (providers,
+# prices, keymap) are checked separately.
+SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
+    "local": {
+        "model_path": (_str, ""),
+        "n_ctx": (_int(256, 1_048_576), 4096),
+        "threads": (_int(0, 512), 0),  # 0: physical cores
+        "energy_watts": (_money, None),
+        "energy_usd_per_kwh": (_money, None),
+    },
+    "selfhosted": {
+        "base_url": (_str, ""),
+        "model": (_str, ""),
+        "gpu_usd_per_hour": (_money, Decimal("2.50")),
+        "usd_per_mtok": (_money, None),
+        "ca_bundle": (_str, ""),
+        "verify_tls": (_bool, True),
+    },
+    "ladder": {
+        "rungs": (_str_list, ["local"]),
+        "mode": (_str, "auto"),  # "auto" or the name of a pinned rung
+        "fallback": (_bool, True),
+        "quality": (_float(0.0, 1.0), 0.5),
+        "local_first": (_bool, False),
+    },
+    "budget": {
+        "session_usd": (_money, None),
+        "daily_usd": (_money, None),
+    },
+    "reference": {
+        "provider": (_str, "anthropic"),
+        "model": (_str, "claude-opus-4-5"),
+    },
+    "network": {
+        "connect_timeout": (_float(0.1, 120), 10.0),
+        "read_timeout": (_float(1, 3600), 120.0),
+        "max_retries": (_int(0, 10), 3),
+    },
+    "ui": {
+        "theme": (_str, "rung-dark"),
+        "system_prompt": (_str, "You are a helpful assistant for software developers. Be concise."),
+        "max_tokens": (_int(1, 1_000_000), 2048),
+    },
+    "secrets": {
+        "plaintext_file": (_bool, False),  # opt-in only: keys in a 0600 file
+    },
+}
+
+PRICE_FIELDS = ("input", "output", "cache_read", "cache_write")
+PROVIDER_FIELDS = {"model": _str, "base_url": _str}
+
+
+@dataclass
+class Config:
+    path: Path
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    providers: dict[str, dict[str, str]] = field(default_factory=dict)
+    prices: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    keymap: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)  # the file as read, unknown keys too
+
+    def get(self, section: str, key: str) -> Any:
+        return self.values[section][key]
+
+    def set(self, section: str, key: str, value: Any) -> None:
+        checker, _ = SCHEMA[section][key]
+        self.values[section][key] = checker(value)
+
+    def provider(self, name: str) -> dict[str, str]:
+        return self.providers.get(name, {})
+
+    # -- writing ---------------------------------------------------------------
+    def to_toml_dict(self) -> dict[str, Any]:
+        out = copy.deepcopy(self.raw)
+        for section, fields in SCHEMA.items():
+            table = out.setdefault(section, {})
+            if not isinstance(table, dict):
+                table = out[section] = {}
+            for key, (_, default) in fields.items():
+                value = self.values[section][key]
+                if value is None:
+                    table.pop(key, None)
+                elif value != default or key in table:
+                    table[key] = str(value) if isinstance(value, Decimal) else value
+            if not table:
+                out.pop(section)
+        if self.providers:
+            out["providers"] = {**out.get("providers", {}), **self.providers}
+        if self.prices:
+            out["prices"] = {
+                model: {k: str(v) for k, v in fields.items()}
+                for model, fields in self.prices.items()
+            }
+        if self.keymap:
+            out["keymap"] = dict(self.keymap)
+        return out
+
+    def save(self) -> None:
+        """Write atomically; the previous file is kept as ``<name>.bak``."""
+        text = tomli_w.dumps(self.to_toml_dict())
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            shutil.copy2(self.path, self.path.with_name(self.path.name + ".bak"))
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".config-", suffix=".toml")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.raw = tomllib.loads(text)
+
+
+def _line_of(text: str, section: str, key: str | None) -> int | None:
+    """The line where ``key`` is set inside ``[section]`` (1-based), for error messages."""
+    current = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        header = re.match(r"^\[\s*([^\]]+?)\s*\]", stripped)
+        if header:
+            current = header.group(1).replace('"', "")
+            if key is None and current == section:
+                return number
+            continue
+        if (
+            key is not None
+            and current == section
+            and re.match(rf'^"?{re.escape(key)}"?\s*=', stripped)
+        ):
+            return number
+    return None
+
+
+def load_config(path: Path | None = None) -> Config:
+    path = path or default_config_path()
+    config = Config(path=path)
+    config.values = {s: {k: d for k, (_, d) in f.items()} for s, f in SCHEMA.items()}
+    for section in config.values.values():
+        for key, value in section.items():
+            section[key] = copy.deepcopy(value)
+    if not path.exists():
+        return config
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        config.problems.append(
+            f"{path}: not valid TOML ({exc}). Rung started with the default settings; "
+            "your file was left untouched."
+        )
+        return config
+    except (OSError, UnicodeDecodeError) as exc:
+        config.problems.append(f"{path}: cannot be read ({exc}). Using the default settings.")
+        return config
+    config.raw = raw
+
+    def problem(section: str, key: str | None, message: str) -> None:
+        line = _line_of(text, section, key)
+        where = f"{path}, line {line}" if line else str(path)
+        name = f"[{section}] {key}" if key else f"[{section}]"
+        config.problems.append(f"{where}: {name} {message}")
+
+    for section, fields in SCHEMA.items():
+        table = raw.get(section, {})
+        if not isinstance(table, dict):
+            problem(section, None, "must be a table; using defaults")
+            continue
+        for key, (checker, default) in fields.items():
+            if key not in table:
+                continue
+            try:
+                config.values[section][key] = checker(table[key])
+            except ConfigValueError as exc:
+                problem(section, key, f"{exc}; using {default!r}")
+
+    for name, table in (raw.get("providers") or {}).items():
+        if not isinstance(table, dict):
+            problem(f"providers.{name}", None, "must be a table")
+            continue
+        clean: dict[str, str] = {}
+        for key, value in table.items():
+            if key in PROVIDER_FIELDS:
+                try:
+                    clean[key] = PROVIDER_FIELDS[key](value)
+                except ConfigValueError as exc:
+                    problem(f"providers.{name}", key, str(exc))
+        config.providers[name] = clean
+
+    for model, table in (raw.get("prices") or {}).items():
+        if not isinstance(table, dict):
+            problem(f"prices.{model}", None, "must be a table of prices per million tokens")
+            continue
+        prices: dict[str, Decimal] = {}
+        for key, value in table.items():
+            if key not in PRICE_FIELDS:
+                problem(f"prices.{model}", key, f"is not one of {', '.join(PRICE_FIELDS)}")
+                continue
+            try:
+                amount = _money(value)
+            except ConfigValueError as exc:
+                problem(f"prices.{model}", key, str(exc))
+                continue
+            if amount is not None:
+                prices[key] = amount
+        config.prices[model] = prices
+
+    keymap = raw.get("keymap") or {}
+    if isinstance(keymap, dict):
+        for action, keys in keymap.items():
+            if isinstance(keys, str):
+                config.keymap[action] = keys
+            else:
+                problem("keymap", action, f'must be a key name such as "f2", got {keys!r}')
+    return config

@@ -1,0 +1,94 @@
+"""`rung ask`: one question, the answer streamed to stdout, errors on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from tiers.base import ChatRequest, Event, Message, Reply, TextDelta, Tier
+from tiers.turn import Turn
+
+from .config import Config
+from .rungs import RungOverrides, UnknownTierError, build_rungs
+
+
+def _question(args: argparse.Namespace) -> str | None:
+    if args.question:
+        return " ".join(args.question)
+    if sys.stdin is None or sys.stdin.isatty():
+        return None
+    return sys.stdin.read().strip() or None
+
+
+def run_ask(args: argparse.Namespace, config: Config) -> int:
+    for problem in config.problems:
+        print(f"rung: warning: {problem}", file=sys.stderr)
+    question = _question(args)
+    if not question:
+        print("rung ask: no question given (pass it as an argument or on stdin)", file=sys.stderr)
+        return 2
+    overrides = RungOverrides(args.tier, args.model, args.base_url)
+    try:
+        rungs = build_rungs(config, overrides)
+    except UnknownTierError as exc:
+        print(f"rung: {exc}", file=sys.stderr)
+        return 2
+    tier = rungs[overrides.tier] if overrides.tier else next(iter(rungs.values()))
+    request = ChatRequest(
+        messages=(Message("user", question),),
+        system=args.system if args.system is not None else config.get("ui", "system_prompt"),
+        max_tokens=args.max_tokens or config.get("ui", "max_tokens"),
+    )
+    try:
+        reply = asyncio.run(_ask(tier, request, stream_text=not args.json))
+    except KeyboardInterrupt:
+        print("\nrung: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        for t in rungs.values():
+            close = getattr(t, "close", None)
+            if close:
+                close()
+    if args.json:
+        print(json.dumps(_as_json(tier, reply), ensure_ascii=False))
+    elif reply.text and not reply.text.endswith("\n"):
+        print()
+    for notice in reply.notices:
+        print(f"rung: {notice}", file=sys.stderr)
+    if reply.failed is not None:
+        print(f"rung: {tier.name}: {reply.failed.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _ask(tier: Tier, request: ChatRequest, stream_text: bool) -> Reply:
+    def write(event: Event) -> None:
+        if stream_text and isinstance(event, TextDelta):
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
+
+    try:
+        return await Turn(tier, request, [write]).run()
+    finally:
+        await tier.aclose()
+
+
+def _as_json(tier: Tier, reply: Reply) -> dict[str, object]:
+    u = reply.usage
+    return {
+        "text": reply.text,
+        "tier": tier.name,
+        "model": (reply.finished.model if reply.finished and reply.finished.model else tier.model),
+        "finish_reason": reply.finish_reason,
+        "usage": {
+            "input_tokens": u.input_tokens,
+            "output_tokens": u.output_tokens,
+            "cached_input_tokens": u.cached_input_tokens,
+            "cache_write_tokens": u.cache_write_tokens,
+            "estimated": u.estimated,
+        },
+        "cost_usd": None,
+        "error": reply.failed.message if reply.failed else None,
+    }

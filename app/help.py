@@ -1,0 +1,57 @@
+"""F1: the key bindings in effect (after the user's keymap), with what they do."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+PROMPT_KEYS = [
+    ("enter", "Send the message", "prompt"),
+    ("ctrl+j / alt+enter", "New line in the message", "prompt"),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 90; max-width: 95%; height: auto; max-height: 90%;
+        border: round $accent; background: $surface; padding: 1 2; }
+    HelpScreen DataTable { height: auto; }
+    """
+    BINDINGS = [
+        Binding("escape,f1,q", "dismiss", "Close", id="close-help"),
+    ]
+
+    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static("[b]Keys[/b]  (remap any of them under [keymap] in the config, by id)")
+            table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True)
+            table.add_columns("key", "does", "id")
+            for row in PROMPT_KEYS + self.rows:
+                table.add_row(*row)
+            yield table
+            yield Static("Esc closes this.", classes="muted")
+
+
+def binding_rows(app: object) -> list[tuple[str, str, str]]:
+    """Effective bindings of the focused screen and the app: one row per binding id, with
+    every key that triggers it."""
+    keys: dict[str, list[str]] = {}
+    described: dict[str, str] = {}
+    for active in app.active_bindings.values():  # type: ignore[attr-defined]
+        binding = active.binding
+        if not binding.description:
+            continue
+        ident = binding.id or binding.action
+        display = app.get_key_display(binding)  # type: ignore[attr-defined]
+        if display not in keys.setdefault(ident, []):
+            keys[ident].append(display)
+        described[ident] = binding.description
+    return [(" / ".join(k), described[i], i) for i, k in keys.items()]

@@ -1,0 +1,89 @@
+"""The `rung` command: the TUI by default, and headless subcommands for scripts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+
+def _version() -> str:
+    try:
+        return version("rung")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _add_tier_options(parser: argparse.ArgumentParser, default: object = None) -> None:
+    # Subcommands use SUPPRESS so `rung --tier x ask` and `rung ask --tier x` both work.
+    parser.add_argument(
+        "--tier",
+        default=default,
+        metavar="NAME",
+        help="rung to use: a name from your ladder or a tier kind (local, selfhosted, "
+        "openai, anthropic, gemini, deepseek, mistral, openrouter, groq, together)",
+    )
+    parser.add_argument(
+        "--model", default=default, help="model for that tier (local: a GGUF file path)"
+    )
+    parser.add_argument(
+        "--base-url",
+        default=default,
+        metavar="URL",
+        help="send that tier's requests to another host",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rung",
+        description="Terminal chat and coding assistant that answers each message on the "
+        "cheapest model that can do the job. With no command, starts the chat screen.",
+    )
+    parser.add_argument("--version", action="version", version=f"rung {_version()}")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="config file (default: $RUNG_CONFIG or the platform config directory)",
+    )
+    _add_tier_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ask = sub.add_parser("ask", help="answer one question on stdout and exit")
+    ask.add_argument("question", nargs="*", help="the question (read from stdin when omitted)")
+    _add_tier_options(ask, argparse.SUPPRESS)
+    ask.add_argument("--max-tokens", type=int, default=None, help="output token limit")
+    ask.add_argument("--system", help="system prompt for this question")
+    ask.add_argument(
+        "--json", action="store_true", help="print one JSON object at the end instead of text"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .config import load_config
+
+    config = load_config(args.config)
+    if args.command == "ask":
+        from .headless import run_ask
+
+        return run_ask(args, config)
+
+    from .app import RungApp
+    from .rungs import RungOverrides, UnknownTierError
+
+    try:
+        app = RungApp(config, RungOverrides(args.tier, args.model, args.base_url))
+    except UnknownTierError as exc:
+        print(f"rung: {exc}", file=sys.stderr)
+        return 2
+    app.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

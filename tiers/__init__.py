@@ -1,0 +1,1 @@
+"""Model backends: no UI here."""

@@ -1,0 +1,167 @@
+"""What every tier speaks: the request, the events of a reply, and the Tier protocol.
+
+A tier turns one ``ChatRequest`` into an async stream of events. Every tier, local
+or remote, yields the same event types, so the UI, the cost meter and the store
+never need to know which tier they are listening to.
+
+Token counts follow one convention everywhere (the one genai-prices uses):
+``input_tokens`` is the whole prompt, and ``cached_input_tokens`` and
+``cache_write_tokens`` are parts of it. Providers that report cache tokens
+separately (Anthropic) are normalised by their tier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One question to a model, with the conversation that leads up to it."""
+
+    messages: tuple[Message, ...]
+    system: str | None = None
+    max_tokens: int = 1024
+    temperature: float = 0.2
+    stop: tuple[str, ...] = ()
+
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[str, str]], **kwargs: object) -> ChatRequest:
+        return cls(messages=tuple(Message(r, c) for r, c in pairs), **kwargs)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of the reply, in order."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens a reply used. A later Usage for the same reply replaces an earlier one.
+
+    ``estimated`` is True when the numbers were counted by Rung rather than reported
+    by the provider (a cut stream, a server that reports nothing).
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0  # part of output_tokens, billed as output
+    estimated: bool = False
+    # Anthropic bills 1-hour cache writes at 2x instead of 1.25x.
+    cache_write_1h_tokens: int = 0
+
+    def as_dict(self) -> dict[str, int | bool]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_input_tokens": self.cached_input_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "estimated": self.estimated,
+        }
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should know that is not part of the reply (context trimmed, retrying)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The reply ended normally ("stop", "length") or was cancelled ("cancelled")."""
+
+    finish_reason: str
+    model: str = ""
+    time_to_first_token_s: float | None = None
+    duration_s: float = 0.0
+    output_tokens_per_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The reply ended with an error. What arrived before it stays valid."""
+
+    message: str
+    retryable: bool = False
+    kind: str = "error"  # "auth", "rate_limit", "network", "server", "protocol", "model", "budget"
+    duration_s: float = 0.0
+
+
+Event = TextDelta | Usage | Notice | Finished | Failed
+
+
+@runtime_checkable
+class Tier(Protocol):
+    """A model backend. ``stream`` yields events and ends with exactly one Finished or Failed.
+
+    Cancelling the task that iterates (or calling ``aclose`` on the iterator) stops the
+    reply: a remote tier closes its connection, the local tier stops within one token.
+    """
+
+    name: str  # the rung's name in the ladder, e.g. "local", "anthropic"
+    kind: str  # "local", "selfhosted" or "api"
+    model: str
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[Event]: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass
+class Reply:
+    """Everything one reply produced, folded from its events (used by `rung ask` and tests)."""
+
+    text: str = ""
+    usage: Usage = field(default_factory=Usage)
+    finished: Finished | None = None
+    failed: Failed | None = None
+    notices: list[str] = field(default_factory=list)
+
+    def observe(self, event: Event) -> None:
+        match event:
+            case TextDelta(text=t):
+                self.text += t
+            case Usage():
+                self.usage = event
+            case Notice(text=t):
+                self.notices.append(t)
+            case Finished():
+                self.finished = event
+            case Failed():
+                self.failed = event
+
+    @property
+    def finish_reason(self) -> str:
+        if self.failed is not None:
+            return "error"
+        return self.finished.finish_reason if self.finished else "incomplete"
+
+    @property
+    def duration_s(self) -> float:
+        if self.finished is not None:
+            return self.finished.duration_s
+        return self.failed.duration_s if self.failed else 0.0
+
+
+def estimate_tokens(text: str) -> int:
+    """A tokenizer-free estimate (about 4 characters a token for English and code).
+
+    Used only when a provider reports no usage; such usage is marked estimated.
+    """
+    return (len(text) + 3) // 4

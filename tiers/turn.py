@@ -1,0 +1,121 @@
+"""One reply from one tier, with its listeners, and a clean end however it stops.
+
+``Turn`` pumps a tier's event stream to listeners (the view, the cost meter, the
+store). Cancelling a turn stops the tier, then still delivers a final ``Usage`` (an
+estimate if the tier never reported one) and ``Finished("cancelled")``, so what
+arrived stays and what was used is counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from .base import (
+    ChatRequest,
+    Event,
+    Failed,
+    Finished,
+    Reply,
+    TextDelta,
+    Tier,
+    Usage,
+    estimate_tokens,
+)
+
+Listener = Callable[[Event], Awaitable[None] | None]
+
+
+def estimate_usage(request: ChatRequest, text: str, deltas: int) -> Usage:
+    """Counted usage for a reply whose provider reported none.
+
+    Streaming servers send about one token per delta, so the delta count is a better
+    output estimate than characters when it is larger.
+    """
+    prompt = (request.system or "") + "".join(m.content for m in request.messages)
+    return Usage(
+        input_tokens=estimate_tokens(prompt) + 4 * len(request.messages),
+        output_tokens=max(deltas, estimate_tokens(text)),
+        estimated=True,
+    )
+
+
+class Turn:
+    def __init__(self, tier: Tier, request: ChatRequest, listeners: list[Listener]) -> None:
+        self.tier = tier
+        self.request = request
+        self.listeners = listeners
+        self.reply = Reply()
+        self.deltas = 0
+        self._usage_seen = False
+        self._pump_task: asyncio.Task[None] | None = None
+        self._cancel_requested = False
+        self._started = time.monotonic()
+
+    async def _emit(self, event: Event) -> None:
+        self.reply.observe(event)
+        for listener in self.listeners:
+            result = listener(event)
+            if result is not None:
+                await result
+
+    async def _pump(self) -> None:
+        async for event in self.tier.stream(self.request):
+            if isinstance(event, TextDelta):
+                self.deltas += 1
+            elif isinstance(event, Usage):
+                self._usage_seen = True
+            await self._emit(event)
+
+    async def run(self) -> Reply:
+        self._pump_task = asyncio.create_task(self._pump())
+        try:
+            await self._pump_task
+        except asyncio.CancelledError:
+            if not self._cancel_requested:
+                self._pump_task.cancel()
+                raise
+            await self._finish_cancelled()
+        except Exception as exc:  # a tier bug must not lose the reply
+            if not self._usage_seen:
+                await self._emit(self._estimate())
+            await self._emit(Failed(f"{self.tier.name} failed unexpectedly: {exc}"))
+        if self.reply.finished is None and self.reply.failed is None:
+            # The stream ended without saying how: treat as cut.
+            if not self._usage_seen:
+                await self._emit(self._estimate())
+            await self._emit(
+                Failed(
+                    f"{self.tier.name} ended the reply without finishing it.",
+                    retryable=True,
+                    kind="protocol",
+                    duration_s=time.monotonic() - self._started,
+                )
+            )
+        return self.reply
+
+    def _estimate(self) -> Usage:
+        return estimate_usage(self.request, self.reply.text, self.deltas)
+
+    async def _finish_cancelled(self) -> None:
+        if not self._usage_seen:
+            await self._emit(self._estimate())
+        await self._emit(
+            Finished(
+                "cancelled",
+                model=self.tier.model,
+                duration_s=time.monotonic() - self._started,
+            )
+        )
+
+    def cancel(self) -> None:
+        """Stop the reply now; ``run`` returns with what arrived, marked cancelled."""
+        if self._pump_task is not None and not self._pump_task.done():
+            self._cancel_requested = True
+            self._pump_task.cancel()
+
+
+async def collect(tier: Tier, request: ChatRequest) -> Reply:
+    """Run one reply to the end with no listeners (tests, scripts)."""
+    return await Turn(tier, request, []).run()
