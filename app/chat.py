@@ -10,7 +10,17 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from tiers.base import ChatRequest, Event, Failed, Finished, Message, Notice, TextDelta, Usage
+from tiers.base import (
+    ChatRequest,
+    Event,
+    Failed,
+    Finished,
+    Message,
+    Notice,
+    Reply,
+    TextDelta,
+    Usage,
+)
 from tiers.turn import Turn
 
 from .help import HelpScreen, binding_rows
@@ -26,14 +36,15 @@ class ChatScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "cancel_reply", "Cancel reply", id="cancel-reply"),
         Binding("f1", "help", "Keys", id="help"),
-        Binding("ctrl+y", "copy_reply", "Copy reply", id="copy-reply"),
-        Binding("ctrl+k", "copy_code", "Copy code", id="copy-code"),
+        Binding("ctrl+o", "copy_reply", "Copy reply", id="copy-reply"),
+        Binding("ctrl+t", "copy_code", "Copy code", id="copy-code"),
         Binding("ctrl+n", "new_chat", "New chat", id="new-chat"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.history: list[Message] = []
+        self.replies: list[Reply] = []  # every finished reply of this session, in order
         self.turn: Turn | None = None
 
     @property
@@ -108,6 +119,7 @@ class ChatScreen(Screen[None]):
             reply = await self.turn.run()
         finally:
             self.turn = None
+        self.replies.append(reply)
         note = ""
         meta = f"{tier.name} · {tier.model}"  # type: ignore[attr-defined]
         if reply.failed is not None:

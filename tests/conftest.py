@@ -1,0 +1,71 @@
+"""Shared fixtures: isolated config/data dirs, the real embedded model, helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tiers.local import LocalTier
+
+PROVIDER_ENV = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "MISTRAL_API_KEY",
+    "OPENROUTER_API_KEY",
+    "GROQ_API_KEY",
+    "TOGETHER_API_KEY",
+    "RUNG_SELFHOSTED_API_KEY",
+    "RUNG_CUSTOM_API_KEY",
+    "RUNG_CONFIG",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own config and data directories and no real provider keys,
+    so nothing can reach a real provider or the developer's own files."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    for name in PROVIDER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def local_tier() -> Iterator[LocalTier]:
+    """The real embedded SmolLM2 model, loaded once for the whole run."""
+    tier = LocalTier(n_ctx=2048)
+    tier._loaded.wait()
+    assert tier.ready, tier.load_error
+    yield tier
+    tier.close()
+
+
+async def wait_for(
+    condition: Callable[[], bool], timeout: float = 30.0, interval: float = 0.02
+) -> None:
+    """Poll until ``condition()`` holds (model output takes a variable time)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
+
+
+def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_ENV}
+    env.update(
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env

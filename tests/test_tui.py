@@ -1,0 +1,129 @@
+"""The chat screen driven by Pilot, with the real embedded model."""
+
+from __future__ import annotations
+
+from textual.widgets import Markdown
+
+from app.app import RungApp
+from app.config import load_config
+from app.help import HelpScreen
+from app.widgets.messages import MessageItem, MessageList
+from app.widgets.prompt import PromptInput
+from app.widgets.status import StatusBar
+
+from .conftest import wait_for
+
+
+def make_app(max_tokens: int = 24) -> RungApp:
+    config = load_config()
+    config.set("ui", "max_tokens", max_tokens)
+    return RungApp(config)
+
+
+def replies(app: RungApp) -> list[MessageItem]:
+    return app.chat.query_one(MessageList).assistant_items()
+
+
+async def test_type_send_and_see_the_reply_stream_in() -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        status = app.chat.query_one(StatusBar)
+        await wait_for(lambda: status.state == "ready")
+        await pilot.press(*"Say hello", "enter")
+        await wait_for(lambda: bool(replies(app)) and replies(app)[0].status == "done")
+        item = replies(app)[0]
+        assert item.text.strip()
+        # The reply is on screen, in a Markdown view.
+        rendered = item.query_one(Markdown)
+        assert item.text.split()[0] in rendered.source
+        assert "in /" in str(item.query_one(".meta").render())
+        assert app.chat.query_one(PromptInput).text == ""
+        assert status.tokens_per_s is not None and status.ttft_s is not None
+        assert "tok/s" in str(status.render())
+
+
+async def test_reply_streams_without_rerendering_the_whole_message(monkeypatch) -> None:
+    """Per token, the Markdown widget is appended to, never fully re-rendered."""
+    full_renders: list[int] = []
+    original = Markdown.update
+
+    def counting_update(self, markdown: str):  # type: ignore[no-untyped-def]
+        if markdown:
+            full_renders.append(len(markdown))
+        return original(self, markdown)
+
+    monkeypatch.setattr(Markdown, "update", counting_update)
+    app = make_app(60)
+    async with app.run_test() as pilot:
+        await pilot.press(*"Write a short poem about the sea", "enter")
+        await wait_for(lambda: bool(replies(app)) and replies(app)[0].status == "done")
+        reply = app.chat.replies[-1]
+        assert reply.usage.output_tokens > 20
+        # One render for the user's message and one final render of the reply,
+        # however many tokens streamed in between.
+        assert len(full_renders) == 2
+
+
+async def test_escape_cancels_and_keeps_what_arrived() -> None:
+    app = make_app(500)
+    async with app.run_test() as pilot:
+        await pilot.press(*"Write a very long story about the sea", "enter")
+        await wait_for(lambda: bool(replies(app)) and len(replies(app)[0].text) > 10)
+        await pilot.press("escape")
+        await wait_for(lambda: replies(app)[0].status == "cancelled")
+        item = replies(app)[0]
+        assert item.has_class("cancelled")
+        assert "Cancelled" in item.query_one(Markdown).source
+        # The partial reply is part of the conversation.
+        assert app.chat.history[-1].role == "assistant"
+        assert app.chat.history[-1].content == item.text
+        # And the app carries on: the next question is answered.
+        await pilot.press(*"hi", "enter")
+        await wait_for(lambda: len(replies(app)) == 2 and replies(app)[1].status == "done")
+
+
+async def test_ctrl_j_inserts_a_newline_and_enter_sends() -> None:
+    app = make_app(8)
+    async with app.run_test() as pilot:
+        await pilot.press("a", "ctrl+j", "b")
+        assert app.chat.query_one(PromptInput).text == "a\nb"
+        await pilot.press("enter")
+        await wait_for(lambda: bool(replies(app)))
+        assert app.chat.history[0].content == "a\nb"
+
+
+async def test_f1_lists_every_binding_with_its_id() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        ids = {row[2] for row in app.screen.rows}
+        assert {"cancel-reply", "help", "copy-reply", "copy-code", "new-chat", "quit"} <= ids
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_copy_reply_and_code_block() -> None:
+    app = make_app()
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+o")  # nothing yet: a warning, no crash
+        item = await app.chat.query_one(MessageList).add(
+            MessageItem("assistant", "Use this:\n```python\nprint('hi')\n```\nDone.")
+        )
+        assert item.text
+        await pilot.press("ctrl+t")
+        assert app.clipboard == "print('hi')"
+        await pilot.press("ctrl+o")
+        assert app.clipboard.startswith("Use this:")
+
+
+async def test_missing_model_is_reported_and_the_app_lives_on(tmp_path) -> None:
+    config = load_config()
+    config.set("local", "model_path", str(tmp_path / "gone.gguf"))
+    app = RungApp(config)
+    async with app.run_test() as pilot:
+        status = app.chat.query_one(StatusBar)
+        await wait_for(lambda: status.state == "model failed to load")
+        await pilot.press(*"hi", "enter")
+        await wait_for(lambda: bool(replies(app)) and replies(app)[0].status == "failed")
+        assert "gone.gguf" in replies(app)[0].query_one(Markdown).source
