@@ -117,7 +117,7 @@ async def test_message_bigger_than_context_fails_clearly() -> None:
 async def test_missing_model_file_names_the_path(tmp_path: Path) -> None:
     missing = tmp_path / "nope.gguf"
     tier = LocalTier(missing)
-    with pytest.raises(LocalModelError, match="nope.gguf"):
+    with pytest.raises(LocalModelError, match=r"nope\.gguf"):
         await tier.load()
     events = [e async for e in tier.stream(ask("hi"))]
     assert isinstance(events[-1], Failed) and str(missing) in events[-1].message
