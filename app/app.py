@@ -45,6 +45,23 @@ class RungApp(App[None]):
         for problem in self.config.problems:
             self.notify(problem, title="Config", severity="warning", timeout=15)
         self.load_local_models()
+        self.check_health()
+
+    @work(group="health", exclusive=True)
+    async def check_health(self) -> None:
+        """Self-hosted endpoints can be down: say so before the user asks anything."""
+        tier = self.active_tier
+        health = getattr(tier, "health", None)
+        if health is None:
+            if not isinstance(tier, LocalTier):
+                self.chat.refresh_status("ready")
+            return
+        self.chat.refresh_status("checking endpoint…")
+        healthy, detail = await health()
+        if tier is self.active_tier:
+            self.chat.refresh_status(
+                f"● healthy: {detail}" if healthy else f"✗ unreachable: {detail}"
+            )
 
     @work(group="load")
     async def load_local_models(self) -> None:
@@ -65,4 +82,7 @@ class RungApp(App[None]):
 
     async def on_unmount(self) -> None:
         for tier in self.rungs.values():
-            await tier.aclose()
+            if isinstance(tier, LocalTier):
+                tier.close()  # joins the worker: exiting mid-load can kill the process
+            else:
+                await tier.aclose()

@@ -11,7 +11,7 @@ from tiers.base import ChatRequest, Event, Message, Reply, TextDelta, Tier
 from tiers.turn import Turn
 
 from .config import Config
-from .rungs import RungOverrides, UnknownTierError, build_rungs
+from .rungs import RungOverrides, UnknownTierError, build_tier
 
 
 def _question(args: argparse.Namespace) -> str | None:
@@ -30,12 +30,13 @@ def run_ask(args: argparse.Namespace, config: Config) -> int:
         print("rung ask: no question given (pass it as an argument or on stdin)", file=sys.stderr)
         return 2
     overrides = RungOverrides(args.tier, args.model, args.base_url)
+    name = overrides.tier or (config.get("ladder", "rungs") or ["local"])[0]
     try:
-        rungs = build_rungs(config, overrides)
+        # Only the rung that answers is built: no model loads for nothing.
+        tier = build_tier(name, config, overrides)
     except UnknownTierError as exc:
         print(f"rung: {exc}", file=sys.stderr)
         return 2
-    tier = rungs[overrides.tier] if overrides.tier else next(iter(rungs.values()))
     request = ChatRequest(
         messages=(Message("user", question),),
         system=args.system if args.system is not None else config.get("ui", "system_prompt"),
@@ -47,10 +48,9 @@ def run_ask(args: argparse.Namespace, config: Config) -> int:
         print("\nrung: interrupted", file=sys.stderr)
         return 130
     finally:
-        for t in rungs.values():
-            close = getattr(t, "close", None)
-            if close:
-                close()
+        close = getattr(tier, "close", None)
+        if close:
+            close()
     if args.json:
         print(json.dumps(_as_json(tier, reply), ensure_ascii=False))
     elif reply.text and not reply.text.endswith("\n"):

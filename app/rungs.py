@@ -1,13 +1,23 @@
-"""Turn the config (and command-line overrides) into the tiers of the ladder."""
+"""Turn the config (and command-line overrides) into the tiers of the ladder.
+
+A tier's key is looked up by the tier's own provider name, so one provider's key can
+never be handed to another provider, a custom endpoint or the self-hosted rung.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tiers.anthropic import AnthropicTier
 from tiers.base import Tier
+from tiers.gemini import GeminiTier
+from tiers.http import HttpOptions, RemoteTier
 from tiers.local import LocalTier
+from tiers.openai import OpenAITier, SelfHostedTier
+from tiers.providers import PROVIDERS, allowed_key_for
 
-from .config import Config
+from .config import Config, data_dir
+from .secrets import KeyStore
 
 
 @dataclass
@@ -23,6 +33,20 @@ class UnknownTierError(ValueError):
     pass
 
 
+def key_store(config: Config) -> KeyStore:
+    return KeyStore(data_dir(), config.get("secrets", "plaintext_file"))
+
+
+def http_options(config: Config, selfhosted: bool = False) -> HttpOptions:
+    return HttpOptions(
+        connect_timeout=config.get("network", "connect_timeout"),
+        read_timeout=config.get("network", "read_timeout"),
+        max_retries=config.get("network", "max_retries"),
+        verify_tls=config.get("selfhosted", "verify_tls") if selfhosted else True,
+        ca_bundle=(config.get("selfhosted", "ca_bundle") or None) if selfhosted else None,
+    )
+
+
 def build_local(config: Config, model_path: str | None = None) -> LocalTier:
     return LocalTier(
         model_path or config.get("local", "model_path") or None,
@@ -33,18 +57,61 @@ def build_local(config: Config, model_path: str | None = None) -> LocalTier:
 
 def build_rungs(config: Config, overrides: RungOverrides) -> dict[str, Tier]:
     """The ladder in the user's order. An override tier outside the ladder is added to it."""
-    names = list(config.get("ladder", "rungs")) or ["local"]
+    names = list(dict.fromkeys(config.get("ladder", "rungs"))) or ["local"]
     if overrides.tier and overrides.tier not in names:
         names.append(overrides.tier)
     # --model / --base-url without --tier apply to the first rung.
     target = overrides.tier or names[0]
+    keys = key_store(config)
     rungs: dict[str, Tier] = {}
     for name in names:
-        rungs[name] = build_tier(name, config, overrides if name == target else RungOverrides())
+        rungs[name] = build_tier(
+            name, config, overrides if name == target else RungOverrides(), keys
+        )
     return rungs
 
 
-def build_tier(name: str, config: Config, overrides: RungOverrides) -> Tier:
+def build_tier(
+    name: str, config: Config, overrides: RungOverrides, keys: KeyStore | None = None
+) -> Tier:
     if name == "local":
         return build_local(config, overrides.model)
-    raise UnknownTierError(f"Unknown tier {name!r}. Known: local")
+    preset = PROVIDERS.get(name)
+    if preset is None:
+        known = ", ".join(PROVIDERS)
+        raise UnknownTierError(f"Unknown tier {name!r}. Known tiers: {known}.")
+    keys = keys or key_store(config)
+    settings = config.provider(name)
+    if name == "selfhosted":
+        user_url = overrides.base_url or config.get("selfhosted", "base_url") or None
+        model = overrides.model or config.get("selfhosted", "model")
+    else:
+        user_url = overrides.base_url or settings.get("base_url") or None
+        model = overrides.model or settings.get("model") or preset.default_model
+    base_url = user_url or preset.base_url
+    if not base_url:
+        raise UnknownTierError(
+            f"The {name} tier needs a base URL: set [providers.{name}] base_url in the "
+            "config or pass --base-url."
+        )
+    found = keys.get(name)
+    api_key = found.value if found and allowed_key_for(name, base_url, user_url) else None
+    common = {
+        "name": name,
+        "label": preset.label.split(" (")[0],
+        "base_url": base_url,
+        "model": model,
+        "api_key": api_key,
+        "key_env": preset.env_var,
+        "options": http_options(config, selfhosted=name == "selfhosted"),
+    }
+    tier: RemoteTier
+    if name == "selfhosted":
+        tier = SelfHostedTier(**common)
+    elif preset.protocol == "anthropic":
+        tier = AnthropicTier(**common)
+    elif preset.protocol == "gemini":
+        tier = GeminiTier(**common)
+    else:
+        tier = OpenAITier(provider=name, kind=preset.kind, **common)
+    return tier

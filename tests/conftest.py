@@ -69,3 +69,53 @@ def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real OpenAI-compatible server (llama-cpp-python's) serving the embedded model:
+    the stand-in for a self-hosted vLLM/SGLang endpoint. Yields its /v1 base URL."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tiers.local import embedded_model_path
+
+    port = free_port()
+    # A file, not a pipe: a full pipe would block the server mid-request.
+    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
+    command = [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(embedded_model_path()),
+        "--host", "127.0.0.1", "--port", str(port),
+        "--n_ctx", "2048", "--model_alias", "smollm2", "--verbose", "False",
+    ]  # fmt: skip
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(url + "/models", timeout=1).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                err = log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"llama_cpp.server did not start: {err}") from None
+            time.sleep(0.2)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()

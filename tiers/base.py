@@ -165,3 +165,17 @@ def estimate_tokens(text: str) -> int:
     Used only when a provider reports no usage; such usage is marked estimated.
     """
     return (len(text) + 3) // 4
+
+
+def estimate_usage(request: ChatRequest, text: str, deltas: int) -> Usage:
+    """Counted usage for a reply whose provider reported none.
+
+    Streaming servers send about one token per delta, so the delta count is a better
+    output estimate than characters when it is larger.
+    """
+    prompt = (request.system or "") + "".join(m.content for m in request.messages)
+    return Usage(
+        input_tokens=estimate_tokens(prompt) + 4 * len(request.messages),
+        output_tokens=max(deltas, estimate_tokens(text)),
+        estimated=True,
+    )

@@ -325,8 +325,12 @@ class LocalTier:
     async def aclose(self) -> None:
         self._jobs.put(None)
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the worker and wait for it: a process that exits while llama.cpp is
+        still loading or generating on another thread can die without a word."""
         self._jobs.put(None)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
 
 
 def _common_prefix(previous: Any, tokens: list[int]) -> int:

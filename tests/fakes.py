@@ -1,0 +1,407 @@
+"""Real HTTP servers on 127.0.0.1 for the remote tiers' tests.
+
+``ScriptedServer`` is a real TCP server (a thread per connection) that answers each
+request with a script of steps: a status line, raw bytes, a pause, a cut connection.
+The provider helpers below produce Anthropic, Gemini and OpenAI streams byte for byte
+as those APIs send them (event names, usage fields, cumulative counts, pings, errors).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import socketserver
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+@dataclass
+class Status:
+    code: int
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "text/event-stream"
+
+
+@dataclass
+class Send:
+    data: bytes
+
+
+@dataclass
+class Sleep:
+    seconds: float
+
+
+@dataclass
+class Cut:
+    """Close the socket mid-body (no final chunk): the client sees a broken stream."""
+
+
+Step = Status | Send | Sleep | Cut
+Handler = Callable[[Request], list[Step]]
+
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+    529: "Overloaded",
+}
+
+
+class ScriptedServer:
+    def __init__(self, handler: Handler, tls: ssl.SSLContext | None = None) -> None:
+        self.handler = handler
+        self.requests: list[Request] = []
+        outer = self
+
+        class _Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                with contextlib.suppress(ConnectionError, ssl.SSLError, OSError):
+                    outer._serve(self.rfile, self.connection)
+
+        class _Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+            def get_request(self):  # type: ignore[no-untyped-def]
+                sock, addr = super().get_request()
+                if tls is not None:
+                    sock = tls.wrap_socket(sock, server_side=True)
+                return sock, addr
+
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self.port = self._server.server_address[1]
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def _serve(self, rfile: Any, conn: socket.socket) -> None:
+        line = rfile.readline().decode("latin-1").strip()
+        if not line:
+            return
+        method, path, _ = line.split(" ", 2)
+        headers: dict[str, str] = {}
+        while True:
+            h = rfile.readline().decode("latin-1")
+            if h in ("\r\n", "\n", ""):
+                break
+            k, _, v = h.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        body = rfile.read(int(headers.get("content-length", "0") or 0))
+        request = Request(method, path, headers, body)
+        self.requests.append(request)
+        chunked = False
+        for step in self.handler(request):
+            if isinstance(step, Status):
+                head = [
+                    f"HTTP/1.1 {step.code} {REASONS.get(step.code, 'Status')}",
+                    f"Content-Type: {step.content_type}",
+                    "Transfer-Encoding: chunked",
+                    "Connection: close",
+                ]
+                head += [f"{k}: {v}" for k, v in step.headers.items()]
+                conn.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+                chunked = True
+            elif isinstance(step, Send):
+                if step.data:
+                    conn.sendall(f"{len(step.data):x}\r\n".encode() + step.data + b"\r\n")
+            elif isinstance(step, Sleep):
+                time.sleep(step.seconds)
+            elif isinstance(step, Cut):
+                conn.shutdown(socket.SHUT_RDWR)
+                conn.close()
+                return
+        if chunked:
+            conn.sendall(b"0\r\n\r\n")
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def json_reply(code: int, payload: Any, headers: dict[str, str] | None = None) -> list[Step]:
+    return [Status(code, headers or {}, "application/json"), Send(json.dumps(payload).encode())]
+
+
+# -- Anthropic ---------------------------------------------------------------------------
+def anthropic_event(name: str, payload: dict[str, Any]) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(payload)}\n\n".encode()
+
+
+def anthropic_stream(
+    pieces: list[str],
+    *,
+    input_tokens: int = 25,
+    cache_write: int = 0,
+    cache_read: int = 0,
+    output_tokens: int | None = None,
+    model: str = "claude-sonnet-4-5-20250929",
+    stop_reason: str = "end_turn",
+    cut_after: int | None = None,
+    error: dict[str, str] | None = None,
+) -> list[Step]:
+    """The exact event sequence of a streamed Messages API reply."""
+    out = output_tokens if output_tokens is not None else len(pieces) + 1
+    steps: list[Step] = [Status(200, {"request-id": "req_fake"})]
+    steps.append(
+        Send(
+            anthropic_event(
+                "message_start",
+                {
+                    "type": "message_start",
+                    "message": {
+                        "id": "msg_01Fake",
+                        "type": "message",
+                        "role": "assistant",
+                        "model": model,
+                        "content": [],
+                        "stop_reason": None,
+                        "stop_sequence": None,
+                        "usage": {
+                            "input_tokens": input_tokens,
+                            "cache_creation_input_tokens": cache_write,
+                            "cache_read_input_tokens": cache_read,
+                            "cache_creation": {
+                                "ephemeral_5m_input_tokens": cache_write,
+                                "ephemeral_1h_input_tokens": 0,
+                            },
+                            "output_tokens": 1,
+                            "service_tier": "standard",
+                        },
+                    },
+                },
+            )
+        )
+    )
+    steps.append(
+        Send(
+            anthropic_event(
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
+            )
+        )
+    )
+    steps.append(Send(anthropic_event("ping", {"type": "ping"})))
+    for i, piece in enumerate(pieces):
+        if cut_after is not None and i == cut_after:
+            steps.append(Cut())
+            return steps
+        steps.append(
+            Send(
+                anthropic_event(
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": 0,
+                        "delta": {"type": "text_delta", "text": piece},
+                    },
+                )
+            )
+        )
+    if error is not None:
+        steps.append(Send(anthropic_event("error", {"type": "error", "error": error})))
+        return steps
+    steps.append(
+        Send(anthropic_event("content_block_stop", {"type": "content_block_stop", "index": 0}))
+    )
+    steps.append(
+        Send(
+            anthropic_event(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                    "usage": {"output_tokens": out},
+                },
+            )
+        )
+    )
+    steps.append(Send(anthropic_event("message_stop", {"type": "message_stop"})))
+    return steps
+
+
+class AnthropicCache:
+    """Emulates prompt caching: a prefix up to a cache_control breakpoint is written the
+    first time it is seen and read every time after (token = 4 characters, as a rule of
+    thumb; exact numbers do not matter, the arithmetic between requests does)."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def usage_for(self, body: dict[str, Any]) -> tuple[int, int, int]:
+        blocks: list[tuple[str, bool]] = []
+        for s in body.get("system") or []:
+            blocks.append((s["text"], "cache_control" in s))
+        for m in body["messages"]:
+            for c in m["content"]:
+                blocks.append((m["role"] + ":" + c["text"], "cache_control" in c))
+        prefix = ""
+        cached_upto = 0
+        breakpoints: list[int] = []
+        for text, marked in blocks:
+            prefix += text
+            if marked:
+                breakpoints.append(len(prefix))
+        total = len(prefix) // 4
+        for end in breakpoints:
+            if prefix[:end] in self.seen:
+                cached_upto = end
+        read = cached_upto // 4
+        write = (breakpoints[-1] // 4 - read) if breakpoints else 0
+        for end in breakpoints:
+            self.seen.add(prefix[:end])
+        return total - read - write, write, read
+
+
+# -- Gemini ------------------------------------------------------------------------------
+def gemini_chunk(
+    text: str | None,
+    usage: dict[str, int],
+    finish: str | None = None,
+    model: str = "gemini-2.5-flash",
+    thought: str | None = None,
+) -> bytes:
+    parts: list[dict[str, Any]] = []
+    if thought:
+        parts.append({"text": thought, "thought": True})
+    if text is not None:
+        parts.append({"text": text})
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
+    if finish:
+        candidate["finishReason"] = finish
+    payload = {
+        "candidates": [candidate],
+        "usageMetadata": usage,
+        "modelVersion": model,
+        "responseId": "fakeResp",
+    }
+    # Gemini separates events with CRLF pairs.
+    return f"data: {json.dumps(payload)}\r\n\r\n".encode()
+
+
+def gemini_stream(
+    pieces: list[str],
+    *,
+    prompt: int = 12,
+    cached: int = 0,
+    thoughts: int = 0,
+    cut_after: int | None = None,
+    finish: str = "STOP",
+) -> list[Step]:
+    steps: list[Step] = [Status(200)]
+    for i, piece in enumerate(pieces):
+        if cut_after is not None and i == cut_after:
+            steps.append(Cut())
+            return steps
+        usage = {
+            "promptTokenCount": prompt,
+            "candidatesTokenCount": i + 1,
+            "totalTokenCount": prompt + i + 1 + thoughts,
+        }
+        if cached:
+            usage["cachedContentTokenCount"] = cached
+        if thoughts:
+            usage["thoughtsTokenCount"] = thoughts
+        last = i == len(pieces) - 1
+        steps.append(
+            Send(
+                gemini_chunk(
+                    piece,
+                    usage,
+                    finish if last else None,
+                    thought="thinking..." if i == 0 and thoughts else None,
+                )
+            )
+        )
+    return steps
+
+
+# -- OpenAI-compatible -------------------------------------------------------------------
+def openai_chunk(payload: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(payload)}\n\n".encode()
+
+
+def openai_stream(
+    pieces: list[str],
+    *,
+    usage: dict[str, Any] | None = None,
+    model: str = "gpt-test",
+    cut_after: int | None = None,
+    stall_after: int | None = None,
+    stall: float = 0.0,
+    done: bool = True,
+    finish: str = "stop",
+) -> list[Step]:
+    base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1, "model": model}
+    steps: list[Step] = [Status(200)]
+    steps.append(
+        Send(
+            openai_chunk(
+                {
+                    **base,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "delta": {"role": "assistant", "content": ""},
+                            "finish_reason": None,
+                        }
+                    ],
+                }
+            )
+        )
+    )
+    for i, piece in enumerate(pieces):
+        if cut_after is not None and i == cut_after:
+            steps.append(Cut())
+            return steps
+        if stall_after is not None and i == stall_after:
+            steps.append(Sleep(stall))
+            return steps
+        steps.append(
+            Send(
+                openai_chunk(
+                    {
+                        **base,
+                        "choices": [
+                            {"index": 0, "delta": {"content": piece}, "finish_reason": None}
+                        ],
+                    }
+                )
+            )
+        )
+    steps.append(
+        Send(
+            openai_chunk({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+        )
+    )
+    if usage is not None:
+        steps.append(Send(openai_chunk({**base, "choices": [], "usage": usage})))
+    if done:
+        steps.append(Send(b"data: [DONE]\n\n"))
+    return steps

@@ -1,0 +1,109 @@
+"""Anthropic Messages API, streaming, with prompt caching of the stable prefix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from httpx_sse import ServerSentEvent
+
+from .base import ChatRequest, TextDelta, Usage
+from .http import ProviderError, RemoteTier, StreamState, json_data
+
+API_VERSION = "2023-06-01"
+STOP_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "refusal": "content_filter",
+    "pause_turn": "stop",
+}
+EPHEMERAL = {"type": "ephemeral"}
+
+
+def anthropic_usage(raw: dict[str, Any], output_tokens: int) -> Usage:
+    """Normalise: Anthropic's ``input_tokens`` excludes cache reads and writes; ours is
+    the whole prompt, with the cached and written parts inside it."""
+    read = int(raw.get("cache_read_input_tokens") or 0)
+    write = int(raw.get("cache_creation_input_tokens") or 0)
+    write_1h = int((raw.get("cache_creation") or {}).get("ephemeral_1h_input_tokens") or 0)
+    return Usage(
+        input_tokens=int(raw.get("input_tokens") or 0) + read + write,
+        output_tokens=output_tokens,
+        cached_input_tokens=read,
+        cache_write_tokens=write,
+        cache_write_1h_tokens=write_1h,
+    )
+
+
+class AnthropicTier(RemoteTier):
+    provider = "anthropic"
+
+    def build(self, request: ChatRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
+        messages: list[dict[str, Any]] = [
+            {"role": m.role, "content": [{"type": "text", "text": m.content}]}
+            for m in request.messages
+            if m.content
+        ]
+        # Cache breakpoints (at most 4): the system prompt, the previous user turn (the
+        # prefix the last request wrote, so this one reads it at 0.1x), and the new user
+        # turn (written now, read by the next request).
+        user_turns = [i for i, m in enumerate(messages) if m["role"] == "user"]
+        for i in user_turns[-2:]:
+            messages[i]["content"][-1]["cache_control"] = EPHEMERAL
+        body: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": request.max_tokens,
+            "messages": messages,
+            "stream": True,
+            "temperature": request.temperature,
+        }
+        if request.system:
+            body["system"] = [{"type": "text", "text": request.system, "cache_control": EPHEMERAL}]
+        if request.stop:
+            body["stop_sequences"] = list(request.stop)
+        headers = {
+            "content-type": "application/json",
+            "anthropic-version": API_VERSION,
+            "x-api-key": self._api_key or "",
+        }
+        return f"{self.base_url}/messages", headers, body
+
+    def parse(self, sse: ServerSentEvent, state: StreamState) -> list[TextDelta]:
+        kind = sse.event
+        if kind == "ping" or not sse.data.strip():
+            return []
+        data = json_data(sse)
+        kind = data.get("type", kind)
+        if kind == "message_start":
+            message = data["message"]
+            state.model = message.get("model", "")
+            state.extra["start_usage"] = message.get("usage") or {}
+            out = int((message.get("usage") or {}).get("output_tokens") or 0)
+            state.usage = anthropic_usage(state.extra["start_usage"], out)
+            # Output tokens are final only with message_delta; until then, partial.
+            state.extra["usage_partial"] = True
+        elif kind == "content_block_delta":
+            delta = data.get("delta") or {}
+            if delta.get("type") == "text_delta" and delta.get("text"):
+                return [TextDelta(delta["text"])]
+        elif kind == "message_delta":
+            usage = data.get("usage") or {}
+            merged = {**state.extra.get("start_usage", {}), **usage}
+            # output_tokens in message_delta is cumulative: the latest value is the total.
+            state.usage = anthropic_usage(merged, int(usage.get("output_tokens") or 0))
+            state.extra["usage_partial"] = False
+            reason = (data.get("delta") or {}).get("stop_reason")
+            if reason:
+                state.finish_reason = STOP_REASONS.get(reason, reason)
+        elif kind == "message_stop":
+            state.done = True
+        elif kind == "error":
+            err = data.get("error") or {}
+            etype = err.get("type", "error")
+            retryable = etype in ("overloaded_error", "api_error", "rate_limit_error")
+            raise ProviderError(
+                f"{err.get('message', 'error')} ({etype})",
+                kind="rate_limit" if etype == "rate_limit_error" else "server",
+                retryable=retryable,
+            )
+        return []

@@ -1,0 +1,80 @@
+"""Gemini streamGenerateContent over SSE."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from httpx_sse import ServerSentEvent
+
+from .base import ChatRequest, TextDelta, Usage
+from .http import ProviderError, RemoteTier, StreamState, json_data
+
+FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}
+
+
+def gemini_usage(meta: dict[str, Any]) -> Usage:
+    """``promptTokenCount`` already includes cached tokens; thoughts are billed as output."""
+    thoughts = int(meta.get("thoughtsTokenCount") or 0)
+    return Usage(
+        input_tokens=int(meta.get("promptTokenCount") or 0),
+        output_tokens=int(meta.get("candidatesTokenCount") or 0) + thoughts,
+        cached_input_tokens=int(meta.get("cachedContentTokenCount") or 0),
+        reasoning_tokens=thoughts,
+    )
+
+
+class GeminiTier(RemoteTier):
+    provider = "gemini"
+
+    def build(self, request: ChatRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
+        contents = [
+            {"role": "model" if m.role == "assistant" else "user", "parts": [{"text": m.content}]}
+            for m in request.messages
+            if m.content
+        ]
+        config: dict[str, Any] = {
+            "maxOutputTokens": request.max_tokens,
+            "temperature": request.temperature,
+        }
+        if request.stop:
+            config["stopSequences"] = list(request.stop)
+        body: dict[str, Any] = {"contents": contents, "generationConfig": config}
+        if request.system:
+            body["systemInstruction"] = {"parts": [{"text": request.system}]}
+        url = f"{self.base_url}/models/{quote(self.model, safe='')}:streamGenerateContent?alt=sse"
+        headers = {"content-type": "application/json", "x-goog-api-key": self._api_key or ""}
+        return url, headers, body
+
+    def parse(self, sse: ServerSentEvent, state: StreamState) -> list[TextDelta]:
+        if not sse.data.strip():
+            return []
+        data = json_data(sse)
+        if isinstance(data, list):  # some proxies wrap chunks in an array
+            data = data[0] if data else {}
+        if data.get("error"):
+            err = data["error"]
+            status = err.get("status", "")
+            raise ProviderError(
+                f"{err.get('message', 'error')} ({status or err.get('code', '')})",
+                kind="rate_limit" if status == "RESOURCE_EXHAUSTED" else "server",
+                retryable=status in ("RESOURCE_EXHAUSTED", "UNAVAILABLE", "INTERNAL"),
+            )
+        if data.get("modelVersion"):
+            state.model = data["modelVersion"]
+        if data.get("usageMetadata"):
+            # Cumulative and repeated on every chunk: the last one is the total.
+            state.usage = gemini_usage(data["usageMetadata"])
+            # Until the final chunk, the model may have produced more than it sent.
+            state.extra["usage_partial"] = True
+        out: list[TextDelta] = []
+        for candidate in data.get("candidates") or []:
+            for part in (candidate.get("content") or {}).get("parts") or []:
+                if part.get("text") and not part.get("thought"):
+                    out.append(TextDelta(part["text"]))
+            reason = candidate.get("finishReason")
+            if reason:
+                state.finish_reason = FINISH.get(reason, reason.lower())
+                state.extra["usage_partial"] = False
+            break  # one candidate is requested
+        return out

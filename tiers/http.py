@@ -1,0 +1,399 @@
+"""What every remote tier shares: one httpx client, timeouts, retries, SSE, and faults.
+
+A protocol module (openai, anthropic, gemini) says how to build a request and how to
+read one server-sent event; this module does the rest, so every provider fails the
+same way: a ``Failed`` event with a clear message, after the text that arrived and a
+``Usage`` for what was used (the provider's, or Rung's estimate).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import ssl
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource, ServerSentEvent
+
+from .base import (
+    ChatRequest,
+    Event,
+    Failed,
+    Finished,
+    Notice,
+    TextDelta,
+    Usage,
+    estimate_usage,
+)
+
+RETRY_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504, 529}
+
+
+@dataclass(frozen=True)
+class HttpOptions:
+    connect_timeout: float = 10.0
+    # Long enough for a slow prefill of a big prompt; also the longest silence allowed
+    # mid-stream before the reply counts as stalled.
+    read_timeout: float = 120.0
+    max_retries: int = 3
+    backoff_base: float = 0.5
+    backoff_cap: float = 20.0
+    # A Retry-After longer than this is not waited out: the user is told instead.
+    max_retry_after: float = 60.0
+    verify_tls: bool = True
+    ca_bundle: str | None = None
+
+
+class ProviderError(Exception):
+    """The provider said something went wrong (an error event or error body)."""
+
+    def __init__(self, message: str, kind: str = "server", retryable: bool = False) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retryable = retryable
+
+
+@dataclass
+class StreamState:
+    """What one reply has produced so far, as the protocol parser sees it."""
+
+    text: str = ""
+    deltas: int = 0
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    model: str = ""
+    done: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class RemoteTier:
+    """Base of the remote tiers. Subclasses implement ``build`` and ``parse``."""
+
+    kind = "api"
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        label: str,
+        base_url: str,
+        model: str,
+        api_key: str | None,
+        options: HttpOptions | None = None,
+        kind: str = "api",
+        key_env: str | None = None,
+    ) -> None:
+        self.name = name
+        self.label = label
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.kind = kind
+        self.options = options or HttpOptions()
+        self._api_key = api_key
+        self._key_env = key_env
+        self._client: httpx.AsyncClient | None = None
+
+    def __repr__(self) -> str:  # never show the key
+        return f"<{type(self).__name__} {self.name} {self.base_url} model={self.model!r}>"
+
+    # -- to implement ------------------------------------------------------------
+    def build(self, request: ChatRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
+        raise NotImplementedError
+
+    def parse(self, sse: ServerSentEvent, state: StreamState) -> list[TextDelta]:
+        raise NotImplementedError
+
+    async def prepare(self) -> None:
+        """Hook before the first request (the self-hosted rung discovers its model)."""
+
+    # -- plumbing -----------------------------------------------------------------
+    @property
+    def needs_key(self) -> bool:
+        return self.kind == "api"
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            o = self.options
+            verify: bool | ssl.SSLContext = o.verify_tls
+            if o.verify_tls and o.ca_bundle:
+                verify = ssl.create_default_context(cafile=o.ca_bundle)
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(o.read_timeout, connect=o.connect_timeout),
+                # Connection failures only; 429 and 5xx have their own backoff below.
+                transport=httpx.AsyncHTTPTransport(retries=1, verify=verify),
+                # A redirect could carry the key to another host: never follow one.
+                follow_redirects=False,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def scrub(self, text: str) -> str:
+        """Remove the key from any text that might reach the screen or a log."""
+        if self._api_key and len(self._api_key) >= 4:
+            text = text.replace(self._api_key, "****")
+        return text
+
+    def _backoff(self, attempt: int, response: httpx.Response | None) -> float | None:
+        """Seconds to wait before retrying, honouring Retry-After; None if not worth it."""
+        o = self.options
+        wait = random.uniform(0, min(o.backoff_cap, o.backoff_base * 2**attempt))
+        header = response.headers.get("retry-after") if response is not None else None
+        if header:
+            try:
+                asked = float(header)
+            except ValueError:
+                parsed = email.utils.parsedate_to_datetime(header)
+                asked = parsed.timestamp() - time.time() if parsed else 0.0
+            if asked > o.max_retry_after:
+                return None
+            wait = max(wait, asked)
+        return wait
+
+    def _http_failure(self, status: int, body: bytes, attempts: int) -> Failed:
+        detail = self.scrub(_error_detail(body))
+        tried = f" after {attempts} attempts" if attempts > 1 else ""
+        if status in (401, 403):
+            where = f" or ${self._key_env}" if self._key_env else ""
+            if self._api_key is None:
+                msg = f"{self.label} needs an API key (HTTP {status}). Add it in Settings{where}."
+            else:
+                msg = (
+                    f"{self.label} rejected the API key (HTTP {status}): {detail}. "
+                    f"Check the key in Settings{where}."
+                )
+            return Failed(msg, retryable=False, kind="auth")
+        if status == 429:
+            return Failed(
+                f"{self.label} is rate-limiting requests (HTTP 429){tried}: {detail}",
+                retryable=True,
+                kind="rate_limit",
+            )
+        if status >= 500:
+            return Failed(
+                f"{self.label} server error (HTTP {status}){tried}: {detail}",
+                retryable=True,
+                kind="server",
+            )
+        if status == 404:
+            return Failed(
+                f"{self.label} answered 404 for model {self.model!r} at {self.base_url}: {detail}",
+                kind="model",
+            )
+        return Failed(f"{self.label} refused the request (HTTP {status}): {detail}", kind="request")
+
+    def _network_failure(self, exc: Exception, state: StreamState) -> Failed:
+        host = httpx.URL(self.base_url).host
+        o = self.options
+        if isinstance(exc, httpx.ConnectTimeout):
+            return Failed(
+                f"Could not connect to {self.label} at {host} within {o.connect_timeout:g}s.",
+                retryable=True,
+                kind="network",
+            )
+        if isinstance(exc, httpx.ReadTimeout | httpx.PoolTimeout):
+            if state.deltas:
+                msg = f"The {self.label} stream stalled: no data for {o.read_timeout:g}s."
+            else:
+                msg = f"{self.label} did not answer within {o.read_timeout:g}s."
+            return Failed(msg, retryable=True, kind="network")
+        if isinstance(exc, httpx.ConnectError):
+            chain = _causes(exc)
+            low = " ".join(f"{type(e).__name__} {e}" for e in chain).lower()
+            if "certificate" in low or "ssl" in low or "tls" in low:
+                reason = (
+                    "TLS verification failed (for a private CA, set its bundle in the settings)"
+                )
+            elif any(
+                s in low for s in ("name or service", "nodename", "getaddrinfo", "name resolution")
+            ):
+                reason = "the host name could not be resolved (DNS)"
+            elif any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in low:
+                reason = "connection refused (is the server running?)"
+            else:
+                reason = self.scrub(str(exc)) or type(exc).__name__
+            return Failed(
+                f"Could not connect to {self.label} at {host}: {reason}.",
+                retryable=True,
+                kind="network",
+            )
+        if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+            if state.deltas:
+                msg = f"The connection to {self.label} was cut mid-reply."
+            else:
+                msg = f"The connection to {self.label} closed before any reply."
+            return Failed(msg, retryable=True, kind="network")
+        return Failed(
+            f"{self.label}: {type(exc).__name__}: {self.scrub(str(exc))}",
+            retryable=True,
+            kind="network",
+        )
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
+        start = time.monotonic()
+        state = StreamState()
+        first_token_at: float | None = None
+        failed: Failed | None = None
+        if self.needs_key and not self._api_key:
+            where = f" ${self._key_env} or" if self._key_env else ""
+            yield Failed(
+                f"No API key for {self.label}: set{where} add one in Settings.", kind="auth"
+            )
+            return
+        response: httpx.Response | None = None
+        try:
+            await self.prepare()
+            url, headers, body = self.build(request)
+            headers = {"accept": "text/event-stream", **headers}
+            for attempt in range(self.options.max_retries + 1):
+                response = await self.client.send(
+                    self.client.build_request("POST", url, headers=headers, json=body),
+                    stream=True,
+                )
+                if response.status_code < 400:
+                    break
+                error_body = await response.aread()
+                await response.aclose()
+                status = response.status_code
+                wait = self._backoff(attempt, response)
+                if (
+                    status in RETRY_STATUSES
+                    and attempt < self.options.max_retries
+                    and wait is not None
+                ):
+                    yield Notice(
+                        f"{self.label} answered HTTP {status}; retrying in {wait:.1f}s "
+                        f"({attempt + 1}/{self.options.max_retries})."
+                    )
+                    await asyncio.sleep(wait)
+                    continue
+                raise _Failure(self._http_failure(status, error_body, attempt + 1))
+            assert response is not None
+            content_type = response.headers.get("content-type", "")
+            if "text/event-stream" not in content_type:
+                raw = await response.aread()
+                raise _Failure(
+                    Failed(
+                        f"{self.label} sent {content_type or 'no content type'} instead of an "
+                        f"event stream: {self.scrub(_error_detail(raw))}",
+                        kind="protocol",
+                    )
+                )
+            async for sse in EventSource(response).aiter_sse():
+                try:
+                    deltas = self.parse(sse, state)
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                    raise _Failure(
+                        Failed(
+                            f"{self.label} sent a malformed event ({type(exc).__name__}): "
+                            f"{self.scrub(sse.data[:120])!r}",
+                            kind="protocol",
+                        )
+                    ) from None
+                for delta in deltas:
+                    if first_token_at is None:
+                        first_token_at = time.monotonic()
+                    state.text += delta.text
+                    state.deltas += 1
+                    yield delta
+                if state.done:
+                    break
+            if not state.done and state.finish_reason is None:
+                failed = Failed(
+                    f"The {self.label} stream ended before the reply was complete.",
+                    retryable=True,
+                    kind="network",
+                )
+        except _Failure as f:
+            failed = f.failed
+        except ProviderError as exc:
+            failed = Failed(
+                f"{self.label}: {self.scrub(str(exc))}", retryable=exc.retryable, kind=exc.kind
+            )
+        except httpx.HTTPError as exc:
+            failed = self._network_failure(exc, state)
+        finally:
+            if response is not None:
+                await response.aclose()
+        end = time.monotonic()
+        yield self._final_usage(request, state, failed is not None)
+        if failed is not None:
+            yield Failed(failed.message, failed.retryable, failed.kind, duration_s=end - start)
+            return
+        gen = end - first_token_at if first_token_at else 0.0
+        usage_out = state.usage.output_tokens if state.usage else state.deltas
+        yield Finished(
+            finish_reason=state.finish_reason or "stop",
+            model=state.model or self.model,
+            time_to_first_token_s=(first_token_at - start) if first_token_at else None,
+            duration_s=end - start,
+            output_tokens_per_s=(usage_out / gen) if gen > 0 and usage_out else None,
+        )
+
+    def _final_usage(self, request: ChatRequest, state: StreamState, failed: bool) -> Usage:
+        """The provider's usage when it arrived whole; otherwise Rung's estimate, keeping
+        any exact part the provider did send (Anthropic reports input at the start)."""
+        guess = estimate_usage(request, state.text, state.deltas)
+        reported = state.usage
+        if reported is not None and not (failed and state.extra.get("usage_partial")):
+            return reported
+        if reported is None:
+            return guess
+        return Usage(
+            input_tokens=reported.input_tokens or guess.input_tokens,
+            output_tokens=max(reported.output_tokens, guess.output_tokens),
+            cached_input_tokens=reported.cached_input_tokens,
+            cache_write_tokens=reported.cache_write_tokens,
+            cache_write_1h_tokens=reported.cache_write_1h_tokens,
+            estimated=True,
+        )
+
+
+class _Failure(Exception):
+    def __init__(self, failed: Failed) -> None:
+        super().__init__(failed.message)
+        self.failed = failed
+
+
+def _error_detail(body: bytes) -> str:
+    """The human part of an error body: JSON error messages, or the start of the text."""
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text[:200] or "(empty body)"
+    if isinstance(data, list) and data:
+        data = data[0]
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, dict):
+            return str(err.get("message") or err.get("type") or err)[:300]
+        if isinstance(err, str):
+            return err[:300]
+        if "message" in data:
+            return str(data["message"])[:300]
+    return text[:200]
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and everything it was raised from (httpx wraps the real reason)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def json_data(sse: ServerSentEvent) -> Any:
+    return json.loads(sse.data)

@@ -1,0 +1,137 @@
+"""OpenAI-compatible chat completions: OpenAI, DeepSeek, Mistral, OpenRouter, Groq,
+Together, any custom endpoint, and the self-hosted rung (vLLM, SGLang, llama-server, TGI).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+from httpx_sse import ServerSentEvent
+
+from .base import ChatRequest, TextDelta, Usage
+from .http import ProviderError, RemoteTier, StreamState, json_data
+
+FINISH = {"stop": "stop", "length": "length", "content_filter": "content_filter", "eos": "stop"}
+
+
+def usage_from_openai(raw: dict[str, Any]) -> Usage:
+    """OpenAI's usage block, with DeepSeek's and reasoning models' extra fields."""
+    prompt = int(raw.get("prompt_tokens") or 0)
+    details = raw.get("prompt_tokens_details") or {}
+    cached = details.get("cached_tokens")
+    if cached is None:  # DeepSeek: hit + miss = prompt_tokens
+        cached = raw.get("prompt_cache_hit_tokens")
+    out_details = raw.get("completion_tokens_details") or {}
+    return Usage(
+        input_tokens=prompt,
+        output_tokens=int(raw.get("completion_tokens") or 0),
+        cached_input_tokens=int(cached or 0),
+        reasoning_tokens=int(out_details.get("reasoning_tokens") or 0),
+    )
+
+
+class OpenAITier(RemoteTier):
+    def __init__(self, *, provider: str = "openai", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.provider = provider
+
+    @property
+    def needs_key(self) -> bool:
+        # A custom endpoint may be open; its own key is sent when the user set one.
+        return self.provider not in ("custom", "selfhosted")
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"content-type": "application/json"}
+        if self._api_key:
+            headers["authorization"] = f"Bearer {self._api_key}"
+        if self.provider == "openrouter":
+            headers["x-title"] = "Rung"
+        return headers
+
+    def build(self, request: ChatRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
+        messages = [{"role": "system", "content": request.system}] if request.system else []
+        messages += [{"role": m.role, "content": m.content} for m in request.messages]
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "stream": True,
+            # Without this the stream carries no usage and the cost would be a guess.
+            "stream_options": {"include_usage": True},
+        }
+        reasoning_model = self.provider == "openai" and self.model.startswith(
+            ("gpt-5", "o1", "o3", "o4")
+        )
+        if self.provider == "openai":
+            body["max_completion_tokens"] = request.max_tokens
+        else:
+            body["max_tokens"] = request.max_tokens
+        if not reasoning_model:  # they accept only the default temperature
+            body["temperature"] = request.temperature
+        if request.stop:
+            body["stop"] = list(request.stop)
+        return f"{self.base_url}/chat/completions", self._headers(), body
+
+    def parse(self, sse: ServerSentEvent, state: StreamState) -> list[TextDelta]:
+        if sse.data.strip() == "[DONE]":
+            state.done = True
+            return []
+        if not sse.data.strip():
+            return []
+        data = json_data(sse)
+        if not isinstance(data, dict):
+            raise ValueError("event is not a JSON object")
+        if data.get("error"):
+            err = data["error"]
+            message = err.get("message", str(err)) if isinstance(err, dict) else str(err)
+            raise ProviderError(message, kind="server", retryable=True)
+        if data.get("model"):
+            state.model = data["model"]
+        out: list[TextDelta] = []
+        for choice in data.get("choices") or []:
+            delta = choice.get("delta") or {}
+            content = delta.get("content")
+            if content:
+                out.append(TextDelta(content))
+            reason = choice.get("finish_reason")
+            if reason:
+                state.finish_reason = FINISH.get(reason, reason)
+        if data.get("usage"):
+            state.usage = usage_from_openai(data["usage"])
+        return out
+
+
+class SelfHostedTier(OpenAITier):
+    """Your own OpenAI-compatible server. Its model comes from /v1/models when not set;
+    its cost is GPU time (see pricing), so no key from any provider is ever sent here."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("kind", "selfhosted")
+        kwargs.setdefault("provider", "selfhosted")
+        super().__init__(**kwargs)
+
+    async def discover_model(self) -> str:
+        response = await self.client.get(f"{self.base_url}/models", headers=self._headers())
+        response.raise_for_status()
+        models = response.json().get("data") or []
+        if not models:
+            raise ProviderError("the server lists no models at /models", kind="model")
+        return str(models[0]["id"])
+
+    async def prepare(self) -> None:
+        if not self.model:
+            self.model = await self.discover_model()
+
+    async def health(self) -> tuple[bool, str]:
+        """(healthy, what to show): the served model and the round-trip time, or why not."""
+        start = time.monotonic()
+        try:
+            model = await self.discover_model()
+        except (httpx.HTTPError, ProviderError, ValueError, KeyError) as exc:
+            if isinstance(exc, httpx.HTTPStatusError):
+                return False, f"HTTP {exc.response.status_code} from {self.base_url}/models"
+            return False, self.scrub(f"{type(exc).__name__}: {exc}")[:160]
+        if not self.model:
+            self.model = model
+        return True, f"{model} · {1000 * (time.monotonic() - start):.0f} ms"
