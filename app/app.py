@@ -12,6 +12,7 @@ from tiers.local import LocalModelError, LocalTier
 from .chat import ChatScreen
 from .config import Config
 from .rungs import RungOverrides, build_rungs
+from .session import Session
 
 
 class RungApp(App[None]):
@@ -25,6 +26,7 @@ class RungApp(App[None]):
         self.config = config
         self.overrides = overrides or RungOverrides()
         self.rungs: dict[str, Tier] = build_rungs(config, self.overrides)
+        self.session = Session(config, "tui")
         self.active_name = self.overrides.tier or next(iter(self.rungs))
 
     @property
@@ -42,6 +44,8 @@ class RungApp(App[None]):
     def on_mount(self) -> None:
         self.install_screen(ChatScreen(), "chat")
         self.push_screen("chat")
+        if self.session.store_error:
+            self.notify(self.session.store_error, severity="warning")
         for problem in self.config.problems:
             self.notify(problem, title="Config", severity="warning", timeout=15)
         self.load_local_models()
@@ -81,6 +85,7 @@ class RungApp(App[None]):
                 self.chat.refresh_status("ready")
 
     async def on_unmount(self) -> None:
+        self.session.close()
         for tier in self.rungs.values():
             if isinstance(tier, LocalTier):
                 tier.close()  # joins the worker: exiting mid-load can kill the process

@@ -1,7 +1,9 @@
-"""The chat screen: the conversation, the prompt, the status line, and one reply at a time."""
+"""The chat screen: the conversation, the prompt, the status and cost lines, one reply at
+a time."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -10,32 +12,42 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from tiers.base import (
-    ChatRequest,
-    Event,
-    Failed,
-    Finished,
-    Message,
-    Notice,
-    Reply,
-    TextDelta,
-    Usage,
-)
+from tiers.base import ChatRequest, Event, Message, Notice, Reply, TextDelta, Tier, Usage
+from tiers.meter import MessageCost
+from tiers.pricing import format_usd
 from tiers.turn import Turn
 
+from .cost_screen import CostScreen
 from .help import HelpScreen, binding_rows
+from .session import tier_provider
 from .widgets.messages import MessageItem, MessageList, last_code_block
+from .widgets.meter import CostBar
 from .widgets.prompt import PromptInput
 from .widgets.status import StatusBar
 
 if TYPE_CHECKING:
     from .app import RungApp
 
+# The running cost is re-priced at most this often while a reply streams.
+LIVE_COST_INTERVAL_S = 0.15
+
+
+def reply_meta(tier: Tier, reply: Reply, record: MessageCost) -> str:
+    u = reply.usage
+    meta = f"{tier.name} · {record.model} · {u.input_tokens:,} in / {u.output_tokens:,} out"
+    if u.cached_input_tokens:
+        meta += f" ({u.cached_input_tokens:,} cached)"
+    meta += f" · {format_usd(record.cost.usd, not record.cost.exact)}"
+    if u.estimated:
+        meta += " (estimated)"
+    return meta
+
 
 class ChatScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "cancel_reply", "Cancel reply", id="cancel-reply"),
         Binding("f1", "help", "Keys", id="help"),
+        Binding("f7", "cost_detail", "Costs", id="cost-detail", priority=True),
         Binding("ctrl+o", "copy_reply", "Copy reply", id="copy-reply"),
         Binding("ctrl+t", "copy_code", "Copy code", id="copy-code"),
         Binding("ctrl+n", "new_chat", "New chat", id="new-chat"),
@@ -46,6 +58,7 @@ class ChatScreen(Screen[None]):
         self.history: list[Message] = []
         self.replies: list[Reply] = []  # every finished reply of this session, in order
         self.turn: Turn | None = None
+        self._budget_level = "ok"
 
     @property
     def rung_app(self) -> RungApp:
@@ -55,13 +68,15 @@ class ChatScreen(Screen[None]):
         yield MessageList(id="messages")
         yield PromptInput(id="prompt")
         yield StatusBar(id="status")
+        yield CostBar(id="cost")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(PromptInput).focus()
         self.refresh_status()
+        self.refresh_cost()
 
-    # -- status -------------------------------------------------------------
+    # -- status and cost lines ----------------------------------------------------
     def refresh_status(self, state: str | None = None) -> None:
         status = self.query_one(StatusBar)
         tier = self.rung_app.active_tier
@@ -71,90 +86,134 @@ class ChatScreen(Screen[None]):
         if state is not None:
             status.state = state
 
-    # -- sending --------------------------------------------------------------
+    def refresh_cost(self, live: MessageCost | None = None) -> None:
+        session = self.rung_app.session
+        budget = session.budget_state()
+        self.query_one(CostBar).show(
+            session.meter.totals(live), session.meter.reference_model, live, budget
+        )
+        if budget.level != self._budget_level:
+            self._budget_level = budget.level
+            if budget.level in ("warn", "over"):
+                self.notify(
+                    budget.message,
+                    title="Budget",
+                    severity="warning" if budget.level == "warn" else "error",
+                    timeout=10,
+                )
+
+    # -- sending --------------------------------------------------------------------
     async def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
         if self.turn is not None:
             self.notify("A reply is still streaming: Esc cancels it.", severity="warning")
             return
-        prompt = self.query_one(PromptInput)
-        prompt.clear()
-        await self.send(message.text)
+        tier = self.rung_app.active_tier
+        verdict = self.rung_app.session.allows(tier)
+        if verdict.blocks_paid:
+            # Nothing is sent and the prompt keeps the text, ready for a free rung.
+            self.notify(verdict.message, title="Budget reached", severity="error", timeout=15)
+            return
+        self.query_one(PromptInput).clear()
+        await self.send(message.text, tier)
 
-    async def send(self, text: str) -> None:
+    async def send(self, text: str, tier: Tier) -> None:
         messages = self.query_one(MessageList)
         messages.follow()
         await messages.add(MessageItem("user", text, meta="you"))
         self.history.append(Message("user", text))
-        tier = self.rung_app.active_tier
         item = await messages.add(MessageItem("assistant", meta=f"{tier.name} · {tier.model}"))
         request = ChatRequest(
             messages=tuple(self.history),
             system=self.rung_app.config.get("ui", "system_prompt") or None,
             max_tokens=self.rung_app.config.get("ui", "max_tokens"),
         )
-        self.run_reply(tier, request, item)
+        self.run_reply(tier, request, item, text)
 
     @work(exclusive=True, group="reply")
-    async def run_reply(self, tier: object, request: ChatRequest, item: MessageItem) -> None:
+    async def run_reply(
+        self, tier: Tier, request: ChatRequest, item: MessageItem, question: str
+    ) -> None:
+        app = self.rung_app
         status = self.query_one(StatusBar)
         status.tokens_per_s = None
         status.ttft_s = None
         self.refresh_status("waiting for first token")
+        started = time.monotonic()
+        last_priced = 0.0
+        reported: Usage | None = None
+        deltas = 0
+
+        def live_cost() -> MessageCost:
+            return app.session.meter.estimate_live(
+                tier=tier.name,
+                kind=tier.kind,
+                provider=tier_provider(tier),
+                model=tier.model,
+                request=request,
+                text=item.text,
+                deltas=deltas,
+                busy_s=time.monotonic() - started,
+                usage=reported,
+            )
 
         async def on_event(event: Event) -> None:
-            match event:
-                case TextDelta(text=text):
-                    if not item.text:
-                        self.refresh_status("streaming")
-                    await item.append(text)
-                case Notice(text=text):
-                    self.notify(text, title=tier.name)  # type: ignore[attr-defined]
-                case Usage():
-                    pass
-                case Finished() | Failed():
-                    pass
+            nonlocal last_priced, reported, deltas
+            if isinstance(event, TextDelta):
+                if not item.text:
+                    self.refresh_status("streaming")
+                deltas += 1
+                await item.append(event.text)
+                now = time.monotonic()
+                if now - last_priced >= LIVE_COST_INTERVAL_S:
+                    last_priced = now
+                    self.refresh_cost(live_cost())
+            elif isinstance(event, Usage):
+                reported = event
+                self.refresh_cost(live_cost())
+            elif isinstance(event, Notice):
+                self.notify(event.text, title=tier.name)
 
-        self.turn = Turn(tier, request, [on_event])  # type: ignore[arg-type]
+        self.turn = Turn(tier, request, [on_event])
         try:
             reply = await self.turn.run()
         finally:
             self.turn = None
         self.replies.append(reply)
+        record = app.session.record(tier, question, reply)
+        if app.session.store_error:
+            self.notify(app.session.store_error, severity="warning")
+            app.session.store_error = None
         note = ""
-        meta = f"{tier.name} · {tier.model}"  # type: ignore[attr-defined]
         if reply.failed is not None:
             status_word, note = "failed", f"Failed: {reply.failed.message}"
-            self.notify(reply.failed.message, title=f"{tier.name} failed", severity="error")  # type: ignore[attr-defined]
+            self.notify(reply.failed.message, title=f"{tier.name} failed", severity="error")
         elif reply.finish_reason == "cancelled":
             status_word, note = "cancelled", "Cancelled — the text above is what arrived."
         else:
             status_word = "done"
             if reply.finish_reason == "length":
                 note = "Stopped at the output token limit."
-        finished = reply.finished
-        if finished is not None:
-            status.tokens_per_s = finished.output_tokens_per_s
-            status.ttft_s = finished.time_to_first_token_s
-        u = reply.usage
-        meta += f" · {u.input_tokens:,} in / {u.output_tokens:,} out"
-        if u.cached_input_tokens:
-            meta += f" ({u.cached_input_tokens:,} cached)"
-        if u.estimated:
-            meta += " · estimated"
-        item.set_meta(meta)
+        if reply.finished is not None:
+            status.tokens_per_s = reply.finished.output_tokens_per_s
+            status.ttft_s = reply.finished.time_to_first_token_s
+        item.set_meta(reply_meta(tier, reply, record))
         await item.finish(status_word, note)
         # A partial reply stays in the conversation, so the next question sees it.
         if reply.text:
             self.history.append(Message("assistant", reply.text))
         self.refresh_status(status_word if status_word != "done" else "ready")
+        self.refresh_cost()
 
-    # -- actions ----------------------------------------------------------------
+    # -- actions ------------------------------------------------------------------------
     def action_cancel_reply(self) -> None:
         if self.turn is not None:
             self.turn.cancel()
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(binding_rows(self.app)))
+
+    def action_cost_detail(self) -> None:
+        self.app.push_screen(CostScreen(self.rung_app.session.meter))
 
     def _last_reply(self) -> str | None:
         items = self.query_one(MessageList).assistant_items()

@@ -8,10 +8,12 @@ import json
 import sys
 
 from tiers.base import ChatRequest, Event, Message, Reply, TextDelta, Tier
+from tiers.meter import MessageCost
 from tiers.turn import Turn
 
 from .config import Config
 from .rungs import RungOverrides, UnknownTierError, build_tier
+from .session import Session
 
 
 def _question(args: argparse.Namespace) -> str | None:
@@ -37,6 +39,15 @@ def run_ask(args: argparse.Namespace, config: Config) -> int:
     except UnknownTierError as exc:
         print(f"rung: {exc}", file=sys.stderr)
         return 2
+    session = Session(config, "ask")
+    if session.store_error:
+        print(f"rung: warning: {session.store_error}", file=sys.stderr)
+    verdict = session.allows(tier)
+    if verdict.blocks_paid:
+        print(f"rung: {verdict.message} (try --tier local)", file=sys.stderr)
+        return 1
+    if verdict.level == "warn":
+        print(f"rung: warning: {verdict.message}", file=sys.stderr)
     request = ChatRequest(
         messages=(Message("user", question),),
         system=args.system if args.system is not None else config.get("ui", "system_prompt"),
@@ -51,8 +62,10 @@ def run_ask(args: argparse.Namespace, config: Config) -> int:
         close = getattr(tier, "close", None)
         if close:
             close()
+    record = session.record(tier, question, reply)
+    session.close()
     if args.json:
-        print(json.dumps(_as_json(tier, reply), ensure_ascii=False))
+        print(json.dumps(_as_json(tier, reply, record), ensure_ascii=False))
     elif reply.text and not reply.text.endswith("\n"):
         print()
     for notice in reply.notices:
@@ -75,7 +88,7 @@ async def _ask(tier: Tier, request: ChatRequest, stream_text: bool) -> Reply:
         await tier.aclose()
 
 
-def _as_json(tier: Tier, reply: Reply) -> dict[str, object]:
+def _as_json(tier: Tier, reply: Reply, record: MessageCost) -> dict[str, object]:
     u = reply.usage
     return {
         "text": reply.text,
@@ -89,6 +102,8 @@ def _as_json(tier: Tier, reply: Reply) -> dict[str, object]:
             "cache_write_tokens": u.cache_write_tokens,
             "estimated": u.estimated,
         },
-        "cost_usd": None,
+        # Exact decimal string; null only when the price is unknown.
+        "cost_usd": None if record.cost.usd is None else str(record.cost.usd),
+        "cost_estimated": not record.cost.exact,
         "error": reply.failed.message if reply.failed else None,
     }

@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument(
         "--json", action="store_true", help="print one JSON object at the end instead of text"
     )
+    cost = sub.add_parser("cost", help="what you spent today, this week and all time")
+    cost.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -68,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     from .config import load_config
 
     config = load_config(args.config)
+    if args.command == "cost":
+        from .cost_report import run_cost
+
+        return run_cost(args.json)
     if args.command == "ask":
         from .headless import run_ask
 

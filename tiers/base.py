@@ -116,6 +116,7 @@ class Tier(Protocol):
 
     name: str  # the rung's name in the ladder, e.g. "local", "anthropic"
     kind: str  # "local", "selfhosted" or "api"
+    provider: str  # key of tiers.providers.PROVIDERS: who bills it and how
     model: str
 
     def stream(self, request: ChatRequest) -> AsyncIterator[Event]: ...

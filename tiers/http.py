@@ -76,6 +76,7 @@ class RemoteTier:
     """Base of the remote tiers. Subclasses implement ``build`` and ``parse``."""
 
     kind = "api"
+    provider = ""
 
     def __init__(
         self,

@@ -86,6 +86,7 @@ class LocalTier:
     """A GGUF model served from this process. Costs nothing per token."""
 
     kind = "local"
+    provider = "local"
 
     def __init__(
         self,

@@ -1,0 +1,77 @@
+"""`rung cost`: spend today, this week and all time, by tier and model."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from collections import defaultdict
+from decimal import Decimal
+
+from tiers.pricing import format_usd
+
+from .config import data_dir
+from .store import SpendRow, open_store, start_of_today, start_of_week
+
+
+def _period(rows: list[SpendRow]) -> dict[str, object]:
+    by_tier: dict[str, Decimal] = defaultdict(Decimal)
+    for row in rows:
+        by_tier[row.tier] += row.usd
+    return {
+        "total_usd": str(sum((r.usd for r in rows), Decimal(0))),
+        "messages": sum(r.messages for r in rows),
+        "unknown_price_messages": sum(r.unknown for r in rows),
+        "estimated_messages": sum(r.estimated for r in rows),
+        "by_tier": {tier: str(usd) for tier, usd in sorted(by_tier.items())},
+        "by_model": [
+            {
+                "tier": r.tier,
+                "model": r.model,
+                "usd": str(r.usd),
+                "messages": r.messages,
+                "unknown_price_messages": r.unknown,
+                "estimated_messages": r.estimated,
+            }
+            for r in rows
+        ],
+    }
+
+
+def report() -> dict[str, dict[str, object]]:
+    store = open_store(data_dir())
+    try:
+        return {
+            "today": _period(store.spend(start_of_today())),
+            "this_week": _period(store.spend(start_of_week())),
+            "all_time": _period(store.spend()),
+        }
+    finally:
+        store.close()
+
+
+def run_cost(as_json: bool) -> int:
+    try:
+        data = report()
+    except (sqlite3.Error, OSError) as exc:
+        print(f"rung cost: cannot read the history database: {exc}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return 0
+    titles = {"today": "Today", "this_week": "This week", "all_time": "All time"}
+    for key, title in titles.items():
+        period = data[key]
+        total = Decimal(str(period["total_usd"]))
+        extra = []
+        if period["estimated_messages"]:
+            extra.append(f"{period['estimated_messages']} estimated")
+        if period["unknown_price_messages"]:
+            extra.append(f"{period['unknown_price_messages']} with unknown price, not counted")
+        suffix = f"  ({'; '.join(extra)})" if extra else ""
+        print(f"{title}: {format_usd(total)} over {period['messages']} replies{suffix}")
+        for row in period["by_model"]:  # type: ignore[union-attr]
+            usd = format_usd(Decimal(row["usd"]))
+            print(f"  {row['tier']:<12} {row['model']:<40} {usd:>12}  {row['messages']:>5} replies")
+        print()
+    return 0
