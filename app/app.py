@@ -1,4 +1,4 @@
-"""The Textual application: owns the config, the rungs, and the screens."""
+"""The Textual application: owns the config, the ladder of rungs, the session, the screens."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from tiers.base import Tier
+from tiers.base import ChatRequest, Tier
 from tiers.local import LocalModelError, LocalTier
+from tiers.router import Decision, Rung, choose, next_usable
 
 from .chat import ChatScreen
 from .config import Config
+from .ladder import rung_for_tier
 from .rungs import RungOverrides, build_rungs
 from .session import Session
+
+AUTO = "auto"
 
 
 class RungApp(App[None]):
@@ -27,16 +31,67 @@ class RungApp(App[None]):
         self.overrides = overrides or RungOverrides()
         self.rungs: dict[str, Tier] = build_rungs(config, self.overrides)
         self.session = Session(config, "tui")
-        self.active_name = self.overrides.tier or next(iter(self.rungs))
+        self.health: dict[str, bool] = {}
+        # A tier named on the command line is pinned; otherwise the config's mode.
+        mode = self.overrides.tier or config.get("ladder", "mode")
+        self.mode = mode if mode == AUTO or mode in self.rungs else AUTO
+        # The rung shown in the status line: the pinned one, or the last one routed to.
+        self.active_name = self.mode if self.mode != AUTO else next(iter(self.rungs))
 
+    # -- the ladder -------------------------------------------------------------
     @property
     def active_tier(self) -> Tier:
         return self.rungs[self.active_name]
 
     @property
     def mode_label(self) -> str:
-        return "pinned"
+        return "Auto" if self.mode == AUTO else "Pinned"
 
+    @property
+    def names(self) -> list[str]:
+        return list(self.rungs)
+
+    def ladder(self) -> list[Rung]:
+        return [
+            rung_for_tier(tier, self.session, self.health.get(name))
+            for name, tier in self.rungs.items()
+        ]
+
+    def decide(self, request: ChatRequest) -> Decision:
+        """The rung for a new message: the pinned one, or the router's choice."""
+        if self.mode != AUTO:
+            index = self.names.index(self.mode)
+            return Decision(index, self.mode, 0.0, f"pinned: {self.mode}")
+        return choose(request, self.ladder(), self.config.get("ladder", "quality"))
+
+    def rung_above(self, name: str) -> str | None:
+        """The next usable rung above ``name``, for fallback and escalation."""
+        index = next_usable(self.ladder(), self.names.index(name))
+        return None if index is None else self.names[index]
+
+    def pin(self, position: int) -> None:
+        names = self.names
+        if position >= len(names):
+            self.notify(
+                f"The ladder has {len(names)} rung(s); add more under [ladder] rungs.",
+                severity="warning",
+            )
+            return
+        self.mode = self.active_name = names[position]
+        self.chat.refresh_status()
+        self.check_health()
+        self.notify(f"Pinned to {self.mode} ({self.active_tier.model}).")
+
+    def toggle_auto(self) -> None:
+        if self.mode == AUTO:
+            self.mode = self.active_name
+            self.notify(f"Auto off: pinned to {self.mode}.")
+        else:
+            self.mode = AUTO
+            self.notify("Auto on: each message goes to the cheapest rung that fits.")
+        self.chat.refresh_status()
+
+    # -- screens and background work -------------------------------------------------
     @property
     def chat(self) -> ChatScreen:
         return self.get_screen("chat")  # type: ignore[return-value]
@@ -44,6 +99,8 @@ class RungApp(App[None]):
     def on_mount(self) -> None:
         self.install_screen(ChatScreen(), "chat")
         self.push_screen("chat")
+        if self.config.keymap:
+            self.set_keymap(self.config.keymap)
         if self.session.store_error:
             self.notify(self.session.store_error, severity="warning")
         for problem in self.config.problems:
@@ -54,18 +111,23 @@ class RungApp(App[None]):
     @work(group="health", exclusive=True)
     async def check_health(self) -> None:
         """Self-hosted endpoints can be down: say so before the user asks anything."""
-        tier = self.active_tier
-        health = getattr(tier, "health", None)
-        if health is None:
-            if not isinstance(tier, LocalTier):
-                self.chat.refresh_status("ready")
-            return
-        self.chat.refresh_status("checking endpoint…")
-        healthy, detail = await health()
-        if tier is self.active_tier:
-            self.chat.refresh_status(
-                f"● healthy: {detail}" if healthy else f"✗ unreachable: {detail}"
-            )
+        for name, tier in self.rungs.items():
+            health = getattr(tier, "health", None)
+            if health is None:
+                continue
+            if tier is self.active_tier:
+                self.chat.refresh_status("checking endpoint…")
+            healthy, detail = await health()
+            self.health[name] = healthy
+            if tier is self.active_tier:
+                self.chat.refresh_status(
+                    f"● healthy: {detail}" if healthy else f"✗ unreachable: {detail}"
+                )
+        if (
+            not isinstance(self.active_tier, LocalTier)
+            and getattr(self.active_tier, "health", None) is None
+        ):
+            self.chat.refresh_status("ready")
 
     @work(group="load")
     async def load_local_models(self) -> None:

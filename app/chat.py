@@ -51,6 +51,14 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+o", "copy_reply", "Copy reply", id="copy-reply"),
         Binding("ctrl+t", "copy_code", "Copy code", id="copy-code"),
         Binding("ctrl+n", "new_chat", "New chat", id="new-chat"),
+        # Function keys reach the app in every common terminal and inside tmux, where
+        # ctrl+digit and many alt chords do not.
+        Binding("f2", "pin(0)", "Rung 1", id="pin-rung-1", priority=True),
+        Binding("f3", "pin(1)", "Rung 2", id="pin-rung-2", priority=True),
+        Binding("f4", "pin(2)", "Rung 3", id="pin-rung-3", priority=True),
+        Binding("f5", "pin(3)", "Rung 4", id="pin-rung-4", priority=True),
+        Binding("f8", "toggle_auto", "Auto", id="toggle-auto", priority=True),
+        Binding("f9,ctrl+r", "escalate", "Escalate", id="escalate", priority=True),
     ]
 
     def __init__(self) -> None:
@@ -59,6 +67,9 @@ class ChatScreen(Screen[None]):
         self.replies: list[Reply] = []  # every finished reply of this session, in order
         self.turn: Turn | None = None
         self._budget_level = "ok"
+        # The last question and the rung that answered it, for escalation.
+        self.last_question: str | None = None
+        self.last_tier: str | None = None
 
     @property
     def rung_app(self) -> RungApp:
@@ -107,33 +118,81 @@ class ChatScreen(Screen[None]):
         if self.turn is not None:
             self.notify("A reply is still streaming: Esc cancels it.", severity="warning")
             return
-        tier = self.rung_app.active_tier
-        verdict = self.rung_app.session.allows(tier)
+        app = self.rung_app
+        request = self._request([*self.history, Message("user", message.text)])
+        decision = app.decide(request)
+        verdict = app.session.allows(app.rungs[decision.tier])
         if verdict.blocks_paid:
             # Nothing is sent and the prompt keeps the text, ready for a free rung.
-            self.notify(verdict.message, title="Budget reached", severity="error", timeout=15)
+            self.notify(
+                verdict.message + " F2 pins the first rung.",
+                title="Budget reached",
+                severity="error",
+                timeout=15,
+            )
             return
         self.query_one(PromptInput).clear()
-        await self.send(message.text, tier)
-
-    async def send(self, text: str, tier: Tier) -> None:
         messages = self.query_one(MessageList)
         messages.follow()
-        await messages.add(MessageItem("user", text, meta="you"))
-        self.history.append(Message("user", text))
-        item = await messages.add(MessageItem("assistant", meta=f"{tier.name} · {tier.model}"))
-        request = ChatRequest(
-            messages=tuple(self.history),
-            system=self.rung_app.config.get("ui", "system_prompt") or None,
-            max_tokens=self.rung_app.config.get("ui", "max_tokens"),
+        await messages.add(MessageItem("user", message.text, meta="you"))
+        self.history.append(Message("user", message.text))
+        self.run_reply(request, message.text, decision.tier, decision.reason)
+
+    def _request(self, messages: list[Message]) -> ChatRequest:
+        config = self.rung_app.config
+        return ChatRequest(
+            messages=tuple(messages),
+            system=config.get("ui", "system_prompt") or None,
+            max_tokens=config.get("ui", "max_tokens"),
         )
-        self.run_reply(tier, request, item, text)
 
     @work(exclusive=True, group="reply")
     async def run_reply(
-        self, tier: Tier, request: ChatRequest, item: MessageItem, question: str
-    ) -> None:
+        self, request: ChatRequest, question: str, tier_name: str, reason: str,
+        escalation: bool = False,
+    ) -> None:  # fmt: skip
+        """Answer on ``tier_name``; if that rung fails, fall back up the ladder, out loud."""
         app = self.rung_app
+        while True:
+            tier = app.rungs[tier_name]
+            app.active_name = tier_name
+            self.refresh_status()
+            reply, failed_note = await self._answer_on(tier, request, question, reason)
+            above = app.rung_above(tier_name) if reply.failed is not None else None
+            if reply.failed is not None and above and app.config.get("ladder", "fallback"):
+                self.notify(
+                    f"{tier_name} failed ({reply.failed.kind}); falling back to {above}.",
+                    title="Fallback",
+                    severity="warning",
+                )
+                await failed_note(f"Failed: {reply.failed.message} — falling back to {above}.")
+                reason = f"fallback from {tier_name} ({reply.failed.kind})"
+                tier_name = above
+                continue
+            await failed_note(None)
+            break
+        # A partial reply stays in the conversation, so the next question sees it; an
+        # escalated answer takes the place of the one it improves on.
+        if reply.text:
+            if escalation and self.history and self.history[-1].role == "assistant":
+                self.history[-1] = Message("assistant", reply.text)
+            else:
+                self.history.append(Message("assistant", reply.text))
+        self.last_question, self.last_tier = question, tier_name
+        if app.mode != "auto":
+            app.active_name = app.mode  # the status line shows the pin, not the detour
+            self.refresh_status()
+
+    async def _answer_on(
+        self, tier: Tier, request: ChatRequest, question: str, reason: str
+    ) -> tuple[Reply, object]:
+        """Stream one reply into a new message item; price and store it. Returns the
+        reply and a coroutine function that writes the item's closing note."""
+        app = self.rung_app
+        messages = self.query_one(MessageList)
+        item = await messages.add(
+            MessageItem("assistant", meta=f"{tier.name} · {tier.model} — {reason}")
+        )
         status = self.query_one(StatusBar)
         status.tokens_per_s = None
         status.ttft_s = None
@@ -183,31 +242,65 @@ class ChatScreen(Screen[None]):
         if app.session.store_error:
             self.notify(app.session.store_error, severity="warning")
             app.session.store_error = None
-        note = ""
-        if reply.failed is not None:
-            status_word, note = "failed", f"Failed: {reply.failed.message}"
-            self.notify(reply.failed.message, title=f"{tier.name} failed", severity="error")
-        elif reply.finish_reason == "cancelled":
-            status_word, note = "cancelled", "Cancelled — the text above is what arrived."
-        else:
-            status_word = "done"
-            if reply.finish_reason == "length":
-                note = "Stopped at the output token limit."
         if reply.finished is not None:
             status.tokens_per_s = reply.finished.output_tokens_per_s
             status.ttft_s = reply.finished.time_to_first_token_s
-        item.set_meta(reply_meta(tier, reply, record))
-        await item.finish(status_word, note)
-        # A partial reply stays in the conversation, so the next question sees it.
-        if reply.text:
-            self.history.append(Message("assistant", reply.text))
-        self.refresh_status(status_word if status_word != "done" else "ready")
+        item.set_meta(f"{reply_meta(tier, reply, record)} — {reason}")
         self.refresh_cost()
+
+        async def close_item(fallback_note: str | None) -> None:
+            if reply.failed is not None:
+                status_word = "failed"
+                note = fallback_note or f"Failed: {reply.failed.message}"
+                if fallback_note is None:
+                    self.notify(reply.failed.message, title=f"{tier.name} failed", severity="error")
+            elif reply.finish_reason == "cancelled":
+                status_word, note = "cancelled", "Cancelled — the text above is what arrived."
+            else:
+                status_word = "done"
+                note = (
+                    "Stopped at the output token limit." if reply.finish_reason == "length" else ""
+                )
+            await item.finish(status_word, note)
+            self.refresh_status(status_word if status_word != "done" else "ready")
+
+        return reply, close_item
 
     # -- actions ------------------------------------------------------------------------
     def action_cancel_reply(self) -> None:
         if self.turn is not None:
             self.turn.cancel()
+
+    def action_pin(self, position: int) -> None:
+        self.rung_app.pin(position)
+
+    def action_toggle_auto(self) -> None:
+        self.rung_app.toggle_auto()
+
+    def action_escalate(self) -> None:
+        """Ask the last question again one rung up; both answers stay visible."""
+        app = self.rung_app
+        if self.turn is not None:
+            self.notify("Wait for the reply to finish, or Esc to cancel it.", severity="warning")
+            return
+        if self.last_question is None or self.last_tier is None:
+            self.notify("Nothing to escalate yet: ask something first.", severity="warning")
+            return
+        above = app.rung_above(self.last_tier)
+        if above is None:
+            self.notify(f"{self.last_tier} is the highest usable rung.", severity="warning")
+            return
+        # The question, with the conversation before it, but not the answer it replaces.
+        cut = max(i for i, m in enumerate(self.history) if m.role == "user")
+        request = self._request(self.history[: cut + 1])
+        self.query_one(MessageList).follow()
+        self.run_reply(
+            request,
+            self.last_question,
+            above,
+            f"escalated by you from {self.last_tier}",
+            escalation=True,
+        )
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(binding_rows(self.app)))

@@ -9,10 +9,12 @@ import sys
 
 from tiers.base import ChatRequest, Event, Message, Reply, TextDelta, Tier
 from tiers.meter import MessageCost
+from tiers.router import Decision, Rung, choose, next_usable
 from tiers.turn import Turn
 
 from .config import Config
-from .rungs import RungOverrides, UnknownTierError, build_tier
+from .ladder import static_ladder
+from .rungs import RungOverrides, UnknownTierError, build_tier, key_store
 from .session import Session
 
 
@@ -32,40 +34,56 @@ def run_ask(args: argparse.Namespace, config: Config) -> int:
         print("rung ask: no question given (pass it as an argument or on stdin)", file=sys.stderr)
         return 2
     overrides = RungOverrides(args.tier, args.model, args.base_url)
-    name = overrides.tier or (config.get("ladder", "rungs") or ["local"])[0]
-    try:
-        # Only the rung that answers is built: no model loads for nothing.
-        tier = build_tier(name, config, overrides)
-    except UnknownTierError as exc:
-        print(f"rung: {exc}", file=sys.stderr)
-        return 2
-    session = Session(config, "ask")
-    if session.store_error:
-        print(f"rung: warning: {session.store_error}", file=sys.stderr)
-    verdict = session.allows(tier)
-    if verdict.blocks_paid:
-        print(f"rung: {verdict.message} (try --tier local)", file=sys.stderr)
-        return 1
-    if verdict.level == "warn":
-        print(f"rung: warning: {verdict.message}", file=sys.stderr)
     request = ChatRequest(
         messages=(Message("user", question),),
         system=args.system if args.system is not None else config.get("ui", "system_prompt"),
         max_tokens=args.max_tokens or config.get("ui", "max_tokens"),
     )
-    try:
-        reply = asyncio.run(_ask(tier, request, stream_text=not args.json))
-    except KeyboardInterrupt:
-        print("\nrung: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        close = getattr(tier, "close", None)
-        if close:
-            close()
-    record = session.record(tier, question, reply)
+    if overrides.tier:
+        ladder = [Rung(overrides.tier, "api")]
+        decision = Decision(0, overrides.tier, 0.0, f"pinned: {overrides.tier}")
+    else:
+        ladder = static_ladder(config, key_store(config))
+        decision = choose(request, ladder, config.get("ladder", "quality"))
+    session = Session(config, "ask")
+    if session.store_error:
+        print(f"rung: warning: {session.store_error}", file=sys.stderr)
+    index = decision.rung
+    while True:
+        name = ladder[index].name
+        try:
+            # Only the rung that answers is built: no model loads for nothing. --model and
+            # --base-url belong to --tier, or without it to the first rung.
+            tier = build_tier(name, config, overrides if index == 0 else RungOverrides())
+        except UnknownTierError as exc:
+            print(f"rung: {exc}", file=sys.stderr)
+            return 2
+        verdict = session.allows(tier)
+        if verdict.blocks_paid:
+            print(f"rung: {verdict.message} (try --tier local)", file=sys.stderr)
+            return 1
+        if verdict.level == "warn":
+            print(f"rung: warning: {verdict.message}", file=sys.stderr)
+        try:
+            reply = asyncio.run(_ask(tier, request, stream_text=not args.json))
+        except KeyboardInterrupt:
+            print("\nrung: interrupted", file=sys.stderr)
+            return 130
+        finally:
+            close = getattr(tier, "close", None)
+            if close:
+                close()
+        record = session.record(tier, question, reply)
+        above = next_usable(ladder, index) if reply.failed is not None else None
+        if above is None or overrides.tier or not config.get("ladder", "fallback"):
+            break
+        failure = reply.failed.message if reply.failed else ""
+        print(f"rung: {name} failed ({failure}); falling back to {ladder[above].name}",
+              file=sys.stderr)  # fmt: skip
+        index = above
     session.close()
     if args.json:
-        print(json.dumps(_as_json(tier, reply, record), ensure_ascii=False))
+        print(json.dumps(_as_json(tier, reply, record, decision.reason), ensure_ascii=False))
     elif reply.text and not reply.text.endswith("\n"):
         print()
     for notice in reply.notices:
@@ -88,7 +106,7 @@ async def _ask(tier: Tier, request: ChatRequest, stream_text: bool) -> Reply:
         await tier.aclose()
 
 
-def _as_json(tier: Tier, reply: Reply, record: MessageCost) -> dict[str, object]:
+def _as_json(tier: Tier, reply: Reply, record: MessageCost, route: str) -> dict[str, object]:
     u = reply.usage
     return {
         "text": reply.text,
@@ -106,4 +124,5 @@ def _as_json(tier: Tier, reply: Reply, record: MessageCost) -> dict[str, object]
         "cost_usd": None if record.cost.usd is None else str(record.cost.usd),
         "cost_estimated": not record.cost.exact,
         "error": reply.failed.message if reply.failed else None,
+        "route": route,
     }

@@ -9,8 +9,9 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 PROMPT_KEYS = [
-    ("enter", "Send the message", "prompt"),
-    ("ctrl+j / alt+enter", "New line in the message", "prompt"),
+    ("enter", "Send the message", ""),
+    ("ctrl+j / alt+enter", "New line in the message", ""),
+    ("ctrl+p", "Command palette: every action by name", ""),
 ]
 
 
@@ -31,25 +32,29 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static("[b]Keys[/b]  (remap any of them under [keymap] in the config, by id)")
+            yield Static("[b]Keys[/b]  (remap any key with an id under \\[keymap] in the config)")
             table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True)
             table.add_columns("key", "does", "id")
             for row in PROMPT_KEYS + self.rows:
                 table.add_row(*row)
             yield table
-            yield Static("Esc closes this.", classes="muted")
+            yield Static(
+                "The prompt also has the usual editing keys (Ctrl+A/E line start/end, "
+                "Ctrl+W delete word, Ctrl+Z undo, Ctrl+X/C/V). Esc closes this.",
+                classes="muted",
+            )
 
 
 def binding_rows(app: object) -> list[tuple[str, str, str]]:
-    """Effective bindings of the focused screen and the app: one row per binding id, with
-    every key that triggers it."""
+    """Rung's own bindings in effect (after the user's keymap): one row per binding id,
+    with every key that triggers it. Widgets' editing keys are summarised separately."""
     keys: dict[str, list[str]] = {}
     described: dict[str, str] = {}
     for active in app.active_bindings.values():  # type: ignore[attr-defined]
         binding = active.binding
-        if not binding.description:
+        if not binding.description or not binding.id:
             continue
-        ident = binding.id or binding.action
+        ident = binding.id
         display = app.get_key_display(binding)  # type: ignore[attr-defined]
         if display not in keys.setdefault(ident, []):
             keys[ident].append(display)

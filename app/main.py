@@ -59,6 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument(
         "--json", action="store_true", help="print one JSON object at the end instead of text"
     )
+    route = sub.add_parser(
+        "route", help="which rung would answer a prompt (reads JSON lines when none given)"
+    )
+    route.add_argument("prompt", nargs="*", help='the prompt; omit to read {"prompt": ...} lines')
+    route.add_argument("--json", action="store_true", help="print one JSON object")
+    route.add_argument(
+        "--ladder", metavar="KINDS", help="a ladder of tier kinds, e.g. local,api (no keys needed)"
+    )
+    route.add_argument("--quality", type=float, help="the quality dial, 0 (cheap) to 1 (careful)")
+
     cost = sub.add_parser("cost", help="what you spent today, this week and all time")
     cost.add_argument("--json", action="store_true", help="print JSON")
     return parser
@@ -70,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     from .config import load_config
 
     config = load_config(args.config)
+    if args.command == "route":
+        from .route_cmd import run_route
+
+        return run_route(args, config)
     if args.command == "cost":
         from .cost_report import run_cost
 

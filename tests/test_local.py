@@ -65,9 +65,11 @@ async def test_cancel_stops_within_a_token_and_keeps_the_text(local_tier: LocalT
     turn = Turn(local_tier, ask("Write a long story about a dragon.", 400), [on_event])
     reply = await turn.run()
     assert reply.finish_reason == "cancelled"
-    assert reply.text == "".join(seen) and len(seen) == 5
-    # Tokens the model produced are counted: what was shown, plus at most one in flight.
-    assert 5 <= reply.usage.output_tokens <= 6
+    # Generation stopped within a token: at most one more piece was already on its way.
+    assert reply.text == "".join(seen) and len(seen) in (5, 6)
+    # The count is the model's own, not an estimate, and covers what was shown.
+    assert reply.usage.estimated is False
+    assert len(seen) <= reply.usage.output_tokens <= len(seen) + 1
     # The worker is free again at once: a new request answers.
     again = await asyncio.wait_for(collect(local_tier, ask("hi", 5)), timeout=20)
     assert again.text

@@ -119,6 +119,11 @@ class RemoteTier:
         return self.kind == "api"
 
     @property
+    def has_key(self) -> bool:
+        """Whether a request can go out: a key is set, or this endpoint needs none."""
+        return bool(self._api_key) or not self.needs_key
+
+    @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             o = self.options

@@ -107,6 +107,7 @@ class LocalTier:
         self._load_error: str | None = None
         self._loaded = threading.Event()
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._current: _Job | None = None
         self._thread = threading.Thread(target=self._run, name=f"llama-{name}", daemon=True)
         self._thread.start()
 
@@ -312,6 +313,7 @@ class LocalTier:
         job = _Job(
             request, lambda e: loop.call_soon_threadsafe(out.put_nowait, e), threading.Event()
         )
+        self._current = job
         self._jobs.put(job)
         try:
             while True:
@@ -322,6 +324,12 @@ class LocalTier:
         finally:
             # Cancelled or closed early: the worker stops at the next token.
             job.cancelled.set()
+
+    def stop(self) -> None:
+        """Stop the reply in flight within one token; the stream still ends with the exact
+        usage and ``Finished("cancelled")``, so nothing has to be estimated."""
+        if self._current is not None:
+            self._current.cancelled.set()
 
     async def aclose(self) -> None:
         self._jobs.put(None)

@@ -24,6 +24,10 @@ from .base import (
     estimate_usage,
 )
 
+# How long a tier that stops itself gets before its stream is cut anyway (llama.cpp
+# cannot interrupt prompt processing, only generation).
+GRACE_S = 2.0
+
 Listener = Callable[[Event], Awaitable[None] | None]
 
 
@@ -96,10 +100,21 @@ class Turn:
         )
 
     def cancel(self) -> None:
-        """Stop the reply now; ``run`` returns with what arrived, marked cancelled."""
-        if self._pump_task is not None and not self._pump_task.done():
-            self._cancel_requested = True
+        """Stop the reply now; ``run`` returns with what arrived, marked cancelled.
+
+        A tier that can stop itself (the local one) is asked to, so its own exact usage
+        still arrives; if it has not ended within ``GRACE_S``, or the tier cannot stop
+        itself (remote streams: closing the connection is the stop), the stream is cut.
+        """
+        if self._pump_task is None or self._pump_task.done():
+            return
+        self._cancel_requested = True
+        stop = getattr(self.tier, "stop", None)
+        if stop is None:
             self._pump_task.cancel()
+            return
+        stop()
+        asyncio.get_running_loop().call_later(GRACE_S, self._pump_task.cancel)
 
 
 async def collect(tier: Tier, request: ChatRequest) -> Reply:

@@ -23,7 +23,7 @@ class MessageItem(Widget):
 
     DEFAULT_CSS = """
     MessageItem { height: auto; padding: 0 1; margin: 0 0 1 0; }
-    MessageItem > .meta { color: $text-muted; height: 1; }
+    MessageItem > .meta { color: $text-muted; height: auto; }
     MessageItem.user { border-left: thick $accent; background: $boost; }
     MessageItem.assistant { border-left: thick $primary; }
     MessageItem.failed { border-left: thick $error; }

@@ -1,0 +1,61 @@
+"""`rung route`: the router as a command, for scripts and evaluation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from tiers.base import ChatRequest, Message
+from tiers.router import Decision, Rung, choose
+
+from .config import Config
+from .ladder import kinds_ladder, static_ladder
+from .rungs import key_store
+
+
+def _as_dict(decision: Decision) -> dict[str, object]:
+    return {
+        "rung": decision.rung,
+        "tier": decision.tier,
+        "score": decision.score,
+        "reason": decision.reason,
+    }
+
+
+def run_route(args: argparse.Namespace, config: Config) -> int:
+    ladder: list[Rung] = (
+        kinds_ladder(args.ladder) if args.ladder else static_ladder(config, key_store(config))
+    )
+    if not ladder:
+        print("rung route: the ladder is empty", file=sys.stderr)
+        return 2
+    quality = args.quality if args.quality is not None else config.get("ladder", "quality")
+
+    def decide(prompt: str) -> Decision:
+        return choose(ChatRequest(messages=(Message("user", prompt),)), ladder, quality)
+
+    if args.prompt:
+        decision = decide(" ".join(args.prompt))
+        if args.json:
+            print(json.dumps(_as_dict(decision)))
+        else:
+            print(f"rung {decision.rung} ({decision.tier}), score {decision.score:.2f}: "
+                  f"{decision.reason}")  # fmt: skip
+        return 0
+    # No prompt: JSON lines on stdin, one decision per line, in order.
+    failures = 0
+    for number, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            prompt = item["prompt"]
+            if not isinstance(prompt, str):
+                raise TypeError("prompt must be a string")
+        except (ValueError, KeyError, TypeError) as exc:
+            failures += 1
+            print(json.dumps({"error": f"line {number}: {exc}"}), flush=True)
+            continue
+        print(json.dumps(_as_dict(decide(prompt))), flush=True)
+    return 1 if failures else 0

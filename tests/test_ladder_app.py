@@ -1,0 +1,219 @@
+"""The ladder in the chat screen and `rung ask`: Auto, pinning keys, escalate, fallback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.widgets import Markdown
+
+from app.app import RungApp
+from app.config import load_config
+from app.widgets.messages import MessageList
+from app.widgets.status import StatusBar
+
+from .conftest import wait_for
+from .fakes import ScriptedServer, anthropic_stream, gemini_stream, json_reply
+from .test_cli import rung
+
+HARD = "Design a distributed rate limiter with Redis and prove it is correct."
+
+
+@pytest.fixture
+def servers() -> Iterator:
+    started: list[ScriptedServer] = []
+
+    def start(handler) -> ScriptedServer:  # type: ignore[no-untyped-def]
+        started.append(ScriptedServer(handler))
+        return started[-1]
+
+    yield start
+    for s in started:
+        s.close()
+
+
+def ladder_app(monkeypatch, rungs: list[str], urls: dict[str, str], settings=None) -> RungApp:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    monkeypatch.setenv("GEMINI_API_KEY", "g-test")
+    config = load_config()
+    config.set("ladder", "rungs", rungs)
+    config.set("ui", "max_tokens", 12)
+    config.set("network", "max_retries", 0)
+    for (section, key), value in (settings or {}).items():
+        config.set(section, key, value)
+    for name, url in urls.items():
+        config.providers[name] = {"base_url": url}
+    return RungApp(config)
+
+
+def items(app: RungApp):  # type: ignore[no-untyped-def]
+    return app.chat.query_one(MessageList).assistant_items()
+
+
+async def settle(app: RungApp, count: int) -> None:
+    await wait_for(lambda: len(app.chat.replies) >= count and app.chat.turn is None, 60)
+    await wait_for(lambda: all(i.status != "streaming" for i in items(app)))
+
+
+async def test_auto_sends_quick_questions_local_and_hard_ones_up(servers, monkeypatch) -> None:
+    api = servers(lambda r: anthropic_stream(["Use a token bucket."]))
+    app = ladder_app(monkeypatch, ["local", "anthropic"], {"anthropic": api.url + "/v1"})
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert app.mode == "auto" and "Auto" in str(app.chat.query_one(StatusBar).render())
+        await pilot.press(*"hello", "enter")
+        await settle(app, 1)
+        await pilot.press(*HARD, "enter")
+        await settle(app, 2)
+        first, second = items(app)
+        meta = lambda i: str(i.query_one(".meta").render())  # noqa: E731
+        assert meta(first).startswith("local") and "— local:" in meta(first)
+        assert meta(second).startswith("anthropic") and "escalated to anthropic" in meta(second)
+        assert second.text == "Use a token bucket."
+        assert len(api.requests) == 1  # only the hard one went out
+
+
+async def test_function_keys_pin_rungs_and_f8_toggles_auto(servers, monkeypatch) -> None:
+    api = servers(lambda r: anthropic_stream(["pinned answer"]))
+    app = ladder_app(monkeypatch, ["local", "anthropic"], {"anthropic": api.url + "/v1"})
+    async with app.run_test(size=(140, 40)) as pilot:
+        status = app.chat.query_one(StatusBar)
+        await pilot.press("f3")
+        assert app.mode == "anthropic" and status.tier == "anthropic"
+        assert "Pinned" in str(status.render())
+        await pilot.press(*"hello", "enter")  # quick, but pinned: goes to anthropic
+        await settle(app, 1)
+        assert items(app)[0].text == "pinned answer"
+        await pilot.press("f2")
+        assert app.mode == "local" and status.tier == "local"
+        await pilot.press("f8")
+        assert app.mode == "auto"
+        await pilot.press("f8")
+        assert app.mode == "local"  # auto off pins the rung shown
+        await pilot.press("f5")  # no fourth rung: a message, nothing breaks
+        assert app.mode == "local"
+
+
+async def test_escalate_asks_again_one_rung_up_and_keeps_both(servers, monkeypatch) -> None:
+    api = servers(lambda r: anthropic_stream(["A better answer."]))
+    app = ladder_app(monkeypatch, ["local", "anthropic"], {"anthropic": api.url + "/v1"})
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press(*"hello", "enter")
+        await settle(app, 1)
+        local_text = items(app)[0].text
+        await pilot.press("f9")
+        await settle(app, 2)
+        first, second = items(app)
+        assert first.text == local_text and second.text == "A better answer."
+        assert "escalated by you from local" in str(second.query_one(".meta").render())
+        # The escalated request carried the question, not the answer it replaces.
+        sent = api.requests[0].json()["messages"]
+        assert [m["role"] for m in sent] == ["user"]
+        # The conversation now continues from the better answer.
+        assert app.chat.history[-1].content == "A better answer."
+        assert [m.role for m in app.chat.history] == ["user", "assistant"]
+        await pilot.press("ctrl+r")  # already at the top rung: says so, no request
+        await pilot.pause()
+        assert len(api.requests) == 1
+
+
+async def test_failing_rung_falls_back_out_loud_and_both_are_priced(servers, monkeypatch) -> None:
+    broken = servers(lambda r: json_reply(500, {"error": {"message": "boom"}}))
+    backup = servers(lambda r: gemini_stream(["Backup answer."]))
+    app = ladder_app(
+        monkeypatch,
+        ["local", "anthropic", "gemini"],
+        {"anthropic": broken.url + "/v1", "gemini": backup.url + "/v1beta"},
+    )
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("f3")  # pin anthropic, which fails
+        await pilot.press(*"hi", "enter")
+        await settle(app, 2)
+        failed, answered = items(app)
+        assert failed.status == "failed"
+        assert "falling back to gemini" in failed.query_one(Markdown).source
+        assert answered.text == "Backup answer."
+        assert "fallback from anthropic (server)" in str(answered.query_one(".meta").render())
+        assert any("falling back to gemini" in n.message for n in app._notifications)
+        tiers = [r.tier for r in app.session.meter.records]
+        assert tiers == ["anthropic", "gemini"]  # both attempts are priced
+        assert app.chat.history[-1].content == "Backup answer."
+
+
+async def test_fallback_can_be_turned_off(servers, monkeypatch) -> None:
+    broken = servers(lambda r: json_reply(500, {"error": {"message": "boom"}}))
+    backup = servers(lambda r: gemini_stream(["never"]))
+    app = ladder_app(
+        monkeypatch,
+        ["local", "anthropic", "gemini"],
+        {"anthropic": broken.url + "/v1", "gemini": backup.url + "/v1beta"},
+        {("ladder", "fallback"): False},
+    )
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("f3")
+        await pilot.press(*"hi", "enter")
+        await settle(app, 1)
+        await pilot.pause()
+        assert len(items(app)) == 1 and items(app)[0].status == "failed"
+        assert backup.requests == []
+
+
+async def test_a_remapped_key_works(servers, monkeypatch) -> None:
+    api = servers(lambda r: anthropic_stream(["x"]))
+    app = ladder_app(monkeypatch, ["local", "anthropic"], {"anthropic": api.url + "/v1"})
+    app.config.keymap = {"pin-rung-2": "f12", "toggle-auto": "ctrl+g"}
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("f12")
+        assert app.mode == "anthropic"
+        await pilot.press("ctrl+g")
+        assert app.mode == "auto"
+        await pilot.press("f3")  # the old key no longer pins
+        assert app.mode == "auto"
+
+
+async def test_budget_takes_paid_rungs_off_the_ladder(servers, monkeypatch) -> None:
+    from decimal import Decimal
+
+    api = servers(lambda r: anthropic_stream(["x"]))
+    app = ladder_app(
+        monkeypatch,
+        ["local", "anthropic"],
+        {"anthropic": api.url + "/v1"},
+        {("budget", "session_usd"): Decimal("0")},
+    )
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press(*HARD, "enter")
+        await settle(app, 1)
+        meta = str(items(app)[0].query_one(".meta").render())
+        assert meta.startswith("local") and "anthropic skipped (budget reached)" in meta
+        assert api.requests == []
+
+
+def write_config(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "config" / "rung" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_ask_routes_and_falls_back(tmp_path: Path, servers) -> None:
+    broken = servers(lambda r: json_reply(503, {"error": {"message": "overloaded"}}))
+    backup = servers(lambda r: gemini_stream(["From Gemini."]))
+    write_config(
+        tmp_path,
+        # quality 0 keeps a medium-hard ask on the middle rung, which then fails
+        '[ladder]\nrungs = ["local", "anthropic", "gemini"]\nquality = 0.0\n'
+        "[network]\nmax_retries = 0\n"
+        f'[providers.anthropic]\nbase_url = "{broken.url}/v1"\n'
+        f'[providers.gemini]\nbase_url = "{backup.url}/v1beta"\n',
+    )
+    env = {"ANTHROPIC_API_KEY": "a", "GEMINI_API_KEY": "g"}
+    quick = json.loads(rung(tmp_path, "ask", "--json", "--max-tokens", "4", "hello", **env).stdout)
+    assert quick["tier"] == "local" and quick["route"].startswith("local")
+    result = rung(tmp_path, "ask", "--json", "Implement a B-tree with deletion.", **env)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["tier"] == "gemini" and data["text"] == "From Gemini."
+    assert "anthropic failed" in result.stderr and "falling back to gemini" in result.stderr
+    report = json.loads(rung(tmp_path, "cost", "--json").stdout)
+    assert report["today"]["messages"] == 3  # the failed attempt is counted too
