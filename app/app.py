@@ -11,18 +11,22 @@ from tiers.local import LocalModelError, LocalTier
 from tiers.router import Decision, Rung, choose, next_usable
 
 from .chat import ChatScreen
+from .commands import RungCommands
 from .config import Config
 from .ladder import rung_for_tier
 from .rungs import RungOverrides, build_rungs
 from .session import Session
+from .themes import DEFAULT_THEME, builtin_themes, user_themes
 
 AUTO = "auto"
 
 
 class RungApp(App[None]):
     TITLE = "Rung"
+    COMMANDS = App.COMMANDS | {RungCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+        Binding("f6", "settings", "Settings", id="settings", priority=True),
     ]
 
     def __init__(self, config: Config, overrides: RungOverrides | None = None) -> None:
@@ -37,6 +41,25 @@ class RungApp(App[None]):
         self.mode = mode if mode == AUTO or mode in self.rungs else AUTO
         # The rung shown in the status line: the pinned one, or the last one routed to.
         self.active_name = self.mode if self.mode != AUTO else next(iter(self.rungs))
+        self.rung_theme_names: set[str] = set()
+        self._theme_problems: list[str] = []
+        self._register_themes()
+
+    # -- themes --------------------------------------------------------------------
+    def _register_themes(self) -> None:
+        themes = builtin_themes()
+        mine, self._theme_problems = user_themes(self.config.path.parent / "themes")
+        for theme in [*themes, *mine]:
+            self.register_theme(theme)
+            self.rung_theme_names.add(theme.name)
+        self._apply_theme_name(self.config.get("ui", "theme"))
+
+    def _apply_theme_name(self, name: str) -> None:
+        if name in self.rung_theme_names or name in self.available_themes:
+            self.theme = name
+        else:
+            self.theme = DEFAULT_THEME
+            self._theme_problems.append(f"Theme {name!r} is not available; using {DEFAULT_THEME}.")
 
     # -- the ladder -------------------------------------------------------------
     @property
@@ -105,7 +128,50 @@ class RungApp(App[None]):
             self.notify(self.session.store_error, severity="warning")
         for problem in self.config.problems:
             self.notify(problem, title="Config", severity="warning", timeout=15)
+        if self._theme_problems:
+            # One notification for all broken themes, not one per file.
+            self.notify("\n".join(self._theme_problems), title="Theme", severity="warning",
+                        timeout=15)  # fmt: skip
         self.load_local_models()
+        self.check_health()
+
+    def action_settings(self) -> None:
+        from .settings import SettingsScreen
+
+        if not isinstance(self.screen, SettingsScreen):
+            self.push_screen(SettingsScreen())
+
+    async def apply_config(self, config: Config) -> None:
+        """Use saved settings at once: rungs, prices, budgets, keys, theme."""
+        old = self.config
+        self.config = config
+        local_same = all(
+            old.get("local", k) == config.get("local", k)
+            for k in ("model_path", "n_ctx", "threads")
+        )
+        keep = self.rungs.get("local") if local_same else None
+        for tier in self.rungs.values():
+            if tier is keep:
+                continue
+            if isinstance(tier, LocalTier):
+                tier.close()
+            else:
+                await tier.aclose()
+        self.rungs = build_rungs(config, self.overrides, {"local": keep} if keep else None)
+        if keep is not None and keep not in self.rungs.values():
+            keep.close()  # local was taken off the ladder
+        self.health.clear()
+        if self.mode != AUTO and self.mode not in self.rungs:
+            self.mode = AUTO
+        if self.active_name not in self.rungs:
+            self.active_name = self.mode if self.mode != AUTO else next(iter(self.rungs))
+        self.session.reload_config(config)
+        self.set_keymap(config.keymap)
+        self._apply_theme_name(config.get("ui", "theme"))
+        self.chat.refresh_status()
+        self.chat.refresh_cost()
+        if keep is None:
+            self.load_local_models()
         self.check_health()
 
     @work(group="health", exclusive=True)

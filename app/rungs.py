@@ -55,8 +55,11 @@ def build_local(config: Config, model_path: str | None = None) -> LocalTier:
     )
 
 
-def build_rungs(config: Config, overrides: RungOverrides) -> dict[str, Tier]:
-    """The ladder in the user's order. An override tier outside the ladder is added to it."""
+def build_rungs(
+    config: Config, overrides: RungOverrides, reuse: dict[str, Tier] | None = None
+) -> dict[str, Tier]:
+    """The ladder in the user's order. An override tier outside the ladder is added to it.
+    Tiers in ``reuse`` are kept as they are (a loaded local model is not loaded again)."""
     names = list(dict.fromkeys(config.get("ladder", "rungs"))) or ["local"]
     if overrides.tier and overrides.tier not in names:
         names.append(overrides.tier)
@@ -65,6 +68,9 @@ def build_rungs(config: Config, overrides: RungOverrides) -> dict[str, Tier]:
     keys = key_store(config)
     rungs: dict[str, Tier] = {}
     for name in names:
+        if reuse and name in reuse:
+            rungs[name] = reuse[name]
+            continue
         rungs[name] = build_tier(
             name, config, overrides if name == target else RungOverrides(), keys
         )

@@ -1,0 +1,1 @@
+"""Rung's built-in themes, as data files (``*.toml``) shipped with the package."""

@@ -61,12 +61,11 @@ class AnthropicTier(RemoteTier):
             body["system"] = [{"type": "text", "text": request.system, "cache_control": EPHEMERAL}]
         if request.stop:
             body["stop_sequences"] = list(request.stop)
-        headers = {
-            "content-type": "application/json",
-            "anthropic-version": API_VERSION,
-            "x-api-key": self._api_key or "",
-        }
+        headers = {"content-type": "application/json", **self.auth_headers()}
         return f"{self.base_url}/messages", headers, body
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"anthropic-version": API_VERSION, "x-api-key": self._api_key or ""}
 
     def parse(self, sse: ServerSentEvent, state: StreamState) -> list[TextDelta]:
         kind = sse.event

@@ -43,8 +43,11 @@ class GeminiTier(RemoteTier):
         if request.system:
             body["systemInstruction"] = {"parts": [{"text": request.system}]}
         url = f"{self.base_url}/models/{quote(self.model, safe='')}:streamGenerateContent?alt=sse"
-        headers = {"content-type": "application/json", "x-goog-api-key": self._api_key or ""}
+        headers = {"content-type": "application/json", **self.auth_headers()}
         return url, headers, body
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"x-goog-api-key": self._api_key or ""}
 
     def parse(self, sse: ServerSentEvent, state: StreamState) -> list[TextDelta]:
         if not sse.data.strip():

@@ -113,6 +113,30 @@ class RemoteTier:
     async def prepare(self) -> None:
         """Hook before the first request (the self-hosted rung discovers its model)."""
 
+    def auth_headers(self) -> dict[str, str]:
+        """The headers that carry this provider's key (and nothing of any other's)."""
+        raise NotImplementedError
+
+    async def check_connection(self) -> tuple[bool, str]:
+        """The cheapest real call — list the models — for Settings' "Test connection".
+        Returns (ok, what to show): latency and model count, or the exact reason."""
+        if self.needs_key and not self._api_key:
+            return False, f"No API key for {self.label}."
+        start = time.monotonic()
+        try:
+            response = await self.client.get(f"{self.base_url}/models", headers=self.auth_headers())
+        except httpx.HTTPError as exc:
+            return False, self._network_failure(exc, StreamState()).message
+        latency = 1000 * (time.monotonic() - start)
+        if response.status_code >= 400:
+            return False, self._http_failure(response.status_code, response.content, 1).message
+        try:
+            data = response.json()
+            listed = data.get("data") or data.get("models") or []
+        except (ValueError, AttributeError):
+            return False, f"{self.label} answered, but not with a model list."
+        return True, f"Connected to {self.label} in {latency:.0f} ms · {len(listed)} models listed"
+
     # -- plumbing -----------------------------------------------------------------
     @property
     def needs_key(self) -> bool:

@@ -42,7 +42,7 @@ class OpenAITier(RemoteTier):
         # A custom endpoint may be open; its own key is sent when the user set one.
         return self.provider not in ("custom", "selfhosted")
 
-    def _headers(self) -> dict[str, str]:
+    def auth_headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json"}
         if self._api_key:
             headers["authorization"] = f"Bearer {self._api_key}"
@@ -71,7 +71,7 @@ class OpenAITier(RemoteTier):
             body["temperature"] = request.temperature
         if request.stop:
             body["stop"] = list(request.stop)
-        return f"{self.base_url}/chat/completions", self._headers(), body
+        return f"{self.base_url}/chat/completions", self.auth_headers(), body
 
     def parse(self, sse: ServerSentEvent, state: StreamState) -> list[TextDelta]:
         if sse.data.strip() == "[DONE]":
@@ -112,7 +112,7 @@ class SelfHostedTier(OpenAITier):
         super().__init__(**kwargs)
 
     async def discover_model(self) -> str:
-        response = await self.client.get(f"{self.base_url}/models", headers=self._headers())
+        response = await self.client.get(f"{self.base_url}/models", headers=self.auth_headers())
         response.raise_for_status()
         models = response.json().get("data") or []
         if not models:

@@ -1,0 +1,49 @@
+"""The command palette (Ctrl+P): every action of the app, by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from .app import RungApp
+
+
+class RungCommands(Provider):
+    def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        app: RungApp = self.app  # type: ignore[assignment]
+        chat = app.chat
+        commands: list[tuple[str, str, Callable[[], object]]] = [
+            ("Settings", "providers, keys, local model, ladder, budgets, theme",
+             app.action_settings),
+            ("Cost detail", "every message with its tokens and cost", chat.action_cost_detail),
+            ("Toggle Auto", "route each message to the cheapest rung that fits",
+             chat.action_toggle_auto),
+            ("Escalate", "ask the last question again one rung up", chat.action_escalate),
+            ("New chat", "clear the conversation", chat.action_new_chat),
+            ("Copy last reply", "to the clipboard", chat.action_copy_reply),
+            ("Copy last code block", "to the clipboard", chat.action_copy_code),
+            ("Keys", "every key binding in effect", chat.action_help),
+            ("Cancel reply", "stop the reply that is streaming", chat.action_cancel_reply),
+        ]  # fmt: skip
+        for position, name in enumerate(app.names):
+            commands.append((f"Pin rung {position + 1}: {name}", app.rungs[name].model,
+                             partial(app.pin, position)))  # fmt: skip
+        for theme in sorted(app.rung_theme_names):
+            commands.append((f"Theme: {theme}", "switch the colour theme",
+                             partial(setattr, app, "theme", theme)))  # fmt: skip
+        return commands
+
+    async def discover(self) -> Hits:
+        for name, help_text, callback in self._commands():
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help_text, callback in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)

@@ -1,0 +1,411 @@
+"""The settings screen: providers and keys, the self-hosted endpoint, the local model,
+the ladder and budgets, and the theme. Saving writes the config (never a key), stores
+keys in the keyring, and applies everything without a restart."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import (
+    Button,
+    Input,
+    Label,
+    Select,
+    Static,
+    Switch,
+    TabbedContent,
+    TabPane,
+)
+
+from tiers.local import embedded_model_path
+from tiers.providers import PROVIDERS
+
+from .config import Config, ConfigValueError
+from .models import find_gguf_files
+from .rungs import RungOverrides, build_tier, key_store
+from .secrets import KeyStore, NoSafeStorageError, mask
+
+if TYPE_CHECKING:
+    from .app import RungApp
+
+API_PROVIDERS = ("openai", "anthropic", "gemini", "deepseek", "mistral", "openrouter", "custom")
+CUSTOM_PATH = "__custom__"
+
+
+def key_status(keys: KeyStore, provider: str) -> str:
+    """What the screen may say about a provider's key: where it is, masked."""
+    found = keys.get(provider)
+    env = PROVIDERS[provider].env_var
+    if found is None:
+        return f"no key set ({env} is not set either)" if env else "no key set"
+    where = {
+        "environment": f"from environment ${env}",
+        "keyring": "in the OS keyring",
+        "file": "in the plaintext key file",
+    }[found.source]
+    return f"key {mask(found.value)} — {where}"
+
+
+class ProviderSection(Vertical):
+    DEFAULT_CSS = """
+    ProviderSection { height: auto; border: round $panel; padding: 0 1; margin-bottom: 1; }
+    ProviderSection Horizontal { height: auto; }
+    ProviderSection Input { width: 1fr; }
+    ProviderSection .key-status { color: $text-muted; }
+    ProviderSection .result { padding: 1 0 0 1; width: 1fr; }
+    ProviderSection .result.ok { color: $success; }
+    ProviderSection .result.bad { color: $error; }
+    """
+
+    def __init__(self, name: str, config: Config, keys: KeyStore, selfhosted: bool = False):
+        super().__init__(id=f"section-{name}")
+        self.provider = name
+        self.config = config
+        self.keys = keys
+        self.selfhosted = selfhosted
+        preset = PROVIDERS[name]
+        self.border_title = preset.label
+
+    def compose(self) -> ComposeResult:
+        name, preset = self.provider, PROVIDERS[self.provider]
+        if self.selfhosted:
+            url = self.config.get("selfhosted", "base_url")
+            model = self.config.get("selfhosted", "model")
+        else:
+            url = self.config.provider(name).get("base_url", "")
+            model = self.config.provider(name).get("model", "")
+        yield Static(key_status(self.keys, name), classes="key-status", id=f"{name}-key-status")
+        with Horizontal():
+            yield Input(
+                placeholder="paste a new key to store it (leave empty to keep)",
+                password=True,
+                id=f"{name}-key",
+            )
+            yield Button("Show", id=f"{name}-show")
+            yield Button("Remove key", id=f"{name}-remove", variant="error")
+        yield Input(
+            value=model,
+            placeholder=preset.default_model or "model (empty: the first the server lists)",
+            id=f"{name}-model",
+        )
+        yield Input(value=url, placeholder=preset.base_url or "https://…/v1", id=f"{name}-url")
+        with Horizontal():
+            yield Button("Test connection", id=f"{name}-test", variant="primary")
+            yield Static("", classes="result", id=f"{name}-result")
+
+
+class SettingsScreen(ModalScreen[bool]):
+    DEFAULT_CSS = """
+    SettingsScreen { align: center middle; }
+    SettingsScreen > Vertical { width: 96%; height: 94%; border: round $accent;
+        background: $surface; }
+    SettingsScreen TabbedContent { height: 1fr; }
+    SettingsScreen .row { height: auto; }
+    SettingsScreen .row Label { width: 26; padding: 1 1 0 0; }
+    SettingsScreen .row Input, SettingsScreen .row Select { width: 1fr; }
+    SettingsScreen .hint { color: $text-muted; padding: 0 1; }
+    SettingsScreen .warn { color: $warning; padding: 0 1; }
+    SettingsScreen #buttons { height: auto; dock: bottom; padding: 0 1; }
+    """
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="settings-save", priority=True),
+        Binding("escape", "cancel", "Cancel", id="settings-cancel"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.original_theme = ""
+
+    @property
+    def rung_app(self) -> RungApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def config(self) -> Config:
+        return self.rung_app.config
+
+    def compose(self) -> ComposeResult:
+        config = self.config
+        keys = key_store(config)
+        keyring_ok, keyring_text = keys.keyring_status()
+        with Vertical():
+            with TabbedContent(initial="tab-providers"):
+                with TabPane("Providers", id="tab-providers"), VerticalScroll():
+                    if keyring_ok:
+                        yield Static(f"Keys are stored in the OS keyring ({keyring_text}).",
+                                     classes="hint")  # fmt: skip
+                    else:
+                        yield Static(keyring_text, classes="warn", id="no-keyring")
+                    with Horizontal(classes="row"):
+                        yield Label("Plaintext key file (0600)")
+                        yield Switch(config.get("secrets", "plaintext_file"), id="plaintext-file")
+                    yield Static(
+                        "Off by default. On: keys go to a file only you can read, in PLAINTEXT, "
+                        "when no keyring works. Environment variables always work too.",
+                        classes="hint",
+                    )
+                    for name in API_PROVIDERS:
+                        yield ProviderSection(name, config, keys)
+                with TabPane("Self-hosted", id="tab-selfhosted"), VerticalScroll():
+                    yield Static(
+                        "Your own OpenAI-compatible server (vLLM, SGLang, llama-server, TGI). "
+                        "See deploy/README.md for an H100 recipe.",
+                        classes="hint",
+                    )
+                    yield ProviderSection("selfhosted", config, keys, selfhosted=True)
+                    yield from self._row("GPU $ per hour", "gpu-usd-per-hour",
+                                         config.get("selfhosted", "gpu_usd_per_hour"))  # fmt: skip
+                    yield from self._row("or effective $ per Mtok", "usd-per-mtok",
+                                         config.get("selfhosted", "usd_per_mtok"))  # fmt: skip
+                    yield from self._row("CA bundle (private CA)", "ca-bundle",
+                                         config.get("selfhosted", "ca_bundle"))  # fmt: skip
+                    with Horizontal(classes="row"):
+                        yield Label("Verify TLS")
+                        yield Switch(config.get("selfhosted", "verify_tls"), id="verify-tls")
+                with TabPane("Local model", id="tab-local"), VerticalScroll():
+                    yield from self._local_model_rows()
+                    yield from self._row("Context window (tokens)", "n-ctx",
+                                         config.get("local", "n_ctx"))  # fmt: skip
+                    yield from self._row("Threads (0 = physical cores)", "threads",
+                                         config.get("local", "threads"))  # fmt: skip
+                    yield from self._row("Energy: watts while busy", "energy-watts",
+                                         config.get("local", "energy_watts"))  # fmt: skip
+                    yield from self._row("Energy: $ per kWh", "energy-usd-per-kwh",
+                                         config.get("local", "energy_usd_per_kwh"))  # fmt: skip
+                with TabPane("Ladder & budget", id="tab-ladder"), VerticalScroll():
+                    yield from self._row("Ladder, cheapest first", "ladder-rungs",
+                                         ", ".join(config.get("ladder", "rungs")))  # fmt: skip
+                    yield Static("Names: " + ", ".join(PROVIDERS), classes="hint")
+                    yield from self._row("Quality dial (0 cheap – 1 careful)", "quality",
+                                         config.get("ladder", "quality"))  # fmt: skip
+                    with Horizontal(classes="row"):
+                        yield Label("Fall back when a rung fails")
+                        yield Switch(config.get("ladder", "fallback"), id="fallback")
+                    yield from self._row("Session budget $", "session-usd",
+                                         config.get("budget", "session_usd"))  # fmt: skip
+                    yield from self._row("Daily budget $", "daily-usd",
+                                         config.get("budget", "daily_usd"))  # fmt: skip
+                    yield from self._row("Reference provider", "reference-provider",
+                                         config.get("reference", "provider"))  # fmt: skip
+                    yield from self._row("Reference model", "reference-model",
+                                         config.get("reference", "model"))  # fmt: skip
+                with TabPane("Appearance", id="tab-appearance"), VerticalScroll():
+                    with Horizontal(classes="row"):
+                        yield Label("Theme (previews live)")
+                        yield Select(
+                            [(name, name) for name in sorted(self.rung_app.rung_theme_names)],
+                            value=self.app.theme
+                            if self.app.theme in self.rung_app.rung_theme_names
+                            else Select.BLANK,
+                            id="theme",
+                        )
+                    yield Static(
+                        f"Your own themes: TOML files in {config.path.parent / 'themes'}",
+                        classes="hint",
+                    )
+            with Horizontal(id="buttons"):
+                yield Button("Save (Ctrl+S)", id="save", variant="success")
+                yield Button("Cancel (Esc)", id="cancel")
+
+    def _row(self, label: str, ident: str, value: Any) -> ComposeResult:
+        with Horizontal(classes="row"):
+            yield Label(label)
+            yield Input(value="" if value is None else str(value), id=ident)
+
+    def _local_model_rows(self) -> ComposeResult:
+        current = self.config.get("local", "model_path")
+        options = [(label, str(path)) for label, path in find_gguf_files()]
+        known = {value for _, value in options}
+        options.append(("Another file (path below)", CUSTOM_PATH))
+        embedded = options[0][1] if options and options[0][1] != CUSTOM_PATH else CUSTOM_PATH
+        selected = current if current in known else (CUSTOM_PATH if current else embedded)
+        with Horizontal(classes="row"):
+            yield Label("Model")
+            yield Select(options, value=selected, allow_blank=False, id="local-model")
+        yield from self._row("GGUF path", "local-path", current if current not in known else "")
+
+    def on_mount(self) -> None:
+        self.original_theme = self.app.theme
+
+    # -- interaction ------------------------------------------------------------------
+    @on(Select.Changed, "#theme")
+    def preview_theme(self, event: Select.Changed) -> None:
+        if event.value is not Select.BLANK:
+            self.app.theme = str(event.value)
+
+    @on(Button.Pressed)
+    async def pressed(self, event: Button.Pressed) -> None:
+        ident = event.button.id or ""
+        if ident == "save":
+            await self.action_save()
+        elif ident == "cancel":
+            self.action_cancel()
+        elif ident.endswith("-show"):
+            field = self.query_one(f"#{ident[:-5]}-key", Input)
+            field.password = not field.password
+            event.button.label = "Hide" if not field.password else "Show"
+        elif ident.endswith("-remove"):
+            provider = ident[: -len("-remove")]
+            keys = key_store(self.config)
+            keys.delete(provider)
+            self.query_one(f"#{provider}-key-status", Static).update(key_status(keys, provider))
+            self.notify(f"Removed the stored {PROVIDERS[provider].label} key.")
+        elif ident.endswith("-test"):
+            self.test_connection(ident[: -len("-test")])
+
+    @work(group="test-connection")
+    async def test_connection(self, provider: str) -> None:
+        """Build the tier from what is on screen (typed key included) and make the
+        cheapest real call."""
+        result = self.query_one(f"#{provider}-result", Static)
+        result.set_classes("result")
+        result.update("testing…")
+        typed_key = self.query_one(f"#{provider}-key", Input).value.strip()
+        overrides = RungOverrides(
+            tier=provider,
+            model=self.query_one(f"#{provider}-model", Input).value.strip() or None,
+            base_url=self.query_one(f"#{provider}-url", Input).value.strip() or None,
+        )
+        config = copy.deepcopy(self.config)
+        if provider == "selfhosted":
+            config.set("selfhosted", "ca_bundle", self.query_one("#ca-bundle", Input).value.strip())
+            config.set("selfhosted", "verify_tls", self.query_one("#verify-tls", Switch).value)
+        try:
+            tier = build_tier(provider, config, overrides)
+        except ValueError as exc:
+            result.update(str(exc))
+            result.add_class("bad")
+            return
+        if typed_key:
+            tier._api_key = typed_key  # type: ignore[attr-defined]
+        try:
+            if provider == "selfhosted":
+                ok, detail = await tier.health()  # type: ignore[attr-defined]
+                detail = f"Connected: {detail}" if ok else detail
+            else:
+                ok, detail = await tier.check_connection()  # type: ignore[attr-defined]
+        finally:
+            await tier.aclose()
+        result.update(detail)
+        result.add_class("ok" if ok else "bad")
+
+    def action_cancel(self) -> None:
+        self.app.theme = self.original_theme  # undo the live preview
+        self.dismiss(False)
+
+    # -- saving -------------------------------------------------------------------------
+    def _value(self, ident: str) -> str:
+        return self.query_one(f"#{ident}", Input).value.strip()
+
+    def _collect(self, config: Config) -> list[str]:
+        """Copy the form into ``config``; return what is wrong, field by field."""
+        errors: list[str] = []
+
+        def put(section: str, key: str, raw: Any, label: str) -> None:
+            try:
+                config.set(section, key, raw)
+            except ConfigValueError as exc:
+                errors.append(f"{label}: {exc}")
+
+        def number(ident: str, label: str, kind: type) -> Any:
+            raw = self._value(ident)
+            try:
+                return kind(raw)
+            except (ValueError, InvalidOperation):
+                errors.append(f"{label}: {raw!r} is not a number")
+                return None
+
+        for name in API_PROVIDERS:
+            table = dict(config.providers.get(name, {}))
+            for field, ident in (("model", f"{name}-model"), ("base_url", f"{name}-url")):
+                value = self._value(ident)
+                if value:
+                    table[field] = value
+                else:
+                    table.pop(field, None)
+            if table:
+                config.providers[name] = table
+            else:
+                config.providers.pop(name, None)
+        put("selfhosted", "base_url", self._value("selfhosted-url"), "Self-hosted URL")
+        put("selfhosted", "model", self._value("selfhosted-model"), "Self-hosted model")
+        put("selfhosted", "gpu_usd_per_hour", self._value("gpu-usd-per-hour"), "GPU $/hour")
+        put("selfhosted", "usd_per_mtok", self._value("usd-per-mtok"), "$ per Mtok")
+        put("selfhosted", "ca_bundle", self._value("ca-bundle"), "CA bundle")
+        put("selfhosted", "verify_tls", self.query_one("#verify-tls", Switch).value, "Verify TLS")
+        choice = self.query_one("#local-model", Select).value
+        path = self._value("local-path") if choice == CUSTOM_PATH else str(choice)
+        # The embedded model is the default: stored as "" so an upgrade can move it.
+        put("local", "model_path", "" if path == str(embedded_model_path()) else path, "Model")
+        for ident, key, label in (("n-ctx", "n_ctx", "Context window"),
+                                  ("threads", "threads", "Threads")):  # fmt: skip
+            value = number(ident, label, int)
+            if value is not None:
+                put("local", key, value, label)
+        put("local", "energy_watts", self._value("energy-watts"), "Energy watts")
+        put("local", "energy_usd_per_kwh", self._value("energy-usd-per-kwh"), "$ per kWh")
+        rungs = [r.strip() for r in self._value("ladder-rungs").split(",") if r.strip()]
+        unknown = [r for r in rungs if r not in PROVIDERS]
+        if unknown or not rungs:
+            errors.append(f"Ladder: unknown rung(s) {', '.join(unknown) or '(none given)'}")
+        else:
+            put("ladder", "rungs", rungs, "Ladder")
+        quality = number("quality", "Quality dial", float)
+        if quality is not None:
+            put("ladder", "quality", quality, "Quality dial")
+        put("ladder", "fallback", self.query_one("#fallback", Switch).value, "Fallback")
+        for ident, key, label in (("session-usd", "session_usd", "Session budget"),
+                                  ("daily-usd", "daily_usd", "Daily budget")):  # fmt: skip
+            raw = self._value(ident)
+            try:
+                Decimal(raw) if raw else None
+            except InvalidOperation:
+                errors.append(f"{label}: {raw!r} is not an amount")
+                continue
+            put("budget", key, raw, label)
+        put("reference", "provider", self._value("reference-provider"), "Reference provider")
+        put("reference", "model", self._value("reference-model"), "Reference model")
+        put("secrets", "plaintext_file", self.query_one("#plaintext-file", Switch).value,
+            "Plaintext key file")  # fmt: skip
+        theme = self.query_one("#theme", Select).value
+        if theme is not Select.BLANK:
+            put("ui", "theme", str(theme), "Theme")
+        return errors
+
+    async def action_save(self) -> None:
+        config = copy.deepcopy(self.config)
+        errors = self._collect(config)
+        if errors:
+            self.notify("\n".join(errors), title="Not saved", severity="error", timeout=15)
+            return
+        try:
+            config.save()
+        except OSError as exc:
+            self.notify(f"Could not write {config.path}: {exc}", severity="error")
+            return
+        keys = key_store(config)
+        stored: list[str] = []
+        for name in (*API_PROVIDERS, "selfhosted"):
+            typed = self.query_one(f"#{name}-key", Input).value.strip()
+            if not typed:
+                continue
+            try:
+                where = keys.set(name, typed)
+            except NoSafeStorageError as exc:
+                self.notify(str(exc), title=f"{PROVIDERS[name].label} key not saved",
+                            severity="error", timeout=20)  # fmt: skip
+                continue
+            stored.append(f"{PROVIDERS[name].label} ({where})")
+        await self.rung_app.apply_config(config)
+        message = f"Settings saved to {config.path}."
+        if stored:
+            message += " Keys stored: " + ", ".join(stored) + "."
+        self.notify(message)
+        self.dismiss(True)
