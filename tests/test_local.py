@@ -35,7 +35,8 @@ async def test_reply_streams_in_pieces_then_usage_then_finished(local_tier: Loca
     finished = events[-1]
     assert finished.model == "SmolLM2-135M-Instruct"
     assert finished.time_to_first_token_s is not None and finished.time_to_first_token_s > 0
-    assert finished.output_tokens_per_s and finished.output_tokens_per_s > 1
+    # Speed itself is measured in bench/, not asserted here: only that it is reported.
+    assert finished.output_tokens_per_s is not None and finished.output_tokens_per_s > 0
 
 
 @pytest.mark.parametrize("question", ["hello", "What is the capital of France?"])

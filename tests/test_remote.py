@@ -326,7 +326,7 @@ async def test_long_retry_after_is_not_waited_out(serve) -> None:
     )
     started = time.monotonic()
     reply = await run(openai_tier(server.url))
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 30  # an hour's wait is reported, not waited
     assert reply.failed is not None and len(server.requests) == 1
 
 
@@ -512,7 +512,7 @@ async def test_anthropic_error_event_mid_stream(serve) -> None:
 @pytest.mark.parametrize("provider", TIERS)
 async def test_cancel_closes_the_stream_at_once(serve, provider: str) -> None:
     def slow(r):  # type: ignore[no-untyped-def]
-        steps = STREAMS[provider](["tick "] * 40)
+        steps = STREAMS[provider](["tick "] * 200)  # 20 s if streamed to the end
         out = []
         for step in steps:
             out.append(step)
@@ -535,7 +535,7 @@ async def test_cancel_closes_the_stream_at_once(serve, provider: str) -> None:
     started = time.monotonic()
     reply = await asyncio.wait_for(turn.run(), timeout=10)
     await tier.aclose()
-    assert time.monotonic() - started < 2.5  # not the 4+ s the full stream would take
+    assert time.monotonic() - started < 10  # far from the 20 s the full stream takes
     assert reply.finish_reason == "cancelled" and reply.text == "tick " * 3
     assert reply.usage.output_tokens >= 3  # what was used is counted
 

@@ -59,9 +59,9 @@ async def test_reply_streams_without_rerendering_the_whole_message(monkeypatch) 
         await wait_for(lambda: bool(replies(app)) and replies(app)[0].status == "done")
         reply = app.chat.replies[-1]
         assert reply.usage.output_tokens > 20
-        # One render for the user's message and one final render of the reply,
-        # however many tokens streamed in between.
-        assert len(full_renders) == 2
+        # One render for the user's message; the reply only ever appends, however
+        # many tokens streamed in.
+        assert len(full_renders) == 1
 
 
 async def test_escape_cancels_and_keeps_what_arrived() -> None:
@@ -127,3 +127,38 @@ async def test_missing_model_is_reported_and_the_app_lives_on(tmp_path) -> None:
         await pilot.press(*"hi", "enter")
         await wait_for(lambda: bool(replies(app)) and replies(app)[0].status == "failed")
         assert "gone.gguf" in replies(app)[0].query_one(Markdown).source
+
+
+async def test_a_huge_paste_is_refused_with_a_message_and_the_prompt_kept() -> None:
+    from textual import events
+
+    from app.widgets.prompt import MAX_PROMPT_CHARS
+
+    app = make_app()
+    async with app.run_test() as pilot:
+        prompt = app.chat.query_one(PromptInput)
+        await pilot.press(*"keep me")
+        prompt.post_message(events.Paste("x" * (MAX_PROMPT_CHARS + 1)))
+        await pilot.pause()
+        assert prompt.text == "keep me"
+        assert any("paste is" in n.message for n in app._notifications)
+        prompt.post_message(events.Paste(" and this"))
+        await pilot.pause()
+        assert prompt.text.endswith("and this")
+
+
+async def test_scrolling_up_stops_following_the_reply() -> None:
+    app = make_app(300)
+    async with app.run_test(size=(80, 20)) as pilot:
+        messages = app.chat.query_one(MessageList)
+        await pilot.press(*"Write a long story about the sea", "enter")
+        await wait_for(lambda: messages.max_scroll_y > 5)
+        assert messages.is_anchored  # following the reply at the bottom
+        # The reader scrolls up (any scroll by the user releases the anchor)...
+        messages.scroll_to(y=0, animate=False)
+        await pilot.pause()
+        grown_from = messages.max_scroll_y
+        await wait_for(lambda: messages.max_scroll_y > grown_from + 3)
+        # ...and stays where they are while the reply keeps growing below.
+        assert messages.scroll_y == 0 < messages.max_scroll_y
+        await pilot.press("escape")

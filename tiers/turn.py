@@ -70,7 +70,8 @@ class Turn:
         except Exception as exc:  # a tier bug must not lose the reply
             if not self._usage_seen:
                 await self._emit(self._estimate())
-            await self._emit(Failed(f"{self.tier.name} failed unexpectedly: {exc}"))
+            scrub = getattr(self.tier, "scrub", str)  # keys never reach the screen
+            await self._emit(Failed(f"{self.tier.name} failed unexpectedly: {scrub(str(exc))}"))
         if self.reply.finished is None and self.reply.failed is None:
             # The stream ended without saying how: treat as cut.
             if not self._usage_seen:

@@ -63,14 +63,17 @@ class MessageItem(Widget):
         await self._stream.write(delta)
 
     async def finish(self, status: str, note: str = "") -> None:
-        """End the stream; one final full render fixes code fences left half-drawn."""
+        """End the stream and add the closing note, appended like the tokens were: a full
+        re-render would collapse the content for a frame and yank a reader who scrolled
+        up back to the bottom."""
         if self._stream is not None:
             await self._stream.stop()
             self._stream = None
         self.status = status
         if status in ("failed", "cancelled"):
             self.add_class(status)
-        await self.markdown.update(self.text + (f"\n\n*{note}*" if note else ""))
+        if note:
+            await self.markdown.append(f"\n\n*{note}*")
 
 
 class MessageList(VerticalScroll):
