@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tiers.local import LocalTier
+
+from .fakes import Handler, ScriptedServer
 
 PROVIDER_ENV = (
     "OPENAI_API_KEY",
@@ -36,6 +39,20 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def servers() -> Iterator[Callable[..., ScriptedServer]]:
+    """Start real scripted HTTP servers on 127.0.0.1; all are stopped after the test."""
+    started: list[ScriptedServer] = []
+
+    def start(handler: Handler, tls: ssl.SSLContext | None = None) -> ScriptedServer:
+        started.append(ScriptedServer(handler, tls))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()
 
 
 @pytest.fixture(scope="session")

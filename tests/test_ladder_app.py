@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from textual.widgets import Markdown
 
 from app.app import RungApp
@@ -15,23 +13,10 @@ from app.widgets.messages import MessageList
 from app.widgets.status import StatusBar
 
 from .conftest import wait_for
-from .fakes import ScriptedServer, anthropic_stream, gemini_stream, json_reply
+from .fakes import anthropic_stream, gemini_stream, json_reply
 from .test_cli import rung
 
 HARD = "Design a distributed rate limiter with Redis and prove it is correct."
-
-
-@pytest.fixture
-def servers() -> Iterator:
-    started: list[ScriptedServer] = []
-
-    def start(handler) -> ScriptedServer:  # type: ignore[no-untyped-def]
-        started.append(ScriptedServer(handler))
-        return started[-1]
-
-    yield start
-    for s in started:
-        s.close()
 
 
 def ladder_app(monkeypatch, rungs: list[str], urls: dict[str, str], settings=None) -> RungApp:  # type: ignore[no-untyped-def]

@@ -6,7 +6,6 @@ import asyncio
 import ssl
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,6 @@ from tiers.turn import Turn, collect
 
 from .fakes import (
     AnthropicCache,
-    ScriptedServer,
     Send,
     Sleep,
     Status,
@@ -42,60 +40,27 @@ def ask(text: str = "hi", **kw: object) -> ChatRequest:
     return ChatRequest(messages=(Message("user", text),), **kw)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def serve() -> Iterator:
-    servers: list[ScriptedServer] = []
-
-    def start(handler, tls: ssl.SSLContext | None = None) -> ScriptedServer:  # type: ignore[no-untyped-def]
-        server = ScriptedServer(handler, tls)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
+def make_tier(cls, url: str, path: str, **kw: object):  # type: ignore[no-untyped-def]
+    args: dict[str, object] = {"base_url": url + path, "api_key": KEY, "options": FAST}
+    return cls(**{**args, **kw})
 
 
 def openai_tier(url: str, **kw: object) -> OpenAITier:
-    args = {
-        "name": "openai",
-        "label": "OpenAI",
-        "base_url": url + "/v1",
-        "model": "gpt-test",
-        "api_key": KEY,
-        "options": FAST,
-        "key_env": "OPENAI_API_KEY",
-    }
-    args.update(kw)
-    return OpenAITier(**args)  # type: ignore[arg-type]
+    defaults = {"name": "openai", "label": "OpenAI", "model": "gpt-test",
+                "key_env": "OPENAI_API_KEY"}  # fmt: skip
+    return make_tier(OpenAITier, url, "/v1", **{**defaults, **kw})
 
 
 def anthropic_tier(url: str, **kw: object) -> AnthropicTier:
-    args = {
-        "name": "anthropic",
-        "label": "Anthropic",
-        "base_url": url + "/v1",
-        "model": "claude-sonnet-4-5",
-        "api_key": KEY,
-        "options": FAST,
-        "key_env": "ANTHROPIC_API_KEY",
-    }
-    args.update(kw)
-    return AnthropicTier(**args)  # type: ignore[arg-type]
+    defaults = {"name": "anthropic", "label": "Anthropic", "model": "claude-sonnet-4-5",
+                "key_env": "ANTHROPIC_API_KEY"}  # fmt: skip
+    return make_tier(AnthropicTier, url, "/v1", **{**defaults, **kw})
 
 
 def gemini_tier(url: str, **kw: object) -> GeminiTier:
-    args = {
-        "name": "gemini",
-        "label": "Google Gemini",
-        "base_url": url + "/v1beta",
-        "model": "gemini-2.5-flash",
-        "api_key": KEY,
-        "options": FAST,
-        "key_env": "GEMINI_API_KEY",
-    }
-    args.update(kw)
-    return GeminiTier(**args)  # type: ignore[arg-type]
+    defaults = {"name": "gemini", "label": "Google Gemini", "model": "gemini-2.5-flash",
+                "key_env": "GEMINI_API_KEY"}  # fmt: skip
+    return make_tier(GeminiTier, url, "/v1beta", **{**defaults, **kw})
 
 
 async def run(tier: RemoteTier, request: ChatRequest | None = None) -> Reply:
@@ -157,7 +122,7 @@ async def test_selfhosted_health_reports_a_dead_endpoint() -> None:
 
 
 # -- exact usage, provider by provider -------------------------------------------------
-async def test_openai_usage_with_cached_and_reasoning_tokens(serve) -> None:
+async def test_openai_usage_with_cached_and_reasoning_tokens(servers) -> None:
     usage = {
         "prompt_tokens": 1200,
         "completion_tokens": 300,
@@ -165,7 +130,7 @@ async def test_openai_usage_with_cached_and_reasoning_tokens(serve) -> None:
         "prompt_tokens_details": {"cached_tokens": 1024},
         "completion_tokens_details": {"reasoning_tokens": 200},
     }
-    server = serve(lambda r: openai_stream(["Hel", "lo"], usage=usage))
+    server = servers(lambda r: openai_stream(["Hel", "lo"], usage=usage))
     reply = await run(openai_tier(server.url))
     assert reply.text == "Hello"
     u = reply.usage
@@ -182,7 +147,7 @@ async def test_openai_usage_with_cached_and_reasoning_tokens(serve) -> None:
     assert server.requests[0].headers["authorization"] == f"Bearer {KEY}"
 
 
-async def test_deepseek_cache_hit_and_miss_tokens(serve) -> None:
+async def test_deepseek_cache_hit_and_miss_tokens(servers) -> None:
     usage = {
         "prompt_tokens": 900,
         "completion_tokens": 50,
@@ -190,14 +155,14 @@ async def test_deepseek_cache_hit_and_miss_tokens(serve) -> None:
         "prompt_cache_hit_tokens": 640,
         "prompt_cache_miss_tokens": 260,
     }
-    server = serve(lambda r: openai_stream(["ok"], usage=usage, model="deepseek-chat"))
+    server = servers(lambda r: openai_stream(["ok"], usage=usage, model="deepseek-chat"))
     reply = await run(openai_tier(server.url, provider="deepseek", name="deepseek"))
     assert reply.usage.cached_input_tokens == 640
     assert reply.usage.input_tokens == 900
     assert server.requests[0].json()["max_tokens"] == 64
 
 
-async def test_vllm_usage_chunk_with_null_choices(serve) -> None:
+async def test_vllm_usage_chunk_with_null_choices(servers) -> None:
     def handler(r):  # type: ignore[no-untyped-def]
         steps = openai_stream(["a", "b"], done=False)
         steps.append(
@@ -214,13 +179,13 @@ async def test_vllm_usage_chunk_with_null_choices(serve) -> None:
         steps.append(Send(b"data: [DONE]\n\n"))
         return steps
 
-    server = serve(handler)
+    server = servers(handler)
     reply = await run(openai_tier(server.url, provider="selfhosted"))
     assert reply.usage.input_tokens == 7 and not reply.usage.estimated
 
 
-async def test_anthropic_stream_byte_for_byte(serve) -> None:
-    server = serve(
+async def test_anthropic_stream_byte_for_byte(servers) -> None:
+    server = servers(
         lambda r: anthropic_stream(["Hello", " world"], input_tokens=30, output_tokens=9)
     )
     reply = await run(
@@ -239,7 +204,7 @@ async def test_anthropic_stream_byte_for_byte(serve) -> None:
     assert body["messages"][-1]["content"][-1]["cache_control"] == {"type": "ephemeral"}
 
 
-async def test_anthropic_long_chat_reads_its_prefix_from_the_cache(serve) -> None:
+async def test_anthropic_long_chat_reads_its_prefix_from_the_cache(servers) -> None:
     """Turn 2 re-sends turn 1; the breakpoints make that a cache read, not new input."""
     cache = AnthropicCache()
 
@@ -247,7 +212,7 @@ async def test_anthropic_long_chat_reads_its_prefix_from_the_cache(serve) -> Non
         fresh, write, read = cache.usage_for(r.json())
         return anthropic_stream(["ok"], input_tokens=fresh, cache_write=write, cache_read=read)
 
-    server = serve(handler)
+    server = servers(handler)
     tier = anthropic_tier(server.url)
     system = "You are a careful reviewer. " * 100
     doc = "def f(x):\n    return x * 2\n" * 200
@@ -271,8 +236,10 @@ async def test_anthropic_long_chat_reads_its_prefix_from_the_cache(serve) -> Non
     assert second.usage.input_tokens >= second.usage.cached_input_tokens
 
 
-async def test_gemini_stream_keeps_the_last_cumulative_usage(serve) -> None:
-    server = serve(lambda r: gemini_stream(["Bon", "jour", "!"], prompt=40, cached=32, thoughts=15))
+async def test_gemini_stream_keeps_the_last_cumulative_usage(servers) -> None:
+    server = servers(
+        lambda r: gemini_stream(["Bon", "jour", "!"], prompt=40, cached=32, thoughts=15)
+    )
     reply = await run(gemini_tier(server.url))
     assert reply.text == "Bonjour!"  # the thought part is not shown as reply text
     u = reply.usage
@@ -294,7 +261,7 @@ STREAMS = {
 
 
 @pytest.mark.parametrize("provider", TIERS)
-async def test_429_honours_retry_after_then_succeeds(serve, provider: str) -> None:
+async def test_429_honours_retry_after_then_succeeds(servers, provider: str) -> None:
     calls = []
 
     def handler(r):  # type: ignore[no-untyped-def]
@@ -303,7 +270,7 @@ async def test_429_honours_retry_after_then_succeeds(serve, provider: str) -> No
             return json_reply(429, {"error": {"message": "slow down"}}, {"Retry-After": "0.3"})
         return STREAMS[provider](["fine"])
 
-    server = serve(handler)
+    server = servers(handler)
     reply = await run(TIERS[provider](server.url))
     assert reply.failed is None and reply.text == "fine"
     assert len(calls) == 2 and calls[1] - calls[0] >= 0.3
@@ -311,8 +278,8 @@ async def test_429_honours_retry_after_then_succeeds(serve, provider: str) -> No
 
 
 @pytest.mark.parametrize("provider", TIERS)
-async def test_persistent_429_fails_after_bounded_retries(serve, provider: str) -> None:
-    server = serve(lambda r: json_reply(429, {"error": {"message": "quota"}}))
+async def test_persistent_429_fails_after_bounded_retries(servers, provider: str) -> None:
+    server = servers(lambda r: json_reply(429, {"error": {"message": "quota"}}))
     reply = await run(TIERS[provider](server.url))
     assert reply.failed is not None and reply.failed.kind == "rate_limit"
     assert "HTTP 429" in reply.failed.message and "after 3 attempts" in reply.failed.message
@@ -320,8 +287,8 @@ async def test_persistent_429_fails_after_bounded_retries(serve, provider: str) 
     assert reply.failed.retryable
 
 
-async def test_long_retry_after_is_not_waited_out(serve) -> None:
-    server = serve(
+async def test_long_retry_after_is_not_waited_out(servers) -> None:
+    server = servers(
         lambda r: json_reply(429, {"error": {"message": "later"}}, {"Retry-After": "3600"})
     )
     started = time.monotonic()
@@ -330,17 +297,17 @@ async def test_long_retry_after_is_not_waited_out(serve) -> None:
     assert reply.failed is not None and len(server.requests) == 1
 
 
-async def test_5xx_is_retried(serve) -> None:
+async def test_5xx_is_retried(servers) -> None:
     responses = iter([json_reply(503, {"error": "busy"}), openai_stream(["up"])])
-    server = serve(lambda r: next(responses))
+    server = servers(lambda r: next(responses))
     reply = await run(openai_tier(server.url))
     assert reply.text == "up" and len(server.requests) == 2
 
 
 @pytest.mark.parametrize("provider", TIERS)
-async def test_rejected_key_names_the_provider_never_the_key(serve, provider: str) -> None:
+async def test_rejected_key_names_the_provider_never_the_key(servers, provider: str) -> None:
     # Some providers echo the key back in the error; it must still not reach the user.
-    server = serve(lambda r: json_reply(401, {"error": {"message": f"invalid key {KEY}"}}))
+    server = servers(lambda r: json_reply(401, {"error": {"message": f"invalid key {KEY}"}}))
     tier = TIERS[provider](server.url)
     reply = await run(tier)
     assert reply.failed is not None and reply.failed.kind == "auth"
@@ -349,8 +316,8 @@ async def test_rejected_key_names_the_provider_never_the_key(serve, provider: st
     assert len(server.requests) == 1  # a bad key is not retried
 
 
-async def test_missing_key_fails_before_any_request(serve) -> None:
-    server = serve(lambda r: openai_stream(["x"]))
+async def test_missing_key_fails_before_any_request(servers) -> None:
+    server = servers(lambda r: openai_stream(["x"]))
     reply = await run(openai_tier(server.url, api_key=None))
     assert reply.failed is not None and "OPENAI_API_KEY" in reply.failed.message
     assert server.requests == []
@@ -398,11 +365,11 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return cert, key
 
 
-async def test_tls_failure_then_custom_ca_bundle_works(serve, self_signed) -> None:
+async def test_tls_failure_then_custom_ca_bundle_works(servers, self_signed) -> None:
     cert, key = self_signed
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server = serve(lambda r: openai_stream(["secure"]), tls=context)
+    server = servers(lambda r: openai_stream(["secure"]), tls=context)
     reply = await run(
         SelfHostedTier(
             name="selfhosted",
@@ -428,8 +395,8 @@ async def test_tls_failure_then_custom_ca_bundle_works(serve, self_signed) -> No
     assert reply.failed is None and reply.text == "secure"
 
 
-async def test_stall_mid_stream_keeps_the_partial_reply_and_counts_it(serve) -> None:
-    server = serve(lambda r: openai_stream(["one ", "two ", "three"], stall_after=2, stall=3))
+async def test_stall_mid_stream_keeps_the_partial_reply_and_counts_it(servers) -> None:
+    server = servers(lambda r: openai_stream(["one ", "two ", "three"], stall_after=2, stall=3))
     tier = openai_tier(server.url, options=HttpOptions(read_timeout=0.5, max_retries=0))
     reply = await run(tier)
     assert reply.text == "one two "
@@ -439,8 +406,8 @@ async def test_stall_mid_stream_keeps_the_partial_reply_and_counts_it(serve) -> 
 
 
 @pytest.mark.parametrize("provider", TIERS)
-async def test_cut_mid_stream_keeps_text_and_counts_usage(serve, provider: str) -> None:
-    server = serve(lambda r: STREAMS[provider](["alpha ", "beta ", "gamma"], cut_after=2))
+async def test_cut_mid_stream_keeps_text_and_counts_usage(servers, provider: str) -> None:
+    server = servers(lambda r: STREAMS[provider](["alpha ", "beta ", "gamma"], cut_after=2))
     reply = await run(TIERS[provider](server.url))
     assert reply.text == "alpha beta "
     assert reply.failed is not None and reply.failed.kind == "network"
@@ -451,12 +418,12 @@ async def test_cut_mid_stream_keeps_text_and_counts_usage(serve, provider: str) 
         assert reply.usage.input_tokens == 25
 
 
-async def test_stream_ending_without_finish_is_reported(serve) -> None:
+async def test_stream_ending_without_finish_is_reported(servers) -> None:
     def handler(r):  # type: ignore[no-untyped-def]
         steps = openai_stream(["half"], done=False)
         return steps[:-1]  # drop the finish_reason chunk too: a clean close mid-reply
 
-    server = serve(handler)
+    server = servers(handler)
     reply = await run(openai_tier(server.url))
     assert reply.text == "half"
     assert (
@@ -464,8 +431,8 @@ async def test_stream_ending_without_finish_is_reported(serve) -> None:
     )
 
 
-async def test_malformed_event(serve) -> None:
-    server = serve(
+async def test_malformed_event(servers) -> None:
+    server = servers(
         lambda r: [
             Status(200),
             Send(openai_chunk({"choices": [{"delta": {"content": "ok"}}]})),
@@ -478,16 +445,16 @@ async def test_malformed_event(serve) -> None:
     assert reply.failed.kind == "protocol"
 
 
-async def test_error_body_instead_of_an_event_stream(serve) -> None:
-    server = serve(lambda r: json_reply(200, {"error": {"message": "model is loading"}}))
+async def test_error_body_instead_of_an_event_stream(servers) -> None:
+    server = servers(lambda r: json_reply(200, {"error": {"message": "model is loading"}}))
     reply = await run(openai_tier(server.url))
     assert reply.failed is not None
     assert "instead of an event stream" in reply.failed.message
     assert "model is loading" in reply.failed.message
 
 
-async def test_html_error_page(serve) -> None:
-    server = serve(
+async def test_html_error_page(servers) -> None:
+    server = servers(
         lambda r: [
             Status(400, content_type="text/html"),
             Send(b"<html><body>Bad gateway config</body></html>"),
@@ -497,8 +464,8 @@ async def test_html_error_page(serve) -> None:
     assert reply.failed is not None and "HTTP 400" in reply.failed.message
 
 
-async def test_anthropic_error_event_mid_stream(serve) -> None:
-    server = serve(
+async def test_anthropic_error_event_mid_stream(servers) -> None:
+    server = servers(
         lambda r: anthropic_stream(
             ["Partial"], error={"type": "overloaded_error", "message": "Overloaded"}
         )
@@ -510,7 +477,7 @@ async def test_anthropic_error_event_mid_stream(serve) -> None:
 
 
 @pytest.mark.parametrize("provider", TIERS)
-async def test_cancel_closes_the_stream_at_once(serve, provider: str) -> None:
+async def test_cancel_closes_the_stream_at_once(servers, provider: str) -> None:
     def slow(r):  # type: ignore[no-untyped-def]
         steps = STREAMS[provider](["tick "] * 200)  # 20 s if streamed to the end
         out = []
@@ -520,7 +487,7 @@ async def test_cancel_closes_the_stream_at_once(serve, provider: str) -> None:
                 out.append(Sleep(0.1))
         return out
 
-    server = serve(slow)
+    server = servers(slow)
     tier = TIERS[provider](server.url)
     seen: list[str] = []
     turn: Turn
@@ -565,12 +532,12 @@ ALL_KEYS = {
     ],
 )
 async def test_each_tier_sends_only_its_own_key(
-    serve, monkeypatch, tier_name: str, own_env: str | None
+    servers, monkeypatch, tier_name: str, own_env: str | None
 ) -> None:
     for env, value in ALL_KEYS.items():
         monkeypatch.setenv(env, value)
     streams = {"anthropic": anthropic_stream, "gemini": gemini_stream}
-    server = serve(lambda r: streams.get(tier_name, openai_stream)(["ok"]))
+    server = servers(lambda r: streams.get(tier_name, openai_stream)(["ok"]))
     path = "/v1beta" if tier_name == "gemini" else "/v1"
     tier = build_tier(
         tier_name,
@@ -599,9 +566,9 @@ def test_key_goes_only_to_the_providers_own_host() -> None:
     assert not allowed_key_for("nonexistent", "https://api.openai.com/v1", None)
 
 
-async def test_redirects_are_not_followed(serve) -> None:
-    target = serve(lambda r: openai_stream(["stolen"]))
-    server = serve(
+async def test_redirects_are_not_followed(servers) -> None:
+    target = servers(lambda r: openai_stream(["stolen"]))
+    server = servers(
         lambda r: [Status(307, {"Location": target.url + "/v1/chat/completions"}, "text/plain")]
     )
     reply = await run(openai_tier(server.url))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,23 +16,10 @@ from app.widgets.messages import MessageList
 from app.widgets.status import StatusBar
 
 from .conftest import wait_for
-from .fakes import ScriptedServer, anthropic_stream, gemini_stream, json_reply, openai_stream
+from .fakes import anthropic_stream, gemini_stream, json_reply, openai_stream
 from .test_cli import rung
 
 LEAK_KEY = "sk-LEAKCANARY-7f3a9c2e51"
-
-
-@pytest.fixture
-def server_for() -> Iterator:
-    servers: list[ScriptedServer] = []
-
-    def start(handler) -> ScriptedServer:  # type: ignore[no-untyped-def]
-        servers.append(ScriptedServer(handler))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        s.close()
 
 
 def test_ask_selfhosted_with_only_a_base_url(tmp_path: Path, llama_server: str) -> None:
@@ -58,8 +44,8 @@ def test_ask_selfhosted_with_only_a_base_url(tmp_path: Path, llama_server: str) 
     assert data["usage"]["estimated"] is True  # llama.cpp's server reports none
 
 
-def test_ask_anthropic_reports_exact_usage_as_json(tmp_path: Path, server_for) -> None:
-    server = server_for(
+def test_ask_anthropic_reports_exact_usage_as_json(tmp_path: Path, servers) -> None:
+    server = servers(
         lambda r: anthropic_stream(
             ["Hi", "!"], input_tokens=10, cache_read=2000, cache_write=0, output_tokens=3
         )
@@ -87,8 +73,8 @@ def test_ask_anthropic_reports_exact_usage_as_json(tmp_path: Path, server_for) -
     }
 
 
-def test_ask_prints_what_arrived_then_the_error(tmp_path: Path, server_for) -> None:
-    server = server_for(lambda r: gemini_stream(["Part one. ", "Part two."], cut_after=1))
+def test_ask_prints_what_arrived_then_the_error(tmp_path: Path, servers) -> None:
+    server = servers(lambda r: gemini_stream(["Part one. ", "Part two."], cut_after=1))
     result = rung(
         tmp_path,
         "ask",
@@ -115,9 +101,9 @@ def test_unknown_tier_is_a_usage_error(tmp_path: Path) -> None:
     assert result.returncode == 2 and "Unknown tier 'nonsense'" in result.stderr
 
 
-async def test_chat_screen_keeps_a_cut_remote_reply_marked_failed(server_for, monkeypatch) -> None:
+async def test_chat_screen_keeps_a_cut_remote_reply_marked_failed(servers, monkeypatch) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-x")
-    server = server_for(lambda r: anthropic_stream(["Half an ", "answer", "..."], cut_after=2))
+    server = servers(lambda r: anthropic_stream(["Half an ", "answer", "..."], cut_after=2))
     app = RungApp(load_config(), RungOverrides(tier="anthropic", base_url=server.url + "/v1"))
     async with app.run_test() as pilot:
         assert app.active_tier.name == "anthropic"
@@ -161,7 +147,7 @@ def _files_containing(root: Path, needle: str) -> list[Path]:
     ],
 )
 def test_key_never_leaks_to_output_or_files(
-    tmp_path: Path, server_for, tier: str, env: str, stream
+    tmp_path: Path, servers, tier: str, env: str, stream
 ) -> None:
     """A recognisable key, a provider that echoes it back in an error: it must not show up
     on stdout, stderr, or in any file Rung writes."""
@@ -173,7 +159,7 @@ def test_key_never_leaks_to_output_or_files(
             return stream(["fine"])
         return json_reply(401, {"error": {"message": f"Incorrect API key: {LEAK_KEY}"}})
 
-    server = server_for(handler)
+    server = servers(handler)
     path = "/v1beta" if tier == "gemini" else "/v1"
     outputs = []
     for _ in range(2):  # one good reply, one rejected key
@@ -196,11 +182,11 @@ def test_key_never_leaks_to_output_or_files(
 
 
 async def test_key_never_reaches_the_screen_or_logs(
-    server_for, monkeypatch, tmp_path: Path, caplog
+    servers, monkeypatch, tmp_path: Path, caplog
 ) -> None:
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("OPENAI_API_KEY", LEAK_KEY)
-    server = server_for(lambda r: json_reply(401, {"error": {"message": f"bad key {LEAK_KEY}"}}))
+    server = servers(lambda r: json_reply(401, {"error": {"message": f"bad key {LEAK_KEY}"}}))
     app = RungApp(load_config(), RungOverrides(tier="openai", base_url=server.url + "/v1"))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press(*"hi", "enter")

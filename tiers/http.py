@@ -31,6 +31,7 @@ from .base import (
     Usage,
     estimate_usage,
 )
+from .faults import FaultMessages, error_detail
 
 RETRY_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504, 529}
 
@@ -72,7 +73,7 @@ class StreamState:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class RemoteTier:
+class RemoteTier(FaultMessages):
     """Base of the remote tiers. Subclasses implement ``build`` and ``parse``."""
 
     kind = "api"
@@ -126,7 +127,7 @@ class RemoteTier:
         try:
             response = await self.client.get(f"{self.base_url}/models", headers=self.auth_headers())
         except httpx.HTTPError as exc:
-            return False, self._network_failure(exc, StreamState()).message
+            return False, self._network_failure(exc, False).message
         latency = 1000 * (time.monotonic() - start)
         if response.status_code >= 400:
             return False, self._http_failure(response.status_code, response.content, 1).message
@@ -190,85 +191,6 @@ class RemoteTier:
             wait = max(wait, asked)
         return wait
 
-    def _http_failure(self, status: int, body: bytes, attempts: int) -> Failed:
-        detail = self.scrub(_error_detail(body))
-        tried = f" after {attempts} attempts" if attempts > 1 else ""
-        if status in (401, 403):
-            where = f" or ${self._key_env}" if self._key_env else ""
-            if self._api_key is None:
-                msg = f"{self.label} needs an API key (HTTP {status}). Add it in Settings{where}."
-            else:
-                msg = (
-                    f"{self.label} rejected the API key (HTTP {status}): {detail}. "
-                    f"Check the key in Settings{where}."
-                )
-            return Failed(msg, retryable=False, kind="auth")
-        if status == 429:
-            return Failed(
-                f"{self.label} is rate-limiting requests (HTTP 429){tried}: {detail}",
-                retryable=True,
-                kind="rate_limit",
-            )
-        if status >= 500:
-            return Failed(
-                f"{self.label} server error (HTTP {status}){tried}: {detail}",
-                retryable=True,
-                kind="server",
-            )
-        if status == 404:
-            return Failed(
-                f"{self.label} answered 404 for model {self.model!r} at {self.base_url}: {detail}",
-                kind="model",
-            )
-        return Failed(f"{self.label} refused the request (HTTP {status}): {detail}", kind="request")
-
-    def _network_failure(self, exc: Exception, state: StreamState) -> Failed:
-        host = httpx.URL(self.base_url).host
-        o = self.options
-        if isinstance(exc, httpx.ConnectTimeout):
-            return Failed(
-                f"Could not connect to {self.label} at {host} within {o.connect_timeout:g}s.",
-                retryable=True,
-                kind="network",
-            )
-        if isinstance(exc, httpx.ReadTimeout | httpx.PoolTimeout):
-            if state.deltas:
-                msg = f"The {self.label} stream stalled: no data for {o.read_timeout:g}s."
-            else:
-                msg = f"{self.label} did not answer within {o.read_timeout:g}s."
-            return Failed(msg, retryable=True, kind="network")
-        if isinstance(exc, httpx.ConnectError):
-            chain = _causes(exc)
-            low = " ".join(f"{type(e).__name__} {e}" for e in chain).lower()
-            if "certificate" in low or "ssl" in low or "tls" in low:
-                reason = (
-                    "TLS verification failed (for a private CA, set its bundle in the settings)"
-                )
-            elif any(
-                s in low for s in ("name or service", "nodename", "getaddrinfo", "name resolution")
-            ):
-                reason = "the host name could not be resolved (DNS)"
-            elif any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in low:
-                reason = "connection refused (is the server running?)"
-            else:
-                reason = self.scrub(str(exc)) or type(exc).__name__
-            return Failed(
-                f"Could not connect to {self.label} at {host}: {reason}.",
-                retryable=True,
-                kind="network",
-            )
-        if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
-            if state.deltas:
-                msg = f"The connection to {self.label} was cut mid-reply."
-            else:
-                msg = f"The connection to {self.label} closed before any reply."
-            return Failed(msg, retryable=True, kind="network")
-        return Failed(
-            f"{self.label}: {type(exc).__name__}: {self.scrub(str(exc))}",
-            retryable=True,
-            kind="network",
-        )
-
     async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
         start = time.monotonic()
         state = StreamState()
@@ -315,7 +237,7 @@ class RemoteTier:
                 raise _Failure(
                     Failed(
                         f"{self.label} sent {content_type or 'no content type'} instead of an "
-                        f"event stream: {self.scrub(_error_detail(raw))}",
+                        f"event stream: {self.scrub(error_detail(raw))}",
                         kind="protocol",
                     )
                 )
@@ -351,7 +273,7 @@ class RemoteTier:
                 f"{self.label}: {self.scrub(str(exc))}", retryable=exc.retryable, kind=exc.kind
             )
         except httpx.HTTPError as exc:
-            failed = self._network_failure(exc, state)
+            failed = self._network_failure(exc, bool(state.deltas))
         finally:
             if response is not None:
                 await response.aclose()
@@ -393,36 +315,6 @@ class _Failure(Exception):
     def __init__(self, failed: Failed) -> None:
         super().__init__(failed.message)
         self.failed = failed
-
-
-def _error_detail(body: bytes) -> str:
-    """The human part of an error body: JSON error messages, or the start of the text."""
-    text = body.decode("utf-8", "replace").strip()
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return text[:200] or "(empty body)"
-    if isinstance(data, list) and data:
-        data = data[0]
-    if isinstance(data, dict):
-        err = data.get("error", data)
-        if isinstance(err, dict):
-            return str(err.get("message") or err.get("type") or err)[:300]
-        if isinstance(err, str):
-            return err[:300]
-        if "message" in data:
-            return str(data["message"])[:300]
-    return text[:200]
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    """The exception and everything it was raised from (httpx wraps the real reason)."""
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
 
 
 def json_data(sse: ServerSentEvent) -> Any:
