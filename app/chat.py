@@ -4,6 +4,7 @@ a time."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -17,6 +18,7 @@ from tiers.meter import MessageCost
 from tiers.pricing import format_usd
 from tiers.turn import Turn
 
+from . import attachments
 from .cost_screen import CostScreen
 from .help import HelpScreen, binding_rows
 from .session import tier_provider
@@ -119,7 +121,10 @@ class ChatScreen(Screen[None]):
             self.notify("A reply is still streaming: Esc cancels it.", severity="warning")
             return
         app = self.rung_app
-        request = self._request([*self.history, Message("user", message.text)])
+        content, attached, problems = attachments.expand(message.text, Path.cwd())
+        for problem in problems:
+            self.notify(problem, title="Not attached", severity="warning")
+        request = self._request([*self.history, Message("user", content)])
         decision = app.decide(request)
         verdict = app.session.allows(app.rungs[decision.tier])
         if verdict.blocks_paid:
@@ -134,9 +139,10 @@ class ChatScreen(Screen[None]):
         self.query_one(PromptInput).clear()
         messages = self.query_one(MessageList)
         messages.follow()
-        await messages.add(MessageItem("user", message.text, meta="you"))
-        self.history.append(Message("user", message.text))
-        self.run_reply(request, message.text, decision.tier, decision.reason)
+        meta = f"you · attached {attachments.describe(attached)}" if attached else "you"
+        await messages.add(MessageItem("user", message.text, meta=meta))
+        self.history.append(Message("user", content))
+        self.run_reply(request, content, decision.tier, decision.reason)
 
     def _request(self, messages: list[Message]) -> ChatRequest:
         config = self.rung_app.config

@@ -6,12 +6,14 @@ import argparse
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 from tiers.base import ChatRequest, Event, Message, Reply, TextDelta, Tier
 from tiers.meter import MessageCost
 from tiers.router import Decision, Rung, choose, next_usable
 from tiers.turn import Turn
 
+from . import attachments
 from .config import Config
 from .ladder import static_ladder
 from .rungs import RungOverrides, UnknownTierError, build_tier, key_store
@@ -34,6 +36,11 @@ def run_ask(args: argparse.Namespace, config: Config) -> int:
         print("rung ask: no question given (pass it as an argument or on stdin)", file=sys.stderr)
         return 2
     overrides = RungOverrides(args.tier, args.model, args.base_url)
+    question, attached, problems = attachments.expand(question, Path.cwd())
+    for problem in problems:
+        print(f"rung: not attached: {problem}", file=sys.stderr)
+    if attached:
+        print(f"rung: attached {attachments.describe(attached)}", file=sys.stderr)
     request = ChatRequest(
         messages=(Message("user", question),),
         system=args.system if args.system is not None else config.get("ui", "system_prompt"),

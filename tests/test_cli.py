@@ -10,10 +10,12 @@ from pathlib import Path
 from .conftest import subprocess_env
 
 
-def rung(tmp_path: Path, *args: str, stdin: str | None = None, **env: str):
+def rung(tmp_path: Path, *args: str, stdin: str | None = None, cwd: Path | None = None,
+         **env: str):  # fmt: skip
     return subprocess.run(
         [sys.executable, "-m", "app", *args],
         input=stdin,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
