@@ -4,6 +4,7 @@ a time."""
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,6 +69,7 @@ class ChatScreen(Screen[None]):
         self.history: list[Message] = []
         self.replies: list[Reply] = []  # every finished reply of this session, in order
         self.turn: Turn | None = None
+        self.busy = False  # a reply (and any fallback after it) is under way
         self._budget_level = "ok"
         # The last question and the rung that answered it, for escalation.
         self.last_question: str | None = None
@@ -117,7 +119,7 @@ class ChatScreen(Screen[None]):
 
     # -- sending --------------------------------------------------------------------
     async def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
-        if self.turn is not None:
+        if self.busy:
             self.notify("A reply is still streaming: Esc cancels it.", severity="warning")
             return
         app = self.rung_app
@@ -142,6 +144,7 @@ class ChatScreen(Screen[None]):
         meta = f"you · attached {attachments.describe(attached)}" if attached else "you"
         await messages.add(MessageItem("user", message.text, meta=meta))
         self.history.append(Message("user", content))
+        self.busy = True
         self.run_reply(request, content, decision.tier, decision.reason)
 
     def _request(self, messages: list[Message]) -> ChatRequest:
@@ -157,7 +160,18 @@ class ChatScreen(Screen[None]):
         self, request: ChatRequest, question: str, tier_name: str, reason: str,
         escalation: bool = False,
     ) -> None:  # fmt: skip
-        """Answer on ``tier_name``; if that rung fails, fall back up the ladder, out loud."""
+        """Answer on ``tier_name``; if that rung fails, fall back up the ladder, out loud.
+        Callers set ``busy`` before starting this worker, so a quick second Enter cannot
+        slip in before it runs."""
+        try:
+            await self._answer_with_fallback(request, question, tier_name, reason, escalation)
+        finally:
+            self.busy = False
+
+    async def _answer_with_fallback(
+        self, request: ChatRequest, question: str, tier_name: str, reason: str,
+        escalation: bool,
+    ) -> None:  # fmt: skip
         app = self.rung_app
         while True:
             tier = app.rungs[tier_name]
@@ -191,7 +205,7 @@ class ChatScreen(Screen[None]):
 
     async def _answer_on(
         self, tier: Tier, request: ChatRequest, question: str, reason: str
-    ) -> tuple[Reply, object]:
+    ) -> tuple[Reply, Callable[[str | None], Awaitable[None]]]:
         """Stream one reply into a new message item; price and store it. Returns the
         reply and a coroutine function that writes the item's closing note."""
         app = self.rung_app
@@ -286,7 +300,7 @@ class ChatScreen(Screen[None]):
     def action_escalate(self) -> None:
         """Ask the last question again one rung up; both answers stay visible."""
         app = self.rung_app
-        if self.turn is not None:
+        if self.busy:
             self.notify("Wait for the reply to finish, or Esc to cancel it.", severity="warning")
             return
         if self.last_question is None or self.last_tier is None:
@@ -300,6 +314,7 @@ class ChatScreen(Screen[None]):
         cut = max(i for i, m in enumerate(self.history) if m.role == "user")
         request = self._request(self.history[: cut + 1])
         self.query_one(MessageList).follow()
+        self.busy = True
         self.run_reply(
             request,
             self.last_question,

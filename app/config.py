@@ -98,15 +98,6 @@ def _str_list(value: Any) -> list[str]:
     return list(value)
 
 
-def _choice(*options: str) -> Callable[[Any], str]:
-    def check(value: Any) -> str:
-        if value not in options:
-            raise ConfigValueError(f"must be one of {', '.join(options)}, got {value!r}")
-        return value
-
-    return check
-
-
 # section -> field -> (checker, default). Sections with free-form tables (providers,
 # prices, keymap) are checked separately.
 SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {

@@ -79,17 +79,6 @@ class KeyStore:
                 return FoundKey(value, "file")
         return None
 
-    def stored_source(self, provider: str) -> str | None:
-        """Where a saved key (not the environment's) lives, if anywhere."""
-        try:
-            if keyring.get_password(SERVICE, provider):
-                return "keyring"
-        except keyring.errors.KeyringError:
-            pass
-        if self.allow_plaintext_file and self._read_file().get(provider):
-            return "file"
-        return None
-
     # -- writing --------------------------------------------------------------------
     def set(self, provider: str, key: str) -> str:
         """Store a key; returns where it went. Raises NoSafeStorageError when there is no

@@ -69,7 +69,7 @@ def test_environment_is_read_and_labelled(memory_keyring, tmp_path: Path, monkey
     monkeypatch.setenv("OPENAI_API_KEY", "sk-env-1111")
     found = keys.get("openai")
     assert found is not None and found.source == "environment" and found.value == "sk-env-1111"
-    assert keys.stored_source("openai") == "keyring"
+    assert memory_keyring.store[("rung", "openai")] == "sk-stored-0000"  # still stored
 
 
 def test_without_a_keyring_nothing_is_written_unless_opted_in(no_keyring, tmp_path: Path) -> None:

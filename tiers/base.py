@@ -35,10 +35,6 @@ class ChatRequest:
     temperature: float = 0.2
     stop: tuple[str, ...] = ()
 
-    @classmethod
-    def from_pairs(cls, pairs: list[tuple[str, str]], **kwargs: object) -> ChatRequest:
-        return cls(messages=tuple(Message(r, c) for r, c in pairs), **kwargs)  # type: ignore[arg-type]
-
 
 @dataclass(frozen=True)
 class TextDelta:
@@ -63,16 +59,6 @@ class Usage:
     estimated: bool = False
     # Anthropic bills 1-hour cache writes at 2x instead of 1.25x.
     cache_write_1h_tokens: int = 0
-
-    def as_dict(self) -> dict[str, int | bool]:
-        return {
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cached_input_tokens": self.cached_input_tokens,
-            "cache_write_tokens": self.cache_write_tokens,
-            "reasoning_tokens": self.reasoning_tokens,
-            "estimated": self.estimated,
-        }
 
 
 @dataclass(frozen=True)

@@ -122,9 +122,6 @@ PROVIDERS: dict[str, Provider] = {
     )
 }
 
-# Providers whose keys the settings screen manages.
-KEYED_PROVIDERS = tuple(name for name, p in PROVIDERS.items() if p.env_var)
-
 
 def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
