@@ -162,6 +162,41 @@ async def test_deepseek_cache_hit_and_miss_tokens(servers) -> None:
     assert server.requests[0].json()["max_tokens"] == 64
 
 
+async def test_mistral_gets_no_stream_options_and_still_reports_usage(servers) -> None:
+    def strict(request):  # type: ignore[no-untyped-def]
+        # Mistral's API forbids fields it does not know, as it does in production.
+        if "stream_options" in request.json():
+            return json_reply(
+                422,
+                {
+                    "object": "error",
+                    "message": {
+                        "detail": [{"type": "extra_forbidden", "loc": ["body", "stream_options"]}]
+                    },
+                },
+            )
+        steps = openai_stream(["Bonjour"], done=False)
+        # Mistral puts usage on the chunk that carries finish_reason.
+        steps.insert(
+            -1,
+            Send(
+                openai_chunk(
+                    {
+                        "id": "m",
+                        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12},
+                    }
+                )
+            ),
+        )
+        return [*steps, Send(b"data: [DONE]\n\n")]
+
+    server = servers(strict)
+    reply = await run(openai_tier(server.url, provider="mistral", name="mistral"))
+    assert reply.failed is None, reply.failed
+    assert reply.usage.input_tokens == 9 and not reply.usage.estimated
+
+
 async def test_vllm_usage_chunk_with_null_choices(servers) -> None:
     def handler(r):  # type: ignore[no-untyped-def]
         steps = openai_stream(["a", "b"], done=False)

@@ -13,6 +13,10 @@ from httpx_sse import ServerSentEvent
 from .base import ChatRequest, TextDelta, Usage
 from .http import ProviderError, RemoteTier, StreamState, json_data
 
+# Mistral rejects unknown fields (422 "extra_forbidden") and sends usage in its last
+# chunk anyway.
+NO_STREAM_OPTIONS = {"mistral"}
+
 FINISH = {"stop": "stop", "length": "length", "content_filter": "content_filter", "eos": "stop"}
 
 
@@ -53,13 +57,10 @@ class OpenAITier(RemoteTier):
     def build(self, request: ChatRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
         messages = [{"role": "system", "content": request.system}] if request.system else []
         messages += [{"role": m.role, "content": m.content} for m in request.messages]
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "stream": True,
+        body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True}
+        if self.provider not in NO_STREAM_OPTIONS:
             # Without this the stream carries no usage and the cost would be a guess.
-            "stream_options": {"include_usage": True},
-        }
+            body["stream_options"] = {"include_usage": True}
         reasoning_model = self.provider == "openai" and self.model.startswith(
             ("gpt-5", "o1", "o3", "o4")
         )
@@ -97,8 +98,10 @@ class OpenAITier(RemoteTier):
             reason = choice.get("finish_reason")
             if reason:
                 state.finish_reason = FINISH.get(reason, reason)
-        if data.get("usage"):
-            state.usage = usage_from_openai(data["usage"])
+        # Groq also reports usage under x_groq on its last chunk.
+        usage = data.get("usage") or (data.get("x_groq") or {}).get("usage")
+        if usage:
+            state.usage = usage_from_openai(usage)
         return out
 
 
