@@ -21,11 +21,15 @@ from .session import Session
 
 
 def _question(args: argparse.Namespace) -> str | None:
-    if args.question:
-        return " ".join(args.question)
-    if sys.stdin is None or sys.stdin.isatty():
-        return None
-    return sys.stdin.read().strip() or None
+    """The question from the arguments, the pipe, or both: `git diff | rung ask "write a
+    commit message"` sends the instruction followed by the piped text."""
+    asked = " ".join(args.question).strip()
+    piped = ""
+    if sys.stdin is not None and not sys.stdin.isatty():
+        piped = sys.stdin.read().strip()
+    if asked and piped:
+        return f"{asked}\n\n{piped}"
+    return asked or piped or None
 
 
 def run_ask(args: argparse.Namespace, config: Config) -> int:

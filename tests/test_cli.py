@@ -14,7 +14,7 @@ def rung(tmp_path: Path, *args: str, stdin: str | None = None, cwd: Path | None 
          **env: str):  # fmt: skip
     return subprocess.run(
         [sys.executable, "-m", "app", *args],
-        input=stdin,
+        input=stdin if stdin is not None else "",  # never the test runner's own stdin
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -59,6 +59,23 @@ def test_ask_with_a_missing_model_fails_on_stderr(tmp_path: Path) -> None:
 def test_ask_without_a_question_is_a_usage_error(tmp_path: Path) -> None:
     result = rung(tmp_path, "ask", stdin="")
     assert result.returncode == 2 and "no question" in result.stderr
+
+
+def test_ask_combines_the_question_with_piped_text(tmp_path: Path) -> None:
+    from .fakes import ScriptedServer, anthropic_stream
+
+    server = ScriptedServer(lambda r: anthropic_stream(["fix: handle empty input"]))
+    try:
+        result = rung(tmp_path, "ask", "--tier", "anthropic", "--base-url", server.url + "/v1",
+                      "Write a commit message for this diff",
+                      stdin="--- a/calc.py\n+++ b/calc.py\n-    return a - b\n+    return a + b\n",
+                      ANTHROPIC_API_KEY="sk-ant-test")  # fmt: skip
+    finally:
+        server.close()
+    assert result.returncode == 0, result.stderr
+    sent = server.requests[0].json()["messages"][0]["content"][0]["text"]
+    assert sent.startswith("Write a commit message for this diff\n\n--- a/calc.py")
+    assert "+    return a + b" in sent
 
 
 def test_version_and_help(tmp_path: Path) -> None:
