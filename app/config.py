@@ -185,15 +185,25 @@ class Config:
                     table[key] = str(value) if isinstance(value, Decimal) else value
             if not table:
                 out.pop(section)
-        if self.providers:
-            out["providers"] = {**out.get("providers", {}), **self.providers}
-        if self.prices:
-            out["prices"] = {
-                model: {k: str(v) for k, v in fields.items()}
-                for model, fields in self.prices.items()
-            }
-        if self.keymap:
-            out["keymap"] = dict(self.keymap)
+        # Known provider fields come from ``providers`` (so clearing one removes it);
+        # fields Rung does not know are kept from the file.
+        raw_providers = out.get("providers")
+        raw_providers = raw_providers if isinstance(raw_providers, dict) else {}
+        providers: dict[str, dict[str, Any]] = {}
+        for name in {*raw_providers, *self.providers}:
+            previous = raw_providers.get(name)
+            table = (
+                {k: v for k, v in previous.items() if k not in PROVIDER_FIELDS}
+                if isinstance(previous, dict)
+                else {}
+            )
+            table.update(self.providers.get(name, {}))
+            if table:
+                providers[name] = table
+        _set_or_drop(out, "providers", dict(sorted(providers.items())))
+        prices = {m: {k: str(v) for k, v in f.items()} for m, f in self.prices.items()}
+        _set_or_drop(out, "prices", prices)
+        _set_or_drop(out, "keymap", dict(self.keymap))
         return out
 
     def save(self) -> None:
@@ -213,6 +223,13 @@ class Config:
             Path(tmp).unlink(missing_ok=True)
             raise
         self.raw = tomllib.loads(text)
+
+
+def _set_or_drop(table: dict[str, Any], key: str, value: dict[str, Any]) -> None:
+    if value:
+        table[key] = value
+    else:
+        table.pop(key, None)
 
 
 def _line_of(text: str, section: str, key: str | None) -> int | None:

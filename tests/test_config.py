@@ -52,6 +52,19 @@ def test_round_trip_keeps_values_and_unknown_keys(tmp_path: Path) -> None:
     assert again.raw["plugins"] == {"something": [1, 2]}
 
 
+def test_clearing_a_provider_setting_removes_it_from_the_file(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.toml",
+        '[providers.openai]\nmodel = "gpt-5"\nbase_url = "https://gw/v1"\norg = "kept"\n',
+    )
+    config = load_config(path)
+    config.providers["openai"] = {"model": "gpt-5"}  # base_url cleared in Settings
+    config.save()
+    again = load_config(path)
+    assert again.provider("openai") == {"model": "gpt-5"}
+    assert again.raw["providers"]["openai"]["org"] == "kept"
+
+
 def test_invalid_values_name_file_line_and_field(tmp_path: Path) -> None:
     path = write(
         tmp_path / "c.toml",
