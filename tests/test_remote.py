@@ -608,3 +608,17 @@ async def test_redirects_are_not_followed(servers) -> None:
     )
     reply = await run(openai_tier(server.url))
     assert reply.failed is not None and target.requests == []
+    assert "does not follow redirects" in reply.failed.message
+    assert target.url in reply.failed.message
+
+
+async def test_retry_after_as_an_http_date(servers) -> None:
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=1), usegmt=True)
+    responses = iter([json_reply(429, {"error": "wait"}, {"Retry-After": soon}),
+                      openai_stream(["ok"])])  # fmt: skip
+    server = servers(lambda r: next(responses))
+    reply = await run(openai_tier(server.url))
+    assert reply.text == "ok" and len(server.requests) == 2

@@ -184,8 +184,10 @@ class RemoteTier(FaultMessages):
             try:
                 asked = float(header)
             except ValueError:
-                parsed = email.utils.parsedate_to_datetime(header)
-                asked = parsed.timestamp() - time.time() if parsed else 0.0
+                try:  # an HTTP date instead of seconds
+                    asked = email.utils.parsedate_to_datetime(header).timestamp() - time.time()
+                except (TypeError, ValueError):
+                    asked = 0.0
             if asked > o.max_retry_after:
                 return None
             wait = max(wait, asked)
@@ -231,6 +233,15 @@ class RemoteTier(FaultMessages):
                     continue
                 raise _Failure(self._http_failure(status, error_body, attempt + 1))
             assert response is not None
+            if response.is_redirect:
+                where = response.headers.get("location", "another address")
+                raise _Failure(
+                    Failed(
+                        f"{self.label} redirected to {where}. Rung does not follow redirects, "
+                        "so a key never goes to another host: use that address as the base URL.",
+                        kind="request",
+                    )
+                )
             content_type = response.headers.get("content-type", "")
             if "text/event-stream" not in content_type:
                 raw = await response.aread()
