@@ -29,8 +29,11 @@ class RungApp(App[None]):
         Binding("f6", "settings", "Settings", id="settings", priority=True),
     ]
 
-    def __init__(self, config: Config, overrides: RungOverrides | None = None) -> None:
+    def __init__(
+        self, config: Config, overrides: RungOverrides | None = None, resume: int | None = None
+    ) -> None:
         super().__init__()
+        self.resume_id = resume
         self.config = config
         self.overrides = overrides or RungOverrides()
         self.rungs: dict[str, Tier] = build_rungs(config, self.overrides)
@@ -134,6 +137,18 @@ class RungApp(App[None]):
                         timeout=15)  # fmt: skip
         self.load_local_models()
         self.check_health()
+        if self.resume_id is not None:
+            self.resume_session(self.resume_id)
+
+    @work(group="resume")
+    async def resume_session(self, session_id: int) -> None:
+        try:
+            stored = self.session.resume(session_id)
+        except LookupError as exc:
+            self.notify(str(exc), title="Resume", severity="error")
+            return
+        await self.chat.restore(stored)
+        self.notify(f"Continuing session #{session_id} ({len(stored)} messages).")
 
     def action_settings(self) -> None:
         from .settings import SettingsScreen

@@ -62,3 +62,11 @@ def expand(text: str, cwd: Path) -> tuple[str, list[Attachment], list[str]]:
     if not blocks:
         return text, attached, problems
     return text + "\n\n" + "\n\n".join(blocks), attached, problems
+
+
+FILE_BLOCK = re.compile(r'\n\n<file path="([^"]+)">\n.*?\n</file>', re.DOTALL)
+
+
+def split_attached(content: str) -> tuple[str, list[str]]:
+    """What the user typed, and the names of the files that were attached to it."""
+    return FILE_BLOCK.sub("", content), FILE_BLOCK.findall(content)

@@ -23,6 +23,7 @@ from . import attachments
 from .cost_screen import CostScreen
 from .help import HelpScreen, binding_rows
 from .session import tier_provider
+from .store import StoredMessage
 from .widgets.messages import MessageItem, MessageList, last_code_block
 from .widgets.meter import CostBar
 from .widgets.prompt import PromptInput
@@ -116,6 +117,27 @@ class ChatScreen(Screen[None]):
                     severity="warning" if budget.level == "warn" else "error",
                     timeout=10,
                 )
+
+    async def restore(self, stored: list[StoredMessage]) -> None:
+        """Show an earlier session and continue it: the model sees it all again."""
+        messages = self.query_one(MessageList)
+        for m in stored:
+            if m.role == "user":
+                typed, files = attachments.split_attached(m.content)
+                meta = "you" + (f" · attached {', '.join(files)}" if files else "")
+                await messages.add(MessageItem("user", typed, meta=meta))
+                self.history.append(Message("user", m.content))
+                self.last_question = m.content
+                continue
+            cost = format_usd(m.cost_usd, m.estimated)
+            item = MessageItem("assistant", m.content, meta=f"{m.tier} · {m.model} · {cost}")
+            await messages.add(item)
+            if m.error:
+                await item.finish("failed", f"Failed: {m.error}")
+            if m.content:
+                self.history.append(Message("assistant", m.content))
+            self.last_tier = m.tier
+        messages.follow()
 
     # -- sending --------------------------------------------------------------------
     async def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:

@@ -75,3 +75,35 @@ def run_cost(as_json: bool) -> int:
             print(f"  {row['tier']:<12} {row['model']:<40} {usd:>12}  {row['messages']:>5} replies")
         print()
     return 0
+
+
+def last_session_id() -> int | None:
+    store = open_store(data_dir())
+    try:
+        recent = store.sessions(limit=1)
+    finally:
+        store.close()
+    return recent[0].id if recent else None
+
+
+def run_sessions() -> int:
+    """`rung sessions`: recent conversations, newest first."""
+    try:
+        store = open_store(data_dir())
+        try:
+            recent = store.sessions()
+        finally:
+            store.close()
+    except (sqlite3.Error, OSError) as exc:
+        print(f"rung sessions: cannot read the history database: {exc}", file=sys.stderr)
+        return 1
+    if not recent:
+        print("No conversations yet.")
+        return 0
+    for s in recent:
+        when = s.started_at[:16].replace("T", " ")
+        first = " ".join(s.first_question.split())[:60]
+        spent = format_usd(s.spent)
+        print(f"#{s.id:<5} {when}  {s.source:<4} {s.messages:>3} msgs  {spent:>9}  {first}")
+    print("\nContinue one with: rung --resume ID   (or rung --continue for the newest)")
+    return 0

@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (default: $RUNG_CONFIG or the platform config directory)",
     )
     _add_tier_options(parser)
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument(
+        "-c", "--continue", dest="continue_last", action="store_true",
+        help="continue the most recent conversation",
+    )  # fmt: skip
+    resume.add_argument("--resume", type=int, metavar="ID", help="continue conversation ID")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ask = sub.add_parser("ask", help="answer one question on stdout and exit")
@@ -69,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     route.add_argument("--quality", type=float, help="the quality dial, 0 (cheap) to 1 (careful)")
 
+    sub.add_parser("sessions", help="list recent conversations (continue one with --resume ID)")
+
     cost = sub.add_parser("cost", help="what you spent today, this week and all time")
     cost.add_argument("--json", action="store_true", help="print JSON")
     return parser
@@ -84,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         from .route_cmd import run_route
 
         return run_route(args, config)
+    if args.command == "sessions":
+        from .cost_report import run_sessions
+
+        return run_sessions()
     if args.command == "cost":
         from .cost_report import run_cost
 
@@ -96,8 +108,16 @@ def main(argv: list[str] | None = None) -> int:
     from .app import RungApp
     from .rungs import RungOverrides, UnknownTierError
 
+    resume_id = args.resume
+    if args.continue_last:
+        from .cost_report import last_session_id
+
+        resume_id = last_session_id()
+        if resume_id is None:
+            print("rung: no earlier conversation to continue", file=sys.stderr)
+            return 1
     try:
-        app = RungApp(config, RungOverrides(args.tier, args.model, args.base_url))
+        app = RungApp(config, RungOverrides(args.tier, args.model, args.base_url), resume_id)
     except UnknownTierError as exc:
         print(f"rung: {exc}", file=sys.stderr)
         return 2

@@ -12,7 +12,7 @@ from tiers.meter import CostMeter, MessageCost
 from tiers.pricing import PriceBook
 
 from .config import Config, data_dir
-from .store import Store, open_store, start_of_today
+from .store import Store, StoredMessage, open_store, start_of_today
 
 
 def price_book(config: Config) -> PriceBook:
@@ -76,6 +76,16 @@ class Session:
         if tier.kind not in PAID_KINDS:
             return BudgetState("ok")
         return self.budget_state()
+
+    def resume(self, session_id: int) -> list[StoredMessage]:
+        """Continue an earlier session: its messages, and new ones join it."""
+        if self.store is None:
+            raise LookupError(self.store_error or "history is off")
+        messages = self.store.transcript(session_id)
+        if not messages:
+            raise LookupError(f"No session #{session_id} with messages in the history.")
+        self._session_id = session_id
+        return messages
 
     def _session(self) -> int | None:
         if self.store is not None and self._session_id is None:

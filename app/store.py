@@ -60,6 +60,28 @@ class SpendRow:
     estimated: int
 
 
+@dataclass(frozen=True)
+class SessionSummary:
+    id: int
+    started_at: str
+    source: str
+    first_question: str
+    messages: int
+    spent: Decimal
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    role: str
+    content: str
+    tier: str | None
+    model: str | None
+    cost_usd: Decimal | None
+    estimated: bool
+    finish_reason: str | None
+    error: str | None
+
+
 class Store:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,6 +179,40 @@ class Store:
             SpendRow(tier, model, Decimal(g[0]), int(g[1]), int(g[2]), int(g[3]))
             for (tier, model), g in sorted(groups.items())
         ]
+
+    def sessions(self, limit: int = 20) -> list[SessionSummary]:
+        """The most recent sessions that have messages, newest first."""
+        rows = self.db.execute(
+            """SELECT s.id, s.started_at, s.source,
+                      (SELECT content FROM messages WHERE session_id = s.id AND role = 'user'
+                       ORDER BY id LIMIT 1),
+                      (SELECT COUNT(*) FROM messages WHERE session_id = s.id)
+               FROM sessions s
+               WHERE EXISTS (SELECT 1 FROM messages WHERE session_id = s.id)
+               ORDER BY s.id DESC LIMIT ?""",
+            (limit,),
+        ).fetchall()
+        out = []
+        for sid, started, source, first, count in rows:
+            costs = self.db.execute(
+                "SELECT cost_usd FROM messages WHERE session_id = ? AND cost_usd IS NOT NULL",
+                (sid,),
+            ).fetchall()
+            spent = sum((Decimal(c) for (c,) in costs), Decimal(0))
+            out.append(SessionSummary(sid, started, source, first or "", count, spent))
+        return out
+
+    def transcript(self, session_id: int) -> list[StoredMessage]:
+        rows = self.db.execute(
+            """SELECT role, content, tier, model, cost_usd, estimated, finish_reason, error
+               FROM messages WHERE session_id = ? ORDER BY id""",
+            (session_id,),
+        ).fetchall()
+        return [
+            StoredMessage(role, content, tier, model,
+                          None if cost is None else Decimal(cost), bool(est), finish, error)
+            for role, content, tier, model, cost, est, finish, error in rows
+        ]  # fmt: skip
 
     def spent_since(self, since: datetime) -> Decimal:
         return sum((row.usd for row in self.spend(since)), Decimal(0))

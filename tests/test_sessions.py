@@ -1,0 +1,70 @@
+"""Conversations are kept: list them, continue the newest or any one by id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.app import RungApp
+from app.config import data_dir, load_config
+from app.rungs import RungOverrides
+from app.store import open_store
+from app.widgets.messages import MessageList
+
+from .conftest import wait_for
+from .fakes import anthropic_stream
+from .test_cli import rung
+
+
+def test_sessions_lists_conversations_newest_first(tmp_path: Path) -> None:
+    assert rung(tmp_path, "sessions").stdout.strip() == "No conversations yet."
+    for question in ("first question", "second question"):
+        assert rung(tmp_path, "ask", "--max-tokens", "3", question).returncode == 0
+    lines = rung(tmp_path, "sessions").stdout.splitlines()
+    assert lines[0].startswith("#2") and "second question" in lines[0]
+    assert lines[1].startswith("#1") and "first question" in lines[1]
+    assert "2 msgs" in lines[0] and "$0" in lines[0]
+
+
+def test_continue_without_history_says_so(tmp_path: Path) -> None:
+    result = rung(tmp_path, "--continue")
+    assert result.returncode == 1 and "no earlier conversation" in result.stderr
+
+
+async def test_resume_shows_the_conversation_and_continues_it(
+    servers, monkeypatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    api = servers(lambda r: anthropic_stream(["Second answer."]))
+    # An earlier conversation, with a file attached to its question.
+    (tmp_path / "notes.txt").write_text("remember the milk")
+    monkeypatch.chdir(tmp_path)
+    first = RungApp(load_config(), RungOverrides(tier="anthropic", base_url=api.url + "/v1"))
+    async with first.run_test() as pilot:
+        await pilot.press(*"Read @notes.txt", "enter")
+        await wait_for(lambda: len(first.chat.replies) == 1 and not first.chat.busy)
+    session_id = first.session._session_id
+    assert session_id is not None
+
+    app = RungApp(
+        load_config(), RungOverrides(tier="anthropic", base_url=api.url + "/v1"), session_id
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        messages = app.chat.query_one(MessageList)
+        await wait_for(lambda: len(messages.query("MessageItem")) == 2)
+        user, reply = messages.query("MessageItem")
+        assert user.text == "Read @notes.txt"  # the file is listed, not dumped on screen
+        assert "attached notes.txt" in str(user.query_one(".meta").render())
+        assert reply.text == "Second answer." and "$" in str(reply.query_one(".meta").render())
+        await pilot.press(*"And then?", "enter")
+        await wait_for(lambda: len(app.chat.replies) == 1 and not app.chat.busy)
+    # The model saw the whole conversation, file included...
+    sent = api.requests[-1].json()["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+    assert "remember the milk" in sent[0]["content"][0]["text"]
+    # ...and the new turn joined the same session.
+    store = open_store(data_dir())
+    try:
+        assert len(store.transcript(session_id)) == 4
+        assert len(store.sessions()) == 1
+    finally:
+        store.close()
