@@ -5,7 +5,6 @@ keys in the keyring, and applies everything without a restart."""
 from __future__ import annotations
 
 import copy
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
@@ -27,7 +26,7 @@ from textual.widgets import (
 from tiers.local import embedded_model_path
 from tiers.providers import PROVIDERS
 
-from .config import Config, ConfigValueError
+from .config import SCHEMA, Config, ConfigValueError
 from .models import find_gguf_files
 from .rungs import RungOverrides, build_tier, key_store
 from .secrets import NoSafeStorageError
@@ -38,6 +37,45 @@ if TYPE_CHECKING:
 
 API_PROVIDERS = ("openai", "anthropic", "gemini", "deepseek", "mistral", "openrouter", "custom")
 CUSTOM_PATH = "__custom__"
+
+# Plain config fields, per tab: (label, widget id, section, key). A "?" key is a switch.
+# The form is built from these and saved from these, so a field is listed once.
+FIELDS: dict[str, list[tuple[str, str, str, str]]] = {
+    "selfhosted": [
+        ("GPU $ per hour", "gpu-usd-per-hour", "selfhosted", "gpu_usd_per_hour"),
+        ("or effective $ per Mtok", "usd-per-mtok", "selfhosted", "usd_per_mtok"),
+        ("CA bundle (private CA)", "ca-bundle", "selfhosted", "ca_bundle"),
+        ("Verify TLS", "verify-tls", "selfhosted", "verify_tls?"),
+    ],
+    "local": [
+        ("Context window (tokens)", "n-ctx", "local", "n_ctx"),
+        ("Threads (0 = physical cores)", "threads", "local", "threads"),
+        ("Energy: watts while busy", "energy-watts", "local", "energy_watts"),
+        ("Energy: $ per kWh", "energy-usd-per-kwh", "local", "energy_usd_per_kwh"),
+    ],
+    "ladder": [
+        ("Quality dial (0 cheap – 1 careful)", "quality", "ladder", "quality"),
+        ("Fall back when a rung fails", "fallback", "ladder", "fallback?"),
+        ("Session budget $", "session-usd", "budget", "session_usd"),
+        ("Daily budget $", "daily-usd", "budget", "daily_usd"),
+        ("Reference provider", "reference-provider", "reference", "provider"),
+        ("Reference model", "reference-model", "reference", "model"),
+    ],
+    "providers": [("Plaintext key file (0600)", "plaintext-file", "secrets", "plaintext_file?")],
+}
+
+
+def from_text(section: str, key: str, raw: str) -> Any:
+    """An Input's text as the type the config field holds (numbers parsed, money kept as
+    text for the config's own Decimal check). Raises ValueError for a bad number."""
+    default = SCHEMA[section][key][1]
+    if isinstance(default, bool):
+        return raw
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
 
 
 class SettingsScreen(ModalScreen[bool]):
@@ -82,9 +120,7 @@ class SettingsScreen(ModalScreen[bool]):
                                      classes="hint")  # fmt: skip
                     else:
                         yield Static(keyring_text, classes="warn", id="no-keyring")
-                    with Horizontal(classes="row"):
-                        yield Label("Plaintext key file (0600)")
-                        yield Switch(config.get("secrets", "plaintext_file"), id="plaintext-file")
+                    yield from self._fields("providers")
                     yield Static(
                         "Off by default. On: keys go to a file only you can read, in PLAINTEXT, "
                         "when no keyring works. Environment variables always work too.",
@@ -99,42 +135,15 @@ class SettingsScreen(ModalScreen[bool]):
                         classes="hint",
                     )
                     yield ProviderSection("selfhosted", config, keys, selfhosted=True)
-                    yield from self._row("GPU $ per hour", "gpu-usd-per-hour",
-                                         config.get("selfhosted", "gpu_usd_per_hour"))  # fmt: skip
-                    yield from self._row("or effective $ per Mtok", "usd-per-mtok",
-                                         config.get("selfhosted", "usd_per_mtok"))  # fmt: skip
-                    yield from self._row("CA bundle (private CA)", "ca-bundle",
-                                         config.get("selfhosted", "ca_bundle"))  # fmt: skip
-                    with Horizontal(classes="row"):
-                        yield Label("Verify TLS")
-                        yield Switch(config.get("selfhosted", "verify_tls"), id="verify-tls")
+                    yield from self._fields("selfhosted")
                 with TabPane("Local model", id="tab-local"), VerticalScroll():
                     yield from self._local_model_rows()
-                    yield from self._row("Context window (tokens)", "n-ctx",
-                                         config.get("local", "n_ctx"))  # fmt: skip
-                    yield from self._row("Threads (0 = physical cores)", "threads",
-                                         config.get("local", "threads"))  # fmt: skip
-                    yield from self._row("Energy: watts while busy", "energy-watts",
-                                         config.get("local", "energy_watts"))  # fmt: skip
-                    yield from self._row("Energy: $ per kWh", "energy-usd-per-kwh",
-                                         config.get("local", "energy_usd_per_kwh"))  # fmt: skip
+                    yield from self._fields("local")
                 with TabPane("Ladder & budget", id="tab-ladder"), VerticalScroll():
                     yield from self._row("Ladder, cheapest first", "ladder-rungs",
                                          ", ".join(config.get("ladder", "rungs")))  # fmt: skip
                     yield Static("Names: " + ", ".join(PROVIDERS), classes="hint")
-                    yield from self._row("Quality dial (0 cheap – 1 careful)", "quality",
-                                         config.get("ladder", "quality"))  # fmt: skip
-                    with Horizontal(classes="row"):
-                        yield Label("Fall back when a rung fails")
-                        yield Switch(config.get("ladder", "fallback"), id="fallback")
-                    yield from self._row("Session budget $", "session-usd",
-                                         config.get("budget", "session_usd"))  # fmt: skip
-                    yield from self._row("Daily budget $", "daily-usd",
-                                         config.get("budget", "daily_usd"))  # fmt: skip
-                    yield from self._row("Reference provider", "reference-provider",
-                                         config.get("reference", "provider"))  # fmt: skip
-                    yield from self._row("Reference model", "reference-model",
-                                         config.get("reference", "model"))  # fmt: skip
+                    yield from self._fields("ladder")
                 with TabPane("Appearance", id="tab-appearance"), VerticalScroll():
                     with Horizontal(classes="row"):
                         yield Label("Theme (previews live)")
@@ -152,6 +161,16 @@ class SettingsScreen(ModalScreen[bool]):
             with Horizontal(id="buttons"):
                 yield Button("Save (Ctrl+S)", id="save", variant="success")
                 yield Button("Cancel (Esc)", id="cancel")
+
+    def _fields(self, tab: str) -> ComposeResult:
+        for label, ident, section, key in FIELDS[tab]:
+            value = self.config.get(section, key.rstrip("?"))
+            if key.endswith("?"):
+                with Horizontal(classes="row"):
+                    yield Label(label)
+                    yield Switch(value, id=ident)
+            else:
+                yield from self._row(label, ident, value)
 
     def _row(self, label: str, ident: str, value: Any) -> ComposeResult:
         with Horizontal(classes="row"):
@@ -253,14 +272,6 @@ class SettingsScreen(ModalScreen[bool]):
             except ConfigValueError as exc:
                 errors.append(f"{label}: {exc}")
 
-        def number(ident: str, label: str, kind: type) -> Any:
-            raw = self._value(ident)
-            try:
-                return kind(raw)
-            except (ValueError, InvalidOperation):
-                errors.append(f"{label}: {raw!r} is not a number")
-                return None
-
         for name in API_PROVIDERS:
             table = dict(config.providers.get(name, {}))
             for field, ident in (("model", f"{name}-model"), ("base_url", f"{name}-url")):
@@ -275,44 +286,27 @@ class SettingsScreen(ModalScreen[bool]):
                 config.providers.pop(name, None)
         put("selfhosted", "base_url", self._value("selfhosted-url"), "Self-hosted URL")
         put("selfhosted", "model", self._value("selfhosted-model"), "Self-hosted model")
-        put("selfhosted", "gpu_usd_per_hour", self._value("gpu-usd-per-hour"), "GPU $/hour")
-        put("selfhosted", "usd_per_mtok", self._value("usd-per-mtok"), "$ per Mtok")
-        put("selfhosted", "ca_bundle", self._value("ca-bundle"), "CA bundle")
-        put("selfhosted", "verify_tls", self.query_one("#verify-tls", Switch).value, "Verify TLS")
+        for fields in FIELDS.values():
+            for label, ident, section, key in fields:
+                if key.endswith("?"):
+                    put(section, key[:-1], self.query_one(f"#{ident}", Switch).value, label)
+                    continue
+                try:
+                    value = from_text(section, key, self._value(ident))
+                except ValueError:
+                    errors.append(f"{label}: {self._value(ident)!r} is not a number")
+                    continue
+                put(section, key, value, label)
         choice = self.query_one("#local-model", Select).value
         path = self._value("local-path") if choice == CUSTOM_PATH else str(choice)
         # The embedded model is the default: stored as "" so an upgrade can move it.
         put("local", "model_path", "" if path == str(embedded_model_path()) else path, "Model")
-        for ident, key, label in (("n-ctx", "n_ctx", "Context window"),
-                                  ("threads", "threads", "Threads")):  # fmt: skip
-            value = number(ident, label, int)
-            if value is not None:
-                put("local", key, value, label)
-        put("local", "energy_watts", self._value("energy-watts"), "Energy watts")
-        put("local", "energy_usd_per_kwh", self._value("energy-usd-per-kwh"), "$ per kWh")
         rungs = [r.strip() for r in self._value("ladder-rungs").split(",") if r.strip()]
         unknown = [r for r in rungs if r not in PROVIDERS]
         if unknown or not rungs:
             errors.append(f"Ladder: unknown rung(s) {', '.join(unknown) or '(none given)'}")
         else:
             put("ladder", "rungs", rungs, "Ladder")
-        quality = number("quality", "Quality dial", float)
-        if quality is not None:
-            put("ladder", "quality", quality, "Quality dial")
-        put("ladder", "fallback", self.query_one("#fallback", Switch).value, "Fallback")
-        for ident, key, label in (("session-usd", "session_usd", "Session budget"),
-                                  ("daily-usd", "daily_usd", "Daily budget")):  # fmt: skip
-            raw = self._value(ident)
-            try:
-                Decimal(raw) if raw else None
-            except InvalidOperation:
-                errors.append(f"{label}: {raw!r} is not an amount")
-                continue
-            put("budget", key, raw, label)
-        put("reference", "provider", self._value("reference-provider"), "Reference provider")
-        put("reference", "model", self._value("reference-model"), "Reference model")
-        put("secrets", "plaintext_file", self.query_one("#plaintext-file", Switch).value,
-            "Plaintext key file")  # fmt: skip
         theme = self.query_one("#theme", Select).value
         if theme is not Select.BLANK:
             put("ui", "theme", str(theme), "Theme")

@@ -90,6 +90,8 @@ async def test_saving_applies_without_restarting(memory_keyring) -> None:  # noq
         await type_into(pilot, screen, "ladder-rungs", "local, anthropic")
         await type_into(pilot, screen, "quality", "0.8")
         await type_into(pilot, screen, "daily-usd", "3.50")
+        await type_into(pilot, screen, "gpu-usd-per-hour", "1.85")
+        screen.query_one("#verify-tls", Switch).value = False
         local_before = app.rungs["local"]
         await pilot.press("ctrl+s")
         await wait_for(lambda: not isinstance(app.screen, SettingsScreen))
@@ -97,6 +99,8 @@ async def test_saving_applies_without_restarting(memory_keyring) -> None:  # noq
         assert app.rungs["local"] is local_before  # the loaded model is kept
         assert app.config.get("ladder", "quality") == 0.8
         assert str(app.session.budget.daily_usd) == "3.50"
+        assert str(app.session.meter.book.gpu_usd_per_hour) == "1.85"
+        assert app.config.get("selfhosted", "verify_tls") is False
         reloaded = load_config(app.config.path)
         assert reloaded.get("ladder", "rungs") == ["local", "anthropic"]
 
@@ -112,7 +116,7 @@ async def test_invalid_input_is_refused_with_the_field_named(memory_keyring) -> 
         assert isinstance(app.screen, SettingsScreen)  # still open, nothing lost
         text = "\n".join(n.message for n in app._notifications)
         assert "Ladder: unknown rung(s) nonsense" in text
-        assert "Context window: 'lots' is not a number" in text
+        assert "Context window (tokens): 'lots' is not a number" in text
         assert not app.config.path.exists()
 
 
