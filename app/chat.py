@@ -345,6 +345,24 @@ class ChatScreen(Screen[None]):
             escalation=True,
         )
 
+    def action_export(self) -> None:
+        """Write this conversation as Markdown in the current directory."""
+        from .export import session_markdown
+        from .rungs import key_store
+
+        session = self.rung_app.session
+        if session.store is None or session._session_id is None:
+            self.notify("Nothing to export yet.", severity="warning")
+            return
+        text = session_markdown(session.store, session._session_id, key_store(session.config))
+        path = Path.cwd() / f"rung-conversation-{session._session_id}.md"
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"Could not write {path}: {exc}", severity="error")
+            return
+        self.notify(f"Exported to {path} (API keys masked).")
+
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(binding_rows(self.app)))
 

@@ -24,6 +24,8 @@ class RungCommands(Provider):
              chat.action_toggle_auto),
             ("Escalate", "ask the last question again one rung up", chat.action_escalate),
             ("New chat", "clear the conversation", chat.action_new_chat),
+            ("Export conversation", "as Markdown in the current directory, keys masked",
+             chat.action_export),
             ("Copy last reply", "to the clipboard", chat.action_copy_reply),
             ("Copy last code block", "to the clipboard", chat.action_copy_code),
             ("Keys", "every key binding in effect", chat.action_help),

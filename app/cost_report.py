@@ -7,10 +7,11 @@ import sqlite3
 import sys
 from collections import defaultdict
 from decimal import Decimal
+from pathlib import Path
 
 from tiers.pricing import format_usd
 
-from .config import data_dir
+from .config import Config, data_dir
 from .store import SpendRow, open_store, start_of_today, start_of_week
 
 
@@ -106,4 +107,35 @@ def run_sessions() -> int:
         spent = format_usd(s.spent)
         print(f"#{s.id:<5} {when}  {s.source:<4} {s.messages:>3} msgs  {spent:>9}  {first}")
     print("\nContinue one with: rung --resume ID   (or rung --continue for the newest)")
+    return 0
+
+
+def run_export(session_id: int | None, output: str | None, config: Config) -> int:
+    """`rung export [ID] [-o FILE]`: a conversation as Markdown (stdout by default)."""
+    from .export import session_markdown
+    from .rungs import key_store
+
+    try:
+        store = open_store(data_dir())
+        try:
+            if session_id is None:
+                recent = store.sessions(limit=1)
+                if not recent:
+                    print("rung export: no conversations yet", file=sys.stderr)
+                    return 1
+                session_id = recent[0].id
+            text = session_markdown(store, session_id, key_store(config))
+        finally:
+            store.close()
+    except LookupError as exc:
+        print(f"rung export: {exc}", file=sys.stderr)
+        return 1
+    except (sqlite3.Error, OSError) as exc:
+        print(f"rung export: cannot read the history database: {exc}", file=sys.stderr)
+        return 1
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        print(f"rung: wrote conversation #{session_id} to {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return 0

@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("sessions", help="list recent conversations (continue one with --resume ID)")
 
+    export = sub.add_parser("export", help="a conversation as Markdown (keys masked)")
+    export.add_argument("id", nargs="?", type=int, help="conversation id (default: newest)")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
+
     cost = sub.add_parser("cost", help="what you spent today, this week and all time")
     cost.add_argument("--json", action="store_true", help="print JSON")
     return parser
@@ -96,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         from .cost_report import run_sessions
 
         return run_sessions()
+    if args.command == "export":
+        from .cost_report import run_export
+
+        return run_export(args.id, args.output, config)
     if args.command == "cost":
         from .cost_report import run_cost
 

@@ -68,3 +68,34 @@ async def test_resume_shows_the_conversation_and_continues_it(
         assert len(store.sessions()) == 1
     finally:
         store.close()
+
+
+def test_export_writes_markdown_and_masks_keys(tmp_path: Path) -> None:
+    key = "sk-ant-EXPORTCANARY-1234567"
+    # The user pasted their own key into a question by mistake.
+    assert rung(tmp_path, "ask", "--max-tokens", "3", f"is {key} valid?").returncode == 0
+    result = rung(tmp_path, "export", ANTHROPIC_API_KEY=key)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert text.startswith("# Rung conversation #1")
+    assert "## You" in text and "## local · SmolLM2-135M-Instruct · $0" in text
+    assert key not in text and "is sk-…4567 valid?" in text
+    out = tmp_path / "conv.md"
+    assert rung(tmp_path, "export", "1", "-o", str(out), ANTHROPIC_API_KEY=key).returncode == 0
+    assert key not in out.read_text() and "Total: $0" in out.read_text()
+    missing = rung(tmp_path, "export", "99")
+    assert missing.returncode == 1 and "No session #99" in missing.stderr
+
+
+async def test_export_from_the_chat_screen(servers, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-000000")
+    monkeypatch.chdir(tmp_path)
+    api = servers(lambda r: anthropic_stream(["Exported answer."]))
+    app = RungApp(load_config(), RungOverrides(tier="anthropic", base_url=api.url + "/v1"))
+    async with app.run_test() as pilot:
+        app.chat.action_export()  # nothing yet: a message, no file
+        await pilot.press(*"hi", "enter")
+        await wait_for(lambda: len(app.chat.replies) == 1 and not app.chat.busy)
+        app.chat.action_export()
+    exported = list(tmp_path.glob("rung-conversation-*.md"))
+    assert len(exported) == 1 and "Exported answer." in exported[0].read_text()
