@@ -97,15 +97,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_route(args, config)
     if args.command == "sessions":
-        from .cost_report import run_sessions
+        from .history import run_sessions
 
         return run_sessions()
     if args.command == "export":
-        from .cost_report import run_export
+        from .history import run_export
 
         return run_export(args.id, args.output, config)
     if args.command == "cost":
-        from .cost_report import run_cost
+        from .history import run_cost
 
         return run_cost(args.json)
     if args.command == "ask":
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
     resume_id = args.resume
     if args.continue_last:
-        from .cost_report import last_session_id
+        from .history import last_session_id
 
         resume_id = last_session_id()
         if resume_id is None:

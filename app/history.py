@@ -1,4 +1,4 @@
-"""`rung cost`: spend today, this week and all time, by tier and model."""
+"""The history on the command line: `rung cost`, `rung sessions`, `rung export`."""
 
 from __future__ import annotations
 
