@@ -14,6 +14,7 @@ from .chat import ChatScreen
 from .commands import RungCommands
 from .config import Config
 from .ladder import rung_for_tier
+from .prices_update import start_price_updates, wait_for_prices
 from .rungs import RungOverrides, build_rungs
 from .session import Session
 from .themes import DEFAULT_THEME, builtin_themes, user_themes
@@ -137,8 +138,17 @@ class RungApp(App[None]):
                         timeout=15)  # fmt: skip
         self.load_local_models()
         self.check_health()
+        self.price_updater = start_price_updates(self.config)
+        if self.price_updater is not None:
+            self.watch_price_updates()
         if self.resume_id is not None:
             self.resume_session(self.resume_id)
+
+    @work(group="prices", thread=True)
+    def watch_price_updates(self) -> None:
+        problem = wait_for_prices(self.price_updater, 30)
+        if problem:
+            self.call_from_thread(self.notify, problem, title="Prices", severity="warning")
 
     @work(group="resume")
     async def resume_session(self, session_id: int) -> None:
@@ -229,6 +239,8 @@ class RungApp(App[None]):
 
     async def on_unmount(self) -> None:
         self.session.close()
+        if getattr(self, "price_updater", None) is not None:
+            self.price_updater.stop()
         for tier in self.rungs.values():
             if isinstance(tier, LocalTier):
                 tier.close()  # joins the worker: exiting mid-load can kill the process

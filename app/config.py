@@ -135,6 +135,9 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
         "connect_timeout": (_float(0.1, 120), 10.0),
         "read_timeout": (_float(1, 3600), 120.0),
         "max_retries": (_int(0, 10), 3),
+        # Opt-in: fetch current prices (genai-prices) in the background.
+        "update_prices": (_bool, False),
+        "price_update_url": (_str, ""),  # empty: genai-prices' own source
     },
     "ui": {
         "theme": (_str, "rung-dark"),

@@ -16,8 +16,12 @@ from tiers.turn import Turn
 from . import attachments
 from .config import Config
 from .ladder import static_ladder
+from .prices_update import start_price_updates, wait_for_prices
 from .rungs import RungOverrides, UnknownTierError, build_tier, key_store
 from .session import Session
+
+# With price updates on, how long an answered question waits for fresh prices.
+PRICE_WAIT_S = 5.0
 
 
 def _question(args: argparse.Namespace) -> str | None:
@@ -56,6 +60,7 @@ def run_ask(args: argparse.Namespace, config: Config) -> int:
     else:
         ladder = static_ladder(config, key_store(config))
         decision = choose(request, ladder, config.get("ladder", "quality"))
+    updater = start_price_updates(config)
     session = Session(config, "ask")
     if session.store_error:
         print(f"rung: warning: {session.store_error}", file=sys.stderr)
@@ -84,6 +89,10 @@ def run_ask(args: argparse.Namespace, config: Config) -> int:
             close = getattr(tier, "close", None)
             if close:
                 close()
+        if updater is not None:
+            problem = wait_for_prices(updater, PRICE_WAIT_S)
+            if problem:
+                print(f"rung: warning: {problem}", file=sys.stderr)
         record = session.record(tier, question, reply)
         above = next_usable(ladder, index) if reply.failed is not None else None
         if above is None or overrides.tier or not config.get("ladder", "fallback"):
@@ -93,6 +102,8 @@ def run_ask(args: argparse.Namespace, config: Config) -> int:
               file=sys.stderr)  # fmt: skip
         index = above
     session.close()
+    if updater is not None:
+        updater.stop()
     if args.json:
         print(json.dumps(_as_json(tier, reply, record, decision.reason), ensure_ascii=False))
     elif reply.text and not reply.text.endswith("\n"):
