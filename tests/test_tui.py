@@ -147,13 +147,25 @@ async def test_a_huge_paste_is_refused_with_a_message_and_the_prompt_kept() -> N
         assert prompt.text.endswith("and this")
 
 
-async def test_scrolling_up_stops_following_the_reply() -> None:
-    app = make_app(300)
+async def test_scrolling_up_stops_following_the_reply(servers, monkeypatch) -> None:
+    from app.rungs import RungOverrides
+
+    from .fakes import Send, Sleep, anthropic_stream
+
+    def slow_lines(request):  # type: ignore[no-untyped-def]
+        steps = anthropic_stream([f"line {i}\n\n" for i in range(200)])
+        return [x for step in steps for x in ((step, Sleep(0.02)) if isinstance(step, Send)
+                                              else (step,))]  # fmt: skip
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    api = servers(slow_lines)
+    app = RungApp(load_config(), RungOverrides(tier="anthropic", base_url=api.url + "/v1"))
     async with app.run_test(size=(80, 20)) as pilot:
         messages = app.chat.query_one(MessageList)
-        await pilot.press(*"Write a long story about the sea", "enter")
+        await pilot.press(*"stream", "enter")
         await wait_for(lambda: messages.max_scroll_y > 5)
-        assert messages.is_anchored  # following the reply at the bottom
+        await pilot.pause()
+        assert messages.scroll_y == messages.max_scroll_y  # following the reply
         # The reader scrolls up (any scroll by the user releases the anchor)...
         messages.scroll_to(y=0, animate=False)
         await pilot.pause()
@@ -161,4 +173,8 @@ async def test_scrolling_up_stops_following_the_reply() -> None:
         await wait_for(lambda: messages.max_scroll_y > grown_from + 3)
         # ...and stays where they are while the reply keeps growing below.
         assert messages.scroll_y == 0 < messages.max_scroll_y
+        # Ending the reply (here by Esc) must not yank the reader to the bottom either.
         await pilot.press("escape")
+        await wait_for(lambda: messages.assistant_items()[0].status == "cancelled")
+        await pilot.pause()
+        assert messages.scroll_y == 0
