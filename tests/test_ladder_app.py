@@ -33,6 +33,14 @@ def ladder_app(monkeypatch, rungs: list[str], urls: dict[str, str], settings=Non
     return RungApp(config)
 
 
+def failing_anthropic_then_gemini(servers, monkeypatch, answer: str, settings=None):  # type: ignore[no-untyped-def]
+    """A ladder whose middle rung always answers 500 and whose top rung works."""
+    broken = servers(lambda r: json_reply(500, {"error": {"message": "boom"}}))
+    backup = servers(lambda r: gemini_stream([answer]))
+    urls = {"anthropic": broken.url + "/v1", "gemini": backup.url + "/v1beta"}
+    return ladder_app(monkeypatch, ["local", "anthropic", "gemini"], urls, settings), backup
+
+
 def items(app: RungApp):  # type: ignore[no-untyped-def]
     return app.chat.query_one(MessageList).assistant_items()
 
@@ -104,13 +112,7 @@ async def test_escalate_asks_again_one_rung_up_and_keeps_both(servers, monkeypat
 
 
 async def test_failing_rung_falls_back_out_loud_and_both_are_priced(servers, monkeypatch) -> None:
-    broken = servers(lambda r: json_reply(500, {"error": {"message": "boom"}}))
-    backup = servers(lambda r: gemini_stream(["Backup answer."]))
-    app = ladder_app(
-        monkeypatch,
-        ["local", "anthropic", "gemini"],
-        {"anthropic": broken.url + "/v1", "gemini": backup.url + "/v1beta"},
-    )
+    app, backup = failing_anthropic_then_gemini(servers, monkeypatch, "Backup answer.")
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press("f3")  # pin anthropic, which fails
         await pilot.press(*"hi", "enter")
@@ -118,7 +120,7 @@ async def test_failing_rung_falls_back_out_loud_and_both_are_priced(servers, mon
         failed, answered = items(app)
         assert failed.status == "failed"
         assert "falling back to gemini" in failed.query_one(Markdown).source
-        assert answered.text == "Backup answer."
+        assert answered.text == "Backup answer." and len(backup.requests) == 1
         assert "fallback from anthropic (server)" in str(answered.query_one(".meta").render())
         assert any("falling back to gemini" in n.message for n in app._notifications)
         tiers = [r.tier for r in app.session.meter.records]
@@ -127,13 +129,8 @@ async def test_failing_rung_falls_back_out_loud_and_both_are_priced(servers, mon
 
 
 async def test_fallback_can_be_turned_off(servers, monkeypatch) -> None:
-    broken = servers(lambda r: json_reply(500, {"error": {"message": "boom"}}))
-    backup = servers(lambda r: gemini_stream(["never"]))
-    app = ladder_app(
-        monkeypatch,
-        ["local", "anthropic", "gemini"],
-        {"anthropic": broken.url + "/v1", "gemini": backup.url + "/v1beta"},
-        {("ladder", "fallback"): False},
+    app, backup = failing_anthropic_then_gemini(
+        servers, monkeypatch, "never", {("ladder", "fallback"): False}
     )
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press("f3")

@@ -63,6 +63,11 @@ def gemini_tier(url: str, **kw: object) -> GeminiTier:
     return make_tier(GeminiTier, url, "/v1beta", **{**defaults, **kw})
 
 
+def selfhosted_tier(base_url: str, options: HttpOptions, model: str = "m") -> SelfHostedTier:
+    return SelfHostedTier(name="selfhosted", label="Self-hosted", api_key=None,
+                          base_url=base_url, model=model, options=options)  # fmt: skip
+
+
 async def run(tier: RemoteTier, request: ChatRequest | None = None) -> Reply:
     try:
         return await collect(tier, request or ask())
@@ -405,28 +410,10 @@ async def test_tls_failure_then_custom_ca_bundle_works(servers, self_signed) -> 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server = servers(lambda r: openai_stream(["secure"]), tls=context)
-    reply = await run(
-        SelfHostedTier(
-            name="selfhosted",
-            label="Self-hosted",
-            api_key=None,
-            base_url=server.url + "/v1",
-            model="m",
-            options=FAST,
-        )
-    )
+    reply = await run(selfhosted_tier(server.url + "/v1", FAST))
     assert reply.failed is not None and "TLS verification failed" in reply.failed.message
     trusted = HttpOptions(read_timeout=5, ca_bundle=str(cert))
-    reply = await run(
-        SelfHostedTier(
-            name="selfhosted",
-            label="Self-hosted",
-            api_key=None,
-            base_url=server.url + "/v1",
-            model="m",
-            options=trusted,
-        )
-    )
+    reply = await run(selfhosted_tier(server.url + "/v1", trusted))
     assert reply.failed is None and reply.text == "secure"
 
 

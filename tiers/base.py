@@ -154,15 +154,16 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
-def estimate_usage(request: ChatRequest, text: str, deltas: int) -> Usage:
+def estimate_usage(request: ChatRequest, reply_chars: int, deltas: int) -> Usage:
     """Counted usage for a reply whose provider reported none.
 
     Streaming servers send about one token per delta, so the delta count is a better
-    output estimate than characters when it is larger.
+    output estimate than characters when it is larger. Lengths only: this runs while a
+    reply streams, so it builds no strings.
     """
-    prompt = (request.system or "") + "".join(m.content for m in request.messages)
+    prompt_chars = len(request.system or "") + sum(len(m.content) for m in request.messages)
     return Usage(
-        input_tokens=estimate_tokens(prompt) + 4 * len(request.messages),
-        output_tokens=max(deltas, estimate_tokens(text)),
+        input_tokens=(prompt_chars + 3) // 4 + 4 * len(request.messages),
+        output_tokens=max(deltas, (reply_chars + 3) // 4),
         estimated=True,
     )

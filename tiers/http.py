@@ -64,7 +64,7 @@ class ProviderError(Exception):
 class StreamState:
     """What one reply has produced so far, as the protocol parser sees it."""
 
-    text: str = ""
+    chars: int = 0  # of the reply so far, for an estimate if no usage arrives
     deltas: int = 0
     usage: Usage | None = None
     finish_reason: str | None = None
@@ -266,7 +266,7 @@ class RemoteTier(FaultMessages):
                 for delta in deltas:
                     if first_token_at is None:
                         first_token_at = time.monotonic()
-                    state.text += delta.text
+                    state.chars += len(delta.text)
                     state.deltas += 1
                     yield delta
                 if state.done:
@@ -306,7 +306,7 @@ class RemoteTier(FaultMessages):
     def _final_usage(self, request: ChatRequest, state: StreamState, failed: bool) -> Usage:
         """The provider's usage when it arrived whole; otherwise Rung's estimate, keeping
         any exact part the provider did send (Anthropic reports input at the start)."""
-        guess = estimate_usage(request, state.text, state.deltas)
+        guess = estimate_usage(request, state.chars, state.deltas)
         reported = state.usage
         if reported is not None and not (failed and state.extra.get("usage_partial")):
             return reported

@@ -93,7 +93,7 @@ class CostMeter:
     ) -> MessageCost:
         """The running cost of a reply still streaming: from counted tokens until the
         provider's usage arrives (then from that), always marked as an estimate."""
-        counted = usage or estimate_usage(request, text, deltas)
+        counted = usage or estimate_usage(request, len(text), deltas)
         if not counted.estimated:
             counted = Usage(**{**counted.__dict__, "estimated": True})
         return self.price(

@@ -87,7 +87,7 @@ class Turn:
         return self.reply
 
     def _estimate(self) -> Usage:
-        return estimate_usage(self.request, self.reply.text, self.deltas)
+        return estimate_usage(self.request, len(self.reply.text), self.deltas)
 
     async def _finish_cancelled(self) -> None:
         if not self._usage_seen:
