@@ -45,6 +45,7 @@ class RungApp(App[None]):
         self.mode = mode if mode == AUTO or mode in self.rungs else AUTO
         # The rung shown in the status line: the pinned one, or the last one routed to.
         self.active_name = self.mode if self.mode != AUTO else next(iter(self.rungs))
+        self.startup_warnings: list[str] = []
         self.rung_theme_names: set[str] = set()
         self._theme_problems: list[str] = []
         self._register_themes()
@@ -130,6 +131,8 @@ class RungApp(App[None]):
             self.set_keymap(self.config.keymap)
         if self.session.store_error:
             self.notify(self.session.store_error, severity="warning")
+        for warning in self.startup_warnings:
+            self.notify(warning, title="Crash", severity="warning", timeout=30)
         for problem in self.config.problems:
             self.notify(problem, title="Config", severity="warning", timeout=15)
         if self._theme_problems:

@@ -92,6 +92,15 @@ def _money(value: Any) -> Decimal | None:
     return amount
 
 
+def _choice(*options: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in options:
+            raise ConfigValueError(f"must be one of {', '.join(map(repr, options))}, got {value!r}")
+        return value
+
+    return check
+
+
 def _str_list(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigValueError(f"must be a list of names, got {value!r}")
@@ -105,6 +114,8 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
         "model_path": (_str, ""),
         "n_ctx": (_int(256, 1_048_576), 4096),
         "threads": (_int(0, 512), 0),  # 0: physical cores
+        # "auto": no weight repacking on AMX CPUs, where llama.cpp's AMX backend crashes.
+        "weight_repacking": (_choice("auto", "off", "on"), "auto"),
         "energy_watts": (_money, None),
         "energy_usd_per_kwh": (_money, None),
     },

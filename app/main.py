@@ -108,9 +108,16 @@ def main(argv: list[str] | None = None) -> int:
         from .history import run_cost
 
         return run_cost(args.json)
+    from . import crashlog
+    from .config import data_dir
+
+    crashed = crashlog.previous_crash(data_dir())
+    crashlog.enable(data_dir())
     if args.command == "ask":
         from .headless import run_ask
 
+        if crashed:
+            print(f"rung: warning: {crashed}", file=sys.stderr)
         return run_ask(args, config)
 
     from .app import RungApp
@@ -126,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     try:
         app = RungApp(config, RungOverrides(args.tier, args.model, args.base_url), resume_id)
+        if crashed:
+            app.startup_warnings.append(crashed)
     except UnknownTierError as exc:
         print(f"rung: {exc}", file=sys.stderr)
         return 2

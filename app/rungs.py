@@ -52,6 +52,7 @@ def build_local(config: Config, model_path: str | None = None) -> LocalTier:
         model_path or config.get("local", "model_path") or None,
         n_ctx=config.get("local", "n_ctx"),
         n_threads=config.get("local", "threads") or None,
+        weight_repacking=config.get("local", "weight_repacking"),
     )
 
 

@@ -4,7 +4,10 @@ Same GGUF, same thread count, same prompts, temperature 0 (so both generate the 
 tokens). Each side has its own ``Llama`` so neither profits from the other's KV cache.
 Prints tokens/s and time to first token for both, and Rung's share of direct speed.
 
-    python bench/local_overhead.py [--rounds 3] [--max-tokens 128]
+    python bench/local_overhead.py [--rounds 3] [--max-tokens 128] [--weight-repacking off]
+
+``--weight-repacking off`` runs Rung's side on the AMX-safe load (no weight repacking),
+which is what an AMX CPU gets; the direct side always loads as llama.cpp does.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import time
 from llama_cpp import Llama
 
 from tiers.base import ChatRequest, Message, TextDelta
+from tiers.llama_safety import read_cpuinfo
 from tiers.local import LocalTier, embedded_model_path, physical_cores
 
 PROMPTS = [
@@ -67,12 +71,13 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--weight-repacking", choices=("auto", "off", "on"), default="auto")
     args = parser.parse_args()
 
     path = embedded_model_path()
     threads = physical_cores()
     llm = Llama(model_path=str(path), n_ctx=4096, n_threads=threads, verbose=False)
-    tier = LocalTier(path, n_ctx=4096, n_threads=threads)
+    tier = LocalTier(path, n_ctx=4096, n_threads=threads, weight_repacking=args.weight_repacking)
     await tier.load()
     # Warm both up once (first call pays one-off allocation costs).
     direct_run(llm, "hi", 8)
@@ -96,6 +101,9 @@ async def main() -> None:
         return statistics.median(xs)
 
     print(f"model: {path.name}  threads: {threads}  runs: {len(direct_tps)} per side")
+    amx = "amx_int8" in read_cpuinfo()
+    load = "no weight repacking (AMX-safe)" if tier.safe_load else "llama.cpp default"
+    print(f"CPU has AMX: {'yes' if amx else 'no'}  Rung's load: {load}")
     print(f"{'':24}{'direct':>12}{'rung':>12}{'rung/direct':>14}")
     print(
         f"{'tokens/s (median)':24}{med(direct_tps):12.1f}{med(rung_tps):12.1f}"

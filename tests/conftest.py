@@ -31,11 +31,15 @@ PROVIDER_ENV = (
 
 
 @pytest.fixture(autouse=True)
-def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_dirs(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Every test gets its own config and data directories and no real provider keys,
-    so nothing can reach a real provider or the developer's own files."""
+    so nothing can reach a real provider or the developer's own files. The cache (the
+    local model's crash-probe verdicts) is shared by the run, so the probe runs once."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
     for name in PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
     return tmp_path
@@ -111,7 +115,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # A file, not a pipe: a full pipe would block the server mid-request.
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
     command = [
-        sys.executable, "-m", "llama_cpp.server",
+        sys.executable, "-m", "tiers.llama_server",
         "--model", str(embedded_model_path()),
         "--host", "127.0.0.1", "--port", str(port),
         "--n_ctx", "2048", "--model_alias", "smollm2", "--verbose", "False",

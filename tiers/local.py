@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from .base import ChatRequest, Event, Failed, Finished, Notice, TextDelta, Usage
+from .llama_safety import cpu_flags, decide_safe, llama_system_info, load_llama, read_cpuinfo
+from .local_probe import probe_model
 
 EMBEDDED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct"
@@ -95,6 +97,9 @@ class LocalTier:
         name: str = "local",
         n_ctx: int = 4096,
         n_threads: int | None = None,
+        weight_repacking: str = "auto",
+        probe: bool = True,
+        probe_cache: Path | None = None,
     ) -> None:
         path = Path(model_path).expanduser() if model_path else embedded_model_path()
         self.name = name
@@ -102,6 +107,13 @@ class LocalTier:
         self.model = model_display_name(path) if path else EMBEDDED_MODEL_NAME
         self.n_ctx = n_ctx
         self.n_threads = n_threads or physical_cores()
+        self.weight_repacking = weight_repacking
+        self.probe = probe
+        self.probe_cache = probe_cache
+        # True once loaded without weight repacking (the AMX-safe path).
+        self.safe_load = False
+        # Things the user should hear about the load (e.g. a crash that was avoided).
+        self.load_notes: list[str] = []
         self._llm: Any = None
         self._formatter: Any = None
         self._load_error: str | None = None
@@ -139,14 +151,15 @@ class LocalTier:
                 )
             if not self.model_path.is_file():
                 raise LocalModelError(f"Model file not found: {self.model_path}")
-            from llama_cpp import Llama, llama_chat_format
+            from llama_cpp import llama_chat_format
 
+            self.safe_load = self._choose_load_mode(self.model_path)
             try:
-                llm = Llama(
-                    model_path=str(self.model_path),
+                llm = load_llama(
+                    str(self.model_path),
+                    safe=self.safe_load,
                     n_ctx=self.n_ctx,
                     n_threads=self.n_threads,
-                    verbose=False,
                 )
             except (ValueError, RuntimeError) as exc:
                 raise LocalModelError(
@@ -169,6 +182,36 @@ class LocalTier:
             self._load_error = f"Could not load {self.model_path}: {exc}"
         finally:
             self._loaded.set()
+
+    def _choose_load_mode(self, path: Path) -> bool:
+        """Whether to load without weight repacking: decided by the CPU and the build,
+        then confirmed by a child process that must survive a decode (see local_probe).
+        Raises LocalModelError when llama.cpp crashes on this model either way."""
+        cpuinfo, info = read_cpuinfo(), llama_system_info()
+        safe = decide_safe(self.weight_repacking, cpuinfo, info)
+        if not self.probe:
+            return safe
+        flags = " ".join(sorted(cpu_flags(cpuinfo)))
+        kwargs = {"cache_file": self.probe_cache, "cpuinfo_flags": flags, "system_info": info}
+        result = probe_model(path, safe, **kwargs)
+        if result.crashed and not safe and self.weight_repacking == "auto":
+            retry = probe_model(path, True, **kwargs)
+            if not retry.crashed:
+                self.load_notes.append(
+                    f"llama.cpp crashed ({result.signal_name}) running {self.model} with "
+                    "weight repacking on this CPU; Rung loads it without repacking instead."
+                )
+                return True
+            result = retry
+        if result.crashed:
+            raise LocalModelError(
+                f"llama.cpp crashed ({result.signal_name}) running {self.model} on this "
+                f"CPU{' even without weight repacking' if safe else ''}, so Rung did not load "
+                "it. Try another GGUF file (F6, Local model), set [local] weight_repacking = "
+                '"off", reinstall llama-cpp-python with CMAKE_ARGS="-DGGML_NATIVE=OFF", or '
+                "pin a remote rung."
+            )
+        return safe
 
     def _run(self) -> None:
         self._load()
@@ -238,6 +281,8 @@ class LocalTier:
             job.emit(Failed(self._load_error or "The local model is not loaded.", kind="model"))
             return
         request, llm = job.request, self._llm
+        while self.load_notes:  # said once, with the first reply
+            job.emit(Notice(self.load_notes.pop(0)))
         start = time.monotonic()
         fitted = self._fit_context(request, job)
         if fitted is None:

@@ -1,0 +1,132 @@
+"""Loading a GGUF model so that llama.cpp cannot crash on the CPU it runs on.
+
+The one known crash: on CPUs with AMX (Sapphire Rapids and newer Xeons, common in the
+cloud), a llama.cpp built natively carries its AMX backend, repacks the weights into an
+"AMX" buffer at load time, and then segfaults on any prompt of two or more tokens
+(llama.cpp issue 20824, unfixed). Loading with ``use_extra_bufts = false`` skips the
+repacking and runs at the same speed (77.5 vs 79.7 tokens/s measured on such a CPU).
+
+``Llama(...)`` has no argument for that field, so ``model_params_without_repacking``
+swaps llama-cpp-python's ``llama_model_default_params`` for the length of one
+constructor call. This is the only place Rung changes how llama.cpp loads a model.
+On a CPU without AMX nothing is changed, so nothing costs more there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+# CPU flags (as /proc/cpuinfo spells them) that mean the AMX backend would be used.
+AMX_FLAGS = frozenset({"amx_int8", "amx_tile", "amx_bf16"})
+# "auto": protect only where needed; "off": never repack weights; "on": llama.cpp's default.
+REPACK_MODES = ("auto", "off", "on")
+
+_patch_lock = threading.Lock()
+
+
+def cpu_flags(cpuinfo: str) -> set[str]:
+    """The feature flags of the first CPU listed in a /proc/cpuinfo text."""
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return set(value.split())
+    return set()
+
+
+def read_cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:  # not Linux: macOS and Windows CPUs are not affected
+        return ""
+
+
+def build_has_amx(system_info: str) -> bool:
+    """Whether this llama.cpp build carries the AMX code (``AMX_INT8 = 1`` in its
+    system info: set when it was compiled natively on an AMX CPU or with GGML_AMX)."""
+    return "AMX_INT8 = 1" in system_info
+
+
+def llama_system_info() -> str:
+    """llama.cpp's own feature list for this build (imports llama_cpp)."""
+    try:
+        import llama_cpp
+
+        return llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+    except Exception:  # an exotic build without it: decide by the CPU alone
+        return ""
+
+
+def needs_safe_load(cpuinfo: str | None = None, system_info: str | None = None) -> bool:
+    """True when the CPU has AMX and the build may use it: load without repacking.
+
+    An unreadable build description counts as "may use it": on an AMX CPU the safe load
+    costs nothing measurable, while the unsafe one can crash the whole process.
+    """
+    flags = cpu_flags(read_cpuinfo() if cpuinfo is None else cpuinfo)
+    if not flags & AMX_FLAGS:
+        return False
+    info = llama_system_info() if system_info is None else system_info
+    return build_has_amx(info) or not info.strip()
+
+
+def decide_safe(mode: str, cpuinfo: str | None = None, system_info: str | None = None) -> bool:
+    """Whether to load without weight repacking, for a ``[local] weight_repacking`` mode."""
+    if mode == "off":
+        return True
+    if mode == "on":
+        return False
+    env = os.environ.get("RUNG_WEIGHT_REPACKING", "").strip().lower()
+    if env in ("off", "on"):
+        return env == "off"
+    return needs_safe_load(cpuinfo, system_info)
+
+
+@contextlib.contextmanager
+def model_params_without_repacking() -> Iterator[None]:
+    """While active, models load with ``use_extra_bufts = false`` (no AMX buffer).
+
+    Held under a lock: two models loading at once in one process must not undo each
+    other's swap. Outside the ``with`` block llama-cpp-python is as it was.
+    """
+    import llama_cpp.llama_cpp as low
+
+    with _patch_lock:
+        original = low.llama_model_default_params
+        low.llama_model_default_params = _without_repacking(original)  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            low.llama_model_default_params = original  # type: ignore[assignment]
+
+
+def _without_repacking(default_params: Any) -> Any:
+    def params() -> Any:
+        value = default_params()
+        value.use_extra_bufts = False
+        return value
+
+    return params
+
+
+def load_llama(model_path: str, *, safe: bool, **kwargs: Any) -> Any:
+    """``Llama(model_path, **kwargs)``, without weight repacking when ``safe``."""
+    from llama_cpp import Llama
+
+    kwargs.setdefault("verbose", False)
+    if not safe:
+        return Llama(model_path=model_path, **kwargs)
+    with model_params_without_repacking():
+        return Llama(model_path=model_path, **kwargs)
+
+
+def disable_repacking_for_process() -> None:
+    """For a process that only serves models (the AMX-safe ``llama_server`` launcher):
+    every later load in this process skips weight repacking."""
+    import llama_cpp.llama_cpp as low
+
+    low.llama_model_default_params = _without_repacking(low.llama_model_default_params)  # type: ignore[assignment]
