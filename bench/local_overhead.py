@@ -20,7 +20,7 @@ import time
 from llama_cpp import Llama
 
 from tiers.base import ChatRequest, Message, TextDelta
-from tiers.llama_safety import read_cpuinfo
+from tiers.llama_safety import decide_safe, load_llama, read_cpuinfo
 from tiers.local import LocalTier, embedded_model_path, physical_cores
 
 PROMPTS = [
@@ -76,7 +76,9 @@ async def main() -> None:
 
     path = embedded_model_path()
     threads = physical_cores()
-    llm = Llama(model_path=str(path), n_ctx=4096, n_threads=threads, verbose=False)
+    # The direct side loads as a careful user would on this CPU: without weight repacking
+    # only where llama.cpp's AMX backend would crash (so the benchmark runs everywhere).
+    llm = load_llama(str(path), safe=decide_safe("auto"), n_ctx=4096, n_threads=threads)
     tier = LocalTier(path, n_ctx=4096, n_threads=threads, weight_repacking=args.weight_repacking)
     await tier.load()
     # Warm both up once (first call pays one-off allocation costs).
