@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from llama_cpp import LogitsProcessorList
 
-from tiers.local import LocalTier
+from rung.tiers.local import LocalTier
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "routing_dev.jsonl"
 

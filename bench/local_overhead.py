@@ -19,9 +19,9 @@ import time
 
 from llama_cpp import Llama
 
-from tiers.base import ChatRequest, Message, TextDelta
-from tiers.llama_safety import decide_safe, load_llama, read_cpuinfo
-from tiers.local import LocalTier, embedded_model_path, physical_cores
+from rung.tiers.base import ChatRequest, Message, TextDelta
+from rung.tiers.llama_safety import decide_safe, load_llama, read_cpuinfo
+from rung.tiers.local import LocalTier, embedded_model_path, physical_cores
 
 PROMPTS = [
     "Explain what a hash map is.",

@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from tiers.base import ChatRequest, Message, Usage, estimate_tokens
-from tiers.pricing import PriceBook, format_usd
-from tiers.router import Rung, choose
+from rung.tiers.base import ChatRequest, Message, Usage, estimate_tokens
+from rung.tiers.pricing import PriceBook, format_usd
+from rung.tiers.router import Rung, choose
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "routing_dev.jsonl"
 # Typical answer lengths in tokens (a short fact vs a worked engineering answer).

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tiers.local import LocalTier
-
-from .fakes import Handler, ScriptedServer
+from rung.tiers.local import LocalTier
+from tests.fakes import Handler, ScriptedServer
 
 PROVIDER_ENV = (
     "OPENAI_API_KEY",
@@ -109,13 +108,13 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import time
     import urllib.request
 
-    from tiers.local import embedded_model_path
+    from rung.tiers.local import embedded_model_path
 
     port = free_port()
     # A file, not a pipe: a full pipe would block the server mid-request.
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
     command = [
-        sys.executable, "-m", "tiers.llama_server",
+        sys.executable, "-m", "rung.tiers.llama_server",
         "--model", str(embedded_model_path()),
         "--host", "127.0.0.1", "--port", str(port),
         "--n_ctx", "2048", "--model_alias", "smollm2", "--verbose", "False",

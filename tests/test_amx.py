@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from tiers import llama_safety
-from tiers.base import ChatRequest, Message
-from tiers.local import LocalTier, embedded_model_path
-from tiers.local_probe import probe_key, probe_model, run_probe
-from tiers.turn import collect
-
-from .test_cli import rung
+from rung.tiers import llama_safety
+from rung.tiers.base import ChatRequest, Message
+from rung.tiers.local import LocalTier, embedded_model_path
+from rung.tiers.local_probe import probe_key, probe_model, run_probe
+from rung.tiers.turn import collect
+from tests.test_cli import rung
 
 SAPPHIRE_RAPIDS = """processor\t: 0
 vendor_id\t: GenuineIntel

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.app import RungApp
-from app.attachments import MAX_FILE_BYTES, expand
-from app.config import load_config
-from app.widgets.messages import MessageList
-
-from .conftest import wait_for
-from .fakes import anthropic_stream
-from .test_cli import rung
+from rung.engine.attachments import MAX_FILE_BYTES, expand
+from rung.engine.config import load_config
+from rung.tui.app import RungApp
+from rung.tui.widgets.messages import MessageList
+from tests.conftest import wait_for
+from tests.fakes import anthropic_stream
+from tests.test_cli import rung
 
 CODE = "def add(a, b):\n    return a - b  # bug\n"
 
@@ -60,7 +59,7 @@ async def test_chat_sends_the_file_and_shows_what_was_attached(
         assert "return a - b  # bug" in sent  # the model got the file
         reply = app.chat.query_one(MessageList).assistant_items()[0]
         assert str(reply.query_one(".meta").render()).startswith("anthropic")  # it climbed
-        from tiers.router import features
+        from rung.tiers.router import features
 
         assert "attached files" in features(app.chat._request(app.chat.history[:1])).signals
 

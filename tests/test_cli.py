@@ -7,13 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import subprocess_env
+from tests.conftest import subprocess_env
 
 
 def rung(tmp_path: Path, *args: str, stdin: str | None = None, cwd: Path | None = None,
          **env: str):  # fmt: skip
     return subprocess.run(
-        [sys.executable, "-m", "app", *args],
+        [sys.executable, "-m", "rung", *args],
         input=stdin if stdin is not None else "",  # never the test runner's own stdin
         cwd=cwd,
         capture_output=True,
@@ -62,7 +62,7 @@ def test_ask_without_a_question_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_ask_combines_the_question_with_piped_text(tmp_path: Path) -> None:
-    from .fakes import ScriptedServer, anthropic_stream
+    from tests.fakes import ScriptedServer, anthropic_stream
 
     server = ScriptedServer(lambda r: anthropic_stream(["fix: handle empty input"]))
     try:

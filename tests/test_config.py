@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.config import default_config_path, load_config
-
-from .test_cli import rung
+from rung.engine.config import default_config_path, load_config
+from tests.test_cli import rung
 
 
 def write(path: Path, text: str) -> Path:

@@ -11,17 +11,16 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from app.app import RungApp
-from app.config import data_dir, load_config
-from app.cost_screen import CostScreen
-from app.rungs import RungOverrides
-from app.store import DB_NAME, open_store
-from app.widgets.meter import CostBar
-from app.widgets.prompt import PromptInput
-
-from .conftest import wait_for
-from .fakes import ScriptedServer, Send, Sleep, anthropic_stream
-from .test_cli import rung
+from rung.engine.build_tiers import RungOverrides
+from rung.engine.config import data_dir, load_config
+from rung.engine.store import DB_NAME, open_store
+from rung.tui.app import RungApp
+from rung.tui.cost_screen import CostScreen
+from rung.tui.widgets.meter import CostBar
+from rung.tui.widgets.prompt import PromptInput
+from tests.conftest import wait_for
+from tests.fakes import ScriptedServer, Send, Sleep, anthropic_stream
+from tests.test_cli import rung
 
 # claude-sonnet-4-5: 1000 x 3 + 2000 x 3.75 + 5000 x 0.30 + 500 x 15 = $0.0195
 SONNET_TURN = {"input_tokens": 1000, "cache_write": 2000, "cache_read": 5000, "output_tokens": 500}
@@ -95,7 +94,7 @@ def test_cut_stream_stays_estimated(tmp_path: Path) -> None:
 
 
 def test_unknown_model_is_reported_as_unknown(tmp_path: Path) -> None:
-    from .fakes import openai_stream
+    from tests.fakes import openai_stream
 
     server = ScriptedServer(
         lambda r: openai_stream(

@@ -7,14 +7,13 @@ from pathlib import Path
 
 from textual.widgets import Markdown
 
-from app.app import RungApp
-from app.config import load_config
-from app.widgets.messages import MessageList
-from app.widgets.status import StatusBar
-
-from .conftest import wait_for
-from .fakes import anthropic_stream, gemini_stream, json_reply
-from .test_cli import rung
+from rung.engine.config import load_config
+from rung.tui.app import RungApp
+from rung.tui.widgets.messages import MessageList
+from rung.tui.widgets.status import StatusBar
+from tests.conftest import wait_for
+from tests.fakes import anthropic_stream, gemini_stream, json_reply
+from tests.test_cli import rung
 
 HARD = "Design a distributed rate limiter with Redis and prove it is correct."
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tiers.base import ChatRequest, Failed, Finished, Message, TextDelta, Usage
-from tiers.local import LocalModelError, LocalTier, embedded_model_path
-from tiers.turn import Turn, collect
+from rung.tiers.base import ChatRequest, Failed, Finished, Message, TextDelta, Usage
+from rung.tiers.local import LocalModelError, LocalTier, embedded_model_path
+from rung.tiers.turn import Turn, collect
 
 
 def ask(text: str, max_tokens: int = 24, **kw: object) -> ChatRequest:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .fakes import Send, Status, json_reply, openai_stream
-from .test_cli import rung
+from tests.fakes import Send, Status, json_reply, openai_stream
+from tests.test_cli import rung
 
 USAGE = {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500}
 # A price table in genai-prices' update format: a list of providers with their models.

@@ -14,13 +14,13 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tiers.anthropic import anthropic_usage
-from tiers.base import Usage
-from tiers.budget import Budget
-from tiers.gemini import gemini_usage
-from tiers.meter import CostMeter, MessageCost
-from tiers.openai import usage_from_openai
-from tiers.pricing import Cost, PriceBook, PriceOverride, format_usd
+from rung.tiers.anthropic import anthropic_usage
+from rung.tiers.base import Usage
+from rung.tiers.budget import Budget
+from rung.tiers.gemini import gemini_usage
+from rung.tiers.meter import CostMeter, MessageCost
+from rung.tiers.openai import usage_from_openai
+from rung.tiers.pricing import Cost, PriceBook, PriceOverride, format_usd
 
 NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 D = Decimal

@@ -10,16 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from app.config import load_config
-from app.rungs import RungOverrides, build_tier
-from tiers.anthropic import AnthropicTier
-from tiers.base import ChatRequest, Message, Reply, TextDelta
-from tiers.gemini import GeminiTier
-from tiers.http import HttpOptions, RemoteTier
-from tiers.openai import OpenAITier, SelfHostedTier
-from tiers.turn import Turn, collect
-
-from .fakes import (
+from rung.engine.build_tiers import RungOverrides, build_tier
+from rung.engine.config import load_config
+from rung.tiers.anthropic import AnthropicTier
+from rung.tiers.base import ChatRequest, Message, Reply, TextDelta
+from rung.tiers.gemini import GeminiTier
+from rung.tiers.http import HttpOptions, RemoteTier
+from rung.tiers.openai import OpenAITier, SelfHostedTier
+from rung.tiers.turn import Turn, collect
+from tests.fakes import (
     AnthropicCache,
     Send,
     Sleep,
@@ -577,7 +576,7 @@ async def test_each_tier_sends_only_its_own_key(
 
 
 def test_key_goes_only_to_the_providers_own_host() -> None:
-    from tiers.providers import allowed_key_for
+    from rung.tiers.providers import allowed_key_for
 
     assert allowed_key_for("openai", "https://api.openai.com/v1", None)
     assert not allowed_key_for("openai", "https://evil.example.com/v1", None)

@@ -9,15 +9,14 @@ from pathlib import Path
 import pytest
 from textual.widgets import Markdown
 
-from app.app import RungApp
-from app.config import load_config
-from app.rungs import RungOverrides
-from app.widgets.messages import MessageList
-from app.widgets.status import StatusBar
-
-from .conftest import wait_for
-from .fakes import anthropic_stream, gemini_stream, json_reply, openai_stream
-from .test_cli import rung
+from rung.engine.build_tiers import RungOverrides
+from rung.engine.config import load_config
+from rung.tui.app import RungApp
+from rung.tui.widgets.messages import MessageList
+from rung.tui.widgets.status import StatusBar
+from tests.conftest import wait_for
+from tests.fakes import anthropic_stream, gemini_stream, json_reply, openai_stream
+from tests.test_cli import rung
 
 LEAK_KEY = "sk-LEAKCANARY-7f3a9c2e51"
 

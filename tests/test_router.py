@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tiers.base import ChatRequest, Message
-from tiers.router import Rung, choose, next_usable, thresholds
-
-from .test_cli import rung
+from rung.tiers.base import ChatRequest, Message
+from rung.tiers.router import Rung, choose, next_usable, thresholds
+from tests.test_cli import rung
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_SET = ROOT.parent / "shared" / "eval" / "routing_dev.jsonl"

@@ -12,7 +12,7 @@ import keyring.errors
 import pytest
 from keyring.backends import fail
 
-from app.secrets import KeyStore, NoSafeStorageError, mask
+from rung.engine.secrets import KeyStore, NoSafeStorageError, mask
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.app import RungApp
-from app.config import data_dir, load_config
-from app.rungs import RungOverrides
-from app.store import open_store
-from app.widgets.messages import MessageList
-
-from .conftest import wait_for
-from .fakes import anthropic_stream
-from .test_cli import rung
+from rung.engine.build_tiers import RungOverrides
+from rung.engine.config import data_dir, load_config
+from rung.engine.store import open_store
+from rung.tui.app import RungApp
+from rung.tui.widgets.messages import MessageList
+from tests.conftest import wait_for
+from tests.fakes import anthropic_stream
+from tests.test_cli import rung
 
 
 def test_sessions_lists_conversations_newest_first(tmp_path: Path) -> None:

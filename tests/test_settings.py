@@ -8,14 +8,13 @@ from collections.abc import Iterator
 import pytest
 from textual.widgets import Input, Select, Static, Switch, TabbedContent
 
-from app.app import RungApp
-from app.config import data_dir, load_config
-from app.secrets import mask
-from app.settings import SettingsScreen
-
-from .conftest import wait_for
-from .fakes import ScriptedServer, json_reply
-from .test_secrets import MemoryKeyring, memory_keyring, no_keyring  # noqa: F401
+from rung.engine.config import data_dir, load_config
+from rung.engine.secrets import mask
+from rung.tui.app import RungApp
+from rung.tui.settings import SettingsScreen
+from tests.conftest import wait_for
+from tests.fakes import ScriptedServer, json_reply
+from tests.test_secrets import MemoryKeyring, memory_keyring, no_keyring  # noqa: F401
 
 SECRET = "sk-test-SETTINGS-9f8e7d6c5b"
 
@@ -172,7 +171,7 @@ async def test_local_model_picker_lists_the_embedded_model(memory_keyring) -> No
 
 
 async def test_settings_and_palette_reach_every_action(memory_keyring) -> None:  # noqa: F811
-    from app.commands import RungCommands
+    from rung.tui.commands import RungCommands
 
     app = RungApp(load_config())
     async with app.run_test(size=(140, 50)):

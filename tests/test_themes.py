@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from textual.app import App, ComposeResult
 
-from app.app import RungApp
-from app.config import load_config
-from app.themes import DEFAULT_THEME, ThemeError, builtin_themes, theme_from_toml
-from app.widgets.messages import MessageItem
-from app.widgets.meter import CostBar
-from app.widgets.status import StatusBar
-from tiers.meter import Totals
+from rung.engine.config import load_config
+from rung.tiers.meter import Totals
+from rung.tui.app import RungApp
+from rung.tui.themes import DEFAULT_THEME, ThemeError, builtin_themes, theme_from_toml
+from rung.tui.widgets.messages import MessageItem
+from rung.tui.widgets.meter import CostBar
+from rung.tui.widgets.status import StatusBar
 
 BUILTIN = [t.name for t in builtin_themes()]
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from textual.widgets import Markdown
 
-from app.app import RungApp
-from app.config import load_config
-from app.help import HelpScreen
-from app.widgets.messages import MessageItem, MessageList
-from app.widgets.prompt import PromptInput
-from app.widgets.status import StatusBar
-
-from .conftest import wait_for
+from rung.engine.config import load_config
+from rung.tui.app import RungApp
+from rung.tui.help import HelpScreen
+from rung.tui.widgets.messages import MessageItem, MessageList
+from rung.tui.widgets.prompt import PromptInput
+from rung.tui.widgets.status import StatusBar
+from tests.conftest import wait_for
 
 
 def make_app(max_tokens: int = 24) -> RungApp:
@@ -132,7 +131,7 @@ async def test_missing_model_is_reported_and_the_app_lives_on(tmp_path) -> None:
 async def test_a_huge_paste_is_refused_with_a_message_and_the_prompt_kept() -> None:
     from textual import events
 
-    from app.widgets.prompt import MAX_PROMPT_CHARS
+    from rung.tui.widgets.prompt import MAX_PROMPT_CHARS
 
     app = make_app()
     async with app.run_test() as pilot:
@@ -148,9 +147,8 @@ async def test_a_huge_paste_is_refused_with_a_message_and_the_prompt_kept() -> N
 
 
 async def test_scrolling_up_stops_following_the_reply(servers, monkeypatch) -> None:
-    from app.rungs import RungOverrides
-
-    from .fakes import Send, Sleep, anthropic_stream
+    from rung.engine.build_tiers import RungOverrides
+    from tests.fakes import Send, Sleep, anthropic_stream
 
     def slow_lines(request):  # type: ignore[no-untyped-def]
         steps = anthropic_stream([f"line {i}\n\n" for i in range(200)])

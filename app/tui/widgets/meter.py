@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from tiers.budget import BudgetState
-from tiers.meter import MessageCost, Totals
-from tiers.pricing import format_usd
+from rung.tiers.budget import BudgetState
+from rung.tiers.meter import MessageCost, Totals
+from rung.tiers.pricing import format_usd
 
 
 def short_count(n: int) -> str:

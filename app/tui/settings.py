@@ -23,17 +23,16 @@ from textual.widgets import (
     TabPane,
 )
 
-from tiers.local import embedded_model_path
-from tiers.providers import PROVIDERS
-
-from .config import SCHEMA, Config, ConfigValueError
-from .models import find_gguf_files
-from .rungs import RungOverrides, build_tier, key_store
-from .secrets import NoSafeStorageError
-from .widgets.provider_section import ProviderSection, key_status
+from rung.engine.build_tiers import RungOverrides, build_tier, key_store
+from rung.engine.config import SCHEMA, Config, ConfigValueError
+from rung.engine.gguf_finder import find_gguf_files
+from rung.engine.secrets import NoSafeStorageError
+from rung.tiers.local import embedded_model_path
+from rung.tiers.providers import PROVIDERS
+from rung.tui.widgets.provider_section import ProviderSection, key_status
 
 if TYPE_CHECKING:
-    from .app import RungApp
+    from rung.tui.app import RungApp
 
 API_PROVIDERS = ("openai", "anthropic", "gemini", "deepseek", "mistral", "openrouter", "custom")
 CUSTOM_PATH = "__custom__"

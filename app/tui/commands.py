@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
-    from .app import RungApp
+    from rung.tui.app import RungApp
 
 
 class RungCommands(Provider):

@@ -6,13 +6,12 @@ from __future__ import annotations
 import sqlite3
 from decimal import Decimal
 
-from tiers.base import Reply, Tier
-from tiers.budget import PAID_KINDS, Budget, BudgetState
-from tiers.meter import CostMeter, MessageCost
-from tiers.pricing import PriceBook
-
-from .config import Config, data_dir
-from .store import Store, StoredMessage, open_store, start_of_today
+from rung.engine.config import Config, data_dir
+from rung.engine.store import Store, StoredMessage, open_store, start_of_today
+from rung.tiers.base import Reply, Tier
+from rung.tiers.budget import PAID_KINDS, Budget, BudgetState
+from rung.tiers.meter import CostMeter, MessageCost
+from rung.tiers.pricing import PriceBook
 
 
 def price_book(config: Config) -> PriceBook:

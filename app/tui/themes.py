@@ -57,7 +57,7 @@ def theme_from_toml(text: str, origin: str) -> Theme:
 
 def builtin_themes() -> list[Theme]:
     files = sorted(
-        (f for f in resources.files("themes").iterdir() if f.name.endswith(".toml")),
+        (f for f in resources.files("rung.themes").iterdir() if f.name.endswith(".toml")),
         key=lambda f: f.name,
     )
     return [theme_from_toml(f.read_text(encoding="utf-8"), f.name) for f in files]

@@ -9,10 +9,9 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
-from tiers.pricing import format_usd
-
-from .config import Config, data_dir
-from .store import SpendRow, open_store, start_of_today, start_of_week
+from rung.engine.config import Config, data_dir
+from rung.engine.store import SpendRow, open_store, start_of_today, start_of_week
+from rung.tiers.pricing import format_usd
 
 
 def _period(rows: list[SpendRow]) -> dict[str, object]:
@@ -112,8 +111,8 @@ def run_sessions() -> int:
 
 def run_export(session_id: int | None, output: str | None, config: Config) -> int:
     """`rung export [ID] [-o FILE]`: a conversation as Markdown (stdout by default)."""
-    from .export import session_markdown
-    from .rungs import key_store
+    from rung.engine.build_tiers import key_store
+    from rung.engine.export import session_markdown
 
     try:
         store = open_store(data_dir())

@@ -14,23 +14,22 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from tiers.base import ChatRequest, Event, Message, Notice, Reply, TextDelta, Tier, Usage
-from tiers.meter import MessageCost
-from tiers.pricing import format_usd
-from tiers.turn import Turn
-
-from . import attachments
-from .cost_screen import CostScreen
-from .help import HelpScreen, binding_rows
-from .session import tier_provider
-from .store import StoredMessage
-from .widgets.messages import MessageItem, MessageList, last_code_block
-from .widgets.meter import CostBar
-from .widgets.prompt import PromptInput
-from .widgets.status import StatusBar
+from rung.engine import attachments
+from rung.engine.session import tier_provider
+from rung.engine.store import StoredMessage
+from rung.tiers.base import ChatRequest, Event, Message, Notice, Reply, TextDelta, Tier, Usage
+from rung.tiers.meter import MessageCost
+from rung.tiers.pricing import format_usd
+from rung.tiers.turn import Turn
+from rung.tui.cost_screen import CostScreen
+from rung.tui.help import HelpScreen, binding_rows
+from rung.tui.widgets.messages import MessageItem, MessageList, last_code_block
+from rung.tui.widgets.meter import CostBar
+from rung.tui.widgets.prompt import PromptInput
+from rung.tui.widgets.status import StatusBar
 
 if TYPE_CHECKING:
-    from .app import RungApp
+    from rung.tui.app import RungApp
 
 # The running cost is re-priced at most this often while a reply streams.
 LIVE_COST_INTERVAL_S = 0.15
@@ -347,8 +346,8 @@ class ChatScreen(Screen[None]):
 
     def action_export(self) -> None:
         """Write this conversation as Markdown in the current directory."""
-        from .export import session_markdown
-        from .rungs import key_store
+        from rung.engine.build_tiers import key_store
+        from rung.engine.export import session_markdown
 
         session = self.rung_app.session
         if session.store is None or session._session_id is None:

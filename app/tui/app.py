@@ -6,18 +6,17 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from tiers.base import ChatRequest, Tier
-from tiers.local import LocalModelError, LocalTier
-from tiers.router import Decision, Rung, choose, next_usable
-
-from .chat import ChatScreen
-from .commands import RungCommands
-from .config import Config
-from .ladder import rung_for_tier
-from .prices_update import start_price_updates, wait_for_prices
-from .rungs import RungOverrides, build_rungs
-from .session import Session
-from .themes import DEFAULT_THEME, builtin_themes, user_themes
+from rung.engine.build_tiers import RungOverrides, build_rungs
+from rung.engine.config import Config
+from rung.engine.ladder import rung_for_tier
+from rung.engine.prices_update import start_price_updates, wait_for_prices
+from rung.engine.session import Session
+from rung.tiers.base import ChatRequest, Tier
+from rung.tiers.local import LocalModelError, LocalTier
+from rung.tiers.router import Decision, Rung, choose, next_usable
+from rung.tui.chat import ChatScreen
+from rung.tui.commands import RungCommands
+from rung.tui.themes import DEFAULT_THEME, builtin_themes, user_themes
 
 AUTO = "auto"
 
@@ -164,7 +163,7 @@ class RungApp(App[None]):
         self.notify(f"Continuing session #{session_id} ({len(stored)} messages).")
 
     def action_settings(self) -> None:
-        from .settings import SettingsScreen
+        from rung.tui.settings import SettingsScreen
 
         if not isinstance(self.screen, SettingsScreen):
             self.push_screen(SettingsScreen())

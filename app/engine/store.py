@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from tiers.meter import MessageCost
+from rung.tiers.meter import MessageCost
 
 DB_NAME = "rung.db"
 

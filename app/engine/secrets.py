@@ -18,7 +18,7 @@ import keyring
 import keyring.errors
 import tomli_w
 
-from tiers.providers import PROVIDERS
+from rung.tiers.providers import PROVIDERS
 
 SERVICE = "rung"
 KEYS_FILE = "keys.toml"

@@ -6,10 +6,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Static
 
-from tiers.providers import PROVIDERS
-
-from ..config import Config
-from ..secrets import KeyStore, mask
+from rung.engine.config import Config
+from rung.engine.secrets import KeyStore, mask
+from rung.tiers.providers import PROVIDERS
 
 
 def key_status(keys: KeyStore, provider: str) -> str:

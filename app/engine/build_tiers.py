@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tiers.anthropic import AnthropicTier
-from tiers.base import Tier
-from tiers.gemini import GeminiTier
-from tiers.http import HttpOptions, RemoteTier
-from tiers.local import LocalTier
-from tiers.openai import OpenAITier, SelfHostedTier
-from tiers.providers import PROVIDERS, allowed_key_for
-
-from .config import Config, data_dir
-from .secrets import KeyStore
+from rung.engine.config import Config, data_dir
+from rung.engine.secrets import KeyStore
+from rung.tiers.anthropic import AnthropicTier
+from rung.tiers.base import Tier
+from rung.tiers.gemini import GeminiTier
+from rung.tiers.http import HttpOptions, RemoteTier
+from rung.tiers.local import LocalTier
+from rung.tiers.openai import OpenAITier, SelfHostedTier
+from rung.tiers.providers import PROVIDERS, allowed_key_for
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tiers.local import embedded_model_path
+from rung.tiers.local import embedded_model_path
 
 GGUF_MAGIC = b"GGUF"
 MAX_FILES = 200  # a picker, not an index: stop early on huge model folders

@@ -89,43 +89,43 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .config import load_config
+    from rung.engine.config import load_config
 
     config = load_config(args.config)
     if args.command == "route":
-        from .route_cmd import run_route
+        from rung.cli.route import run_route
 
         return run_route(args, config)
     if args.command == "sessions":
-        from .history import run_sessions
+        from rung.cli.history import run_sessions
 
         return run_sessions()
     if args.command == "export":
-        from .history import run_export
+        from rung.cli.history import run_export
 
         return run_export(args.id, args.output, config)
     if args.command == "cost":
-        from .history import run_cost
+        from rung.cli.history import run_cost
 
         return run_cost(args.json)
-    from . import crashlog
-    from .config import data_dir
+    from rung.engine import crashlog
+    from rung.engine.config import data_dir
 
     crashed = crashlog.previous_crash(data_dir())
     crashlog.enable(data_dir())
     if args.command == "ask":
-        from .headless import run_ask
+        from rung.cli.ask import run_ask
 
         if crashed:
             print(f"rung: warning: {crashed}", file=sys.stderr)
         return run_ask(args, config)
 
-    from .app import RungApp
-    from .rungs import RungOverrides, UnknownTierError
+    from rung.engine.build_tiers import RungOverrides, UnknownTierError
+    from rung.tui.app import RungApp
 
     resume_id = args.resume
     if args.continue_last:
-        from .history import last_session_id
+        from rung.cli.history import last_session_id
 
         resume_id = last_session_id()
         if resume_id is None:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tiers.base import Tier
-from tiers.http import RemoteTier
-from tiers.local import LocalTier, embedded_model_path
-from tiers.providers import PROVIDERS
-from tiers.router import Rung
-
-from .config import Config
-from .secrets import KeyStore
-from .session import Session
+from rung.engine.config import Config
+from rung.engine.secrets import KeyStore
+from rung.engine.session import Session
+from rung.tiers.base import Tier
+from rung.tiers.http import RemoteTier
+from rung.tiers.local import LocalTier, embedded_model_path
+from rung.tiers.providers import PROVIDERS
+from rung.tiers.router import Rung
 
 
 def rung_for_tier(tier: Tier, session: Session | None, healthy: bool | None) -> Rung:

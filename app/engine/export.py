@@ -6,12 +6,11 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 
-from tiers.pricing import format_usd
-from tiers.providers import PROVIDERS
-
-from . import attachments
-from .secrets import KeyStore, mask
-from .store import Store
+from rung.engine import attachments
+from rung.engine.secrets import KeyStore, mask
+from rung.engine.store import Store
+from rung.tiers.pricing import format_usd
+from rung.tiers.providers import PROVIDERS
 
 
 def known_keys(keys: KeyStore) -> list[str]:

@@ -8,8 +8,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from tiers.meter import CostMeter
-from tiers.pricing import format_usd
+from rung.tiers.meter import CostMeter
+from rung.tiers.pricing import format_usd
 
 
 class CostScreen(ModalScreen[None]):

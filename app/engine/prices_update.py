@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import Config
+from rung.engine.config import Config
 
 
 def start_price_updates(config: Config) -> Any | None:

@@ -8,17 +8,16 @@ import json
 import sys
 from pathlib import Path
 
-from tiers.base import ChatRequest, Event, Message, Reply, TextDelta, Tier
-from tiers.meter import MessageCost
-from tiers.router import Decision, Rung, choose, next_usable
-from tiers.turn import Turn
-
-from . import attachments
-from .config import Config
-from .ladder import static_ladder
-from .prices_update import start_price_updates, wait_for_prices
-from .rungs import RungOverrides, UnknownTierError, build_tier, key_store
-from .session import Session
+from rung.engine import attachments
+from rung.engine.build_tiers import RungOverrides, UnknownTierError, build_tier, key_store
+from rung.engine.config import Config
+from rung.engine.ladder import static_ladder
+from rung.engine.prices_update import start_price_updates, wait_for_prices
+from rung.engine.session import Session
+from rung.tiers.base import ChatRequest, Event, Message, Reply, TextDelta, Tier
+from rung.tiers.meter import MessageCost
+from rung.tiers.router import Decision, Rung, choose, next_usable
+from rung.tiers.turn import Turn
 
 # With price updates on, how long an answered question waits for fresh prices.
 PRICE_WAIT_S = 5.0

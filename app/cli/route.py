@@ -6,12 +6,11 @@ import argparse
 import json
 import sys
 
-from tiers.base import ChatRequest, Message
-from tiers.router import Decision, Rung, choose
-
-from .config import Config
-from .ladder import kinds_ladder, static_ladder
-from .rungs import key_store
+from rung.engine.build_tiers import key_store
+from rung.engine.config import Config
+from rung.engine.ladder import kinds_ladder, static_ladder
+from rung.tiers.base import ChatRequest, Message
+from rung.tiers.router import Decision, Rung, choose
 
 
 def _as_dict(decision: Decision) -> dict[str, object]:
