@@ -15,7 +15,7 @@ import socketserver
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,25 +54,35 @@ class Cut:
 
 
 Step = Status | Send | Sleep | Cut
-Handler = Callable[[Request], list[Step]]
+# A list, or any iterable: a generator makes an endless stream that stops when the
+# client hangs up (the next send fails).
+Handler = Callable[[Request], Iterable[Step]]
 
 REASONS = {
     200: "OK",
+    302: "Found",
+    307: "Temporary Redirect",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
     429: "Too Many Requests",
     500: "Internal Server Error",
+    502: "Bad Gateway",
     503: "Service Unavailable",
     529: "Overloaded",
 }
 
 
 class ScriptedServer:
-    def __init__(self, handler: Handler, tls: ssl.SSLContext | None = None) -> None:
+    """``port=0`` picks a free port; a given port lets a test start a server where a
+    refused or stuck connection used to be. ``sent_bytes`` counts the body bytes the
+    client accepted, so a test can prove a reader stopped early."""
+
+    def __init__(self, handler: Handler, tls: ssl.SSLContext | None = None, port: int = 0) -> None:
         self.handler = handler
         self.requests: list[Request] = []
+        self.sent_bytes = 0
         outer = self
 
         class _Handler(socketserver.StreamRequestHandler):
@@ -90,11 +100,14 @@ class ScriptedServer:
                     sock = tls.wrap_socket(sock, server_side=True)
                 return sock, addr
 
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", port), _Handler)
         self.port = self._server.server_address[1]
         scheme = "https" if tls else "http"
         self.url = f"{scheme}://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll: close() waits for it, and a test suite closes hundreds of servers.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
 
     def _serve(self, rfile: Any, conn: socket.socket) -> None:
@@ -127,6 +140,7 @@ class ScriptedServer:
             elif isinstance(step, Send):
                 if step.data:
                     conn.sendall(f"{len(step.data):x}\r\n".encode() + step.data + b"\r\n")
+                    self.sent_bytes += len(step.data)
             elif isinstance(step, Sleep):
                 time.sleep(step.seconds)
             elif isinstance(step, Cut):
@@ -145,9 +159,79 @@ def json_reply(code: int, payload: Any, headers: dict[str, str] | None = None) -
     return [Status(code, headers or {}, "application/json"), Send(json.dumps(payload).encode())]
 
 
+def sse_json(payload: Any) -> str:
+    """JSON as the providers stream it: non-ASCII text as raw UTF-8, not \\u escapes."""
+    return json.dumps(payload, ensure_ascii=False)
+
+
 # -- Anthropic ---------------------------------------------------------------------------
 def anthropic_event(name: str, payload: dict[str, Any]) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(payload)}\n\n".encode()
+    return f"event: {name}\ndata: {sse_json(payload)}\n\n".encode()
+
+
+def anthropic_head(
+    *,
+    input_tokens: int = 25,
+    cache_write: int = 0,
+    cache_read: int = 0,
+    model: str = "claude-sonnet-4-5-20250929",
+) -> list[Step]:
+    """The status and the events before the first piece of text."""
+    usage = {
+        "input_tokens": input_tokens,
+        "cache_creation_input_tokens": cache_write,
+        "cache_read_input_tokens": cache_read,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": cache_write,
+            "ephemeral_1h_input_tokens": 0,
+        },
+        "output_tokens": 1,
+        "service_tier": "standard",
+    }
+    message = {
+        "id": "msg_01Fake",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": usage,
+    }
+    block = {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "text", "text": ""},
+    }
+    return [
+        Status(200, {"request-id": "req_fake"}),
+        Send(anthropic_event("message_start", {"type": "message_start", "message": message})),
+        Send(anthropic_event("content_block_start", block)),
+        Send(anthropic_event("ping", {"type": "ping"})),
+    ]
+
+
+def anthropic_piece(text: str) -> bytes:
+    delta = {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "text_delta", "text": text},
+    }
+    return anthropic_event("content_block_delta", delta)
+
+
+def anthropic_tail(output_tokens: int, stop_reason: str = "end_turn") -> list[Step]:
+    """The events that end a reply: output_tokens is the cumulative total."""
+    delta = {
+        "type": "message_delta",
+        "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+        "usage": {"output_tokens": output_tokens},
+    }
+    return [
+        Send(anthropic_event("content_block_stop", {"type": "content_block_stop", "index": 0})),
+        Send(anthropic_event("message_delta", delta)),
+        Send(anthropic_event("message_stop", {"type": "message_stop"})),
+    ]
 
 
 def anthropic_stream(
@@ -164,86 +248,18 @@ def anthropic_stream(
 ) -> list[Step]:
     """The exact event sequence of a streamed Messages API reply."""
     out = output_tokens if output_tokens is not None else len(pieces) + 1
-    steps: list[Step] = [Status(200, {"request-id": "req_fake"})]
-    steps.append(
-        Send(
-            anthropic_event(
-                "message_start",
-                {
-                    "type": "message_start",
-                    "message": {
-                        "id": "msg_01Fake",
-                        "type": "message",
-                        "role": "assistant",
-                        "model": model,
-                        "content": [],
-                        "stop_reason": None,
-                        "stop_sequence": None,
-                        "usage": {
-                            "input_tokens": input_tokens,
-                            "cache_creation_input_tokens": cache_write,
-                            "cache_read_input_tokens": cache_read,
-                            "cache_creation": {
-                                "ephemeral_5m_input_tokens": cache_write,
-                                "ephemeral_1h_input_tokens": 0,
-                            },
-                            "output_tokens": 1,
-                            "service_tier": "standard",
-                        },
-                    },
-                },
-            )
-        )
+    steps = anthropic_head(
+        input_tokens=input_tokens, cache_write=cache_write, cache_read=cache_read, model=model
     )
-    steps.append(
-        Send(
-            anthropic_event(
-                "content_block_start",
-                {
-                    "type": "content_block_start",
-                    "index": 0,
-                    "content_block": {"type": "text", "text": ""},
-                },
-            )
-        )
-    )
-    steps.append(Send(anthropic_event("ping", {"type": "ping"})))
     for i, piece in enumerate(pieces):
         if cut_after is not None and i == cut_after:
             steps.append(Cut())
             return steps
-        steps.append(
-            Send(
-                anthropic_event(
-                    "content_block_delta",
-                    {
-                        "type": "content_block_delta",
-                        "index": 0,
-                        "delta": {"type": "text_delta", "text": piece},
-                    },
-                )
-            )
-        )
+        steps.append(Send(anthropic_piece(piece)))
     if error is not None:
         steps.append(Send(anthropic_event("error", {"type": "error", "error": error})))
         return steps
-    steps.append(
-        Send(anthropic_event("content_block_stop", {"type": "content_block_stop", "index": 0}))
-    )
-    steps.append(
-        Send(
-            anthropic_event(
-                "message_delta",
-                {
-                    "type": "message_delta",
-                    "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                    "usage": {"output_tokens": out},
-                },
-            )
-        )
-    )
-    steps.append(Send(anthropic_event("message_stop", {"type": "message_stop"})))
-    return steps
+    return steps + anthropic_tail(out, stop_reason)
 
 
 class AnthropicCache:
@@ -302,7 +318,7 @@ def gemini_chunk(
         "responseId": "fakeResp",
     }
     # Gemini separates events with CRLF pairs.
-    return f"data: {json.dumps(payload)}\r\n\r\n".encode()
+    return f"data: {sse_json(payload)}\r\n\r\n".encode()
 
 
 def gemini_stream(
@@ -344,7 +360,21 @@ def gemini_stream(
 
 # -- OpenAI-compatible -------------------------------------------------------------------
 def openai_chunk(payload: dict[str, Any]) -> bytes:
-    return f"data: {json.dumps(payload)}\n\n".encode()
+    return f"data: {sse_json(payload)}\n\n".encode()
+
+
+OPENAI_BASE = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1}
+
+
+def openai_head(model: str = "gpt-test") -> list[Step]:
+    """The status and the first chunk, which carries the role and no text."""
+    choice = {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+    return [Status(200), Send(openai_chunk({**OPENAI_BASE, "model": model, "choices": [choice]}))]
+
+
+def openai_piece(text: str, model: str = "gpt-test") -> bytes:
+    choice = {"index": 0, "delta": {"content": text}, "finish_reason": None}
+    return openai_chunk({**OPENAI_BASE, "model": model, "choices": [choice]})
 
 
 def openai_stream(
@@ -358,24 +388,7 @@ def openai_stream(
     done: bool = True,
     finish: str = "stop",
 ) -> list[Step]:
-    base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1, "model": model}
-    steps: list[Step] = [Status(200)]
-    steps.append(
-        Send(
-            openai_chunk(
-                {
-                    **base,
-                    "choices": [
-                        {
-                            "index": 0,
-                            "delta": {"role": "assistant", "content": ""},
-                            "finish_reason": None,
-                        }
-                    ],
-                }
-            )
-        )
-    )
+    steps = openai_head(model)
     for i, piece in enumerate(pieces):
         if cut_after is not None and i == cut_after:
             steps.append(Cut())
@@ -383,25 +396,147 @@ def openai_stream(
         if stall_after is not None and i == stall_after:
             steps.append(Sleep(stall))
             return steps
-        steps.append(
-            Send(
-                openai_chunk(
-                    {
-                        **base,
-                        "choices": [
-                            {"index": 0, "delta": {"content": piece}, "finish_reason": None}
-                        ],
-                    }
-                )
-            )
-        )
-    steps.append(
-        Send(
-            openai_chunk({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
-        )
-    )
+        steps.append(Send(openai_piece(piece, model)))
+    choice = {"index": 0, "delta": {}, "finish_reason": finish}
+    steps.append(Send(openai_chunk({**OPENAI_BASE, "model": model, "choices": [choice]})))
     if usage is not None:
-        steps.append(Send(openai_chunk({**base, "choices": [], "usage": usage})))
+        steps.append(
+            Send(openai_chunk({**OPENAI_BASE, "model": model, "choices": [], "usage": usage}))
+        )
     if done:
         steps.append(Send(b"data: [DONE]\n\n"))
     return steps
+
+
+# -- fault scripts: each provider's framing, piece by piece ------------------------------
+ANTHROPIC_ERRORS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+GEMINI_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
+OPENAI_ERRORS = {401: "invalid_api_key", 403: "unsupported_country_region_territory",
+                 404: "model_not_found", 429: "rate_limit_exceeded"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one provider frames a streamed reply, for scripts that break it somewhere.
+
+    ``head``: the status and the events before any text; ``piece(text, i)``: the i-th
+    piece of text; ``tail(n)``: the events that end an n-piece reply, with its usage;
+    ``empty``: an event that carries no text (keeps a stream alive, says nothing);
+    ``error_body``: the provider's JSON for an error status; ``error_event``: an error
+    sent mid-stream; ``malformed``: an event whose JSON is cut off.
+    """
+
+    name: str
+    head: Callable[[], list[Step]]
+    piece: Callable[[str, int], bytes]
+    tail: Callable[[int], list[Step]]
+    empty: bytes
+    error_body: Callable[[int, str], Any]
+    error_event: Callable[[str], bytes]
+    malformed: bytes
+
+    def stream(self, pieces: list[str]) -> list[Step]:
+        body = [Send(self.piece(p, i)) for i, p in enumerate(pieces)]
+        return [*self.head(), *body, *self.tail(len(pieces))]
+
+
+def _openai_tail(n: int) -> list[Step]:
+    finish = {"index": 0, "delta": {}, "finish_reason": "stop"}
+    usage = {"prompt_tokens": 11, "completion_tokens": n, "total_tokens": 11 + n}
+    return [
+        Send(openai_chunk({**OPENAI_BASE, "model": "gpt-test", "choices": [finish]})),
+        Send(openai_chunk({**OPENAI_BASE, "model": "gpt-test", "choices": [], "usage": usage})),
+        Send(b"data: [DONE]\n\n"),
+    ]
+
+
+def _openai_error(status: int, message: str) -> Any:
+    code = OPENAI_ERRORS.get(status)
+    return {"error": {"message": message, "type": "invalid_request_error", "param": None,
+                      "code": code}}  # fmt: skip
+
+
+OPENAI = Dialect(
+    name="openai",
+    head=openai_head,
+    piece=lambda text, i: openai_piece(text),
+    tail=_openai_tail,
+    empty=openai_chunk(
+        {
+            **OPENAI_BASE,
+            "model": "gpt-test",
+            "choices": [{"index": 0, "delta": {}, "finish_reason": None}],
+        }
+    ),
+    error_body=_openai_error,
+    error_event=lambda message: openai_chunk(
+        {"error": {"message": message, "type": "server_error", "code": None}}
+    ),
+    malformed=b'data: {"id": "chatcmpl-fake", "choices": [{"delta": {"content": "x"\n\n',
+)
+
+ANTHROPIC = Dialect(
+    name="anthropic",
+    head=anthropic_head,
+    piece=lambda text, i: anthropic_piece(text),
+    tail=lambda n: anthropic_tail(n + 1),
+    empty=anthropic_event("ping", {"type": "ping"}),
+    error_body=lambda status, message: {
+        "type": "error",
+        "error": {"type": ANTHROPIC_ERRORS.get(status, "api_error"), "message": message},
+    },
+    error_event=lambda message: anthropic_event(
+        "error", {"type": "error", "error": {"type": "overloaded_error", "message": message}}
+    ),
+    malformed=b'event: content_block_delta\ndata: {"type": "content_block_delta", "delta": {\n\n',
+)
+
+
+def _gemini_usage(n: int) -> dict[str, int]:
+    return {"promptTokenCount": 12, "candidatesTokenCount": n, "totalTokenCount": 12 + n}
+
+
+GEMINI = Dialect(
+    name="gemini",
+    head=lambda: [Status(200)],
+    piece=lambda text, i: gemini_chunk(text, _gemini_usage(i + 1)),
+    tail=lambda n: [Send(gemini_chunk(None, _gemini_usage(n), "STOP"))],
+    empty=gemini_chunk(None, _gemini_usage(0)),
+    error_body=lambda status, message: {
+        "error": {"code": status, "message": message, "status": GEMINI_STATUS.get(status, "")}
+    },
+    error_event=lambda message: (
+        "data: "
+        + json.dumps({"error": {"code": 503, "message": message, "status": "UNAVAILABLE"}})
+        + "\r\n\r\n"
+    ).encode(),
+    malformed=b'data: {"candidates": [{"content": \r\n\r\n',
+)
+
+DIALECTS = {"openai": OPENAI, "anthropic": ANTHROPIC, "gemini": GEMINI}
+
+
+def received_key(request: Request) -> str:
+    """The key a request carried, in whichever header its provider uses."""
+    auth = request.headers.get("authorization", "")
+    return (
+        auth.removeprefix("Bearer ")
+        or request.headers.get("x-api-key", "")
+        or request.headers.get("x-goog-api-key", "")
+    )

@@ -13,7 +13,7 @@ import pytest
 from rung.engine.build_tiers import RungOverrides, build_tier
 from rung.engine.config import load_config
 from rung.tiers.anthropic import AnthropicTier
-from rung.tiers.base import ChatRequest, Message, Reply, TextDelta
+from rung.tiers.base import ChatRequest, Message, Reply, TextDelta, Usage
 from rung.tiers.gemini import GeminiTier
 from rung.tiers.http import HttpOptions, RemoteTier
 from rung.tiers.openai import OpenAITier, SelfHostedTier
@@ -324,6 +324,8 @@ async def test_persistent_429_fails_after_bounded_retries(servers, provider: str
     assert "HTTP 429" in reply.failed.message and "after 3 attempts" in reply.failed.message
     assert len(server.requests) == 3  # 1 + max_retries(2)
     assert reply.failed.retryable
+    # Rejected three times, used nothing: no estimated input is charged.
+    assert reply.usage == Usage() and reply.failed.busy_s is not None
 
 
 async def test_long_retry_after_is_not_waited_out(servers) -> None:
@@ -366,6 +368,7 @@ async def test_connection_refused() -> None:
     reply = await run(openai_tier("http://127.0.0.1:9"))
     assert reply.failed is not None and reply.failed.kind == "network"
     assert "connection refused" in reply.failed.message
+    assert reply.usage == Usage() and reply.failed.busy_s == 0.0
 
 
 async def test_dns_failure() -> None:
@@ -596,6 +599,7 @@ async def test_redirects_are_not_followed(servers) -> None:
     assert reply.failed is not None and target.requests == []
     assert "does not follow redirects" in reply.failed.message
     assert target.url in reply.failed.message
+    assert reply.usage == Usage()  # a refused redirect is not charged
 
 
 async def test_retry_after_as_an_http_date(servers) -> None:

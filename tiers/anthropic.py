@@ -83,8 +83,12 @@ class AnthropicTier(RemoteTier):
             state.extra["usage_partial"] = True
         elif kind == "content_block_delta":
             delta = data.get("delta") or {}
-            if delta.get("type") == "text_delta" and delta.get("text"):
-                return [TextDelta(delta["text"])]
+            text = delta.get("text")
+            if delta.get("type") == "text_delta" and text and isinstance(text, str):
+                return [TextDelta(text)]
+            thinking = delta.get("thinking")
+            if delta.get("type") == "thinking_delta" and isinstance(thinking, str):
+                state.hidden_chars += len(thinking)  # billed, not shown, not idle
         elif kind == "message_delta":
             usage = data.get("usage") or {}
             merged = {**state.extra.get("start_usage", {}), **usage}

@@ -77,6 +77,9 @@ class Finished:
     time_to_first_token_s: float | None = None
     duration_s: float = 0.0
     output_tokens_per_s: float | None = None
+    # Seconds the server spent working on the request, without retry waits (a self-hosted
+    # rung is charged GPU time for these); None: the tier does not know, use duration_s.
+    busy_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,9 @@ class Failed:
     retryable: bool = False
     kind: str = "error"  # "auth", "rate_limit", "network", "server", "protocol", "model", "budget"
     duration_s: float = 0.0
+    # As in Finished: the server's working time, without retry waits (0 for a request
+    # it never took); None: unknown, use duration_s.
+    busy_s: float | None = None
 
 
 Event = TextDelta | Usage | Notice | Finished | Failed
@@ -98,16 +104,84 @@ class Tier(Protocol):
 
     Cancelling the task that iterates (or calling ``aclose`` on the iterator) stops the
     reply: a remote tier closes its connection, the local tier stops within one token.
+    The optional abilities below have defaults in ``TierBase``; callers read the
+    declared flags instead of probing a tier's type.
     """
 
     name: str  # the rung's name in the ladder, e.g. "local", "anthropic"
     kind: str  # "local", "selfhosted" or "api"
     provider: str  # key of tiers.providers.PROVIDERS: who bills it and how
     model: str
+    can_stop: bool  # stops itself within a token on ``stop()``, usage still exact
+    has_health: bool  # an endpoint worth checking before anyone asks (``health()``)
+    needs_loading: bool  # ``load()`` does real work (a model to read) before the first reply
 
     def stream(self, request: ChatRequest) -> AsyncIterator[Event]: ...
 
+    async def load(self) -> None: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def unusable_reason(self) -> str | None: ...
+
+    def stop(self) -> None: ...
+
+    async def health(self) -> tuple[bool, str]: ...
+
+    async def check_connection(self) -> tuple[bool, str]: ...
+
+    def scrub(self, text: str) -> str: ...
+
     async def aclose(self) -> None: ...
+
+
+class TierLoadError(Exception):
+    """A tier cannot be made ready (a missing or broken model). The message says why."""
+
+
+class TierBase:
+    """Defaults for a tier's optional abilities: a tier overrides only what it has."""
+
+    name: str
+    kind: str
+    provider: str
+    model: str
+    can_stop = False
+    has_health = False
+    needs_loading = False
+
+    async def load(self) -> None:
+        """Wait until the tier can answer; raise TierLoadError saying why it cannot."""
+
+    @property
+    def ready(self) -> bool:
+        """Whether ``load()`` has finished (always, for tiers with nothing to load)."""
+        return True
+
+    @property
+    def unusable_reason(self) -> str | None:
+        """Why no request can go out right now (no key, model failed to load), or None."""
+        return None
+
+    def stop(self) -> None:
+        """Ask the reply in flight to stop (only meaningful when ``can_stop``)."""
+
+    async def health(self) -> tuple[bool, str]:
+        """(healthy, what to show). Only called when ``has_health``."""
+        return True, ""
+
+    async def check_connection(self) -> tuple[bool, str]:
+        """The cheapest real call, for Settings' "Test connection": (ok, what to show)."""
+        return True, "Nothing to connect to."
+
+    def scrub(self, text: str) -> str:
+        """Remove this tier's secrets from text that may be shown or stored."""
+        return text
+
+    async def aclose(self) -> None:
+        """Release connections and threads; the tier is not used again."""
 
 
 @dataclass
@@ -159,11 +233,12 @@ def estimate_usage(request: ChatRequest, reply_chars: int, deltas: int) -> Usage
 
     Streaming servers send about one token per delta, so the delta count is a better
     output estimate than characters when it is larger. Lengths only: this runs while a
-    reply streams, so it builds no strings.
+    reply streams, so it builds no strings. The output is never estimated above what
+    was requested: a provider does not bill past ``max_tokens``.
     """
     prompt_chars = len(request.system or "") + sum(len(m.content) for m in request.messages)
     return Usage(
         input_tokens=(prompt_chars + 3) // 4 + 4 * len(request.messages),
-        output_tokens=max(deltas, (reply_chars + 3) // 4),
+        output_tokens=min(request.max_tokens, max(deltas, (reply_chars + 3) // 4)),
         estimated=True,
     )

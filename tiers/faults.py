@@ -1,16 +1,26 @@
 """How a remote tier's failures are put into words: by status, by network fault.
 
 Every message names the provider and the host, says what to do when there is
-something to do, and passes through ``scrub`` so a key never appears in it.
+something to do, and passes through ``scrub`` so a key never appears in it. Server
+text is scrubbed whole, before anything cuts it short: a key cut in two by a
+truncation would no longer match, and all but its last characters would show.
 """
 
 from __future__ import annotations
 
+import html
 import json
+import re
+from collections.abc import Callable
 
 import httpx
 
 from .base import Failed
+
+DETAIL_CHARS = 300
+_HTML_DROP = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_HTML_TAG = re.compile(r"<[^>]*>")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
 class FaultMessages:
@@ -27,7 +37,7 @@ class FaultMessages:
         raise NotImplementedError
 
     def _http_failure(self, status: int, body: bytes, attempts: int) -> Failed:
-        detail = self.scrub(error_detail(body))
+        detail = error_detail(body, self.scrub)
         tried = f" after {attempts} attempts" if attempts > 1 else ""
         if status in (401, 403):
             where = f" or ${self._key_env}" if self._key_env else ""
@@ -58,6 +68,23 @@ class FaultMessages:
             )
         return Failed(f"{self.label} refused the request (HTTP {status}): {detail}", kind="request")
 
+    def deadline_failure(self, which: str, received_text: bool, quiet_events: int) -> Failed:
+        """A reply that ran out of time: in total, or idle (no new text) for too long."""
+        o = self.options  # type: ignore[attr-defined]
+        if which == "total":
+            return Failed(
+                f"{self.label} took longer than {o.total_timeout:g}s for one reply; "
+                "Rung stopped waiting.",
+                retryable=True,
+                kind="network",
+            )
+        why = " (it sent only keep-alives or events without text)" if quiet_events else ""
+        if received_text:
+            msg = f"The {self.label} stream stalled: no new text for {o.idle_limit:g}s{why}."
+        else:
+            msg = f"{self.label} did not start replying within {o.idle_limit:g}s{why}."
+        return Failed(msg, retryable=True, kind="network")
+
     def _network_failure(self, exc: Exception, received_text: bool) -> Failed:
         host = httpx.URL(self.base_url).host
         o = self.options  # type: ignore[attr-defined]
@@ -87,7 +114,7 @@ class FaultMessages:
             elif any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in low:
                 reason = "connection refused (is the server running?)"
             else:
-                reason = self.scrub(str(exc)) or type(exc).__name__
+                reason = clip(self.scrub(str(exc)), DETAIL_CHARS) or type(exc).__name__
             return Failed(
                 f"Could not connect to {self.label} at {host}: {reason}.",
                 retryable=True,
@@ -100,30 +127,57 @@ class FaultMessages:
                 msg = f"The connection to {self.label} closed before any reply."
             return Failed(msg, retryable=True, kind="network")
         return Failed(
-            f"{self.label}: {type(exc).__name__}: {self.scrub(str(exc))}",
+            f"{self.label}: {type(exc).__name__}: {clip(self.scrub(str(exc)), DETAIL_CHARS)}",
             retryable=True,
             kind="network",
         )
 
 
-def error_detail(body: bytes) -> str:
-    """The human part of an error body: JSON error messages, or the start of the text."""
-    text = body.decode("utf-8", "replace").strip()
+def error_detail(body: bytes, scrub: Callable[[str], str] = str) -> str:
+    """The human part of an error body: JSON error messages, the text of an HTML page,
+    or the start of the text. ``scrub`` sees the whole text before it is cut short."""
+    text = scrub(body.decode("utf-8", "replace").strip())
     try:
         data = json.loads(text)
     except ValueError:
-        return text[:200] or "(empty body)"
+        if text.lstrip()[:1] == "<":
+            text = html_text(text)
+        return clip(text, DETAIL_CHARS) or "(empty body)"
+    # JSON escapes (\u0041, \r) hide a key from the raw-text scrub: scrub the decoded text.
+    return clip(scrub(_json_message(data) or text), DETAIL_CHARS)
+
+
+def _json_message(data: object) -> str:
     if isinstance(data, list) and data:
         data = data[0]
-    if isinstance(data, dict):
-        err = data.get("error", data)
-        if isinstance(err, dict):
-            return str(err.get("message") or err.get("type") or err)[:300]
-        if isinstance(err, str):
-            return err[:300]
-        if "message" in data:
-            return str(data["message"])[:300]
-    return text[:200]
+    if not isinstance(data, dict):
+        return ""
+    err = data.get("error", data)
+    if isinstance(err, dict):
+        return str(err.get("message") or err.get("type") or err)
+    if isinstance(err, str):
+        return err
+    return str(data["message"]) if "message" in data else ""
+
+
+def html_text(page: str) -> str:
+    """What a person reads on an HTML error page (a proxy's "502 Bad Gateway")."""
+    page = _HTML_DROP.sub(" ", page)
+    return html.unescape(_HTML_TAG.sub(" ", page))
+
+
+def clip(text: str, limit: int) -> str:
+    """One line of at most ``limit`` characters, with no control characters. Call it
+    only on scrubbed text: cutting first could split a key past recognition."""
+    text = " ".join(_CONTROL.sub("?", text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def size_text(n: int) -> str:
+    for unit, size in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if n >= size:
+            return f"{n / size:g} {unit}"
+    return f"{n} bytes"
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

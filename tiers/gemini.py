@@ -73,8 +73,13 @@ class GeminiTier(RemoteTier):
         out: list[TextDelta] = []
         for candidate in data.get("candidates") or []:
             for part in (candidate.get("content") or {}).get("parts") or []:
-                if part.get("text") and not part.get("thought"):
-                    out.append(TextDelta(part["text"]))
+                text = part.get("text")
+                if not text or not isinstance(text, str):
+                    continue
+                if part.get("thought"):
+                    state.hidden_chars += len(text)  # billed as output, not shown
+                else:
+                    out.append(TextDelta(text))
             reason = candidate.get("finishReason")
             if reason:
                 state.finish_reason = FINISH.get(reason, reason.lower())

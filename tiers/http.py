@@ -3,7 +3,12 @@
 A protocol module (openai, anthropic, gemini) says how to build a request and how to
 read one server-sent event; this module does the rest, so every provider fails the
 same way: a ``Failed`` event with a clear message, after the text that arrived and a
-``Usage`` for what was used (the provider's, or Rung's estimate).
+``Usage`` for what was used (the provider's, Rung's estimate, or zero for a request the
+provider never took).
+
+Every reply is bounded, whatever the server does: in time (idle and total deadlines), in
+bytes (per event and per reply, read with a bounded parser), and in output (a stream
+that runs past ``max_tokens`` is stopped and ends as "length").
 """
 
 from __future__ import annotations
@@ -11,15 +16,17 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import os
 import random
+import re
 import ssl
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource, ServerSentEvent
+from httpx_sse import ServerSentEvent
 
 from .base import (
     ChatRequest,
@@ -28,27 +35,61 @@ from .base import (
     Finished,
     Notice,
     TextDelta,
+    TierBase,
     Usage,
     estimate_usage,
 )
-from .faults import FaultMessages, error_detail
+from .faults import FaultMessages, clip, error_detail, size_text
 
 RETRY_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504, 529}
+# An error page says what went wrong in its first few KiB; the rest is never read.
+ERROR_BODY_LIMIT = 64 * 1024
+# A model list, even a big gateway's with hundreds of models, is far smaller than this.
+LISTING_LIMIT = 8 * 1024 * 1024
+# Output estimates are rough (about 4 characters a token), so a stream is cut only when
+# it is clearly past max_tokens: at twice as much, plus a little for tiny limits.
+OUTPUT_SLACK = 2
+OUTPUT_SLACK_TOKENS = 16
+# OpenAI frames each streamed token in about 250-300 bytes of JSON; a reply allowed many
+# tokens may use this many bytes for each before the per-reply byte bound applies.
+WIRE_BYTES_PER_TOKEN = 512
+# The only setting that fills HttpOptions.ca_bundle (see app/engine/build_tiers.py).
+CA_BUNDLE_SETTING = "[selfhosted] ca_bundle"
+# The UTF-8 byte order mark a stream may start with (the SSE rules say: drop it).
+BOM = b"\xef\xbb\xbf"
+# What a key may contain to go in a header: visible ASCII, nothing else.
+HEADER_SAFE_KEY = re.compile(r"[\x21-\x7e]+")
 
 
 @dataclass(frozen=True)
 class HttpOptions:
     connect_timeout: float = 10.0
-    # Long enough for a slow prefill of a big prompt; also the longest silence allowed
-    # mid-stream before the reply counts as stalled.
+    # The longest wait for the server to say anything at all (a slow prefill of a big
+    # prompt can take a minute); also the idle limit when idle_timeout is None.
     read_timeout: float = 120.0
+    # The longest time without new reply text (visible or reasoning). SSE comments,
+    # pings and events with no content count as idle: they keep a dead stream alive.
+    idle_timeout: float | None = None
+    # One reply, retries and waits included.
+    total_timeout: float = 600.0
     max_retries: int = 3
     backoff_base: float = 0.5
     backoff_cap: float = 20.0
     # A Retry-After longer than this is not waited out: the user is told instead.
     max_retry_after: float = 60.0
+    # One server-sent event (or one line of it), and all bytes of one reply; a reply
+    # allowed more than max_reply_bytes / WIRE_BYTES_PER_TOKEN tokens gets more.
+    max_event_bytes: int = 1024 * 1024
+    max_reply_bytes: int = 8 * 1024 * 1024
     verify_tls: bool = True
     ca_bundle: str | None = None
+
+    @property
+    def idle_limit(self) -> float:
+        return self.read_timeout if self.idle_timeout is None else self.idle_timeout
+
+    def reply_byte_limit(self, max_tokens: int) -> int:
+        return max(self.max_reply_bytes, WIRE_BYTES_PER_TOKEN * max_tokens)
 
 
 class ProviderError(Exception):
@@ -60,21 +101,217 @@ class ProviderError(Exception):
         self.retryable = retryable
 
 
+class EventTooLarge(Exception):
+    """A server-sent event (or a line without an end) grew past the per-event bound."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"an event larger than {size_text(limit)}")
+        self.limit = limit
+
+
+class SSEParser:
+    """Server-sent events from bytes, never holding more than ``max_event_bytes`` of one.
+
+    Why not httpx-sse's ``EventSource``: its line reader keeps a line until its newline
+    arrives, with no limit (a 200 MB line without a newline is held whole), and its
+    decoders are private. This follows the same WHATWG rules: lines end with CRLF, LF
+    or CR; a leading BOM is dropped; ":" starts a comment; "field: value" loses one
+    space; data lines join with "\\n"; a blank line dispatches; an event unfinished at
+    the end of the stream is dropped. Bytes are split before decoding, so a character
+    split across network reads is never broken (CR and LF never occur inside UTF-8).
+    """
+
+    _LINE_END = re.compile(rb"[\r\n]")
+
+    def __init__(self, max_event_bytes: int) -> None:
+        self.limit = max_event_bytes
+        self.comments = 0  # keep-alive comments seen, for the idle message
+        self._buffer = bytearray()
+        self._searched = 0  # bytes at the start of the buffer known to hold no line end
+        self._skip_lf = False  # the last line ended with CR: a following LF belongs to it
+        self._at_start = True  # a byte order mark may still come
+        self._event = ""
+        self._data: list[str] = []
+        self._event_bytes = 0
+        self._id = ""
+        self._retry: int | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held for a line not yet ended (tests check the bound with it)."""
+        return len(self._buffer)
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        buf = self._buffer
+        buf += chunk
+        if self._at_start:
+            if len(buf) < len(BOM) and BOM.startswith(buf):
+                return []  # too short to tell yet
+            self._at_start = False
+            if buf.startswith(BOM):
+                del buf[: len(BOM)]
+        pos = 0
+        if self._skip_lf and buf[:1] == b"\n":
+            pos = 1
+        self._skip_lf = False
+        events: list[ServerSentEvent] = []
+        while True:
+            found = self._LINE_END.search(buf, max(pos, self._searched))
+            if found is None:
+                break
+            end = found.start()
+            self._check(end - pos)
+            line = bytes(buf[pos:end])
+            pos = end + 1
+            if buf[end] == 0x0D:
+                if pos < len(buf):
+                    pos += buf[pos] == 0x0A
+                else:
+                    self._skip_lf = True
+            self._searched = 0
+            event = self._take(line.decode("utf-8", "replace"), len(line))
+            if event is not None:
+                events.append(event)
+        del buf[:pos]
+        self._searched = len(buf)
+        self._check(len(buf))
+        return events
+
+    def _check(self, line_bytes: int) -> None:
+        if self._event_bytes + line_bytes > self.limit:
+            raise EventTooLarge(self.limit)
+
+    def _take(self, line: str, size: int) -> ServerSentEvent | None:
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            self.comments += 1
+            return None
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            self._data.append(value)
+            self._event_bytes += size
+        elif name == "event":
+            self._event = value
+        elif name == "id" and "\0" not in value:
+            self._id = value
+        elif name == "retry" and value.isascii() and value.isdigit():
+            self._retry = int(value)
+        return None
+
+    def _dispatch(self) -> ServerSentEvent | None:
+        # Like httpx-sse: an id seen once makes every later blank line an event.
+        if not (self._event or self._data or self._id or self._retry is not None):
+            return None
+        event = ServerSentEvent(self._event, "\n".join(self._data), self._id, self._retry)
+        self._event, self._data, self._event_bytes, self._retry = "", [], 0, None
+        return event
+
+
 @dataclass
 class StreamState:
     """What one reply has produced so far, as the protocol parser sees it."""
 
     chars: int = 0  # of the reply so far, for an estimate if no usage arrives
     deltas: int = 0
+    # Reasoning text the provider streams but the reply does not show (billed as output).
+    hidden_chars: int = 0
     usage: Usage | None = None
     finish_reason: str | None = None
     model: str = ""
     done: bool = False
+    # The provider took the request: a 2xx event stream began. Before that, nothing
+    # was used and nothing is charged.
+    accepted: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def output_estimate(self) -> int:
+        return max(self.deltas, (self.chars + self.hidden_chars + 3) // 4)
 
-class RemoteTier(FaultMessages):
-    """Base of the remote tiers. Subclasses implement ``build`` and ``parse``."""
+
+@dataclass
+class ReplyClock:
+    """The deadlines of one reply, and the seconds the server spent on it (busy_s)."""
+
+    options: HttpOptions
+    started: float = field(default_factory=time.monotonic)
+    busy_s: float = 0.0
+    attempt_at: float | None = None
+    progress_at: float = field(default_factory=time.monotonic)
+    quiet_events: int = 0  # keep-alives and empty events since the last progress
+    first_text_at: float | None = None
+
+    @property
+    def total_deadline(self) -> float:
+        return self.started + self.options.total_timeout
+
+    def begin_attempt(self) -> None:
+        self.attempt_at = self.progress_at = time.monotonic()
+        self.quiet_events = 0
+
+    def end_attempt(self, server_worked: bool = True) -> None:
+        """Count the attempt as busy time, unless the server never got it (no connection)."""
+        if self.attempt_at is not None and server_worked:
+            self.busy_s += time.monotonic() - self.attempt_at
+        self.attempt_at = None
+
+    def progress(self) -> None:
+        self.progress_at = time.monotonic()
+        self.quiet_events = 0
+
+    def next_read(self) -> tuple[float, str]:
+        """Seconds the next read may wait, and which limit that is ("idle" or "total")."""
+        now = time.monotonic()
+        idle = self.progress_at + self.options.idle_limit - now
+        total = self.total_deadline - now
+        return (idle, "idle") if idle < total else (total, "total")
+
+    def fits(self, wait: float) -> bool:
+        return time.monotonic() + wait < self.total_deadline
+
+
+async def next_chunk(chunks: AsyncIterator[bytes], timeout: float) -> bytes | None:
+    """The next piece of a body within ``timeout`` seconds, or None at its end.
+
+    The timeout covers only this read (no ``yield`` inside it), so it can never fire
+    while the caller is busy with an event it was handed.
+    """
+    if timeout <= 0:
+        raise TimeoutError
+    async with asyncio.timeout(timeout):
+        try:
+            return await anext(chunks)
+        except StopAsyncIteration:
+            return None
+
+
+async def read_capped(response: httpx.Response, limit: int, timeout: float) -> bytes:
+    """At most ``limit`` bytes of a body, whatever arrived within ``timeout`` seconds.
+
+    Error pages and model lists are read through this: a body that never ends, or
+    trickles, costs neither memory nor time beyond the bound.
+    """
+    data = bytearray()
+    chunks = response.aiter_bytes()
+    deadline = time.monotonic() + timeout
+    try:
+        while len(data) < limit:
+            chunk = await next_chunk(chunks, deadline - time.monotonic())
+            if chunk is None:
+                break
+            data += chunk
+    except (TimeoutError, httpx.HTTPError):
+        pass  # what arrived is all there is to show
+    finally:
+        await response.aclose()
+    return bytes(data[:limit])
+
+
+class RemoteTier(FaultMessages, TierBase):
+    """Base of the remote tiers. Subclasses implement ``build`` and ``parse``.
+
+    Cancelling is closing the connection, so ``can_stop`` stays False (TierBase)."""
 
     kind = "api"
     provider = ""
@@ -123,20 +360,46 @@ class RemoteTier(FaultMessages):
         Returns (ok, what to show): latency and model count, or the exact reason."""
         if self.needs_key and not self._api_key:
             return False, f"No API key for {self.label}."
+        problem = self.key_problem()
+        if problem:
+            return False, problem
         start = time.monotonic()
         try:
-            response = await self.client.get(f"{self.base_url}/models", headers=self.auth_headers())
+            status, body = await self.get_small(f"{self.base_url}/models")
         except httpx.HTTPError as exc:
             return False, self._network_failure(exc, False).message
+        except ProviderError as exc:
+            return False, f"{self.label}: {clip(self.scrub(str(exc)), 300)}"
         latency = 1000 * (time.monotonic() - start)
-        if response.status_code >= 400:
-            return False, self._http_failure(response.status_code, response.content, 1).message
+        if status >= 400:
+            return False, self._http_failure(status, body, 1).message
         try:
-            data = response.json()
+            data = json.loads(body)
             listed = data.get("data") or data.get("models") or []
         except (ValueError, AttributeError):
             return False, f"{self.label} answered, but not with a model list."
         return True, f"Connected to {self.label} in {latency:.0f} ms · {len(listed)} models listed"
+
+    async def get_small(self, url: str) -> tuple[int, bytes]:
+        """GET a small document (a model list): (status, body), bounded in bytes and time."""
+        o = self.options
+        try:
+            async with asyncio.timeout(o.connect_timeout + o.read_timeout):
+                request = self.client.build_request("GET", url, headers=self.auth_headers())
+                response = await self.client.send(request, stream=True)
+        except TimeoutError:
+            raise ProviderError(
+                f"no answer from {url} within {o.connect_timeout + o.read_timeout:g}s",
+                kind="network",
+                retryable=True,
+            ) from None
+        body = await read_capped(response, LISTING_LIMIT + 1, o.read_timeout)
+        if len(body) > LISTING_LIMIT:
+            raise ProviderError(
+                f"the answer from {url} is larger than {size_text(LISTING_LIMIT)}",
+                kind="protocol",
+            )
+        return response.status_code, body
 
     # -- plumbing -----------------------------------------------------------------
     @property
@@ -149,12 +412,38 @@ class RemoteTier(FaultMessages):
         return bool(self._api_key) or not self.needs_key
 
     @property
+    def unusable_reason(self) -> str | None:
+        # Auto routing skips a rung with no key (and says so); a pinned one still
+        # answers with the message that tells the user where to put the key.
+        return None if self.has_key else "no API key"
+
+    def key_problem(self) -> str | None:
+        """Why the key cannot be sent in a header (never showing it), or None."""
+        key = self._api_key
+        if not key or HEADER_SAFE_KEY.fullmatch(key):
+            return None
+        bad = next(c for c in key if not HEADER_SAFE_KEY.fullmatch(c))
+        if bad in "\r\n":
+            what = "a line break (often a stray \\r from a Windows .env file)"
+        elif bad.isspace():
+            what = "a space or tab"
+        elif bad.isascii():
+            what = "a control character"
+        else:
+            what = "a non-ASCII character (a pasted quote or dash?)"
+        where = f" or ${self._key_env}" if self._key_env else ""
+        return (
+            f"The {self.label} API key contains {what}, so it cannot be sent. "
+            f"Enter it again in Settings{where}."
+        )
+
+    @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             o = self.options
             verify: bool | ssl.SSLContext = o.verify_tls
             if o.verify_tls and o.ca_bundle:
-                verify = ssl.create_default_context(cafile=o.ca_bundle)
+                verify = ca_context(o.ca_bundle)
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(o.read_timeout, connect=o.connect_timeout),
                 # Connection failures only; 429 and 5xx have their own backoff below.
@@ -170,9 +459,10 @@ class RemoteTier(FaultMessages):
             self._client = None
 
     def scrub(self, text: str) -> str:
-        """Remove the key from any text that might reach the screen or a log."""
-        if self._api_key and len(self._api_key) >= 4:
-            text = text.replace(self._api_key, "****")
+        """Remove the key from any text that might reach the screen or a log: as sent,
+        stripped, and as reprs and escapes show it (an exception quoting a header)."""
+        for form in key_forms(self._api_key or ""):
+            text = text.replace(form, "****")
         return text
 
     def _backoff(self, attempt: int, response: httpx.Response | None) -> float | None:
@@ -194,132 +484,325 @@ class RemoteTier(FaultMessages):
         return wait
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
-        start = time.monotonic()
+        clock = ReplyClock(self.options)
         state = StreamState()
-        first_token_at: float | None = None
         failed: Failed | None = None
-        if self.needs_key and not self._api_key:
-            where = f" ${self._key_env} or" if self._key_env else ""
-            yield Failed(
-                f"No API key for {self.label}: set{where} add one in Settings.", kind="auth"
-            )
+        problem = self._request_problem()
+        if problem is not None:
+            yield Usage()  # nothing was sent, nothing is charged
+            yield Failed(problem, kind="auth", busy_s=0.0)
             return
         response: httpx.Response | None = None
+        reader: ReplyReader | None = None
         try:
             await self.prepare()
             url, headers, body = self.build(request)
-            headers = {"accept": "text/event-stream", **headers}
+            # identity: a compressed stream would be inflated a network read at a time
+            # (up to ~1000x each) before the byte bounds below could see it.
+            headers = {"accept": "text/event-stream", "accept-encoding": "identity", **headers}
             for attempt in range(self.options.max_retries + 1):
-                response = await self.client.send(
-                    self.client.build_request("POST", url, headers=headers, json=body),
-                    stream=True,
-                )
+                response = await self._send(url, headers, body, clock)
                 if response.status_code < 400:
                     break
-                error_body = await response.aread()
-                await response.aclose()
-                status = response.status_code
-                wait = self._backoff(attempt, response)
-                if (
-                    status in RETRY_STATUSES
-                    and attempt < self.options.max_retries
-                    and wait is not None
-                ):
-                    yield Notice(
-                        f"{self.label} answered HTTP {status}; retrying in {wait:.1f}s "
-                        f"({attempt + 1}/{self.options.max_retries})."
-                    )
-                    await asyncio.sleep(wait)
-                    continue
-                raise _Failure(self._http_failure(status, error_body, attempt + 1))
+                notice, wait = await self._retry_or_fail(response, attempt, clock)
+                yield notice
+                await asyncio.sleep(wait)
             assert response is not None
-            if response.is_redirect:
-                where = response.headers.get("location", "another address")
-                raise _Failure(
-                    Failed(
-                        f"{self.label} redirected to {where}. Rung does not follow redirects, "
-                        "so a key never goes to another host: use that address as the base URL.",
-                        kind="request",
-                    )
-                )
-            content_type = response.headers.get("content-type", "")
-            if "text/event-stream" not in content_type:
-                raw = await response.aread()
-                raise _Failure(
-                    Failed(
-                        f"{self.label} sent {content_type or 'no content type'} instead of an "
-                        f"event stream: {self.scrub(error_detail(raw))}",
-                        kind="protocol",
-                    )
-                )
-            async for sse in EventSource(response).aiter_sse():
-                try:
-                    deltas = self.parse(sse, state)
-                except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                    raise _Failure(
-                        Failed(
-                            f"{self.label} sent a malformed event ({type(exc).__name__}): "
-                            f"{self.scrub(sse.data[:120])!r}",
-                            kind="protocol",
-                        )
-                    ) from None
+            await self._check_stream_response(response, clock)
+            state.accepted = True
+            reader = ReplyReader(self, response, request, state, clock)
+            while (deltas := await reader.next_deltas()) is not None:
                 for delta in deltas:
-                    if first_token_at is None:
-                        first_token_at = time.monotonic()
-                    state.chars += len(delta.text)
-                    state.deltas += 1
                     yield delta
-                if state.done:
-                    break
-            if not state.done and state.finish_reason is None:
-                failed = Failed(
-                    f"The {self.label} stream ended before the reply was complete.",
-                    retryable=True,
-                    kind="network",
-                )
+            failed = reader.incomplete()
         except _Failure as f:
             failed = f.failed
         except ProviderError as exc:
             failed = Failed(
-                f"{self.label}: {self.scrub(str(exc))}", retryable=exc.retryable, kind=exc.kind
+                f"{self.label}: {clip(self.scrub(str(exc)), 300)}",
+                retryable=exc.retryable,
+                kind=exc.kind,
             )
         except httpx.HTTPError as exc:
             failed = self._network_failure(exc, bool(state.deltas))
+        except Exception as exc:  # a tier bug or odd server must end as Failed, not crash
+            failed = Failed(
+                f"{self.label} failed unexpectedly: {type(exc).__name__}: "
+                f"{clip(self.scrub(str(exc)), 300)}",
+                kind="protocol",
+            )
         finally:
+            if reader is not None:
+                await reader.aclose()
             if response is not None:
                 await response.aclose()
-        end = time.monotonic()
-        yield self._final_usage(request, state, failed is not None)
-        if failed is not None:
-            yield Failed(failed.message, failed.retryable, failed.kind, duration_s=end - start)
-            return
-        gen = end - first_token_at if first_token_at else 0.0
-        usage_out = state.usage.output_tokens if state.usage else state.deltas
-        yield Finished(
-            finish_reason=state.finish_reason or "stop",
-            model=state.model or self.model,
-            time_to_first_token_s=(first_token_at - start) if first_token_at else None,
-            duration_s=end - start,
-            output_tokens_per_s=(usage_out / gen) if gen > 0 and usage_out else None,
-        )
+        over_limit = reader is not None and reader.over_limit
+        for event in self._ending(request, state, clock, failed, over_limit):
+            yield event
 
-    def _final_usage(self, request: ChatRequest, state: StreamState, failed: bool) -> Usage:
+    # -- the steps of one reply ---------------------------------------------------------
+    def _request_problem(self) -> str | None:
+        """Why no request may go out at all (no key, a key no header can carry)."""
+        if self.needs_key and not self._api_key:
+            where = f" ${self._key_env} or" if self._key_env else ""
+            return f"No API key for {self.label}: set{where} add one in Settings."
+        return self.key_problem()
+
+    async def _retry_or_fail(
+        self, response: httpx.Response, attempt: int, clock: ReplyClock
+    ) -> tuple[Notice, float]:
+        """After an error status: the notice and the wait before the next attempt, or
+        (raised) the failure when there is none."""
+        status = response.status_code
+        error_body = await read_capped(response, ERROR_BODY_LIMIT, self._body_wait(clock))
+        clock.end_attempt()
+        wait = self._retry_wait(status, attempt, response, clock)
+        if wait is None:
+            raise _Failure(self._http_failure(status, error_body, attempt + 1))
+        notice = Notice(
+            f"{self.label} answered HTTP {status}; retrying in {wait:.1f}s "
+            f"({attempt + 1}/{self.options.max_retries})."
+        )
+        return notice, wait
+
+    def _ending(
+        self,
+        request: ChatRequest,
+        state: StreamState,
+        clock: ReplyClock,
+        failed: Failed | None,
+        over_limit: bool,
+    ) -> list[Event]:
+        """The events that close a reply: a notice if it was cut at the output limit,
+        its usage, then exactly one Finished or Failed."""
+        clock.end_attempt()
+        end = time.monotonic()
+        duration = end - clock.started
+        events: list[Event] = []
+        if over_limit:
+            events.append(
+                Notice(
+                    f"{self.label} kept sending past the {request.max_tokens}-token limit; "
+                    "Rung stopped reading."
+                )
+            )
+        events.append(self._final_usage(request, state, complete=failed is None and not over_limit))
+        if failed is not None:
+            return [*events, replace(failed, duration_s=duration, busy_s=clock.busy_s)]
+        first = clock.first_text_at
+        gen = end - first if first else 0.0
+        usage_out = state.usage.output_tokens if state.usage else state.deltas
+        finished = Finished(
+            finish_reason="length" if over_limit else state.finish_reason or "stop",
+            model=state.model or self.model,
+            time_to_first_token_s=(first - clock.started) if first else None,
+            duration_s=duration,
+            output_tokens_per_s=(usage_out / gen) if gen > 0 and usage_out else None,
+            busy_s=clock.busy_s,
+        )
+        return [*events, finished]
+
+    async def _send(
+        self, url: str, headers: dict[str, str], body: dict[str, Any], clock: ReplyClock
+    ) -> httpx.Response:
+        """One attempt, up to the response headers, within the reply's total deadline."""
+        client = self.client  # first: a broken CA bundle fails before any attempt
+        clock.begin_attempt()
+        try:
+            async with asyncio.timeout(clock.total_deadline - time.monotonic()):
+                return await client.send(
+                    client.build_request("POST", url, headers=headers, json=body), stream=True
+                )
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            clock.end_attempt(server_worked=False)
+            raise
+        except TimeoutError:
+            raise _Failure(self.deadline_failure("total", False, 0)) from None
+
+    def _body_wait(self, clock: ReplyClock) -> float:
+        return max(0.0, min(self.options.idle_limit, clock.total_deadline - time.monotonic()))
+
+    def _retry_wait(
+        self, status: int, attempt: int, response: httpx.Response, clock: ReplyClock
+    ) -> float | None:
+        """Seconds before the next attempt, or None when this failure is final."""
+        if status not in RETRY_STATUSES or attempt >= self.options.max_retries:
+            return None
+        wait = self._backoff(attempt, response)
+        if wait is None or not clock.fits(wait):
+            return None
+        return wait
+
+    async def _check_stream_response(self, response: httpx.Response, clock: ReplyClock) -> None:
+        """Fail unless the answer is the event stream itself (not a redirect, not a page)."""
+        if response.is_redirect:
+            where = clip(self.scrub(response.headers.get("location", "another address")), 200)
+            raise _Failure(
+                Failed(
+                    f"{self.label} redirected to {where}. Rung does not follow redirects, "
+                    "so a key never goes to another host: use that address as the base URL.",
+                    kind="request",
+                )
+            )
+        content_type = clip(self.scrub(response.headers.get("content-type", "")), 80)
+        if "text/event-stream" not in content_type:
+            raw = await read_capped(response, ERROR_BODY_LIMIT, self._body_wait(clock))
+            raise _Failure(
+                Failed(
+                    f"{self.label} sent {content_type or 'no content type'} instead of an "
+                    f"event stream: {error_detail(raw, self.scrub)}",
+                    kind="protocol",
+                )
+            )
+
+    def checked_parse(self, sse: ServerSentEvent, state: StreamState) -> list[TextDelta]:
+        """``parse``, with anything it cannot read turned into a protocol failure."""
+        try:
+            return self.parse(sse, state)
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise _Failure(
+                Failed(
+                    f"{self.label} sent a malformed event ({type(exc).__name__}): "
+                    f"{clip(self.scrub(sse.data), 120)!r}",
+                    kind="protocol",
+                )
+            ) from None
+
+    def _final_usage(self, request: ChatRequest, state: StreamState, complete: bool) -> Usage:
         """The provider's usage when it arrived whole; otherwise Rung's estimate, keeping
-        any exact part the provider did send (Anthropic reports input at the start)."""
-        guess = estimate_usage(request, state.chars, state.deltas)
+        any exact part the provider did send (Anthropic reports input at the start).
+
+        A request the provider never took (an error status, a redirect, no connection)
+        used nothing. An estimated output never exceeds what was asked for: a runaway
+        stream is not billed beyond max_tokens by any real provider.
+        """
         reported = state.usage
-        if reported is not None and not (failed and state.extra.get("usage_partial")):
+        if not state.accepted:
+            return reported or Usage()
+        if reported is not None and (complete or not state.extra.get("usage_partial")):
             return reported
+        guess = estimate_usage(request, state.chars + state.hidden_chars, state.deltas)
+        guessed_out = min(guess.output_tokens, request.max_tokens)
         if reported is None:
-            return guess
+            return replace(guess, output_tokens=guessed_out)
         return Usage(
             input_tokens=reported.input_tokens or guess.input_tokens,
-            output_tokens=max(reported.output_tokens, guess.output_tokens),
+            # A running count (Gemini's) past max_tokens is a server gone wrong, not use.
+            output_tokens=min(max(reported.output_tokens, guessed_out), request.max_tokens),
             cached_input_tokens=reported.cached_input_tokens,
             cache_write_tokens=reported.cache_write_tokens,
             cache_write_1h_tokens=reported.cache_write_1h_tokens,
             estimated=True,
         )
+
+
+class ReplyReader:
+    """Reads one accepted event stream within the reply's limits: the idle and total
+    deadlines, bytes per event and per reply, and output past max_tokens."""
+
+    def __init__(
+        self,
+        tier: RemoteTier,
+        response: httpx.Response,
+        request: ChatRequest,
+        state: StreamState,
+        clock: ReplyClock,
+    ) -> None:
+        o = tier.options
+        self.tier = tier
+        self.state = state
+        self.clock = clock
+        self.over_limit = False
+        self._chunks = response.aiter_bytes()
+        self._parser = SSEParser(o.max_event_bytes)
+        self._wire_limit = o.reply_byte_limit(request.max_tokens)
+        self._wire_bytes = 0
+        self._output_limit = OUTPUT_SLACK * request.max_tokens + OUTPUT_SLACK_TOKENS
+        self._pending: _Failure | None = None  # raised after the text that came before it
+
+    async def next_deltas(self) -> list[TextDelta] | None:
+        """The text of the next network read, or None when the reply is over."""
+        if self._pending is not None:
+            raise self._pending
+        if self.state.done or self.over_limit:
+            return None
+        chunk = await self._read()
+        if chunk is None:
+            return None
+        self._wire_bytes += len(chunk)
+        if self._wire_bytes > self._wire_limit:
+            raise _Failure(
+                Failed(
+                    f"{self.tier.label} sent more than {size_text(self._wire_limit)} for one "
+                    "reply; Rung stopped reading it.",
+                    kind="protocol",
+                )
+            )
+        out: list[TextDelta] = []
+        try:
+            for sse in self._feed(chunk):
+                out += self._take(sse)
+                if self.state.done or self.over_limit:
+                    break
+        except _Failure as failure:
+            self._pending = failure
+        return out
+
+    def incomplete(self) -> Failed | None:
+        """The failure of a stream that ended cleanly but before the reply did."""
+        if self.state.done or self.state.finish_reason is not None or self.over_limit:
+            return None
+        return Failed(
+            f"The {self.tier.label} stream ended before the reply was complete.",
+            retryable=True,
+            kind="network",
+        )
+
+    async def aclose(self) -> None:
+        await self._chunks.aclose()  # type: ignore[attr-defined]
+
+    def _take(self, sse: ServerSentEvent) -> list[TextDelta]:
+        state, clock = self.state, self.clock
+        before = state.chars + state.hidden_chars
+        deltas = self.tier.checked_parse(sse, state)
+        for delta in deltas:
+            if clock.first_text_at is None:
+                clock.first_text_at = time.monotonic()
+            state.chars += len(delta.text)
+            state.deltas += 1
+        if state.chars + state.hidden_chars > before:
+            clock.progress()
+        else:
+            clock.quiet_events += 1
+        self.over_limit = state.output_estimate() > self._output_limit
+        return deltas
+
+    def _feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        comments = self._parser.comments
+        try:
+            events = self._parser.feed(chunk)
+        except EventTooLarge as exc:
+            raise _Failure(
+                Failed(
+                    f"{self.tier.label} sent {exc}; Rung stopped reading the reply.",
+                    kind="protocol",
+                )
+            ) from None
+        self.clock.quiet_events += self._parser.comments - comments
+        return events
+
+    async def _read(self) -> bytes | None:
+        """The next bytes of the stream, within the idle and total deadlines."""
+        timeout, which = self.clock.next_read()
+        try:
+            return await next_chunk(self._chunks, timeout)
+        except TimeoutError:
+            if self.state.finish_reason is not None:
+                return None  # the reply is whole; only a usage chunk or [DONE] is missing
+            failed = self.tier.deadline_failure(
+                which, bool(self.state.deltas), self.clock.quiet_events
+            )
+            raise _Failure(failed) from None
 
 
 class _Failure(Exception):
@@ -330,3 +813,44 @@ class _Failure(Exception):
 
 def json_data(sse: ServerSentEvent) -> Any:
     return json.loads(sse.data)
+
+
+def key_forms(key: str) -> list[str]:
+    """Every way a key may be written out, longest first: raw, stripped, as ``repr``
+    and bytes ``repr`` (exceptions quoting a header), JSON-escaped and URL-quoted."""
+    from urllib.parse import quote
+
+    if not key:
+        return []
+    forms = {
+        key,
+        key.strip(),
+        repr(key)[1:-1],
+        repr(key.encode("utf-8", "backslashreplace"))[2:-1],
+        json.dumps(key)[1:-1],
+        json.dumps(key, ensure_ascii=False)[1:-1],
+        quote(key, safe=""),
+    }
+    # A form this short would mask ordinary words; no real key is that short.
+    return sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
+
+
+def ca_context(path: str) -> ssl.SSLContext:
+    """A TLS context trusting ``path``; a missing or broken file is named with its setting."""
+    try:
+        return ssl.create_default_context(cafile=os.path.expanduser(path))
+    except FileNotFoundError:
+        reason = "no such file"
+    except IsADirectoryError:
+        reason = "it is a directory, not a file"
+    except PermissionError:
+        reason = "permission denied"
+    except ssl.SSLError:
+        reason = "it holds no PEM certificate"
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+    raise ProviderError(
+        f"cannot use the CA bundle {path!r} ({CA_BUNDLE_SETTING}): {reason}. "
+        "Fix the path in Settings or clear it.",
+        kind="config",
+    )

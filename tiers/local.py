@@ -23,7 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .base import ChatRequest, Event, Failed, Finished, Notice, TextDelta, Usage
+from .base import (
+    ChatRequest,
+    Event,
+    Failed,
+    Finished,
+    Notice,
+    TextDelta,
+    TierBase,
+    TierLoadError,
+    Usage,
+)
 from .llama_safety import cpu_flags, decide_safe, llama_system_info, load_llama, read_cpuinfo
 from .local_probe import probe_model
 
@@ -80,15 +90,17 @@ class _Job:
     cancelled: threading.Event
 
 
-class LocalModelError(Exception):
+class LocalModelError(TierLoadError):
     """The model file is missing or cannot be loaded. The message names the path."""
 
 
-class LocalTier:
+class LocalTier(TierBase):
     """A GGUF model served from this process. Costs nothing per token."""
 
     kind = "local"
     provider = "local"
+    can_stop = True  # checked once per sampled token; the usage stays exact
+    needs_loading = True
 
     def __init__(
         self,
@@ -131,6 +143,10 @@ class LocalTier:
     @property
     def load_error(self) -> str | None:
         return self._load_error
+
+    @property
+    def unusable_reason(self) -> str | None:
+        return "model failed to load" if self._load_error else None
 
     async def load(self) -> None:
         """Wait until the model is loaded (it starts loading when the tier is created).
@@ -377,7 +393,8 @@ class LocalTier:
             self._current.cancelled.set()
 
     async def aclose(self) -> None:
-        self._jobs.put(None)
+        # Joined off the event loop: a worker still loading can take a moment to end.
+        await asyncio.get_running_loop().run_in_executor(None, self.close)
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop the worker and wait for it: a process that exits while llama.cpp is

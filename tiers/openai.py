@@ -4,6 +4,7 @@ Together, any custom endpoint, and the self-hosted rung (vLLM, SGLang, llama-ser
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -11,6 +12,7 @@ import httpx
 from httpx_sse import ServerSentEvent
 
 from .base import ChatRequest, TextDelta, Usage
+from .faults import clip
 from .http import ProviderError, RemoteTier, StreamState, json_data
 
 # Mistral rejects unknown fields (422 "extra_forbidden") and sends usage in its last
@@ -93,8 +95,13 @@ class OpenAITier(RemoteTier):
         for choice in data.get("choices") or []:
             delta = choice.get("delta") or {}
             content = delta.get("content")
-            if content:
+            if content and isinstance(content, str):
                 out.append(TextDelta(content))
+            # DeepSeek's reasoning_content, OpenRouter's reasoning: billed, not shown, and
+            # proof that the model is working (so not idle).
+            thinking = delta.get("reasoning_content") or delta.get("reasoning")
+            if isinstance(thinking, str):
+                state.hidden_chars += len(thinking)
             reason = choice.get("finish_reason")
             if reason:
                 state.finish_reason = FINISH.get(reason, reason)
@@ -109,18 +116,30 @@ class SelfHostedTier(OpenAITier):
     """Your own OpenAI-compatible server. Its model comes from /v1/models when not set;
     its cost is GPU time (see pricing), so no key from any provider is ever sent here."""
 
+    has_health = True
+
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("kind", "selfhosted")
         kwargs.setdefault("provider", "selfhosted")
         super().__init__(**kwargs)
 
     async def discover_model(self) -> str:
-        response = await self.client.get(f"{self.base_url}/models", headers=self.auth_headers())
-        response.raise_for_status()
-        models = response.json().get("data") or []
-        if not models:
+        problem = self.key_problem()
+        if problem:
+            raise ProviderError(problem, kind="auth")
+        status, body = await self.get_small(f"{self.base_url}/models")
+        if status >= 400:
+            raise ProviderError(f"HTTP {status} from {self.base_url}/models", kind="model")
+        try:
+            models = json.loads(body).get("data") or []
+            first = models[0]["id"] if models else None
+        except (ValueError, AttributeError, LookupError, TypeError):
+            raise ProviderError(
+                f"{self.base_url}/models did not answer with a model list", kind="model"
+            ) from None
+        if first is None:
             raise ProviderError("the server lists no models at /models", kind="model")
-        return str(models[0]["id"])
+        return str(first)
 
     async def prepare(self) -> None:
         if not self.model:
@@ -131,10 +150,10 @@ class SelfHostedTier(OpenAITier):
         start = time.monotonic()
         try:
             model = await self.discover_model()
-        except (httpx.HTTPError, ProviderError, ValueError, KeyError) as exc:
-            if isinstance(exc, httpx.HTTPStatusError):
-                return False, f"HTTP {exc.response.status_code} from {self.base_url}/models"
-            return False, self.scrub(f"{type(exc).__name__}: {exc}")[:160]
+        except ProviderError as exc:
+            return False, clip(self.scrub(str(exc)), 160)
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            return False, clip(self.scrub(f"{type(exc).__name__}: {exc}"), 160)
         if not self.model:
             self.model = model
         return True, f"{model} · {1000 * (time.monotonic() - start):.0f} ms"

@@ -70,8 +70,9 @@ class Turn:
         except Exception as exc:  # a tier bug must not lose the reply
             if not self._usage_seen:
                 await self._emit(self._estimate())
-            scrub = getattr(self.tier, "scrub", str)  # keys never reach the screen
-            await self._emit(Failed(f"{self.tier.name} failed unexpectedly: {scrub(str(exc))}"))
+            # Keys never reach the screen, even inside an unexpected error.
+            message = self.tier.scrub(str(exc))
+            await self._emit(Failed(f"{self.tier.name} failed unexpectedly: {message}"))
         if self.reply.finished is None and self.reply.failed is None:
             # The stream ended without saying how: treat as cut.
             if not self._usage_seen:
@@ -85,6 +86,11 @@ class Turn:
                 )
             )
         return self.reply
+
+    @property
+    def usage_reported(self) -> bool:
+        """Whether the tier has sent a Usage for this reply yet."""
+        return self._usage_seen
 
     def _estimate(self) -> Usage:
         return estimate_usage(self.request, len(self.reply.text), self.deltas)
@@ -110,11 +116,10 @@ class Turn:
         if self._pump_task is None or self._pump_task.done():
             return
         self._cancel_requested = True
-        stop = getattr(self.tier, "stop", None)
-        if stop is None:
+        if not self.tier.can_stop:
             self._pump_task.cancel()
             return
-        stop()
+        self.tier.stop()
         asyncio.get_running_loop().call_later(GRACE_S, self._pump_task.cancel)
 
 
