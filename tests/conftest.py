@@ -32,16 +32,25 @@ PROVIDER_ENV = (
 @pytest.fixture(autouse=True)
 def isolated_dirs(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Path:
+) -> Iterator[Path]:
     """Every test gets its own config and data directories and no real provider keys,
     so nothing can reach a real provider or the developer's own files. The cache (the
     local model's crash-probe verdicts) is shared by the run, so the probe runs once."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+    # Every test starts on a machine with no OS keyring (like CI), whatever backends the
+    # test modules define: keyring would otherwise pick a test's in-memory one as its
+    # default, and what a test sees would depend on the order the tests ran in.
+    import keyring
+    from keyring.backends import fail
+
     for name in PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
-    return tmp_path
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield tmp_path
+    keyring.set_keyring(previous)
 
 
 @pytest.fixture

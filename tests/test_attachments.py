@@ -24,7 +24,8 @@ def test_expand_attaches_real_text_files_only(tmp_path: Path) -> None:
         "Fix @src/calc.py and @src/calc.py, mail me@example.com, see @big.log @img.png "
         "@nope/missing.py\n```python\n@app.route('/x')\n```"
     )
-    content, attached, problems = expand(text, tmp_path)
+    result = expand(text, tmp_path)
+    content, attached, problems = result.text, result.attached, result.problems
     assert [a.name for a in attached] == ["src/calc.py"]  # once, though mentioned twice
     assert content.startswith(text)
     assert f'<file path="src/calc.py">\n{CODE.rstrip()}\n</file>' in content
@@ -36,7 +37,8 @@ def test_expand_attaches_real_text_files_only(tmp_path: Path) -> None:
 
 
 def test_no_mentions_leaves_the_text_alone(tmp_path: Path) -> None:
-    assert expand("plain question", tmp_path) == ("plain question", [], [])
+    result = expand("plain question", tmp_path)
+    assert (result.text, result.attached, result.problems) == ("plain question", [], [])
 
 
 async def test_chat_sends_the_file_and_shows_what_was_attached(
@@ -52,7 +54,7 @@ async def test_chat_sends_the_file_and_shows_what_was_attached(
     app = RungApp(config)
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press(*"Why is @calc.py wrong?", "enter")
-        await wait_for(lambda: len(app.chat.replies) == 1 and app.chat.turn is None, 30)
+        await wait_for(lambda: len(app.chat.replies) == 1 and not app.chat.busy, 30)
         user = app.chat.query_one(MessageList).query("MessageItem").first()
         assert "attached calc.py (39 B)" in str(user.query_one(".meta").render())
         sent = api.requests[0].json()["messages"][0]["content"][0]["text"]
@@ -61,7 +63,7 @@ async def test_chat_sends_the_file_and_shows_what_was_attached(
         assert str(reply.query_one(".meta").render()).startswith("anthropic")  # it climbed
         from rung.tiers.router import features
 
-        assert "attached files" in features(app.chat._request(app.chat.history[:1])).signals
+        assert "attached files" in features(app.conversation.request(app.chat.history[:1])).signals
 
 
 def test_ask_attaches_files_from_the_working_directory(tmp_path: Path, servers) -> None:

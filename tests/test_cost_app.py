@@ -13,7 +13,7 @@ from textual.widgets import DataTable
 
 from rung.engine.build_tiers import RungOverrides
 from rung.engine.config import data_dir, load_config
-from rung.engine.store import DB_NAME, open_store
+from rung.engine.store import DB_NAME, SCHEMA_VERSION, open_store
 from rung.tui.app import RungApp
 from rung.tui.cost_screen import CostScreen
 from rung.tui.widgets.meter import CostBar
@@ -142,10 +142,10 @@ def test_daily_budget_stops_paid_rungs_headless(tmp_path: Path, anthropic_server
 
 def test_store_schema_is_versioned_and_in_wal_mode(tmp_path: Path) -> None:
     store = open_store(data_dir())
-    assert store.schema_version == 1
+    assert store.schema_version == SCHEMA_VERSION == 2
     store.close()
     store = open_store(data_dir())  # reopening migrates nothing twice
-    assert store.schema_version == 1
+    assert store.schema_version == SCHEMA_VERSION == 2
     store.close()
     db = sqlite3.connect(data_dir() / DB_NAME)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -181,8 +181,8 @@ async def test_meter_updates_while_the_reply_streams(monkeypatch) -> None:
             assert "spent $0" in bar_text(app)
             await pilot.press(*"hello", "enter")
             await wait_for(lambda: "this reply ~$" in bar_text(app))
-            assert app.chat.turn is not None  # still streaming
-            await wait_for(lambda: app.chat.turn is None)
+            assert app.chat.busy  # still streaming
+            await wait_for(lambda: not app.chat.busy)
             await pilot.pause()
             text = bar_text(app)
             assert "spent $0.0195" in text and "this reply" not in text
@@ -199,8 +199,8 @@ async def test_cost_detail_screen_lists_every_message(anthropic_server, monkeypa
     async with app.run_test(size=(160, 40)) as pilot:
         for _ in range(2):
             await pilot.press(*"hi", "enter")
-            await wait_for(lambda: app.chat.turn is None and len(app.chat.replies) >= 1)
-        await wait_for(lambda: len(app.chat.replies) == 2 and app.chat.turn is None)
+            await wait_for(lambda: not app.chat.busy and len(app.chat.replies) >= 1)
+        await wait_for(lambda: len(app.chat.replies) == 2 and not app.chat.busy)
         await pilot.press("f7")
         assert isinstance(app.screen, CostScreen)
         table = app.screen.query_one(DataTable)
@@ -217,13 +217,13 @@ async def test_budget_warns_then_blocks_paid_rungs(anthropic_server, monkeypatch
     app = _app(anthropic_server.url, monkeypatch, {("budget", "session_usd"): Decimal("0.024")})
     async with app.run_test(size=(160, 40)) as pilot:
         await pilot.press(*"one", "enter")
-        await wait_for(lambda: len(app.chat.replies) == 1 and app.chat.turn is None)
+        await wait_for(lambda: len(app.chat.replies) == 1 and not app.chat.busy)
         await pilot.pause()
         # $0.0195 of $0.024 is 81%: a warning, and the meter turns amber
         assert app.chat.query_one(CostBar).has_class("warn")
         assert any("81% of the session budget" in n.message for n in app._notifications)
         await pilot.press(*"two", "enter")
-        await wait_for(lambda: len(app.chat.replies) == 2 and app.chat.turn is None)
+        await wait_for(lambda: len(app.chat.replies) == 2 and not app.chat.busy)
         await pilot.pause()
         assert app.chat.query_one(CostBar).has_class("over")
         await pilot.press(*"three", "enter")

@@ -45,7 +45,7 @@ def items(app: RungApp):  # type: ignore[no-untyped-def]
 
 
 async def settle(app: RungApp, count: int) -> None:
-    await wait_for(lambda: len(app.chat.replies) >= count and app.chat.turn is None, 60)
+    await wait_for(lambda: len(app.chat.replies) >= count and not app.chat.busy, 60)
     await wait_for(lambda: all(i.status != "streaming" for i in items(app)))
 
 
@@ -53,7 +53,7 @@ async def test_auto_sends_quick_questions_local_and_hard_ones_up(servers, monkey
     api = servers(lambda r: anthropic_stream(["Use a token bucket."]))
     app = ladder_app(monkeypatch, ["local", "anthropic"], {"anthropic": api.url + "/v1"})
     async with app.run_test(size=(140, 40)) as pilot:
-        assert app.mode == "auto" and "Auto" in str(app.chat.query_one(StatusBar).render())
+        assert app.ladder.mode == "auto" and "Auto" in str(app.chat.query_one(StatusBar).render())
         await pilot.press(*"hello", "enter")
         await settle(app, 1)
         await pilot.press(*HARD, "enter")
@@ -72,19 +72,19 @@ async def test_function_keys_pin_rungs_and_f8_toggles_auto(servers, monkeypatch)
     async with app.run_test(size=(140, 40)) as pilot:
         status = app.chat.query_one(StatusBar)
         await pilot.press("f3")
-        assert app.mode == "anthropic" and status.tier == "anthropic"
+        assert app.ladder.mode == "anthropic" and status.tier == "anthropic"
         assert "Pinned" in str(status.render())
         await pilot.press(*"hello", "enter")  # quick, but pinned: goes to anthropic
         await settle(app, 1)
         assert items(app)[0].text == "pinned answer"
         await pilot.press("f2")
-        assert app.mode == "local" and status.tier == "local"
+        assert app.ladder.mode == "local" and status.tier == "local"
         await pilot.press("f8")
-        assert app.mode == "auto"
+        assert app.ladder.mode == "auto"
         await pilot.press("f8")
-        assert app.mode == "local"  # auto off pins the rung shown
+        assert app.ladder.mode == "local"  # auto off pins the rung shown
         await pilot.press("f5")  # no fourth rung: a message, nothing breaks
-        assert app.mode == "local"
+        assert app.ladder.mode == "local"
 
 
 async def test_escalate_asks_again_one_rung_up_and_keeps_both(servers, monkeypatch) -> None:
@@ -146,11 +146,11 @@ async def test_a_remapped_key_works(servers, monkeypatch) -> None:
     app.config.keymap = {"pin-rung-2": "f12", "toggle-auto": "ctrl+g"}
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press("f12")
-        assert app.mode == "anthropic"
+        assert app.ladder.mode == "anthropic"
         await pilot.press("ctrl+g")
-        assert app.mode == "auto"
+        assert app.ladder.mode == "auto"
         await pilot.press("f3")  # the old key no longer pins
-        assert app.mode == "auto"
+        assert app.ladder.mode == "auto"
 
 
 async def test_budget_takes_paid_rungs_off_the_ladder(servers, monkeypatch) -> None:

@@ -41,7 +41,7 @@ async def test_resume_shows_the_conversation_and_continues_it(
     async with first.run_test() as pilot:
         await pilot.press(*"Read @notes.txt", "enter")
         await wait_for(lambda: len(first.chat.replies) == 1 and not first.chat.busy)
-    session_id = first.session._session_id
+    session_id = first.session.session_id
     assert session_id is not None
 
     app = RungApp(

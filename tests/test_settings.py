@@ -84,18 +84,18 @@ async def test_enter_key_test_connection_save_and_reopen_masked(
 async def test_saving_applies_without_restarting(memory_keyring) -> None:  # noqa: F811
     app = RungApp(load_config())
     async with app.run_test(size=(140, 50)) as pilot:
-        assert list(app.rungs) == ["local"]
+        assert list(app.ladder.built()) == ["local"]
         screen = await open_settings(app, pilot)
         await type_into(pilot, screen, "ladder-rungs", "local, anthropic")
         await type_into(pilot, screen, "quality", "0.8")
         await type_into(pilot, screen, "daily-usd", "3.50")
         await type_into(pilot, screen, "gpu-usd-per-hour", "1.85")
         screen.query_one("#verify-tls", Switch).value = False
-        local_before = app.rungs["local"]
+        local_before = app.ladder.built()["local"]
         await pilot.press("ctrl+s")
         await wait_for(lambda: not isinstance(app.screen, SettingsScreen))
-        assert list(app.rungs) == ["local", "anthropic"]
-        assert app.rungs["local"] is local_before  # the loaded model is kept
+        assert list(app.ladder.built()) == ["local", "anthropic"]
+        assert app.ladder.built()["local"] is local_before  # the loaded model is kept
         assert app.config.get("ladder", "quality") == 0.8
         assert str(app.session.budget.daily_usd) == "3.50"
         assert str(app.session.meter.book.gpu_usd_per_hour) == "1.85"

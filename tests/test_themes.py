@@ -14,7 +14,7 @@ from rung.tui.app import RungApp
 from rung.tui.themes import DEFAULT_THEME, ThemeError, builtin_themes, theme_from_toml
 from rung.tui.widgets.messages import MessageItem
 from rung.tui.widgets.meter import CostBar
-from rung.tui.widgets.status import StatusBar
+from rung.tui.widgets.status import StatusBar, StatusView
 
 BUILTIN = [t.name for t in builtin_themes()]
 
@@ -48,8 +48,7 @@ class ThemePreview(App[None]):
         for theme in builtin_themes():
             self.register_theme(theme)
         self.theme = self._theme_name
-        status = self.query_one(StatusBar)
-        status.mode, status.tier, status.model, status.state = "Auto", "local", "SmolLM2", "ready"
+        self.query_one(StatusBar).show(StatusView("Auto", "local", "SmolLM2", "ready"))
         totals = Totals(Decimal("0.0195"), Decimal("0.013"), 0, False, 8000, 500, 5000,
                         {"anthropic": Decimal("0.0195")})  # fmt: skip
         self.query_one(CostBar).show(totals, "claude-opus-4-5")

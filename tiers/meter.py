@@ -86,14 +86,15 @@ class CostMeter:
         provider: str,
         model: str,
         request: ChatRequest,
-        text: str,
+        chars: int,
         deltas: int,
         busy_s: float,
         usage: Usage | None = None,
     ) -> MessageCost:
         """The running cost of a reply still streaming: from counted tokens until the
-        provider's usage arrives (then from that), always marked as an estimate."""
-        counted = usage or estimate_usage(request, len(text), deltas)
+        provider's usage arrives (then from that), always marked as an estimate.
+        ``chars`` and ``deltas``: the reply's length so far and the pieces it came in."""
+        counted = usage or estimate_usage(request, chars, deltas)
         if not counted.estimated:
             counted = Usage(**{**counted.__dict__, "estimated": True})
         return self.price(

@@ -1,4 +1,8 @@
-"""`rung ask`: one question, the answer streamed to stdout, errors on stderr."""
+"""`rung ask`: one question, the answer streamed to stdout, errors on stderr.
+
+A thin view of the conversation engine: it prints the engine's events. Everything that
+did not come from Rung itself passes through the terminal sanitizer on its way out.
+"""
 
 from __future__ import annotations
 
@@ -7,132 +11,161 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from rung.engine import attachments
-from rung.engine.build_tiers import RungOverrides, UnknownTierError, build_tier, key_store
+from rung.engine.build_tiers import RungOverrides, UnknownTierError
 from rung.engine.config import Config
-from rung.engine.ladder import static_ladder
+from rung.engine.conversation import (
+    ChatOptions,
+    Conversation,
+    EngineEvent,
+    FallingBack,
+    Outcome,
+    Plan,
+    StoreProblem,
+)
+from rung.engine.ladder import Ladder
 from rung.engine.prices_update import start_price_updates, wait_for_prices
+from rung.engine.safe_text import for_terminal, json_for_terminal
 from rung.engine.session import Session
-from rung.tiers.base import ChatRequest, Event, Message, Reply, TextDelta, Tier
-from rung.tiers.meter import MessageCost
-from rung.tiers.router import Decision, Rung, choose, next_usable
-from rung.tiers.turn import Turn
+from rung.tiers.base import Notice, TextDelta
+from rung.tiers.providers import PROVIDERS
 
 # With price updates on, how long an answered question waits for fresh prices.
 PRICE_WAIT_S = 5.0
 
 
-def _question(args: argparse.Namespace) -> str | None:
-    """The question from the arguments, the pipe, or both: `git diff | rung ask "write a
-    commit message"` sends the instruction followed by the piped text."""
+def warn(message: str) -> None:
+    print(f"rung: {for_terminal(message)}", file=sys.stderr, flush=True)
+
+
+def _question(args: argparse.Namespace) -> tuple[str, str]:
+    """(what the user typed, what was piped in). `git diff | rung ask "write a commit
+    message"` sends the instruction followed by the piped text."""
     asked = " ".join(args.question).strip()
     piped = ""
     if sys.stdin is not None and not sys.stdin.isatty():
         piped = sys.stdin.read().strip()
-    if asked and piped:
-        return f"{asked}\n\n{piped}"
-    return asked or piped or None
+    return asked, piped
+
+
+def _attach(asked: str, piped: str) -> str:
+    """Only the typed instruction can attach files; piped text is never scanned."""
+    expansion = attachments.expand(asked, Path.cwd())
+    for problem in expansion.problems:
+        warn(f"not attached: {problem}")
+    for name in expansion.needs_confirmation:
+        warn(
+            f"not attached: @{name} is outside the working directory; from the command "
+            f"line Rung attaches only files under {Path.cwd()} (pipe it in instead)"
+        )
+    if expansion.attached:
+        warn(f"attached {attachments.describe(expansion.attached)}")
+    text = expansion.text
+    return f"{text}\n\n{piped}" if text and piped else text or piped
 
 
 def run_ask(args: argparse.Namespace, config: Config) -> int:
     for problem in config.problems:
-        print(f"rung: warning: {problem}", file=sys.stderr)
-    question = _question(args)
-    if not question:
+        warn(f"warning: {problem}")
+    asked, piped = _question(args)
+    if not asked and not piped:
         print("rung ask: no question given (pass it as an argument or on stdin)", file=sys.stderr)
         return 2
+    if args.tier and args.tier not in PROVIDERS:
+        print(f"rung: Unknown tier {args.tier!r}. Known tiers: {', '.join(PROVIDERS)}.",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    question = _attach(asked, piped)
     overrides = RungOverrides(args.tier, args.model, args.base_url)
-    question, attached, problems = attachments.expand(question, Path.cwd())
-    for problem in problems:
-        print(f"rung: not attached: {problem}", file=sys.stderr)
-    if attached:
-        print(f"rung: attached {attachments.describe(attached)}", file=sys.stderr)
-    request = ChatRequest(
-        messages=(Message("user", question),),
+    ladder = Ladder(config, overrides, only_override=bool(args.tier))
+    for problem in ladder.problems:
+        warn(f"warning: {problem}")
+    session = Session(config, "ask", history=not args.no_save)
+    updater = start_price_updates(config)
+    if updater is not None:
+        session.before_pricing = lambda: _wait_for_prices(updater)
+    options = ChatOptions(
         system=args.system if args.system is not None else config.get("ui", "system_prompt"),
         max_tokens=args.max_tokens or config.get("ui", "max_tokens"),
+        # --tier means that rung and no other.
+        fallback=config.get("ladder", "fallback") and not args.tier,
     )
-    if overrides.tier:
-        ladder = [Rung(overrides.tier, "api")]
-        decision = Decision(0, overrides.tier, 0.0, f"pinned: {overrides.tier}")
-    else:
-        ladder = static_ladder(config, key_store(config))
-        decision = choose(request, ladder, config.get("ladder", "quality"))
-    updater = start_price_updates(config)
-    session = Session(config, "ask")
-    if session.store_error:
-        print(f"rung: warning: {session.store_error}", file=sys.stderr)
-    index = decision.rung
-    while True:
-        name = ladder[index].name
+    conversation = Conversation(ladder, session, options, [_printer(stream_text=not args.json)])
+    try:
         try:
-            # Only the rung that answers is built: no model loads for nothing. --model and
-            # --base-url belong to --tier, or without it to the first rung.
-            tier = build_tier(name, config, overrides if index == 0 else RungOverrides())
+            plan = conversation.prepare(question)
         except UnknownTierError as exc:
-            print(f"rung: {exc}", file=sys.stderr)
+            warn(str(exc))
             return 2
-        verdict = session.allows(tier)
-        if verdict.blocks_paid:
-            print(f"rung: {verdict.message} (try --tier local)", file=sys.stderr)
+        if not isinstance(plan, Plan):
+            hint = " (try --tier local)" if plan.kind == "budget" else ""
+            warn(f"{plan.message}{hint}")
             return 1
-        if verdict.level == "warn":
-            print(f"rung: warning: {verdict.message}", file=sys.stderr)
         try:
-            reply = asyncio.run(_ask(tier, request, stream_text=not args.json))
+            outcome = asyncio.run(_run(conversation, plan))
         except KeyboardInterrupt:
+            # The engine has recorded the partial reply as interrupted; write it out.
             print("\nrung: interrupted", file=sys.stderr)
             return 130
-        finally:
-            close = getattr(tier, "close", None)
-            if close:
-                close()
+    finally:
+        session.close()
         if updater is not None:
-            problem = wait_for_prices(updater, PRICE_WAIT_S)
-            if problem:
-                print(f"rung: warning: {problem}", file=sys.stderr)
-        record = session.record(tier, question, reply)
-        above = next_usable(ladder, index) if reply.failed is not None else None
-        if above is None or overrides.tier or not config.get("ladder", "fallback"):
-            break
-        failure = reply.failed.message if reply.failed else ""
-        print(f"rung: {name} failed ({failure}); falling back to {ladder[above].name}",
-              file=sys.stderr)  # fmt: skip
-        index = above
-    session.close()
-    if updater is not None:
-        updater.stop()
+            updater.stop()
+        for problem in session.problems():
+            warn(f"warning: {problem}")
+    final = outcome.final
     if args.json:
-        print(json.dumps(_as_json(tier, reply, record, decision.reason), ensure_ascii=False))
-    elif reply.text and not reply.text.endswith("\n"):
+        data = _as_json(outcome, plan.reason)
+        print(json_for_terminal(json.dumps(data, ensure_ascii=False)))
+    elif final.reply.text and not final.reply.text.endswith("\n"):
         print()
-    for notice in reply.notices:
-        print(f"rung: {notice}", file=sys.stderr)
-    if reply.failed is not None:
-        print(f"rung: {tier.name}: {reply.failed.message}", file=sys.stderr)
+    if final.reply.failed is not None:
+        warn(f"{final.tier}: {final.reply.failed.message}")
         return 1
     return 0
 
 
-async def _ask(tier: Tier, request: ChatRequest, stream_text: bool) -> Reply:
-    def write(event: Event) -> None:
-        if stream_text and isinstance(event, TextDelta):
-            sys.stdout.write(event.text)
-            sys.stdout.flush()
+def _wait_for_prices(updater: Any) -> None:
+    problem = wait_for_prices(updater, PRICE_WAIT_S)
+    if problem:
+        warn(f"warning: {problem}")
 
+
+async def _run(conversation: Conversation, plan: Plan) -> Outcome:
     try:
-        return await Turn(tier, request, [write]).run()
+        return await conversation.run(plan)
     finally:
-        await tier.aclose()
+        await conversation.ladder.aclose()
 
 
-def _as_json(tier: Tier, reply: Reply, record: MessageCost, route: str) -> dict[str, object]:
+def _printer(stream_text: bool):  # type: ignore[no-untyped-def]
+    def show(event: EngineEvent) -> None:
+        match event:
+            case TextDelta(text=text) if stream_text:
+                sys.stdout.write(for_terminal(text))
+                sys.stdout.flush()
+            case Notice(text=text):
+                warn(text)
+            case FallingBack(from_tier=bad, to_tier=good, failed=failed):
+                warn(f"{bad} failed ({failed.message}); falling back to {good}")
+            case StoreProblem(message=message):
+                warn(f"warning: {message}")
+
+    return show
+
+
+def _as_json(outcome: Outcome, route: str) -> dict[str, object]:
+    final = outcome.final
+    reply, record = final.reply, final.record
     u = reply.usage
+    costs = [a.record.cost.usd for a in outcome.attempts]
+    total = None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
     return {
         "text": reply.text,
-        "tier": tier.name,
-        "model": (reply.finished.model if reply.finished and reply.finished.model else tier.model),
+        "tier": final.tier,
+        "model": final.model,
         "finish_reason": reply.finish_reason,
         "usage": {
             "input_tokens": u.input_tokens,
@@ -146,4 +179,16 @@ def _as_json(tier: Tier, reply: Reply, record: MessageCost, route: str) -> dict[
         "cost_estimated": not record.cost.exact,
         "error": reply.failed.message if reply.failed else None,
         "route": route,
+        # Every rung that was tried, in order (a failed one, then its fallback).
+        "attempts": [
+            {
+                "tier": a.tier,
+                "model": a.model,
+                "finish_reason": a.reply.finish_reason,
+                "error": a.reply.failed.message if a.reply.failed else None,
+                "cost_usd": None if a.record.cost.usd is None else str(a.record.cost.usd),
+            }
+            for a in outcome.attempts
+        ],
+        "total_cost_usd": None if total is None else str(total),
     }

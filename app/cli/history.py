@@ -1,17 +1,31 @@
-"""The history on the command line: `rung cost`, `rung sessions`, `rung export`."""
+"""The history on the command line: `rung cost`, `rung sessions`, `rung export`, and
+finding the session `rung --continue` / `--resume` opens. Printing only.
+
+Everything read back from the history (questions, model names a server chose) passes
+through the terminal sanitizer; a price that is unknown is said to be unknown, never $0.
+"""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
 from rung.engine.config import Config, data_dir
-from rung.engine.store import SpendRow, open_store, start_of_today, start_of_week
+from rung.engine.safe_text import for_terminal, json_for_terminal, one_line
+from rung.engine.store import SpendRow, Store, StoreError, open_store, start_of_today, start_of_week
 from rung.tiers.pricing import format_usd
+
+
+def _open(command: str) -> Store | None:
+    try:
+        return open_store(data_dir())
+    except StoreError as exc:
+        print(f"rung {command}: cannot read the history: {for_terminal(str(exc))}",
+              file=sys.stderr)  # fmt: skip
+        return None
 
 
 def _period(rows: list[SpendRow]) -> dict[str, object]:
@@ -38,26 +52,34 @@ def _period(rows: list[SpendRow]) -> dict[str, object]:
     }
 
 
-def report() -> dict[str, dict[str, object]]:
-    store = open_store(data_dir())
-    try:
-        return {
-            "today": _period(store.spend(start_of_today())),
-            "this_week": _period(store.spend(start_of_week())),
-            "all_time": _period(store.spend()),
-        }
-    finally:
-        store.close()
+def report(store: Store) -> dict[str, dict[str, object]]:
+    return {
+        "today": _period(store.spend(start_of_today())),
+        "this_week": _period(store.spend(start_of_week())),
+        "all_time": _period(store.spend()),
+    }
+
+
+def _amount(usd: Decimal, unknown: int, messages: int) -> str:
+    """A total that says so when some of it is unknown, and "unknown" when all of it is."""
+    if unknown and unknown == messages:
+        return "price unknown"
+    return format_usd(usd) + (" + unknown" if unknown else "")
 
 
 def run_cost(as_json: bool) -> int:
-    try:
-        data = report()
-    except (sqlite3.Error, OSError) as exc:
-        print(f"rung cost: cannot read the history database: {exc}", file=sys.stderr)
+    store = _open("cost")
+    if store is None:
         return 1
+    try:
+        data = report(store)
+    except Exception as exc:  # a damaged file: one clear line, no traceback
+        print(f"rung cost: cannot read the history: {for_terminal(str(exc))}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
     if as_json:
-        print(json.dumps(data, indent=2))
+        print(json_for_terminal(json.dumps(data, indent=2, ensure_ascii=False)))
         return 0
     titles = {"today": "Today", "this_week": "This week", "all_time": "All time"}
     for key, title in titles.items():
@@ -71,69 +93,98 @@ def run_cost(as_json: bool) -> int:
         suffix = f"  ({'; '.join(extra)})" if extra else ""
         print(f"{title}: {format_usd(total)} over {period['messages']} replies{suffix}")
         for row in period["by_model"]:  # type: ignore[union-attr]
-            usd = format_usd(Decimal(row["usd"]))
-            print(f"  {row['tier']:<12} {row['model']:<40} {usd:>12}  {row['messages']:>5} replies")
+            usd = _amount(Decimal(row["usd"]), row["unknown_price_messages"], row["messages"])
+            model = one_line(row["model"], 40)
+            tier = one_line(row["tier"], 12)
+            print(f"  {tier:<12} {model:<40} {usd:>14}  {row['messages']:>5} replies")
         print()
     return 0
 
 
-def last_session_id() -> int | None:
-    store = open_store(data_dir())
+def find_session(resume_id: int | None) -> tuple[int | None, str | None]:
+    """The session to open: ``resume_id`` if it exists, else the newest chat-screen
+    conversation (`rung ask` one-shots are continued only by id). (id, problem)."""
+    store = _open("--continue" if resume_id is None else "--resume")
+    if store is None:
+        return None, "the history cannot be read, so there is nothing to continue"
     try:
-        recent = store.sessions(limit=1)
+        if resume_id is not None:
+            if not store.transcript(resume_id):
+                return None, f"no conversation #{resume_id} (see `rung sessions`)"
+            return resume_id, None
+        recent = store.sessions(limit=1, source="tui") or store.sessions(limit=1)
+    except Exception as exc:
+        return None, f"cannot read the history: {for_terminal(str(exc))}"
     finally:
         store.close()
-    return recent[0].id if recent else None
+    if not recent:
+        return None, "no earlier conversation to continue"
+    return recent[0].id, None
 
 
 def run_sessions() -> int:
     """`rung sessions`: recent conversations, newest first."""
-    try:
-        store = open_store(data_dir())
-        try:
-            recent = store.sessions()
-        finally:
-            store.close()
-    except (sqlite3.Error, OSError) as exc:
-        print(f"rung sessions: cannot read the history database: {exc}", file=sys.stderr)
+    store = _open("sessions")
+    if store is None:
         return 1
+    try:
+        recent = store.sessions()
+    except Exception as exc:
+        print(f"rung sessions: cannot read the history: {for_terminal(str(exc))}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    finally:
+        store.close()
     if not recent:
         print("No conversations yet.")
         return 0
     for s in recent:
         when = s.started_at[:16].replace("T", " ")
-        first = " ".join(s.first_question.split())[:60]
-        spent = format_usd(s.spent)
-        print(f"#{s.id:<5} {when}  {s.source:<4} {s.messages:>3} msgs  {spent:>9}  {first}")
+        title = one_line(s.title or s.first_question, 60)
+        if s.unknown and not s.spent:
+            spent = "price unknown"
+        else:
+            spent = format_usd(s.spent) + (" + unknown" if s.unknown else "")
+        print(f"#{s.id:<5} {when}  {s.source:<4} {s.messages:>3} msgs  {spent:>13}  {title}")
     print("\nContinue one with: rung --resume ID   (or rung --continue for the newest)")
     return 0
 
 
-def run_export(session_id: int | None, output: str | None, config: Config) -> int:
+def run_export(session_id: int | None, output: str | None, config: Config,
+               force: bool = False) -> int:  # fmt: skip
     """`rung export [ID] [-o FILE]`: a conversation as Markdown (stdout by default)."""
     from rung.engine.build_tiers import key_store
-    from rung.engine.export import session_markdown
+    from rung.engine.export import session_markdown, write_private
 
+    if output and Path(output).exists() and not force:
+        print(f"rung export: {output} exists; pass --force to replace it", file=sys.stderr)
+        return 1
+    store = _open("export")
+    if store is None:
+        return 1
     try:
-        store = open_store(data_dir())
-        try:
-            if session_id is None:
-                recent = store.sessions(limit=1)
-                if not recent:
-                    print("rung export: no conversations yet", file=sys.stderr)
-                    return 1
-                session_id = recent[0].id
-            text = session_markdown(store, session_id, key_store(config))
-        finally:
-            store.close()
+        if session_id is None:
+            recent = store.sessions(limit=1)
+            if not recent:
+                print("rung export: no conversations yet", file=sys.stderr)
+                return 1
+            session_id = recent[0].id
+        text = session_markdown(store, session_id, key_store(config))
     except LookupError as exc:
         print(f"rung export: {exc}", file=sys.stderr)
         return 1
-    except (sqlite3.Error, OSError) as exc:
-        print(f"rung export: cannot read the history database: {exc}", file=sys.stderr)
+    except Exception as exc:
+        print(f"rung export: cannot read the history: {for_terminal(str(exc))}",
+              file=sys.stderr)  # fmt: skip
         return 1
+    finally:
+        store.close()
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        try:
+            write_private(Path(output), text, overwrite=force)
+        except OSError as exc:
+            print(f"rung export: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
         print(f"rung: wrote conversation #{session_id} to {output}", file=sys.stderr)
     else:
         sys.stdout.write(text)

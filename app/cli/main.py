@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument(
         "--json", action="store_true", help="print one JSON object at the end instead of text"
     )
+    ask.add_argument(
+        "--no-save", action="store_true", help="do not keep this question and answer in the history"
+    )
     route = sub.add_parser(
         "route", help="which rung would answer a prompt (reads JSON lines when none given)"
     )
@@ -80,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="a conversation as Markdown (keys masked)")
     export.add_argument("id", nargs="?", type=int, help="conversation id (default: newest)")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
+    export.add_argument("--force", action="store_true", help="replace FILE if it exists")
 
     cost = sub.add_parser("cost", help="what you spent today, this week and all time")
     cost.add_argument("--json", action="store_true", help="print JSON")
@@ -103,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "export":
         from rung.cli.history import run_export
 
-        return run_export(args.id, args.output, config)
+        return run_export(args.id, args.output, config, args.force)
     if args.command == "cost":
         from rung.cli.history import run_cost
 
@@ -120,24 +124,26 @@ def main(argv: list[str] | None = None) -> int:
             print(f"rung: warning: {crashed}", file=sys.stderr)
         return run_ask(args, config)
 
-    from rung.engine.build_tiers import RungOverrides, UnknownTierError
+    from rung.engine.build_tiers import RungOverrides
+    from rung.tiers.providers import PROVIDERS
+
+    if args.tier and args.tier not in PROVIDERS:
+        print(f"rung: Unknown tier {args.tier!r}. Known tiers: {', '.join(PROVIDERS)}.",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    resume_id = args.resume
+    if args.continue_last or resume_id is not None:
+        from rung.cli.history import find_session
+
+        resume_id, problem = find_session(resume_id)
+        if problem:
+            print(f"rung: {problem}", file=sys.stderr)
+            return 1
     from rung.tui.app import RungApp
 
-    resume_id = args.resume
-    if args.continue_last:
-        from rung.cli.history import last_session_id
-
-        resume_id = last_session_id()
-        if resume_id is None:
-            print("rung: no earlier conversation to continue", file=sys.stderr)
-            return 1
-    try:
-        app = RungApp(config, RungOverrides(args.tier, args.model, args.base_url), resume_id)
-        if crashed:
-            app.startup_warnings.append(crashed)
-    except UnknownTierError as exc:
-        print(f"rung: {exc}", file=sys.stderr)
-        return 2
+    app = RungApp(config, RungOverrides(args.tier, args.model, args.base_url), resume_id)
+    if crashed:
+        app.startup_warnings.append(crashed)
     app.run()
     return 0
 

@@ -6,9 +6,8 @@ import argparse
 import json
 import sys
 
-from rung.engine.build_tiers import key_store
 from rung.engine.config import Config
-from rung.engine.ladder import kinds_ladder, static_ladder
+from rung.engine.ladder import Ladder, kinds_ladder
 from rung.tiers.base import ChatRequest, Message
 from rung.tiers.router import Decision, Rung, choose
 
@@ -23,9 +22,7 @@ def _as_dict(decision: Decision) -> dict[str, object]:
 
 
 def run_route(args: argparse.Namespace, config: Config) -> int:
-    ladder: list[Rung] = (
-        kinds_ladder(args.ladder) if args.ladder else static_ladder(config, key_store(config))
-    )
+    ladder: list[Rung] = kinds_ladder(args.ladder) if args.ladder else Ladder(config).rungs()
     if not ladder:
         print("rung route: the ladder is empty", file=sys.stderr)
         return 2

@@ -41,6 +41,11 @@ def http_options(config: Config, selfhosted: bool = False) -> HttpOptions:
         connect_timeout=config.get("network", "connect_timeout"),
         read_timeout=config.get("network", "read_timeout"),
         max_retries=config.get("network", "max_retries"),
+        idle_timeout=config.get("network", "idle_timeout") or None,
+        total_timeout=config.get("network", "total_timeout"),
+        max_retry_after=config.get("network", "max_retry_after"),
+        max_event_bytes=config.get("network", "max_event_bytes"),
+        max_reply_bytes=config.get("network", "max_reply_bytes"),
         verify_tls=config.get("selfhosted", "verify_tls") if selfhosted else True,
         ca_bundle=(config.get("selfhosted", "ca_bundle") or None) if selfhosted else None,
     )
@@ -55,38 +60,22 @@ def build_local(config: Config, model_path: str | None = None) -> LocalTier:
     )
 
 
-def build_rungs(
-    config: Config, overrides: RungOverrides, reuse: dict[str, Tier] | None = None
-) -> dict[str, Tier]:
-    """The ladder in the user's order. An override tier outside the ladder is added to it.
-    Tiers in ``reuse`` are kept as they are (a loaded local model is not loaded again)."""
-    names = list(dict.fromkeys(config.get("ladder", "rungs"))) or ["local"]
-    if overrides.tier and overrides.tier not in names:
-        names.append(overrides.tier)
-    # --model / --base-url without --tier apply to the first rung.
-    target = overrides.tier or names[0]
-    keys = key_store(config)
-    rungs: dict[str, Tier] = {}
-    for name in names:
-        if reuse and name in reuse:
-            rungs[name] = reuse[name]
-            continue
-        rungs[name] = build_tier(
-            name, config, overrides if name == target else RungOverrides(), keys
-        )
-    return rungs
-
-
 def build_tier(
-    name: str, config: Config, overrides: RungOverrides, keys: KeyStore | None = None
+    name: str,
+    config: Config,
+    overrides: RungOverrides,
+    keys: KeyStore | None = None,
+    *,
+    api_key: str | None = None,
 ) -> Tier:
+    """One rung's tier. ``api_key``: a key typed in Settings, tried before it is saved.
+    Raises UnknownTierError for a name Rung does not know or a tier with no URL."""
     if name == "local":
         return build_local(config, overrides.model)
     preset = PROVIDERS.get(name)
     if preset is None:
         known = ", ".join(PROVIDERS)
         raise UnknownTierError(f"Unknown tier {name!r}. Known tiers: {known}.")
-    keys = keys or key_store(config)
     settings = config.provider(name)
     if name == "selfhosted":
         user_url = overrides.base_url or config.get("selfhosted", "base_url") or None
@@ -100,8 +89,12 @@ def build_tier(
             f"The {name} tier needs a base URL: set [providers.{name}] base_url in the "
             "config or pass --base-url."
         )
-    found = keys.get(name)
-    api_key = found.value if found and allowed_key_for(name, base_url, user_url) else None
+    if api_key is None:
+        found = (keys or key_store(config)).get(name)
+        # A malformed key (found.problem) is never sent: the tier has no key then.
+        api_key = found.value if found and not found.problem else None
+    if api_key and not allowed_key_for(name, base_url, user_url):
+        api_key = None
     common = {
         "name": name,
         "label": preset.label.split(" (")[0],

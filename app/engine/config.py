@@ -146,6 +146,14 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
         "connect_timeout": (_float(0.1, 120), 10.0),
         "read_timeout": (_float(1, 3600), 120.0),
         "max_retries": (_int(0, 10), 3),
+        # Silence allowed mid-reply (SSE comments and pings count as silence); 0: as
+        # read_timeout. And one reply's whole time, retries included.
+        "idle_timeout": (_float(0, 3600), 0.0),
+        "total_timeout": (_float(1, 86400), 600.0),
+        "max_retry_after": (_float(0, 3600), 60.0),
+        # Bytes one server-sent event, and one whole reply, may take.
+        "max_event_bytes": (_int(1024, 1 << 30), 1 << 20),
+        "max_reply_bytes": (_int(1024, 1 << 34), 8 << 20),
         # Opt-in: fetch current prices (genai-prices) in the background.
         "update_prices": (_bool, False),
         "price_update_url": (_str, ""),  # empty: genai-prices' own source
@@ -257,6 +265,8 @@ def _line_of(text: str, section: str, key: str | None) -> int | None:
             if key is None and current == section:
                 return number
             continue
+        if key is None and not current and re.match(rf'^"?{re.escape(section)}"?\s*=', stripped):
+            return number  # `section = "oops"`: a value where a table belongs
         if (
             key is not None
             and current == section
@@ -308,7 +318,16 @@ def load_config(path: Path | None = None) -> Config:
             except ConfigValueError as exc:
                 problem(section, key, f"{exc}; using {default!r}")
 
-    for name, table in (raw.get("providers") or {}).items():
+    def free_table(section: str, what: str) -> dict[str, Any]:
+        """A top-level table of the user's own names; anything else is reported."""
+        value = raw.get(section, {})
+        if isinstance(value, dict):
+            return value
+        problem(section, None, f"must be a table of {what}; ignored")
+        config.raw.pop(section, None)  # not written back as it was
+        return {}
+
+    for name, table in free_table("providers", "provider settings").items():
         if not isinstance(table, dict):
             problem(f"providers.{name}", None, "must be a table")
             continue
@@ -321,7 +340,7 @@ def load_config(path: Path | None = None) -> Config:
                     problem(f"providers.{name}", key, str(exc))
         config.providers[name] = clean
 
-    for model, table in (raw.get("prices") or {}).items():
+    for model, table in free_table("prices", "prices per model").items():
         if not isinstance(table, dict):
             problem(f"prices.{model}", None, "must be a table of prices per million tokens")
             continue
@@ -339,11 +358,9 @@ def load_config(path: Path | None = None) -> Config:
                 prices[key] = amount
         config.prices[model] = prices
 
-    keymap = raw.get("keymap") or {}
-    if isinstance(keymap, dict):
-        for action, keys in keymap.items():
-            if isinstance(keys, str):
-                config.keymap[action] = keys
-            else:
-                problem("keymap", action, f'must be a key name such as "f2", got {keys!r}')
+    for action, keys in free_table("keymap", 'key bindings such as escalate = "f9"').items():
+        if isinstance(keys, str):
+            config.keymap[action] = keys
+        else:
+            problem("keymap", action, f'must be a key name such as "f2", got {keys!r}')
     return config

@@ -1,26 +1,58 @@
-"""A conversation as Markdown, for sharing or keeping. Known API keys are masked even if
-one was pasted into the chat, so an export is safe to send to someone."""
+"""A conversation as Markdown, for sharing or keeping. Every API key Rung can find on
+this machine is masked, even one pasted into the chat by mistake or shadowed by another
+source, so an export is safe to send to someone. Control characters from model output
+are made visible, so `cat`-ing an export cannot drive the terminal."""
 
 from __future__ import annotations
 
 import os
 from decimal import Decimal
+from pathlib import Path
 
 from rung.engine import attachments
+from rung.engine.build_tiers import key_store
+from rung.engine.config import Config
+from rung.engine.safe_text import for_terminal
 from rung.engine.secrets import KeyStore, mask
 from rung.engine.store import Store
 from rung.tiers.pricing import format_usd
 from rung.tiers.providers import PROVIDERS
 
+# Below this length a "key" is too likely to be an ordinary word to replace everywhere.
+MIN_MASKED_KEY = 8
+
 
 def known_keys(keys: KeyStore) -> list[str]:
-    """Every key Rung could use on this machine (stored or in the environment)."""
-    found = {keys.get(name) for name in PROVIDERS if PROVIDERS[name].env_var}
-    values = {f.value for f in found if f is not None}
-    values |= {
-        os.environ[p.env_var] for p in PROVIDERS.values() if p.env_var and os.environ.get(p.env_var)
-    }
-    return sorted((v for v in values if len(v) >= 8), key=len, reverse=True)
+    """Every key Rung could use on this machine, from every source and in every form
+    (as stored and stripped), longest first so no key is half-masked by a shorter one."""
+    values: set[str] = set()
+    for name, preset in PROVIDERS.items():
+        if not preset.env_var:
+            continue
+        values.update(keys.all_values(name))
+        raw = os.environ.get(preset.env_var)
+        if raw:
+            values.update({raw, raw.strip()})
+    return sorted((v for v in values if len(v) >= MIN_MASKED_KEY), key=len, reverse=True)
+
+
+def mask_keys(text: str, keys: list[str]) -> str:
+    for key in keys:
+        if key in text:
+            text = text.replace(key, mask(key.strip()))
+    return text
+
+
+def _finish_note(finish_reason: str | None, error: str | None) -> str | None:
+    if error and finish_reason != "interrupted":
+        return f"*Failed: {error}*"
+    if finish_reason == "cancelled":
+        return "*Cancelled — the text above is what arrived.*"
+    if finish_reason == "interrupted":
+        return "*Interrupted (Rung stopped) — the text above is what arrived.*"
+    if finish_reason == "length":
+        return "*Stopped at the output token limit.*"
+    return None
 
 
 def session_markdown(store: Store, session_id: int, keys: KeyStore) -> str:
@@ -29,6 +61,7 @@ def session_markdown(store: Store, session_id: int, keys: KeyStore) -> str:
         raise LookupError(f"No session #{session_id} with messages in the history.")
     lines = [f"# Rung conversation #{session_id}", ""]
     total = sum((m.cost_usd for m in messages if m.cost_usd is not None), Decimal(0))
+    unknown = sum(1 for m in messages if m.role == "assistant" and m.cost_usd is None)
     for m in messages:
         if m.role == "user":
             typed, files = attachments.split_attached(m.content)
@@ -39,10 +72,33 @@ def session_markdown(store: Store, session_id: int, keys: KeyStore) -> str:
         else:
             cost = format_usd(m.cost_usd, m.estimated)
             lines += [f"## {m.tier} · {m.model} · {cost}", "", m.content, ""]
-            if m.error:
-                lines += [f"*Failed: {m.error}*", ""]
-    lines += ["---", f"Total: {format_usd(total)}", ""]
-    text = "\n".join(lines)
-    for key in known_keys(keys):
-        text = text.replace(key, mask(key))
-    return text
+            note = _finish_note(m.finish_reason, m.error)
+            if note:
+                lines += [note, ""]
+    footer = f"Total: {format_usd(total)}"
+    if unknown:
+        footer += f" (+{unknown} with unknown price)"
+    lines += ["---", footer, ""]
+    return for_terminal(mask_keys("\n".join(lines), known_keys(keys)))
+
+
+def write_private(path: Path, text: str, *, overwrite: bool) -> None:
+    """Write ``text`` to a new file only the user can read (0600). Refuses to replace an
+    existing file unless ``overwrite``."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+    fd = os.open(path, flags, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def export_session(store: Store, session_id: int, config: Config, folder: Path) -> Path:
+    """Write a conversation as ``rung-conversation-ID.md`` in ``folder`` (a new name if
+    that exists), user-only. Returns the path."""
+    text = session_markdown(store, session_id, key_store(config))
+    path = folder / f"rung-conversation-{session_id}.md"
+    number = 1
+    while path.exists():
+        number += 1
+        path = folder / f"rung-conversation-{session_id}-{number}.md"
+    write_private(path, text, overwrite=False)
+    return path

@@ -1,55 +1,176 @@
-"""The ladder as the router sees it: each rung with whether it can be used right now."""
+"""The user's ladder: the rungs in order, the mode (Auto or pinned), and which rungs can be
+used right now. Tiers are built when first needed, so `rung ask` loads no model and
+opens no connection for a rung that does not answer, while the chat screen builds
+them all at start (its local model loads in the background)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from rung.engine.build_tiers import RungOverrides, build_tier, key_store
 from rung.engine.config import Config
 from rung.engine.secrets import KeyStore
-from rung.engine.session import Session
-from rung.tiers.base import Tier
-from rung.tiers.http import RemoteTier
-from rung.tiers.local import LocalTier, embedded_model_path
+from rung.tiers.base import ChatRequest, Tier
+from rung.tiers.budget import PAID_KINDS
+from rung.tiers.local import embedded_model_path
 from rung.tiers.providers import PROVIDERS
-from rung.tiers.router import Rung
+from rung.tiers.router import Decision, Rung, choose, next_usable
+
+AUTO = "auto"
 
 
-def rung_for_tier(tier: Tier, session: Session | None, healthy: bool | None) -> Rung:
-    """Usable means: model present, key set, endpoint not known to be down, budget left."""
-    if isinstance(tier, LocalTier):
-        if tier.load_error:
-            return Rung(tier.name, tier.kind, False, "model failed to load")
-    elif isinstance(tier, RemoteTier):
-        if not tier.has_key:
-            return Rung(tier.name, tier.kind, False, "no API key")
-        if healthy is False:
-            return Rung(tier.name, tier.kind, False, "endpoint unreachable")
-    if session is not None and session.allows(tier).blocks_paid:
-        return Rung(tier.name, tier.kind, False, "budget reached")
-    return Rung(tier.name, tier.kind)
+def rung_kind(name: str) -> str:
+    preset = PROVIDERS.get(name)
+    return preset.kind if preset else "api"
 
 
-def static_ladder(config: Config, keys: KeyStore) -> list[Rung]:
-    """The user's ladder without building any tier (no model load, no network): for
-    `rung route` and for routing `rung ask`."""
-    rungs: list[Rung] = []
-    for name in config.get("ladder", "rungs") or ["local"]:
-        preset = PROVIDERS.get(name)
-        kind = preset.kind if preset else "api"
-        if name == "local":
-            path = config.get("local", "model_path")
-            present = Path(path).expanduser().is_file() if path else bool(embedded_model_path())
-            rungs.append(Rung(name, kind, present, "" if present else "model file missing"))
-        elif preset is None:
-            rungs.append(Rung(name, kind, False, "unknown tier"))
-        elif name == "selfhosted":
-            url = config.get("selfhosted", "base_url")
-            rungs.append(Rung(name, kind, bool(url), "" if url else "no base_url set"))
-        elif preset.env_var and keys.get(name) is None and name != "custom":
-            rungs.append(Rung(name, kind, False, "no API key"))
+class Ladder:
+    def __init__(
+        self,
+        config: Config,
+        overrides: RungOverrides | None = None,
+        *,
+        only_override: bool = False,
+        reuse: dict[str, Tier] | None = None,
+    ) -> None:
+        """``only_override``: a ``--tier`` given to `rung ask` is the whole ladder (no
+        fallback to rungs the user did not ask for)."""
+        self.config = config
+        self.overrides = overrides or RungOverrides()
+        self.keys: KeyStore = key_store(config)
+        self.problems: list[str] = []
+        names = list(dict.fromkeys(config.get("ladder", "rungs"))) or ["local"]
+        unknown = [n for n in names if n not in PROVIDERS]
+        if unknown:
+            known = ", ".join(PROVIDERS)
+            self.problems.append(
+                f"{config.path}: [ladder] rungs names unknown rung(s) "
+                f"{', '.join(map(repr, unknown))}; skipped them. Known: {known}."
+            )
+            names = [n for n in names if n in PROVIDERS] or ["local"]
+        tier_override = self.overrides.tier
+        if only_override and tier_override:
+            names = [tier_override]
+        elif tier_override and tier_override not in names:
+            names.append(tier_override)
+        self.names = names
+        # --model / --base-url without --tier apply to the first rung.
+        self.override_target = tier_override or names[0]
+        mode = tier_override or config.get("ladder", "mode")
+        self.mode = mode if mode == AUTO or mode in names else AUTO
+        self.health: dict[str, bool] = {}
+        self._tiers: dict[str, Tier] = dict(reuse or {})
+        self._key_problems: dict[str, str | None] = {}
+
+    # -- tiers -------------------------------------------------------------------------
+    def tier(self, name: str) -> Tier:
+        """The tier for a rung, built on first use. Raises UnknownTierError."""
+        if name not in self._tiers:
+            overrides = self.overrides if name == self.override_target else RungOverrides()
+            self._tiers[name] = build_tier(name, self.config, overrides, self.keys)
+        return self._tiers[name]
+
+    def build_all(self) -> list[str]:
+        """Build every rung now (the chat screen). A rung that cannot be built (a custom
+        endpoint with no URL) is taken off this run's ladder; returns why, per rung."""
+        problems = []
+        for name in list(self.names):
+            try:
+                self.tier(name)
+            except ValueError as exc:
+                problems.append(f"{exc} Rung {name!r} is off the ladder for now.")
+                self.names.remove(name)
+        if not self.names:
+            self.names = ["local"]
+            self.tier("local")
+        if self.mode != AUTO and self.mode not in self.names:
+            self.mode = AUTO
+        return problems
+
+    def built(self) -> dict[str, Tier]:
+        return {n: t for n, t in self._tiers.items() if n in self.names}
+
+    def is_built(self, name: str) -> bool:
+        return name in self._tiers
+
+    async def aclose(self, keep: Tier | None = None) -> None:
+        for tier in self._tiers.values():
+            if tier is not keep:
+                await tier.aclose()
+        self._tiers.clear()
+
+    # -- what can be used now ------------------------------------------------------------
+    def key_problem(self, name: str) -> str | None:
+        """Why this rung's stored key cannot be used (it has spaces or control characters
+        in it), looked up once per run."""
+        if name not in self._key_problems:
+            found = self.keys.get(name) if PROVIDERS.get(name, None) and name != "local" else None
+            self._key_problems[name] = found.problem if found else None
+        return self._key_problems[name]
+
+    def rung(self, name: str, budget_allows_paid: bool = True) -> Rung:
+        """One rung as the router sees it: usable, or why not."""
+        kind = rung_kind(name)
+        reason: str | None = self.key_problem(name)
+        if reason is not None:
+            pass
+        elif name in self._tiers:
+            reason = self._tiers[name].unusable_reason
+            if reason is None and self.health.get(name) is False:
+                reason = "endpoint unreachable"
         else:
-            rungs.append(Rung(name, kind))
-    return rungs
+            reason = self._static_reason(name)
+        if reason is None and kind in PAID_KINDS and not budget_allows_paid:
+            reason = "budget reached"
+        return Rung(name, kind, reason is None, reason or "")
+
+    def _static_reason(self, name: str) -> str | None:
+        """Without building the tier: no model load, no network, only files and keys."""
+        if name == "local":
+            path = self.overrides.model if self.override_target == "local" else None
+            path = path or self.config.get("local", "model_path")
+            present = Path(path).expanduser().is_file() if path else bool(embedded_model_path())
+            return None if present else "model file missing"
+        preset = PROVIDERS[name]
+        if name == "selfhosted":
+            url = self.overrides.base_url if self.override_target == name else None
+            return None if url or self.config.get("selfhosted", "base_url") else "no base_url set"
+        if name == "custom":
+            return None
+        if preset.env_var and self.keys.get(name) is None:
+            return "no API key"
+        return None
+
+    def rungs(self, budget_allows_paid: bool = True) -> list[Rung]:
+        return [self.rung(n, budget_allows_paid) for n in self.names]
+
+    # -- choosing ------------------------------------------------------------------------
+    def decide(self, request: ChatRequest, budget_allows_paid: bool = True) -> Decision:
+        """The rung for a new message: the pinned one, or the router's choice."""
+        if self.mode != AUTO:
+            return Decision(self.names.index(self.mode), self.mode, 0.0, f"pinned: {self.mode}")
+        quality = self.config.get("ladder", "quality")
+        return choose(request, self.rungs(budget_allows_paid), quality)
+
+    def above(self, name: str, budget_allows_paid: bool = True) -> str | None:
+        """The next usable rung above ``name``, for fallback and escalation."""
+        if name not in self.names:
+            return None
+        index = next_usable(self.rungs(budget_allows_paid), self.names.index(name))
+        return None if index is None else self.names[index]
+
+    # -- the mode ---------------------------------------------------------------------
+    def pin(self, position: int) -> str | None:
+        """Pin rung ``position`` (0-based); the pinned name, or None if there is none."""
+        if position >= len(self.names):
+            return None
+        self.mode = self.names[position]
+        return self.mode
+
+    def toggle_auto(self, current: str) -> str:
+        """Auto on, or off (pinned to ``current``). Returns the new mode."""
+        self.mode = current if self.mode == AUTO else AUTO
+        return self.mode
 
 
 def kinds_ladder(spec: str) -> list[Rung]:

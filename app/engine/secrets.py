@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +27,28 @@ KEYS_FILE = "keys.toml"
 
 @dataclass(frozen=True)
 class FoundKey:
-    value: str
+    value: str  # stripped; empty when ``problem`` is set
     source: str  # "environment", "keyring", "file"
+    problem: str | None = None  # why the key cannot be used (it is never sent then)
+    raw: str = ""  # as stored, for masking every form of it
+
+
+def clean_key(raw: str) -> tuple[str, str | None]:
+    """(the key without surrounding whitespace, what is wrong with it or None).
+
+    A trailing newline or ``\r`` (a CRLF .env file) is removed silently; whitespace or
+    control characters inside a key mean it was pasted wrong, and such a key would
+    end up in an HTTP header: it is refused instead.
+    """
+    key = raw.strip()
+    for ch in key:
+        if ch.isspace():
+            return key, "contains a space or line break"
+        if ord(ch) < 32 or ord(ch) == 127 or 0x80 <= ord(ch) < 0xA0:
+            return key, "contains a control character"
+    if not key.isascii():
+        return key, "contains characters that cannot go in an HTTP header"
+    return key, None
 
 
 def mask(key: str) -> str:
@@ -64,26 +85,64 @@ class KeyStore:
 
     # -- reading --------------------------------------------------------------------
     def get(self, provider: str) -> FoundKey | None:
+        """The key Rung uses for ``provider``: environment first, then keyring, then the
+        opt-in file. A malformed key is returned with ``problem`` set and no value."""
+        for source, raw in self._candidates(provider):
+            return self._checked(provider, source, raw)
+        return None
+
+    def all_values(self, provider: str) -> list[str]:
+        """Every key stored for ``provider`` anywhere, in every form it could appear
+        (as stored and stripped): for masking, even those shadowed by another source."""
+        values: list[str] = []
+        for _, raw in self._candidates(provider, every_source=True):
+            values += [raw, raw.strip()]
+        return [v for v in dict.fromkeys(values) if v]
+
+    def _candidates(self, provider: str, every_source: bool = False) -> Iterator[tuple[str, str]]:
+        """(source, key as stored) in lookup order; ``every_source`` also reads the key
+        file when it is not opted in to (only ever for masking)."""
         env_var = PROVIDERS[provider].env_var if provider in PROVIDERS else None
-        if env_var and os.environ.get(env_var):
-            return FoundKey(os.environ[env_var], "environment")
+        if env_var and os.environ.get(env_var, "").strip():
+            yield "environment", os.environ[env_var]
         try:
             stored = keyring.get_password(SERVICE, provider)
         except keyring.errors.KeyringError:
             stored = None
-        if stored:
-            return FoundKey(stored, "keyring")
-        if self.allow_plaintext_file:
+        if stored and stored.strip():
+            yield "keyring", stored
+        if self.allow_plaintext_file or every_source:
             value = self._read_file().get(provider)
-            if value:
-                return FoundKey(value, "file")
-        return None
+            if value and value.strip():
+                yield "file", value
+
+    def _checked(self, provider: str, source: str, raw: str) -> FoundKey:
+        key, problem = clean_key(raw)
+        if problem is None:
+            return FoundKey(key, source, raw=raw)
+        label = PROVIDERS[provider].label if provider in PROVIDERS else provider
+        env_var = PROVIDERS[provider].env_var if provider in PROVIDERS else None
+        where = {
+            "environment": f"${env_var}",
+            "keyring": "the OS keyring",
+            "file": "the plaintext key file",
+        }[source]
+        return FoundKey(
+            "",
+            source,
+            f"The {label} key in {where} {problem}; it was not used. Paste it "
+            "again in Settings (F6).",
+            raw=raw,
+        )
 
     # -- writing --------------------------------------------------------------------
     def set(self, provider: str, key: str) -> str:
         """Store a key; returns where it went. Raises NoSafeStorageError when there is no
-        keyring and the plaintext file was not opted in to."""
-        key = key.strip()
+        keyring and the plaintext file was not opted in to, and ValueError for a key that
+        cannot be right (spaces or control characters inside it)."""
+        key, problem = clean_key(key)
+        if problem:
+            raise ValueError(f"That key {problem}; it was not saved.")
         try:
             keyring.set_password(SERVICE, provider, key)
             return "keyring"

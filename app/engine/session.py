@@ -1,17 +1,33 @@
-"""One conversation's bookkeeping, shared by the chat screen and `rung ask`: price each
-reply, add it to the meter, persist it, and check the budget before a paid rung."""
+"""One conversation's money and memory: price each reply, keep the running totals, check
+the budget before a paid rung, and write every turn to the history as it happens.
+
+Reads of the history (today's spend, a transcript to resume) happen when a message is
+sent or a session opened, never while a reply streams; writes go through the
+``Recorder``'s own thread.
+"""
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from rung.engine.config import Config, data_dir
-from rung.engine.store import Store, StoredMessage, open_store, start_of_today
-from rung.tiers.base import Reply, Tier
+from rung.engine.recorder import Handle, Recorder
+from rung.engine.store import (
+    STREAMING,
+    Store,
+    StoredMessage,
+    StoreError,
+    describe_sqlite_error,
+    open_store,
+    start_of_today,
+)
+from rung.tiers.base import ChatRequest, Reply, Tier, Usage
 from rung.tiers.budget import PAID_KINDS, Budget, BudgetState
 from rung.tiers.meter import CostMeter, MessageCost
-from rung.tiers.pricing import PriceBook
+from rung.tiers.pricing import Cost, PriceBook
 
 
 def price_book(config: Config) -> PriceBook:
@@ -24,12 +40,18 @@ def price_book(config: Config) -> PriceBook:
     )
 
 
-def tier_provider(tier: Tier) -> str:
-    return getattr(tier, "provider", "") or tier.name
+def busy_seconds(reply: Reply) -> float:
+    """Time the endpoint worked on the reply (GPU time), without retry back-off."""
+    for end in (reply.finished, reply.failed):
+        if end is not None and end.busy_s is not None:
+            return end.busy_s
+    return reply.duration_s
 
 
 class Session:
-    def __init__(self, config: Config, source: str, store: Store | None = None) -> None:
+    """Pricing, totals, budget and history for one conversation (chat screen or ask)."""
+
+    def __init__(self, config: Config, source: str, *, history: bool = True) -> None:
         self.config = config
         self.source = source
         self.meter = CostMeter(
@@ -38,15 +60,22 @@ class Session:
             config.get("reference", "model"),
         )
         self.store_error: str | None = None
-        self.store: Store | None = store
-        if store is None:
+        self.store: Store | None = None  # for reads; writes go through the recorder
+        self.recorder: Recorder | None = None
+        if history:
             try:
                 self.store = open_store(data_dir())
-            except (sqlite3.Error, OSError) as exc:
+                self.recorder = Recorder(data_dir())
+            except StoreError as exc:
                 # History is worth a warning, not a crash: the chat still works.
-                self.store_error = f"History is off: cannot open the database ({exc})."
-        self._session_id: int | None = None
+                self.store_error = f"History is off: {exc}"
+        self._session = Handle()
+        self._today_at_send = Decimal(0)
+        # Called once before the first reply is priced (`rung ask` waits for fresh
+        # prices there when online price updates are on).
+        self.before_pricing: Callable[[], None] | None = None
 
+    # -- configuration ---------------------------------------------------------------
     def reload_config(self, config: Config) -> None:
         self.config = config
         self.meter.book = price_book(config)
@@ -54,21 +83,39 @@ class Session:
         self.meter.reference_model = config.get("reference", "model")
 
     @property
+    def session_id(self) -> int | None:
+        """The stored session's id, once its first message is written."""
+        if self.recorder is not None and self._session.row_id is None:
+            self.recorder.flush(2.0)
+        return self._session.row_id
+
+    # -- money -------------------------------------------------------------------------
+    @property
     def budget(self) -> Budget:
         return Budget(
             self.config.get("budget", "session_usd"), self.config.get("budget", "daily_usd")
         )
 
-    def spent_today(self) -> Decimal:
+    def refresh_today(self) -> None:
+        """Re-read today's spend (all processes) once per message, before it is sent.
+        While a reply streams, budgets use this figure plus the live estimate."""
+        total = self.meter.totals().spent
         if self.store is None:
-            return self.meter.totals().spent
+            self._today_at_send = total
+            return
+        if self.recorder is not None:
+            self.recorder.flush(0.5)  # our own last reply, if still queued
         try:
-            return self.store.spent_since(start_of_today())
-        except sqlite3.Error:
-            return self.meter.totals().spent
+            self._today_at_send = self.store.spent_since(start_of_today())
+        except Exception as exc:  # a damaged file must not block sending
+            self.store_error = f"Could not read today's spend: {describe_sqlite_error(exc)}"
+            self._today_at_send = total
 
-    def budget_state(self) -> BudgetState:
-        return self.budget.check(self.meter.totals().spent, self.spent_today())
+    def budget_state(self, live: MessageCost | None = None) -> BudgetState:
+        extra = live.cost.usd if live is not None and live.cost.usd is not None else 0
+        return self.budget.check(
+            self.meter.totals().spent + extra, self._today_at_send + Decimal(extra)
+        )
 
     def allows(self, tier: Tier) -> BudgetState:
         """The budget's say on calling this rung now (free rungs are always allowed)."""
@@ -76,57 +123,158 @@ class Session:
             return BudgetState("ok")
         return self.budget_state()
 
-    def resume(self, session_id: int) -> list[StoredMessage]:
-        """Continue an earlier session: its messages, and new ones join it."""
-        if self.store is None:
-            raise LookupError(self.store_error or "history is off")
-        messages = self.store.transcript(session_id)
-        if not messages:
-            raise LookupError(f"No session #{session_id} with messages in the history.")
-        self._session_id = session_id
-        return messages
+    def allows_kind(self, kind: str) -> bool:
+        return kind not in PAID_KINDS or not self.budget_state().blocks_paid
 
-    def _session(self) -> int | None:
-        if self.store is not None and self._session_id is None:
-            self._session_id = self.store.start_session(self.source)
-        return self._session_id
-
-    def record(self, tier: Tier, question: str, reply: Reply) -> MessageCost:
-        """Price a finished (or failed, or cancelled) reply, count it, and persist it."""
-        provider = tier_provider(tier)
+    def price(self, tier: Tier, reply: Reply, finish_reason: str | None = None) -> MessageCost:
+        """Price a reply (finished, failed, cancelled or interrupted)."""
+        if self.before_pricing is not None:
+            gate, self.before_pricing = self.before_pricing, None
+            gate()
         reported = reply.finished.model if reply.finished and reply.finished.model else ""
         # The user's name for the model first (their price overrides use it), then the
         # provider's exact one (e.g. a dated snapshot) if the first has no price.
-        candidates = list(dict.fromkeys(m for m in (tier.model, reported) if m))
-        record = None
-        for model in candidates or [tier.model]:
+        candidates = list(dict.fromkeys(m for m in (tier.model, reported) if m)) or [tier.model]
+        record: MessageCost | None = None
+        for model in candidates:
             record = self.meter.price(
                 tier=tier.name,
                 kind=tier.kind,
-                provider=provider,
+                provider=tier.provider or tier.name,
                 model=model,
                 usage=reply.usage,
-                busy_s=reply.duration_s,
-                finish_reason=reply.finish_reason,
+                busy_s=busy_seconds(reply),
+                finish_reason=finish_reason or reply.finish_reason,
             )
             if record.cost.known:
                 break
         assert record is not None
-        self.meter.add(record)
-        try:
-            session_id = self._session()
-            if self.store is not None and session_id is not None:
-                self.store.add_user_message(session_id, question)
-                self.store.add_reply(
-                    session_id,
-                    reply.text,
-                    record,
-                    reply.failed.message if reply.failed else None,
-                )
-        except sqlite3.Error as exc:
-            self.store_error = f"Could not save to history: {exc}"
         return record
 
+    def live_cost(
+        self, tier: Tier, request: ChatRequest, chars: int, deltas: int, busy_s: float,
+        usage: Usage | None,
+    ) -> MessageCost:  # fmt: skip
+        return self.meter.estimate_live(
+            tier=tier.name,
+            kind=tier.kind,
+            provider=tier.provider or tier.name,
+            model=tier.model,
+            request=request,
+            chars=chars,
+            deltas=deltas,
+            busy_s=busy_s,
+            usage=usage,
+        )
+
+    # -- history -----------------------------------------------------------------------
+    def _ensure_session(self, store: Store) -> int:
+        if self._session.row_id is None:
+            self._session.row_id = store.start_session(self.source)
+        return self._session.row_id
+
+    def record_question(self, question: str) -> None:
+        if self.recorder is None:
+            return
+        self.recorder.submit(lambda s: s.add_user_message(self._ensure_session(s), question))
+
+    def begin_reply(self, tier: Tier, reason: str) -> Handle:
+        handle = Handle()
+        if self.recorder is None:
+            return handle
+        model = tier.model
+
+        def begin(store: Store) -> None:
+            session = self._ensure_session(store)
+            handle.row_id = store.begin_reply(
+                session, tier.name, tier.kind, tier.provider or tier.name, model, reason
+            )
+
+        self.recorder.submit(begin)
+        return handle
+
+    def update_reply(self, handle: Handle, text: str, record: MessageCost) -> None:
+        """The reply so far: written at most once per call, coalesced while queued."""
+        if self.recorder is not None:
+            self.recorder.update(handle, _write_streaming, (text, record))
+
+    def finish_reply(
+        self, handle: Handle, text: str, record: MessageCost, error: str | None
+    ) -> None:
+        self.meter.add(record)
+        if self.recorder is None:
+            return
+
+        def finish(store: Store) -> None:
+            handle.pending = None  # a queued streaming update must not undo the end
+            if handle.row_id is not None:
+                store.update_reply(handle.row_id, text, record, error=error, final=True)
+
+        self.recorder.submit(finish)
+
+    def problems(self) -> list[str]:
+        found = [self.store_error] if self.store_error else []
+        self.store_error = None
+        if self.recorder is not None:
+            found += self.recorder.problems()
+        return found
+
+    def new_session(self) -> None:
+        """The next message starts a new stored conversation (Ctrl+N)."""
+        self._session = Handle()
+        self.meter.records.clear()
+
+    def resume(self, session_id: int) -> list[StoredMessage]:
+        """Continue an earlier session: its messages, its costs in the meter, and new
+        messages join it."""
+        if self.store is None:
+            raise LookupError(self.store_error or "history is off")
+        try:
+            messages = self.store.transcript(session_id)
+        except Exception as exc:
+            raise LookupError(f"Cannot read the history: {describe_sqlite_error(exc)}") from None
+        if not messages:
+            raise LookupError(f"No session #{session_id} with messages in the history.")
+        self._session = Handle(row_id=session_id)
+        self.meter.records.clear()
+        for m in messages:
+            if m.role == "assistant" and m.finish_reason != STREAMING:
+                self.meter.add(stored_cost(m))
+        return messages
+
     def close(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
         if self.store is not None:
             self.store.close()
+
+
+def _write_streaming(store: Store, row_id: int, state: tuple[Any, ...]) -> None:
+    text, record = state
+    store.update_reply(row_id, text, record)
+
+
+def stored_cost(m: StoredMessage) -> MessageCost:
+    """A stored reply as the meter holds it, so a resumed session's totals are right."""
+    usage = Usage(
+        input_tokens=m.input_tokens,
+        output_tokens=m.output_tokens,
+        cached_input_tokens=m.cached_input_tokens,
+        cache_write_tokens=m.cache_write_tokens,
+        reasoning_tokens=m.reasoning_tokens,
+        estimated=m.estimated,
+    )
+    when = datetime.fromisoformat(m.created_at) if m.created_at else datetime.now(UTC)
+    basis = m.price_basis or ("unknown" if m.cost_usd is None else "stored")
+    return MessageCost(
+        tier=m.tier or "?",
+        kind=m.kind or "api",
+        provider=m.provider or "",
+        model=m.model or "?",
+        usage=usage,
+        cost=Cost(m.cost_usd, not m.estimated, basis),
+        reference=Cost(m.reference_usd, not m.estimated, "stored"),
+        when=when,
+        busy_s=m.busy_s,
+        finish_reason=m.finish_reason or "stop",
+    )

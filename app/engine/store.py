@@ -3,10 +3,19 @@
 One file in the data directory, WAL mode (the TUI and `rung ask` may write at once),
 schema versioned with ``PRAGMA user_version`` and migrated step by step. Money is
 stored as decimal strings and summed as Decimal, never as floats.
+
+A reply is durable from its first moment: its row is written when the request goes
+out (``finish_reason = 'streaming'``, with the writing process's pid) and updated as it
+streams, so a killed process leaves the question, the partial text and its priced
+usage behind. The next process to open the store marks such rows ``interrupted``.
+
+The database and its WAL and SHM files are created user-only (0600) in a 0700
+directory: they hold everything pasted and attached.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
@@ -17,6 +26,8 @@ from pathlib import Path
 from rung.tiers.meter import MessageCost
 
 DB_NAME = "rung.db"
+STREAMING = "streaming"
+INTERRUPTED = "interrupted"
 
 MIGRATIONS: list[str] = [
     # 1: sessions and messages
@@ -47,7 +58,20 @@ MIGRATIONS: list[str] = [
     CREATE INDEX messages_created_at ON messages(created_at);
     CREATE INDEX messages_session ON messages(session_id);
     """,
+    # 2: durable replies (written as they stream) and why each went where it went
+    """
+    ALTER TABLE messages ADD COLUMN pid INTEGER;        -- writer, while streaming
+    ALTER TABLE messages ADD COLUMN updated_at TEXT;
+    ALTER TABLE messages ADD COLUMN reason TEXT;        -- the routing reason shown
+    CREATE INDEX messages_streaming ON messages(finish_reason)
+        WHERE finish_reason = 'streaming';
+    """,
 ]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    """The history cannot be used; the message says why in words a user can act on."""
 
 
 @dataclass(frozen=True)
@@ -65,9 +89,13 @@ class SessionSummary:
     id: int
     started_at: str
     source: str
+    title: str
     first_question: str
     messages: int
     spent: Decimal
+    unknown: int  # replies whose price is unknown (not in ``spent``)
+    saved: Decimal
+    tiers: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -80,19 +108,89 @@ class StoredMessage:
     estimated: bool
     finish_reason: str | None
     error: str | None
+    kind: str | None = None
+    provider: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    reference_usd: Decimal | None = None
+    price_basis: str | None = None
+    busy_s: float = 0.0
+    reason: str | None = None
+    created_at: str = ""
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def describe_sqlite_error(exc: BaseException) -> str:
+    text = str(exc)
+    if "disk is full" in text or "disk I/O" in text:
+        return f"the disk is full or failing ({text})"
+    if "readonly" in text or "read-only" in text:
+        return f"the history file is read-only ({text})"
+    if "not a database" in text or "malformed" in text:
+        return f"the history file is damaged ({text})"
+    return text
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` 0600 if missing; tighten it if an older Rung left it readable."""
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 class Store:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.db = sqlite3.connect(path, timeout=10, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _private_file(path)
+            # SQLite gives the -wal and -shm files the database file's mode; tighten any
+            # left behind by an older version.
+            for suffix in ("-wal", "-shm"):
+                extra = path.with_name(path.name + suffix)
+                if extra.exists():
+                    _private_file(extra)
+            self.db = sqlite3.connect(path, timeout=10, isolation_level=None)
+        except OSError as exc:
+            raise StoreError(f"cannot open {path}: {exc.strerror or exc}") from None
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {path}: {describe_sqlite_error(exc)}") from None
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+            self._mark_interrupted()
+        except sqlite3.Error as exc:
+            self.db.close()
+            raise StoreError(f"cannot use {path}: {describe_sqlite_error(exc)}") from None
+        except StoreError:
+            self.db.close()
+            raise
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer Rung (history schema {version}; this "
+                f"one knows {SCHEMA_VERSION}). Upgrade Rung; the file was left untouched."
+            )
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             # One transaction per step: a failed migration leaves the old schema intact.
             try:
@@ -101,6 +199,18 @@ class Store:
                 if self.db.in_transaction:
                     self.db.execute("ROLLBACK")
                 raise
+
+    def _mark_interrupted(self) -> None:
+        """Replies left 'streaming' by a process that is gone were interrupted (killed,
+        crashed, power cut): say so, keeping the text and usage they had reached."""
+        rows = self.db.execute(
+            "SELECT id, pid FROM messages WHERE finish_reason = ?", (STREAMING,)
+        ).fetchall()
+        dead = [(INTERRUPTED, row_id) for row_id, pid in rows if not pid or not _pid_alive(pid)]
+        if dead:
+            self.db.executemany(
+                "UPDATE messages SET finish_reason = ?, pid = NULL WHERE id = ?", dead
+            )
 
     @property
     def schema_version(self) -> int:
@@ -117,29 +227,46 @@ class Store:
         )
         return int(cur.lastrowid or 0)
 
-    def add_user_message(self, session_id: int, content: str) -> None:
-        self.db.execute(
+    def add_user_message(self, session_id: int, content: str) -> int:
+        cur = self.db.execute(
             "INSERT INTO messages (session_id, created_at, role, content) VALUES (?, ?, ?, ?)",
             (session_id, datetime.now(UTC).isoformat(), "user", content),
         )
+        return int(cur.lastrowid or 0)
 
-    def add_reply(
-        self, session_id: int, content: str, record: MessageCost, error: str | None = None
+    def begin_reply(
+        self, session_id: int, tier: str, kind: str, provider: str, model: str, reason: str
+    ) -> int:
+        """The reply's row, written before the first token: status 'streaming'."""
+        now = datetime.now(UTC).isoformat()
+        cur = self.db.execute(
+            """INSERT INTO messages (session_id, created_at, updated_at, role, content, tier,
+               kind, provider, model, finish_reason, pid, reason)
+               VALUES (?, ?, ?, 'assistant', '', ?, ?, ?, ?, ?, ?, ?)""",
+            (session_id, now, now, tier, kind, provider, model, STREAMING, os.getpid(), reason),
+        )
+        return int(cur.lastrowid or 0)
+
+    def update_reply(
+        self,
+        row_id: int,
+        content: str,
+        record: MessageCost,
+        *,
+        error: str | None = None,
+        final: bool = False,
     ) -> None:
+        """The reply so far (``final=False``: still streaming) or as it ended."""
         u = record.usage
         self.db.execute(
-            """INSERT INTO messages (session_id, created_at, role, content, tier, kind,
-               provider, model, input_tokens, output_tokens, cached_input_tokens,
-               cache_write_tokens, reasoning_tokens, estimated, cost_usd, reference_usd,
-               price_basis, finish_reason, busy_s, error)
-               VALUES (?, ?, 'assistant', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            """UPDATE messages SET content = ?, model = ?, input_tokens = ?,
+               output_tokens = ?, cached_input_tokens = ?, cache_write_tokens = ?,
+               reasoning_tokens = ?, estimated = ?, cost_usd = ?, reference_usd = ?,
+               price_basis = ?, finish_reason = ?, busy_s = ?, error = ?, updated_at = ?,
+               pid = ?
+               WHERE id = ?""",
             (
-                session_id,
-                record.when.astimezone(UTC).isoformat(),
                 content,
-                record.tier,
-                record.kind,
-                record.provider,
                 record.model,
                 u.input_tokens,
                 u.output_tokens,
@@ -150,11 +277,42 @@ class Store:
                 None if record.cost.usd is None else str(record.cost.usd),
                 None if record.reference.usd is None else str(record.reference.usd),
                 record.cost.basis,
-                record.finish_reason,
+                record.finish_reason if final else STREAMING,
                 record.busy_s,
                 error,
+                datetime.now(UTC).isoformat(),
+                None if final else os.getpid(),
+                row_id,
             ),
         )
+
+    def add_reply(
+        self,
+        session_id: int,
+        content: str,
+        record: MessageCost,
+        error: str | None = None,
+        reason: str = "",
+    ) -> int:
+        """A whole reply at once (tests and imports; live replies use begin/update)."""
+        row = self.begin_reply(
+            session_id, record.tier, record.kind, record.provider, record.model, reason
+        )
+        self.update_reply(row, content, record, error=error, final=True)
+        return row
+
+    def rename_session(self, session_id: int, title: str) -> None:
+        self.db.execute("UPDATE sessions SET title = ? WHERE id = ?", (title, session_id))
+
+    def delete_session(self, session_id: int) -> None:
+        self.db.execute("BEGIN")
+        try:
+            self.db.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
+            self.db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     # -- reading ---------------------------------------------------------------
     def spend(self, since: datetime | None = None) -> list[SpendRow]:
@@ -180,38 +338,63 @@ class Store:
             for (tier, model), g in sorted(groups.items())
         ]
 
-    def sessions(self, limit: int = 20) -> list[SessionSummary]:
+    def sessions(self, limit: int = 20, source: str | None = None) -> list[SessionSummary]:
         """The most recent sessions that have messages, newest first."""
+        where = "WHERE EXISTS (SELECT 1 FROM messages WHERE session_id = s.id)"
+        args: list[object] = []
+        if source is not None:
+            where += " AND s.source = ?"
+            args.append(source)
         rows = self.db.execute(
-            """SELECT s.id, s.started_at, s.source,
+            f"""SELECT s.id, s.started_at, s.source, s.title,
                       (SELECT content FROM messages WHERE session_id = s.id AND role = 'user'
                        ORDER BY id LIMIT 1),
                       (SELECT COUNT(*) FROM messages WHERE session_id = s.id)
-               FROM sessions s
-               WHERE EXISTS (SELECT 1 FROM messages WHERE session_id = s.id)
+               FROM sessions s {where}
                ORDER BY s.id DESC LIMIT ?""",
-            (limit,),
+            (*args, limit),
         ).fetchall()
         out = []
-        for sid, started, source, first, count in rows:
-            costs = self.db.execute(
-                "SELECT cost_usd FROM messages WHERE session_id = ? AND cost_usd IS NOT NULL",
+        for sid, started, source_name, title, first, count in rows:
+            spent = saved = Decimal(0)
+            unknown = 0
+            tiers: dict[str, None] = {}
+            for cost, reference, tier in self.db.execute(
+                """SELECT cost_usd, reference_usd, tier FROM messages
+                   WHERE session_id = ? AND role = 'assistant' ORDER BY id""",
                 (sid,),
-            ).fetchall()
-            spent = sum((Decimal(c) for (c,) in costs), Decimal(0))
-            out.append(SessionSummary(sid, started, source, first or "", count, spent))
+            ):
+                tiers[tier or "?"] = None
+                if cost is None:
+                    unknown += 1
+                    continue
+                spent += Decimal(cost)
+                if reference is not None:
+                    saved += Decimal(reference) - Decimal(cost)
+            out.append(
+                SessionSummary(sid, started, source_name, title or "", first or "", count,
+                               spent, unknown, saved, tuple(tiers))
+            )  # fmt: skip
         return out
 
     def transcript(self, session_id: int) -> list[StoredMessage]:
         rows = self.db.execute(
-            """SELECT role, content, tier, model, cost_usd, estimated, finish_reason, error
+            """SELECT role, content, tier, model, cost_usd, estimated, finish_reason, error,
+                      kind, provider, input_tokens, output_tokens, cached_input_tokens,
+                      cache_write_tokens, reasoning_tokens, reference_usd, price_basis,
+                      busy_s, reason, created_at
                FROM messages WHERE session_id = ? ORDER BY id""",
             (session_id,),
         ).fetchall()
         return [
-            StoredMessage(role, content, tier, model,
-                          None if cost is None else Decimal(cost), bool(est), finish, error)
-            for role, content, tier, model, cost, est, finish, error in rows
+            StoredMessage(
+                role, content, tier, model, _decimal(cost), bool(est), finish, error, kind,
+                provider, inp or 0, out or 0, cached or 0, written or 0, reasoning or 0,
+                _decimal(reference), basis, busy or 0.0, reason, created or "",
+            )
+            for (role, content, tier, model, cost, est, finish, error, kind, provider, inp,
+                 out, cached, written, reasoning, reference, basis, busy, reason, created)
+            in rows
         ]  # fmt: skip
 
     def spent_since(self, since: datetime) -> Decimal:
@@ -230,4 +413,5 @@ def start_of_week(now: datetime | None = None) -> datetime:
 
 
 def open_store(data_dir: Path) -> Store:
+    """Open (and create or migrate) the history. Raises StoreError with a clear message."""
     return Store(data_dir / DB_NAME)

@@ -1,24 +1,50 @@
-"""The Textual application: owns the config, the ladder of rungs, the session, the screens."""
+"""The Textual application: owns the config, the ladder, the session and the conversation
+engine, and holds the state the status and cost lines show.
+
+Data flows one way: the engine's events and the screens' messages come up to the app,
+which updates its reactive ``status`` and ``cost_view``; the widgets watch those. The
+app calls down into the engine (pin, apply settings), never into a screen.
+"""
 
 from __future__ import annotations
+
+import dataclasses
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.reactive import reactive
 
-from rung.engine.build_tiers import RungOverrides, build_rungs
+from rung.engine.build_tiers import RungOverrides
 from rung.engine.config import Config
-from rung.engine.ladder import rung_for_tier
+from rung.engine.conversation import (
+    ChatOptions,
+    Conversation,
+    EngineEvent,
+    FallingBack,
+    LiveCost,
+    Recorded,
+    Routed,
+    StoreProblem,
+)
+from rung.engine.ladder import AUTO, Ladder
 from rung.engine.prices_update import start_price_updates, wait_for_prices
+from rung.engine.safe_text import for_terminal
 from rung.engine.session import Session
-from rung.tiers.base import ChatRequest, Tier
-from rung.tiers.local import LocalModelError, LocalTier
-from rung.tiers.router import Decision, Rung, choose, next_usable
+from rung.tiers.base import Notice, TextDelta, Tier, TierLoadError
 from rung.tui.chat import ChatScreen
 from rung.tui.commands import RungCommands
 from rung.tui.themes import DEFAULT_THEME, builtin_themes, user_themes
+from rung.tui.widgets.meter import CostView
+from rung.tui.widgets.status import StatusView
 
-AUTO = "auto"
+
+def chat_options(config: Config) -> ChatOptions:
+    return ChatOptions(
+        system=config.get("ui", "system_prompt") or None,
+        max_tokens=config.get("ui", "max_tokens"),
+        fallback=config.get("ladder", "fallback"),
+    )
 
 
 class RungApp(App[None]):
@@ -27,26 +53,43 @@ class RungApp(App[None]):
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
         Binding("f6", "settings", "Settings", id="settings", priority=True),
+        # Function keys reach the app in every common terminal and inside tmux, where
+        # ctrl+digit and many alt chords do not.
+        Binding("f2", "pin(0)", "Rung 1", id="pin-rung-1", priority=True),
+        Binding("f3", "pin(1)", "Rung 2", id="pin-rung-2", priority=True),
+        Binding("f4", "pin(2)", "Rung 3", id="pin-rung-3", priority=True),
+        Binding("f5", "pin(3)", "Rung 4", id="pin-rung-4", priority=True),
+        Binding("f8", "toggle_auto", "Auto", id="toggle-auto", priority=True),
     ]
 
+    status: reactive[StatusView] = reactive(StatusView, always_update=False)
+    cost_view: reactive[CostView | None] = reactive(None, always_update=False)
+
     def __init__(
-        self, config: Config, overrides: RungOverrides | None = None, resume: int | None = None
+        self,
+        config: Config,
+        overrides: RungOverrides | None = None,
+        resume: int | None = None,
+        *,
+        tiers: dict[str, Tier] | None = None,
     ) -> None:
+        """``tiers``: ready-made tiers for rungs of the ladder (the others are built from
+        the config), for embedding Rung's chat screen around other backends."""
         super().__init__()
         self.resume_id = resume
         self.config = config
         self.overrides = overrides or RungOverrides()
-        self.rungs: dict[str, Tier] = build_rungs(config, self.overrides)
+        self.ladder = Ladder(config, self.overrides, reuse=tiers)
+        self.startup_warnings: list[str] = [*self.ladder.problems, *self.ladder.build_all()]
         self.session = Session(config, "tui")
-        self.health: dict[str, bool] = {}
-        # A tier named on the command line is pinned; otherwise the config's mode.
-        mode = self.overrides.tier or config.get("ladder", "mode")
-        self.mode = mode if mode == AUTO or mode in self.rungs else AUTO
+        self.conversation = Conversation(self.ladder, self.session, chat_options(config))
+        self.conversation.add_listener(self._on_engine_event)
         # The rung shown in the status line: the pinned one, or the last one routed to.
-        self.active_name = self.mode if self.mode != AUTO else next(iter(self.rungs))
-        self.startup_warnings: list[str] = []
+        self.active_name = self.ladder.mode if self.ladder.mode != AUTO else self.ladder.names[0]
         self.rung_theme_names: set[str] = set()
         self._theme_problems: list[str] = []
+        self._budget_level = "ok"
+        self.price_updater = None
         self._register_themes()
 
     # -- themes --------------------------------------------------------------------
@@ -56,67 +99,122 @@ class RungApp(App[None]):
         for theme in [*themes, *mine]:
             self.register_theme(theme)
             self.rung_theme_names.add(theme.name)
-        self._apply_theme_name(self.config.get("ui", "theme"))
+        self.apply_theme_name(self.config.get("ui", "theme"))
 
-    def _apply_theme_name(self, name: str) -> None:
+    def apply_theme_name(self, name: str) -> None:
         if name in self.rung_theme_names or name in self.available_themes:
             self.theme = name
         else:
             self.theme = DEFAULT_THEME
             self._theme_problems.append(f"Theme {name!r} is not available; using {DEFAULT_THEME}.")
 
-    # -- the ladder -------------------------------------------------------------
+    # -- the ladder: state the status line shows --------------------------------------
     @property
     def active_tier(self) -> Tier:
-        return self.rungs[self.active_name]
+        return self.ladder.tier(self.active_name)
 
     @property
     def mode_label(self) -> str:
-        return "Auto" if self.mode == AUTO else "Pinned"
+        return "Auto" if self.ladder.mode == AUTO else "Pinned"
 
     @property
     def names(self) -> list[str]:
-        return list(self.rungs)
+        return list(self.ladder.names)
 
-    def ladder(self) -> list[Rung]:
-        return [
-            rung_for_tier(tier, self.session, self.health.get(name))
-            for name, tier in self.rungs.items()
-        ]
+    def show_status(self, state: str | None = None, **changes: object) -> None:
+        """Point the status line at the active rung; ``state`` and speed if given."""
+        tier = self.active_tier
+        view = dataclasses.replace(
+            self.status, mode=self.mode_label, tier=tier.name, model=tier.model,
+            **({"state": state} if state is not None else {}), **changes,  # type: ignore[arg-type]
+        )  # fmt: skip
+        self.status = view
 
-    def decide(self, request: ChatRequest) -> Decision:
-        """The rung for a new message: the pinned one, or the router's choice."""
-        if self.mode != AUTO:
-            index = self.names.index(self.mode)
-            return Decision(index, self.mode, 0.0, f"pinned: {self.mode}")
-        return choose(request, self.ladder(), self.config.get("ladder", "quality"))
+    def show_cost(self, live: object = None) -> None:
+        meter = self.session.meter
+        budget = self.session.budget_state(live)  # type: ignore[arg-type]
+        self.cost_view = CostView(meter.totals(live), meter.reference_model, live, budget)  # type: ignore[arg-type]
+        if budget.level != self._budget_level:
+            self._budget_level = budget.level
+            if budget.level in ("warn", "over"):
+                self.notify(budget.message, title="Budget", timeout=10,
+                            severity="warning" if budget.level == "warn" else "error")  # fmt: skip
 
-    def rung_above(self, name: str) -> str | None:
-        """The next usable rung above ``name``, for fallback and escalation."""
-        index = next_usable(self.ladder(), self.names.index(name))
-        return None if index is None else self.names[index]
+    def idle_state(self) -> str:
+        tier = self.active_tier
+        if tier.unusable_reason:
+            return tier.unusable_reason
+        if tier.needs_loading and not tier.ready:
+            return "loading model"
+        return "ready"
 
-    def pin(self, position: int) -> None:
-        names = self.names
-        if position >= len(names):
+    def action_pin(self, position: int) -> None:
+        names = self.ladder.names
+        pinned = self.ladder.pin(position)
+        if pinned is None:
             self.notify(
-                f"The ladder has {len(names)} rung(s); add more under [ladder] rungs.",
+                f"The ladder has {len(names)} rung(s); add more under [ladder] rungs "
+                "in Settings (F6).",
                 severity="warning",
+                markup=False,
             )
             return
-        self.mode = self.active_name = names[position]
-        self.chat.refresh_status()
+        self.active_name = pinned
+        self.show_status(self.idle_state())
         self.check_health()
-        self.notify(f"Pinned to {self.mode} ({self.active_tier.model}).")
+        model = self.active_tier.model
+        self.notify(f"Pinned to {pinned}" + (f" ({model})." if model else "."), markup=False)
 
-    def toggle_auto(self) -> None:
-        if self.mode == AUTO:
-            self.mode = self.active_name
-            self.notify(f"Auto off: pinned to {self.mode}.")
-        else:
-            self.mode = AUTO
+    def action_toggle_auto(self) -> None:
+        mode = self.ladder.toggle_auto(self.active_name)
+        if mode == AUTO:
             self.notify("Auto on: each message goes to the cheapest rung that fits.")
-        self.chat.refresh_status()
+        else:
+            self.notify(f"Auto off: pinned to {mode}.", markup=False)
+        self.show_status()
+
+    # -- what the engine says ---------------------------------------------------------
+    def _on_engine_event(self, event: EngineEvent) -> None:
+        if isinstance(event, TextDelta):
+            if self.status.state != "streaming":
+                self.show_status("streaming")
+            return
+        match event:
+            case Routed(tier=tier):
+                self.active_name = tier
+                self.show_status("waiting for first token", tokens_per_s=None, ttft_s=None)
+            case LiveCost(record=record):
+                self.show_cost(record)
+            case Notice(text=text):
+                self.notify(for_terminal(text), title=self.active_name, markup=False)
+            case FallingBack(from_tier=bad, to_tier=good, failed=failed):
+                self.notify(f"{bad} failed ({failed.kind}); falling back to {good}.",
+                            title="Fallback", severity="warning", markup=False)  # fmt: skip
+            case StoreProblem(message=message):
+                self.notify(for_terminal(message), severity="warning", markup=False)
+            case Recorded(reply=reply, last=last):
+                finished = reply.finished
+                word = "failed" if reply.failed else reply.finish_reason
+                state = {"stop": "ready", "length": "ready"}.get(word, word)
+                if last and reply.failed is not None:
+                    self.notify(for_terminal(reply.failed.message), title=f"{event.tier} failed",
+                                severity="error", markup=False)  # fmt: skip
+                if last and self.ladder.mode != AUTO:
+                    self.active_name = self.ladder.mode  # the status shows the pin, not the detour
+                self.show_status(
+                    state,
+                    tokens_per_s=finished.output_tokens_per_s if finished else None,
+                    ttft_s=finished.time_to_first_token_s if finished else None,
+                )
+                self.show_cost()
+
+    def on_chat_screen_new_chat(self) -> None:
+        self.show_cost()
+        self.show_status(self.idle_state(), tokens_per_s=None, ttft_s=None)
+
+    def on_chat_screen_resumed(self, message: ChatScreen.Resumed) -> None:
+        self.show_cost()
+        self.notify(f"Continuing session #{message.session_id} ({message.count} messages).")
 
     # -- screens and background work -------------------------------------------------
     @property
@@ -124,49 +222,49 @@ class RungApp(App[None]):
         return self.get_screen("chat")  # type: ignore[return-value]
 
     def on_mount(self) -> None:
-        self.install_screen(ChatScreen(), "chat")
+        self.install_screen(ChatScreen(self.conversation, self.resume_id), "chat")
         self.push_screen("chat")
         if self.config.keymap:
             self.set_keymap(self.config.keymap)
-        if self.session.store_error:
-            self.notify(self.session.store_error, severity="warning")
+        self.show_status(self.idle_state())
+        self.show_cost()
+        for problem in self.session.problems():
+            self.notify(for_terminal(problem), severity="warning", markup=False)
         for warning in self.startup_warnings:
-            self.notify(warning, title="Crash", severity="warning", timeout=30)
+            self.notify(for_terminal(warning), title="Rung", severity="warning", timeout=30,
+                        markup=False)  # fmt: skip
         for problem in self.config.problems:
-            self.notify(problem, title="Config", severity="warning", timeout=15)
+            self.notify(problem, title="Config", severity="warning", timeout=15, markup=False)
         if self._theme_problems:
             # One notification for all broken themes, not one per file.
             self.notify("\n".join(self._theme_problems), title="Theme", severity="warning",
-                        timeout=15)  # fmt: skip
+                        timeout=15, markup=False)  # fmt: skip
         self.load_local_models()
         self.check_health()
         self.price_updater = start_price_updates(self.config)
         if self.price_updater is not None:
             self.watch_price_updates()
-        if self.resume_id is not None:
-            self.resume_session(self.resume_id)
 
     @work(group="prices", thread=True)
     def watch_price_updates(self) -> None:
         problem = wait_for_prices(self.price_updater, 30)
         if problem:
-            self.call_from_thread(self.notify, problem, title="Prices", severity="warning")
-
-    @work(group="resume")
-    async def resume_session(self, session_id: int) -> None:
-        try:
-            stored = self.session.resume(session_id)
-        except LookupError as exc:
-            self.notify(str(exc), title="Resume", severity="error")
-            return
-        await self.chat.restore(stored)
-        self.notify(f"Continuing session #{session_id} ({len(stored)} messages).")
+            self.call_from_thread(self.notify, problem, title="Prices", severity="warning",
+                                  markup=False)  # fmt: skip
 
     def action_settings(self) -> None:
         from rung.tui.settings import SettingsScreen
 
         if not isinstance(self.screen, SettingsScreen):
-            self.push_screen(SettingsScreen())
+            self.push_screen(SettingsScreen(self.config, self.rung_theme_names, self.theme),
+                             self._settings_closed)  # fmt: skip
+
+    def on_settings_screen_preview_theme(self, message: object) -> None:
+        self.theme = message.theme  # type: ignore[attr-defined]
+
+    async def _settings_closed(self, config: Config | None) -> None:
+        if config is not None:
+            await self.apply_config(config)
 
     async def apply_config(self, config: Config) -> None:
         """Use saved settings at once: rungs, prices, budgets, keys, theme."""
@@ -174,29 +272,30 @@ class RungApp(App[None]):
         self.config = config
         local_same = all(
             old.get("local", k) == config.get("local", k)
-            for k in ("model_path", "n_ctx", "threads")
+            for k in ("model_path", "n_ctx", "threads", "weight_repacking")
         )
-        keep = self.rungs.get("local") if local_same else None
-        for tier in self.rungs.values():
-            if tier is keep:
-                continue
-            if isinstance(tier, LocalTier):
-                tier.close()
-            else:
-                await tier.aclose()
-        self.rungs = build_rungs(config, self.overrides, {"local": keep} if keep else None)
-        if keep is not None and keep not in self.rungs.values():
-            keep.close()  # local was taken off the ladder
-        self.health.clear()
-        if self.mode != AUTO and self.mode not in self.rungs:
-            self.mode = AUTO
-        if self.active_name not in self.rungs:
-            self.active_name = self.mode if self.mode != AUTO else next(iter(self.rungs))
+        built = self.ladder.built()
+        keep = built.get("local") if local_same else None
+        await self.ladder.aclose(keep=keep)
+        previous_mode = self.ladder.mode
+        self.ladder = Ladder(config, self.overrides, reuse={"local": keep} if keep else None)
+        for problem in [*self.ladder.problems, *self.ladder.build_all()]:
+            self.notify(for_terminal(problem), severity="warning", markup=False)
+        if keep is not None and "local" not in self.ladder.names:
+            await keep.aclose()  # local was taken off the ladder
+        if previous_mode in self.ladder.names:
+            self.ladder.mode = previous_mode
+        if self.active_name not in self.ladder.names:
+            self.active_name = (
+                self.ladder.mode if self.ladder.mode != AUTO else self.ladder.names[0]
+            )
         self.session.reload_config(config)
+        self.conversation.ladder = self.ladder
+        self.conversation.options = chat_options(config)
         self.set_keymap(config.keymap)
-        self._apply_theme_name(config.get("ui", "theme"))
-        self.chat.refresh_status()
-        self.chat.refresh_cost()
+        self.apply_theme_name(config.get("ui", "theme"))
+        self.show_status(self.idle_state())
+        self.show_cost()
         if keep is None:
             self.load_local_models()
         self.check_health()
@@ -204,47 +303,35 @@ class RungApp(App[None]):
     @work(group="health", exclusive=True)
     async def check_health(self) -> None:
         """Self-hosted endpoints can be down: say so before the user asks anything."""
-        for name, tier in self.rungs.items():
-            health = getattr(tier, "health", None)
-            if health is None:
+        for name, tier in list(self.ladder.built().items()):
+            if not tier.has_health:
                 continue
             if tier is self.active_tier:
-                self.chat.refresh_status("checking endpoint…")
-            healthy, detail = await health()
-            self.health[name] = healthy
+                self.show_status("checking endpoint…")
+            healthy, detail = await tier.health()
+            self.ladder.health[name] = healthy
             if tier is self.active_tier:
-                self.chat.refresh_status(
-                    f"● healthy: {detail}" if healthy else f"✗ unreachable: {detail}"
-                )
-        if (
-            not isinstance(self.active_tier, LocalTier)
-            and getattr(self.active_tier, "health", None) is None
-        ):
-            self.chat.refresh_status("ready")
+                self.show_status(f"● healthy: {detail}" if healthy else f"✗ unreachable: {detail}")
 
     @work(group="load")
     async def load_local_models(self) -> None:
-        for tier in self.rungs.values():
-            if not isinstance(tier, LocalTier):
+        for tier in list(self.ladder.built().values()):
+            if not tier.needs_loading:
                 continue
-            if tier is self.active_tier:
-                self.chat.refresh_status("loading model")
             try:
                 await tier.load()
-            except LocalModelError as exc:
-                self.notify(str(exc), title="Local model", severity="error", timeout=30)
+            except TierLoadError as exc:
+                self.notify(for_terminal(str(exc)), title="Local model", severity="error",
+                            timeout=30, markup=False)  # fmt: skip
                 if tier is self.active_tier:
-                    self.chat.refresh_status("model failed to load")
+                    self.show_status("model failed to load")
                 continue
-            if tier is self.active_tier:
-                self.chat.refresh_status("ready")
+            if tier is self.active_tier and self.status.state == "loading model":
+                self.show_status("ready")
 
     async def on_unmount(self) -> None:
         self.session.close()
-        if getattr(self, "price_updater", None) is not None:
+        if self.price_updater is not None:
             self.price_updater.stop()
-        for tier in self.rungs.values():
-            if isinstance(tier, LocalTier):
-                tier.close()  # joins the worker: exiting mid-load can kill the process
-            else:
-                await tier.aclose()
+        # Joins the local worker: exiting mid-load can kill the process.
+        await self.ladder.aclose()

@@ -1,26 +1,37 @@
-"""The chat screen: the conversation, the prompt, the status and cost lines, one reply at
-a time."""
+"""The chat screen: a view of the conversation engine. It shows what the engine says
+(questions, replies streaming in, how each attempt ended) and turns keys into calls on
+the engine; the ladder's state and the money live in the app, which the status and
+cost lines watch."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
 
 from rung.engine import attachments
-from rung.engine.session import tier_provider
+from rung.engine.conversation import (
+    Conversation,
+    EngineEvent,
+    FallingBack,
+    Plan,
+    Recorded,
+    Routed,
+)
+from rung.engine.export import export_session
+from rung.engine.safe_text import for_terminal
 from rung.engine.store import StoredMessage
-from rung.tiers.base import ChatRequest, Event, Message, Notice, Reply, TextDelta, Tier, Usage
+from rung.tiers.base import Reply, TextDelta
 from rung.tiers.meter import MessageCost
 from rung.tiers.pricing import format_usd
-from rung.tiers.turn import Turn
+from rung.tui.confirm import ConfirmScreen
 from rung.tui.cost_screen import CostScreen
 from rung.tui.help import HelpScreen, binding_rows
 from rung.tui.widgets.messages import MessageItem, MessageList, last_code_block
@@ -28,22 +39,41 @@ from rung.tui.widgets.meter import CostBar
 from rung.tui.widgets.prompt import PromptInput
 from rung.tui.widgets.status import StatusBar
 
-if TYPE_CHECKING:
-    from rung.tui.app import RungApp
 
-# The running cost is re-priced at most this often while a reply streams.
-LIVE_COST_INTERVAL_S = 0.15
-
-
-def reply_meta(tier: Tier, reply: Reply, record: MessageCost) -> str:
+def reply_meta(tier: str, reply: Reply, record: MessageCost) -> str:
     u = reply.usage
-    meta = f"{tier.name} · {record.model} · {u.input_tokens:,} in / {u.output_tokens:,} out"
+    meta = f"{tier} · {record.model} · {u.input_tokens:,} in / {u.output_tokens:,} out"
     if u.cached_input_tokens:
         meta += f" ({u.cached_input_tokens:,} cached)"
     meta += f" · {format_usd(record.cost.usd, not record.cost.exact)}"
     if u.estimated:
         meta += " (estimated)"
     return meta
+
+
+def stored_meta(m: StoredMessage) -> str:
+    meta = f"{m.tier} · {m.model}"
+    if m.input_tokens or m.output_tokens:
+        meta += f" · {m.input_tokens:,} in / {m.output_tokens:,} out"
+        if m.cached_input_tokens:
+            meta += f" ({m.cached_input_tokens:,} cached)"
+    meta += f" · {format_usd(m.cost_usd, m.estimated)}"
+    if m.estimated:
+        meta += " (estimated)"
+    return meta + (f" — {m.reason}" if m.reason else "")
+
+
+def closing_note(reply: Reply, fallback_to: str | None = None) -> tuple[str, str]:
+    """(status word, the note under the reply) for how an attempt ended."""
+    if reply.failed is not None:
+        if fallback_to:
+            return "failed", f"Failed: {reply.failed.message} — falling back to {fallback_to}."
+        return "failed", f"Failed: {reply.failed.message}"
+    if reply.finish_reason == "cancelled":
+        return "cancelled", "Cancelled — the text above is what arrived."
+    if reply.finish_reason == "length":
+        return "done", "Stopped at the output token limit."
+    return "done", ""
 
 
 class ChatScreen(Screen[None]):
@@ -54,30 +84,26 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+o", "copy_reply", "Copy reply", id="copy-reply"),
         Binding("ctrl+t", "copy_code", "Copy code", id="copy-code"),
         Binding("ctrl+n", "new_chat", "New chat", id="new-chat"),
-        # Function keys reach the app in every common terminal and inside tmux, where
-        # ctrl+digit and many alt chords do not.
-        Binding("f2", "pin(0)", "Rung 1", id="pin-rung-1", priority=True),
-        Binding("f3", "pin(1)", "Rung 2", id="pin-rung-2", priority=True),
-        Binding("f4", "pin(2)", "Rung 3", id="pin-rung-3", priority=True),
-        Binding("f5", "pin(3)", "Rung 4", id="pin-rung-4", priority=True),
-        Binding("f8", "toggle_auto", "Auto", id="toggle-auto", priority=True),
         Binding("f9,ctrl+r", "escalate", "Escalate", id="escalate", priority=True),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, conversation: Conversation, resume_id: int | None = None) -> None:
         super().__init__()
-        self.history: list[Message] = []
-        self.replies: list[Reply] = []  # every finished reply of this session, in order
-        self.turn: Turn | None = None
-        self.busy = False  # a reply (and any fallback after it) is under way
-        self._budget_level = "ok"
-        # The last question and the rung that answered it, for escalation.
-        self.last_question: str | None = None
-        self.last_tier: str | None = None
+        self.conversation = conversation
+        self.resume_id = resume_id
+        self.replies: list[Reply] = []  # every finished attempt shown, in order
+        self._item: MessageItem | None = None  # the reply streaming now
+        self._failed_item: tuple[MessageItem, Reply] | None = None  # awaiting its fallback
+        conversation.add_listener(self._on_engine_event)
+
+    # -- state the tests and the palette read -----------------------------------------------
+    @property
+    def history(self):  # type: ignore[no-untyped-def]
+        return self.conversation.history
 
     @property
-    def rung_app(self) -> RungApp:
-        return self.app  # type: ignore[return-value]
+    def busy(self) -> bool:
+        return self.conversation.busy
 
     def compose(self) -> ComposeResult:
         yield MessageList(id="messages")
@@ -87,286 +113,166 @@ class ChatScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # The status and cost lines draw the app's state; the app decides it.
+        self.watch(self.app, "status", self.query_one(StatusBar).show, init=True)
+        self.watch(self.app, "cost_view", self.query_one(CostBar).show_view, init=True)
         self.query_one(PromptInput).focus()
-        self.refresh_status()
-        self.refresh_cost()
+        if self.resume_id is not None:
+            self.resume(self.resume_id)
 
-    # -- status and cost lines ----------------------------------------------------
-    def refresh_status(self, state: str | None = None) -> None:
-        status = self.query_one(StatusBar)
-        tier = self.rung_app.active_tier
-        status.tier = tier.name
-        status.model = tier.model or "(model from server)"
-        status.mode = self.rung_app.mode_label
-        if state is not None:
-            status.state = state
-
-    def refresh_cost(self, live: MessageCost | None = None) -> None:
-        session = self.rung_app.session
-        budget = session.budget_state()
-        self.query_one(CostBar).show(
-            session.meter.totals(live), session.meter.reference_model, live, budget
-        )
-        if budget.level != self._budget_level:
-            self._budget_level = budget.level
-            if budget.level in ("warn", "over"):
-                self.notify(
-                    budget.message,
-                    title="Budget",
-                    severity="warning" if budget.level == "warn" else "error",
-                    timeout=10,
-                )
-
-    async def restore(self, stored: list[StoredMessage]) -> None:
+    # -- resuming --------------------------------------------------------------------------
+    @work(group="resume")
+    async def resume(self, session_id: int) -> None:
         """Show an earlier session and continue it: the model sees it all again."""
+        try:
+            stored = self.conversation.resume(session_id)
+        except LookupError as exc:
+            self.notify(for_terminal(str(exc)), title="Resume", severity="error", markup=False)
+            return
         messages = self.query_one(MessageList)
         for m in stored:
             if m.role == "user":
                 typed, files = attachments.split_attached(m.content)
                 meta = "you" + (f" · attached {', '.join(files)}" if files else "")
                 await messages.add(MessageItem("user", typed, meta=meta))
-                self.history.append(Message("user", m.content))
-                self.last_question = m.content
                 continue
-            cost = format_usd(m.cost_usd, m.estimated)
-            item = MessageItem("assistant", m.content, meta=f"{m.tier} · {m.model} · {cost}")
-            await messages.add(item)
-            if m.error:
+            item = await messages.add(MessageItem("assistant", m.content, meta=stored_meta(m)))
+            if m.error and m.finish_reason != "interrupted":
                 await item.finish("failed", f"Failed: {m.error}")
-            if m.content:
-                self.history.append(Message("assistant", m.content))
-            self.last_tier = m.tier
+            elif m.finish_reason in ("cancelled", "interrupted"):
+                await item.finish("cancelled", f"{m.finish_reason.capitalize()} — the text above "
+                                  "is what arrived.")  # fmt: skip
         messages.follow()
+        self.app.post_message(self.Resumed(session_id, len(stored)))
 
-    # -- sending --------------------------------------------------------------------
+    @dataclass
+    class Resumed(Message):
+        """An earlier session is on screen (the app re-reads the costs it brought)."""
+
+        session_id: int
+        count: int
+
+    # -- sending --------------------------------------------------------------------------
     async def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
         if self.busy:
             self.notify("A reply is still streaming: Esc cancels it.", severity="warning")
             return
-        app = self.rung_app
-        content, attached, problems = attachments.expand(message.text, Path.cwd())
-        for problem in problems:
-            self.notify(problem, title="Not attached", severity="warning")
-        request = self._request([*self.history, Message("user", content)])
-        decision = app.decide(request)
-        verdict = app.session.allows(app.rungs[decision.tier])
-        if verdict.blocks_paid:
-            # Nothing is sent and the prompt keeps the text, ready for a free rung.
+        # Mentions that arrived in a paste are never expanded unless typed again.
+        pasted = {name for name, n in message.pasted_mentions.items()
+                  if Counter(attachments.mentions(message.text)).get(name, 0) <= n}  # fmt: skip
+        expansion = attachments.expand(message.text, Path.cwd(), ignore=pasted)
+        if expansion.needs_confirmation:
+            names = ", ".join(f"@{n}" for n in expansion.needs_confirmation)
+            self.app.push_screen(
+                ConfirmScreen(
+                    f"Attach {names}? It is outside {Path.cwd()}.",
+                    yes="Attach", no="Send without it",
+                ),
+                lambda ok: self._send_expanded(
+                    message.text,
+                    attachments.expand(message.text, Path.cwd(), ignore=pasted,
+                                       confirmed=expansion.needs_confirmation if ok else ()),
+                ),
+            )  # fmt: skip
+            return
+        await self._send_expanded(message.text, expansion)
+
+    async def _send_expanded(self, typed: str, expansion: attachments.Expansion) -> None:
+        for problem in expansion.problems + [
+            f"@{n}: outside the working directory; not attached"
+            for n in expansion.needs_confirmation
+        ]:
             self.notify(
-                verdict.message + " F2 pins the first rung.",
-                title="Budget reached",
-                severity="error",
-                timeout=15,
+                for_terminal(problem), title="Not attached", severity="warning", markup=False
             )
+        plan = self.conversation.prepare(expansion.text)
+        if not isinstance(plan, Plan):
+            # Nothing is sent and the prompt keeps the text, ready for another try.
+            title = "Budget reached" if plan.kind == "budget" else "Not sent"
+            extra = " F2 pins the first rung." if plan.kind == "budget" else ""
+            self.notify(plan.message + extra, title=title, severity="error", timeout=15,
+                        markup=False)  # fmt: skip
             return
         self.query_one(PromptInput).clear()
         messages = self.query_one(MessageList)
         messages.follow()
-        meta = f"you · attached {attachments.describe(attached)}" if attached else "you"
-        await messages.add(MessageItem("user", message.text, meta=meta))
-        self.history.append(Message("user", content))
-        self.busy = True
-        self.run_reply(request, content, decision.tier, decision.reason)
-
-    def _request(self, messages: list[Message]) -> ChatRequest:
-        config = self.rung_app.config
-        return ChatRequest(
-            messages=tuple(messages),
-            system=config.get("ui", "system_prompt") or None,
-            max_tokens=config.get("ui", "max_tokens"),
+        meta = (
+            f"you · attached {attachments.describe(expansion.attached)}"
+            if expansion.attached
+            else "you"
         )
+        await messages.add(MessageItem("user", typed, meta=meta))
+        self.run_plan(plan)
 
     @work(exclusive=True, group="reply")
-    async def run_reply(
-        self, request: ChatRequest, question: str, tier_name: str, reason: str,
-        escalation: bool = False,
-    ) -> None:  # fmt: skip
-        """Answer on ``tier_name``; if that rung fails, fall back up the ladder, out loud.
-        Callers set ``busy`` before starting this worker, so a quick second Enter cannot
-        slip in before it runs."""
-        try:
-            await self._answer_with_fallback(request, question, tier_name, reason, escalation)
-        finally:
-            self.busy = False
+    async def run_plan(self, plan: Plan) -> None:
+        await self.conversation.run(plan)
 
-    async def _answer_with_fallback(
-        self, request: ChatRequest, question: str, tier_name: str, reason: str,
-        escalation: bool,
-    ) -> None:  # fmt: skip
-        app = self.rung_app
-        while True:
-            tier = app.rungs[tier_name]
-            app.active_name = tier_name
-            self.refresh_status()
-            reply, failed_note = await self._answer_on(tier, request, question, reason)
-            above = app.rung_above(tier_name) if reply.failed is not None else None
-            if reply.failed is not None and above and app.config.get("ladder", "fallback"):
-                self.notify(
-                    f"{tier_name} failed ({reply.failed.kind}); falling back to {above}.",
-                    title="Fallback",
-                    severity="warning",
+    # -- what the engine says -----------------------------------------------------------------
+    async def _on_engine_event(self, event: EngineEvent) -> None:
+        if isinstance(event, TextDelta):
+            if self._item is not None:
+                await self._item.append(event.text)
+            return
+        match event:
+            case Routed(tier=tier, model=model, reason=reason):
+                messages = self.query_one(MessageList)
+                self._item = await messages.add(
+                    MessageItem(
+                        "assistant", meta=f"{tier} · {model or '(model from server)'} — {reason}"
+                    )
                 )
-                await failed_note(f"Failed: {reply.failed.message} — falling back to {above}.")
-                reason = f"fallback from {tier_name} ({reply.failed.kind})"
-                tier_name = above
-                continue
-            await failed_note(None)
-            break
-        # A partial reply stays in the conversation, so the next question sees it; an
-        # escalated answer takes the place of the one it improves on.
-        if reply.text:
-            if escalation and self.history and self.history[-1].role == "assistant":
-                self.history[-1] = Message("assistant", reply.text)
-            else:
-                self.history.append(Message("assistant", reply.text))
-        self.last_question, self.last_tier = question, tier_name
-        if app.mode != "auto":
-            app.active_name = app.mode  # the status line shows the pin, not the detour
-            self.refresh_status()
-
-    async def _answer_on(
-        self, tier: Tier, request: ChatRequest, question: str, reason: str
-    ) -> tuple[Reply, Callable[[str | None], Awaitable[None]]]:
-        """Stream one reply into a new message item; price and store it. Returns the
-        reply and a coroutine function that writes the item's closing note."""
-        app = self.rung_app
-        messages = self.query_one(MessageList)
-        item = await messages.add(
-            MessageItem("assistant", meta=f"{tier.name} · {tier.model} — {reason}")
-        )
-        status = self.query_one(StatusBar)
-        status.tokens_per_s = None
-        status.ttft_s = None
-        self.refresh_status("waiting for first token")
-        started = time.monotonic()
-        last_priced = 0.0
-        reported: Usage | None = None
-        deltas = 0
-
-        def live_cost() -> MessageCost:
-            return app.session.meter.estimate_live(
-                tier=tier.name,
-                kind=tier.kind,
-                provider=tier_provider(tier),
-                model=tier.model,
-                request=request,
-                text=item.text,
-                deltas=deltas,
-                busy_s=time.monotonic() - started,
-                usage=reported,
-            )
-
-        async def on_event(event: Event) -> None:
-            nonlocal last_priced, reported, deltas
-            if isinstance(event, TextDelta):
-                if not item.text:
-                    self.refresh_status("streaming")
-                deltas += 1
-                await item.append(event.text)
-                now = time.monotonic()
-                if now - last_priced >= LIVE_COST_INTERVAL_S:
-                    last_priced = now
-                    self.refresh_cost(live_cost())
-            elif isinstance(event, Usage):
-                reported = event
-                self.refresh_cost(live_cost())
-            elif isinstance(event, Notice):
-                self.notify(event.text, title=tier.name)
-
-        self.turn = Turn(tier, request, [on_event])
-        try:
-            reply = await self.turn.run()
-        finally:
-            self.turn = None
-        self.replies.append(reply)
-        record = app.session.record(tier, question, reply)
-        if app.session.store_error:
-            self.notify(app.session.store_error, severity="warning")
-            app.session.store_error = None
-        if reply.finished is not None:
-            status.tokens_per_s = reply.finished.output_tokens_per_s
-            status.ttft_s = reply.finished.time_to_first_token_s
-        item.set_meta(f"{reply_meta(tier, reply, record)} — {reason}")
-        self.refresh_cost()
-
-        async def close_item(fallback_note: str | None) -> None:
-            if reply.failed is not None:
-                status_word = "failed"
-                note = fallback_note or f"Failed: {reply.failed.message}"
-                if fallback_note is None:
-                    self.notify(reply.failed.message, title=f"{tier.name} failed", severity="error")
-            elif reply.finish_reason == "cancelled":
-                status_word, note = "cancelled", "Cancelled — the text above is what arrived."
-            else:
-                status_word = "done"
-                note = (
-                    "Stopped at the output token limit." if reply.finish_reason == "length" else ""
-                )
-            await item.finish(status_word, note)
-            self.refresh_status(status_word if status_word != "done" else "ready")
-
-        return reply, close_item
+            case Recorded(tier=tier, reply=reply, record=record, reason=reason, last=last):
+                item, self._item = self._item, None
+                if item is None:
+                    return
+                self.replies.append(reply)
+                item.set_meta(f"{reply_meta(tier, reply, record)} — {reason}")
+                if last:
+                    status, note = closing_note(reply)
+                    await item.finish(status, note)
+                else:
+                    self._failed_item = (item, reply)
+            case FallingBack(to_tier=target):
+                if self._failed_item is not None:
+                    item, reply = self._failed_item
+                    self._failed_item = None
+                    status, note = closing_note(reply, target)
+                    await item.finish(status, note)
 
     # -- actions ------------------------------------------------------------------------
     def action_cancel_reply(self) -> None:
-        if self.turn is not None:
-            self.turn.cancel()
-
-    def action_pin(self, position: int) -> None:
-        self.rung_app.pin(position)
-
-    def action_toggle_auto(self) -> None:
-        self.rung_app.toggle_auto()
+        self.conversation.cancel()
 
     def action_escalate(self) -> None:
         """Ask the last question again one rung up; both answers stay visible."""
-        app = self.rung_app
-        if self.busy:
-            self.notify("Wait for the reply to finish, or Esc to cancel it.", severity="warning")
+        plan = self.conversation.prepare_escalation()
+        if not isinstance(plan, Plan):
+            self.notify(plan.message, severity="warning", markup=False)
             return
-        if self.last_question is None or self.last_tier is None:
-            self.notify("Nothing to escalate yet: ask something first.", severity="warning")
-            return
-        above = app.rung_above(self.last_tier)
-        if above is None:
-            self.notify(f"{self.last_tier} is the highest usable rung.", severity="warning")
-            return
-        # The question, with the conversation before it, but not the answer it replaces.
-        cut = max(i for i, m in enumerate(self.history) if m.role == "user")
-        request = self._request(self.history[: cut + 1])
         self.query_one(MessageList).follow()
-        self.busy = True
-        self.run_reply(
-            request,
-            self.last_question,
-            above,
-            f"escalated by you from {self.last_tier}",
-            escalation=True,
-        )
+        self.run_plan(plan)
 
     def action_export(self) -> None:
         """Write this conversation as Markdown in the current directory."""
-        from rung.engine.build_tiers import key_store
-        from rung.engine.export import session_markdown
-
-        session = self.rung_app.session
-        if session.store is None or session._session_id is None:
+        session = self.conversation.session
+        session_id = session.session_id
+        if session.store is None or session_id is None:
             self.notify("Nothing to export yet.", severity="warning")
             return
-        text = session_markdown(session.store, session._session_id, key_store(session.config))
-        path = Path.cwd() / f"rung-conversation-{session._session_id}.md"
         try:
-            path.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            self.notify(f"Could not write {path}: {exc}", severity="error")
+            path = export_session(session.store, session_id, session.config, Path.cwd())
+        except (OSError, LookupError) as exc:
+            self.notify(f"Could not export: {for_terminal(str(exc))}", severity="error",
+                        markup=False)  # fmt: skip
             return
-        self.notify(f"Exported to {path} (API keys masked).")
+        self.notify(f"Exported to {path} (API keys masked).", markup=False)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(binding_rows(self.app)))
 
     def action_cost_detail(self) -> None:
-        self.app.push_screen(CostScreen(self.rung_app.session.meter))
+        self.app.push_screen(CostScreen(self.conversation.session.meter))
 
     def _last_reply(self) -> str | None:
         items = self.query_one(MessageList).assistant_items()
@@ -389,8 +295,13 @@ class ChatScreen(Screen[None]):
         self.notify(f"Copied the code block ({len(code.splitlines())} lines).")
 
     async def action_new_chat(self) -> None:
-        if self.turn is not None:
-            self.turn.cancel()
-        self.history.clear()
+        """A new conversation: the screen clears and the next message starts a new
+        stored session (the old one stays in `rung sessions`)."""
+        self.conversation.start_new()
+        self._item = self._failed_item = None
+        self.replies.clear()
         await self.query_one(MessageList).remove_children()
-        self.refresh_status("ready")
+        self.app.post_message(self.NewChat())
+
+    class NewChat(Message):
+        """The conversation was started anew (the app resets its cost line)."""

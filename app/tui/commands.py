@@ -15,13 +15,13 @@ if TYPE_CHECKING:
 class RungCommands(Provider):
     def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         app: RungApp = self.app  # type: ignore[assignment]
-        chat = app.chat
+        chat = app.chat  # the palette's actions are the chat screen's and the app's
         commands: list[tuple[str, str, Callable[[], object]]] = [
             ("Settings", "providers, keys, local model, ladder, budgets, theme",
              app.action_settings),
             ("Cost detail", "every message with its tokens and cost", chat.action_cost_detail),
             ("Toggle Auto", "route each message to the cheapest rung that fits",
-             chat.action_toggle_auto),
+             app.action_toggle_auto),
             ("Escalate", "ask the last question again one rung up", chat.action_escalate),
             ("New chat", "clear the conversation", chat.action_new_chat),
             ("Export conversation", "as Markdown in the current directory, keys masked",
@@ -32,8 +32,8 @@ class RungCommands(Provider):
             ("Cancel reply", "stop the reply that is streaming", chat.action_cancel_reply),
         ]  # fmt: skip
         for position, name in enumerate(app.names):
-            commands.append((f"Pin rung {position + 1}: {name}", app.rungs[name].model,
-                             partial(app.pin, position)))  # fmt: skip
+            commands.append((f"Pin rung {position + 1}: {name}", app.ladder.tier(name).model,
+                             partial(app.action_pin, position)))  # fmt: skip
         for theme in sorted(app.rung_theme_names):
             commands.append((f"Theme: {theme}", "switch the colour theme",
                              partial(setattr, app, "theme", theme)))  # fmt: skip

@@ -5,12 +5,14 @@ keys in the keyring, and applies everything without a restart."""
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import (
     Button,
@@ -26,13 +28,11 @@ from textual.widgets import (
 from rung.engine.build_tiers import RungOverrides, build_tier, key_store
 from rung.engine.config import SCHEMA, Config, ConfigValueError
 from rung.engine.gguf_finder import find_gguf_files
+from rung.engine.safe_text import for_terminal
 from rung.engine.secrets import NoSafeStorageError
 from rung.tiers.local import embedded_model_path
 from rung.tiers.providers import PROVIDERS
 from rung.tui.widgets.provider_section import ProviderSection, key_status
-
-if TYPE_CHECKING:
-    from rung.tui.app import RungApp
 
 API_PROVIDERS = ("openai", "anthropic", "gemini", "deepseek", "mistral", "openrouter", "custom")
 CUSTOM_PATH = "__custom__"
@@ -77,7 +77,16 @@ def from_text(section: str, key: str, raw: str) -> Any:
     return raw
 
 
-class SettingsScreen(ModalScreen[bool]):
+class SettingsScreen(ModalScreen["Config | None"]):
+    """Edits a copy of the config; dismisses with the saved config (the app applies it)
+    or None when cancelled."""
+
+    @dataclass
+    class PreviewTheme(Message):
+        """Show this theme now (the app switches; Esc asks for the original back)."""
+
+        theme: str
+
     DEFAULT_CSS = """
     SettingsScreen { align: center middle; }
     SettingsScreen > Vertical { width: 96%; height: 94%; border: round $accent;
@@ -95,17 +104,11 @@ class SettingsScreen(ModalScreen[bool]):
         Binding("escape", "cancel", "Cancel", id="settings-cancel"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, config: Config, theme_names: set[str], current_theme: str) -> None:
         super().__init__()
-        self.original_theme = ""
-
-    @property
-    def rung_app(self) -> RungApp:
-        return self.app  # type: ignore[return-value]
-
-    @property
-    def config(self) -> Config:
-        return self.rung_app.config
+        self.config = config
+        self.theme_names = set(theme_names)
+        self.original_theme = current_theme
 
     def compose(self) -> ComposeResult:
         config = self.config
@@ -147,9 +150,9 @@ class SettingsScreen(ModalScreen[bool]):
                     with Horizontal(classes="row"):
                         yield Label("Theme (previews live)")
                         yield Select(
-                            [(name, name) for name in sorted(self.rung_app.rung_theme_names)],
-                            value=self.app.theme
-                            if self.app.theme in self.rung_app.rung_theme_names
+                            [(name, name) for name in sorted(self.theme_names)],
+                            value=self.original_theme
+                            if self.original_theme in self.theme_names
                             else Select.BLANK,
                             id="theme",
                         )
@@ -188,14 +191,12 @@ class SettingsScreen(ModalScreen[bool]):
             yield Select(options, value=selected, allow_blank=False, id="local-model")
         yield from self._row("GGUF path", "local-path", current if current not in known else "")
 
-    def on_mount(self) -> None:
-        self.original_theme = self.app.theme
-
     # -- interaction ------------------------------------------------------------------
     @on(Select.Changed, "#theme")
     def preview_theme(self, event: Select.Changed) -> None:
-        if event.value is not Select.BLANK:
-            self.app.theme = str(event.value)
+        # The blank entry (Select.NULL in this Textual, BLANK in older ones) is no theme.
+        if isinstance(event.value, str) and event.value in self.theme_names:
+            self.post_message(self.PreviewTheme(event.value))
 
     @on(Button.Pressed)
     async def pressed(self, event: Button.Pressed) -> None:
@@ -235,27 +236,25 @@ class SettingsScreen(ModalScreen[bool]):
             config.set("selfhosted", "ca_bundle", self.query_one("#ca-bundle", Input).value.strip())
             config.set("selfhosted", "verify_tls", self.query_one("#verify-tls", Switch).value)
         try:
-            tier = build_tier(provider, config, overrides)
+            tier = build_tier(provider, config, overrides, api_key=typed_key or None)
         except ValueError as exc:
             result.update(str(exc))
             result.add_class("bad")
             return
-        if typed_key:
-            tier._api_key = typed_key  # type: ignore[attr-defined]
         try:
-            if provider == "selfhosted":
-                ok, detail = await tier.health()  # type: ignore[attr-defined]
+            if tier.has_health:
+                ok, detail = await tier.health()
                 detail = f"Connected: {detail}" if ok else detail
             else:
-                ok, detail = await tier.check_connection()  # type: ignore[attr-defined]
+                ok, detail = await tier.check_connection()
         finally:
             await tier.aclose()
-        result.update(detail)
+        result.update(for_terminal(detail))
         result.add_class("ok" if ok else "bad")
 
     def action_cancel(self) -> None:
-        self.app.theme = self.original_theme  # undo the live preview
-        self.dismiss(False)
+        self.post_message(self.PreviewTheme(self.original_theme))  # undo the live preview
+        self.dismiss(None)
 
     # -- saving -------------------------------------------------------------------------
     def _value(self, ident: str) -> str:
@@ -307,8 +306,8 @@ class SettingsScreen(ModalScreen[bool]):
         else:
             put("ladder", "rungs", rungs, "Ladder")
         theme = self.query_one("#theme", Select).value
-        if theme is not Select.BLANK:
-            put("ui", "theme", str(theme), "Theme")
+        if isinstance(theme, str) and theme in self.theme_names:
+            put("ui", "theme", theme, "Theme")
         return errors
 
     async def action_save(self) -> None:
@@ -320,7 +319,7 @@ class SettingsScreen(ModalScreen[bool]):
         try:
             config.save()
         except OSError as exc:
-            self.notify(f"Could not write {config.path}: {exc}", severity="error")
+            self.notify(f"Could not write {config.path}: {exc}", severity="error", markup=False)
             return
         keys = key_store(config)
         stored: list[str] = []
@@ -330,14 +329,13 @@ class SettingsScreen(ModalScreen[bool]):
                 continue
             try:
                 where = keys.set(name, typed)
-            except NoSafeStorageError as exc:
+            except (NoSafeStorageError, ValueError) as exc:
                 self.notify(str(exc), title=f"{PROVIDERS[name].label} key not saved",
-                            severity="error", timeout=20)  # fmt: skip
+                            severity="error", timeout=20, markup=False)  # fmt: skip
                 continue
             stored.append(f"{PROVIDERS[name].label} ({where})")
-        await self.rung_app.apply_config(config)
         message = f"Settings saved to {config.path}."
         if stored:
             message += " Keys stored: " + ", ".join(stored) + "."
-        self.notify(message)
-        self.dismiss(True)
+        self.notify(message, markup=False)
+        self.dismiss(config)

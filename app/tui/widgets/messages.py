@@ -7,7 +7,9 @@ import re
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Markdown, Static
-from textual.widgets._markdown import MarkdownStream
+from textual.widgets.markdown import MarkdownStream
+
+from rung.engine.safe_text import for_terminal
 
 CODE_BLOCK = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
 
@@ -35,24 +37,26 @@ class MessageItem(Widget):
     def __init__(self, role: str, text: str = "", meta: str = "") -> None:
         super().__init__(classes=role)
         self.role = role
-        self.text = text
-        self._meta_text = meta
+        self.text = text  # as received (copied and stored as is)
+        self._meta_text = for_terminal(meta)
         self._stream: MarkdownStream | None = None
         self.status = "streaming" if role == "assistant" and not text else "done"
 
     def compose(self):  # type: ignore[override]
         yield Static(self._meta_text, classes="meta", markup=False)
+        # Only sanitized text is drawn: an escape sequence in a reply must not reach the
+        # terminal through the Markdown view.
         if self.role == "notice":
-            yield Static(self.text, markup=False)
+            yield Static(for_terminal(self.text), markup=False)
         else:
-            yield Markdown(self.text)
+            yield Markdown(for_terminal(self.text))
 
     @property
     def markdown(self) -> Markdown:
         return self.query_one(Markdown)
 
     def set_meta(self, text: str) -> None:
-        self._meta_text = text
+        self._meta_text = text = for_terminal(text)
         if self.is_mounted:
             self.query_one(".meta", Static).update(text)
 
@@ -60,7 +64,7 @@ class MessageItem(Widget):
         self.text += delta
         if self._stream is None:
             self._stream = Markdown.get_stream(self.markdown)
-        await self._stream.write(delta)
+        await self._stream.write(for_terminal(delta))
 
     async def finish(self, status: str, note: str = "") -> None:
         """End the stream and add the closing note, appended like the tokens were: a full

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual.widgets import Static
 
 from rung.tiers.budget import BudgetState
@@ -13,12 +15,29 @@ def short_count(n: int) -> str:
     return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
 
 
+@dataclass(frozen=True)
+class CostView:
+    """What the cost line shows: the app replaces it whenever the money changes."""
+
+    totals: Totals
+    reference_model: str
+    live: MessageCost | None = None
+    budget: BudgetState | None = None
+
+
 class CostBar(Static):
     DEFAULT_CSS = """
     CostBar { height: 1; background: $panel-darken-1; color: $text; padding: 0 1; }
     CostBar.warn { background: $warning-darken-2; }
     CostBar.over { background: $error-darken-2; }
     """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("", markup=False, **kwargs)  # type: ignore[arg-type]
+
+    def show_view(self, view: CostView | None) -> None:
+        if view is not None:
+            self.show(view.totals, view.reference_model, view.live, view.budget)
 
     def show(
         self,

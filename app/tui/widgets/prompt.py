@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 from textual import events
 from textual.message import Message
 from textual.widgets import TextArea
+from textual.widgets.text_area import EditResult
+
+from rung.engine.attachments import mentions
 
 # Ctrl+J is a line feed in every terminal, so it works where Shift+Enter does not.
 NEWLINE_KEYS = {"ctrl+j", "shift+enter", "alt+enter", "ctrl+enter"}
@@ -23,6 +27,8 @@ class PromptInput(TextArea):
     @dataclass
     class Submitted(Message):
         text: str
+        # How often each @mention arrived by paste: those are not the user's typing.
+        pasted_mentions: Counter[str] = field(default_factory=Counter)
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(
@@ -33,6 +39,7 @@ class PromptInput(TextArea):
             **kwargs,  # type: ignore[arg-type]
         )
         self.placeholder = "Ask anything…  Enter sends · Ctrl+J newline · F1 keys"
+        self.pasted_mentions: Counter[str] = Counter()
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
@@ -40,7 +47,7 @@ class PromptInput(TextArea):
             event.prevent_default()
             text = self.text.strip()
             if text:
-                self.post_message(self.Submitted(text))
+                self.post_message(self.Submitted(text, Counter(self.pasted_mentions)))
             return
         if event.key in NEWLINE_KEYS:
             event.stop()
@@ -59,4 +66,9 @@ class PromptInput(TextArea):
                 severity="warning",
             )
             return
+        self.pasted_mentions.update(mentions(event.text))
         await super()._on_paste(event)
+
+    def clear(self) -> EditResult:
+        self.pasted_mentions.clear()
+        return super().clear()

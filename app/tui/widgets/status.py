@@ -1,9 +1,23 @@
-"""The status line: active rung and model, state, speed, time to first token."""
+"""The status line: active rung and model, state, speed, time to first token. It shows
+the app's ``status`` and nothing else (one-way: the app decides, the line draws)."""
 
 from __future__ import annotations
 
-from textual.reactive import reactive
+from dataclasses import dataclass
+
 from textual.widgets import Static
+
+from rung.engine.safe_text import one_line
+
+
+@dataclass(frozen=True)
+class StatusView:
+    mode: str = ""  # "Auto" or "Pinned"
+    tier: str = "local"
+    model: str = ""
+    state: str = "loading model"
+    tokens_per_s: float | None = None
+    ttft_s: float | None = None
 
 
 class StatusBar(Static):
@@ -11,17 +25,38 @@ class StatusBar(Static):
     StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
     """
 
-    tier = reactive("local")
-    model = reactive("")
-    mode = reactive("")
-    state = reactive("loading model")
-    tokens_per_s: reactive[float | None] = reactive(None)
-    ttft_s: reactive[float | None] = reactive(None)
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("", markup=False, **kwargs)  # type: ignore[arg-type]
+        self.view = StatusView()
 
-    def render(self) -> str:
-        parts = [f"{self.mode + ' · ' if self.mode else ''}{self.tier} · {self.model}", self.state]
-        if self.tokens_per_s is not None:
-            parts.append(f"{self.tokens_per_s:.1f} tok/s")
-        if self.ttft_s is not None:
-            parts.append(f"TTFT {self.ttft_s:.2f} s")
-        return "  │  ".join(parts)
+    # The fields tests and the palette read.
+    @property
+    def tier(self) -> str:
+        return self.view.tier
+
+    @property
+    def model(self) -> str:
+        return self.view.model
+
+    @property
+    def state(self) -> str:
+        return self.view.state
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        return self.view.tokens_per_s
+
+    @property
+    def ttft_s(self) -> float | None:
+        return self.view.ttft_s
+
+    def show(self, view: StatusView) -> None:
+        self.view = view
+        # The model name may come from a server: one line, no control characters.
+        model = one_line(view.model or "(model from server)", 60)
+        parts = [f"{view.mode + ' · ' if view.mode else ''}{view.tier} · {model}", view.state]
+        if view.tokens_per_s is not None:
+            parts.append(f"{view.tokens_per_s:.1f} tok/s")
+        if view.ttft_s is not None:
+            parts.append(f"TTFT {view.ttft_s:.2f} s")
+        self.update("  │  ".join(parts))

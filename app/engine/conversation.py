@@ -1,0 +1,371 @@
+"""One conversation engine for the chat screen and `rung ask`. No Textual here.
+
+``Conversation`` holds the history and the last question. Sending a message is two
+steps, so a view can react at the moment the engine commits to it:
+
+- ``prepare(question)`` decides the rung and applies the budget gate, synchronously:
+  it returns a ``Plan`` (the view clears its prompt, shows the question) or a
+  ``Refusal`` (nothing is sent, nothing is lost);
+- ``await run(plan)`` streams the reply on that rung, falls back up the ladder when a
+  rung fails (out loud), prices every attempt and records it as it streams.
+
+Listeners receive the tier events (``TextDelta``, ``Usage``, ``Notice``, ``Finished``,
+``Failed``) and the engine's own: ``Routed`` (an attempt begins), ``LiveCost``,
+``FallingBack``, ``Recorded`` (an attempt ended and was priced) and ``StoreProblem``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from rung.engine.ladder import Ladder
+from rung.engine.session import Session
+from rung.engine.store import INTERRUPTED, StoredMessage
+from rung.tiers.base import (
+    ChatRequest,
+    Event,
+    Failed,
+    Message,
+    Reply,
+    TextDelta,
+    Tier,
+    Usage,
+    estimate_usage,
+)
+from rung.tiers.meter import MessageCost
+from rung.tiers.turn import Turn
+
+# The running cost is re-priced at most this often while a reply streams.
+LIVE_COST_INTERVAL_S = 0.15
+# A streaming reply is written to the history at most this often.
+DURABLE_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True)
+class ChatOptions:
+    """What every request of this conversation carries."""
+
+    system: str | None = None
+    max_tokens: int = 2048
+    temperature: float = 0.2
+    fallback: bool = True
+
+
+# -- the engine's events ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Routed:
+    """An attempt begins on ``tier`` (the first, a fallback, or an escalation)."""
+
+    tier: str
+    model: str
+    reason: str
+    attempt: int
+    escalation: bool = False
+
+
+@dataclass(frozen=True)
+class LiveCost:
+    """The running (estimated) cost of the reply in flight."""
+
+    record: MessageCost
+
+
+@dataclass(frozen=True)
+class FallingBack:
+    """``from_tier`` failed; the same question goes to ``to_tier`` next."""
+
+    from_tier: str
+    to_tier: str
+    failed: Failed
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An attempt ended (however it ended) and was priced and recorded."""
+
+    tier: str
+    reply: Reply
+    record: MessageCost
+    reason: str
+    last: bool  # no fallback attempt follows
+
+
+@dataclass(frozen=True)
+class StoreProblem:
+    message: str
+
+
+EngineEvent = Event | Routed | LiveCost | FallingBack | Recorded | StoreProblem
+Listener = Callable[[EngineEvent], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A question the engine has committed to send."""
+
+    request: ChatRequest
+    question: str
+    tier: str
+    reason: str
+    escalation: bool = False
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Nothing was sent; ``message`` says why (budget, nothing to escalate, busy)."""
+
+    message: str
+    kind: str = "info"  # "budget", "busy", "nothing", "top", "key"
+
+
+@dataclass
+class Attempt:
+    tier: str
+    model: str
+    reply: Reply
+    record: MessageCost
+
+
+@dataclass
+class Outcome:
+    attempts: list[Attempt] = field(default_factory=list)
+
+    @property
+    def final(self) -> Attempt:
+        return self.attempts[-1]
+
+
+class Conversation:
+    def __init__(
+        self,
+        ladder: Ladder,
+        session: Session,
+        options: ChatOptions,
+        listeners: list[Listener] | None = None,
+    ) -> None:
+        self.ladder = ladder
+        self.session = session
+        self.options = options
+        self.listeners: list[Listener] = list(listeners or [])
+        self.history: list[Message] = []
+        # The last question and the rung that answered it, for escalation.
+        self.last_question: str | None = None
+        self.last_tier: str | None = None
+        self.busy = False
+        self._turn: Turn | None = None
+
+    # -- listeners -----------------------------------------------------------------------
+    def add_listener(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+
+    async def _emit(self, event: EngineEvent) -> None:
+        for listener in self.listeners:
+            result = listener(event)
+            if result is not None:
+                await result
+
+    # -- deciding ------------------------------------------------------------------------
+    def request(self, messages: list[Message]) -> ChatRequest:
+        o = self.options
+        return ChatRequest(
+            messages=tuple(messages),
+            system=o.system or None,
+            max_tokens=o.max_tokens,
+            temperature=o.temperature,
+        )
+
+    def prepare(self, question: str) -> Plan | Refusal:
+        """Decide the rung for ``question`` and check the budget. Commits (marks the
+        conversation busy) only when it returns a Plan."""
+        if self.busy:
+            return Refusal("Wait for the reply to finish, or cancel it.", "busy")
+        self.session.refresh_today()
+        request = self.request([*self.history, Message("user", question)])
+        allows_paid = not self.session.budget_state().blocks_paid
+        decision = self.ladder.decide(request, allows_paid)
+        problem = self.ladder.key_problem(decision.tier)
+        if problem:
+            return Refusal(problem, "key")
+        tier = self.ladder.tier(decision.tier)
+        verdict = self.session.allows(tier)
+        if verdict.blocks_paid:
+            return Refusal(verdict.message, "budget")
+        self.busy = True
+        return Plan(request, question, decision.tier, decision.reason)
+
+    def prepare_escalation(self) -> Plan | Refusal:
+        """Ask the last question again one rung up; its answer will replace the last one."""
+        if self.busy:
+            return Refusal("Wait for the reply to finish, or cancel it.", "busy")
+        if self.last_question is None or self.last_tier is None:
+            return Refusal("Nothing to escalate yet: ask something first.", "nothing")
+        self.session.refresh_today()
+        allows_paid = not self.session.budget_state().blocks_paid
+        above = self.ladder.above(self.last_tier, allows_paid)
+        if above is None:
+            return Refusal(f"{self.last_tier} is the highest usable rung.", "top")
+        # The question, with the conversation before it, but not the answer it replaces.
+        user_turns = [i for i, m in enumerate(self.history) if m.role == "user"]
+        cut = user_turns[-1] if user_turns else len(self.history)
+        request = self.request(self.history[: cut + 1])
+        self.busy = True
+        reason = f"escalated by you from {self.last_tier}"
+        return Plan(request, self.last_question, above, reason, escalation=True)
+
+    # -- sending -------------------------------------------------------------------------
+    async def run(self, plan: Plan) -> Outcome:
+        """Answer ``plan`` on its rung, falling back up the ladder when a rung fails."""
+        outcome = Outcome()
+        try:
+            if not plan.escalation:
+                self.history.append(Message("user", plan.question))
+                self.session.record_question(plan.question)
+            tier_name, reason = plan.tier, plan.reason
+            while True:
+                tier = self.ladder.tier(tier_name)
+                await self._emit(Routed(tier_name, tier.model, reason, len(outcome.attempts),
+                                        plan.escalation))  # fmt: skip
+                attempt = await self._attempt(tier, plan, reason)
+                outcome.attempts.append(attempt)
+                failed = attempt.reply.failed
+                above = None
+                if failed is not None and self.options.fallback:
+                    above = self.ladder.above(
+                        tier_name, not self.session.budget_state().blocks_paid
+                    )
+                await self._emit(Recorded(tier_name, attempt.reply, attempt.record, reason,
+                                          last=above is None))  # fmt: skip
+                await self._report_store_problems()
+                if failed is None or above is None:
+                    break
+                await self._emit(FallingBack(tier_name, above, failed))
+                reason = f"fallback from {tier_name} ({failed.kind})"
+                tier_name = above
+            self._remember(plan, outcome.final)
+            return outcome
+        finally:
+            self.busy = False
+
+    def _remember(self, plan: Plan, final: Attempt) -> None:
+        # A partial reply stays in the conversation, so the next question sees it; an
+        # escalated answer takes the place of the one it improves on.
+        if final.reply.text:
+            replaces = plan.escalation and self.history and self.history[-1].role == "assistant"
+            if replaces:
+                self.history[-1] = Message("assistant", final.reply.text)
+            else:
+                self.history.append(Message("assistant", final.reply.text))
+        self.last_question, self.last_tier = plan.question, final.tier
+
+    async def _attempt(self, tier: Tier, plan: Plan, reason: str) -> Attempt:
+        request = plan.request
+        session = self.session
+        handle = session.begin_reply(tier, reason)
+        started = time.monotonic()
+        reported: Usage | None = None
+        chars = deltas = 0
+
+        def live() -> MessageCost:
+            return session.live_cost(
+                tier, request, chars, deltas, time.monotonic() - started, reported
+            )
+
+        async def on_event(event: Event) -> None:
+            nonlocal reported, chars, deltas
+            if isinstance(event, TextDelta):
+                chars += len(event.text)
+                deltas += 1
+            elif isinstance(event, Usage):
+                reported = event
+            await self._emit(event)
+            if isinstance(event, Usage):  # the provider's figures: re-price at once
+                await self._emit(LiveCost(live()))
+
+        async def keep_up() -> None:
+            # On a timer, not per token: the token path does no pricing and never waits
+            # for the history, and a stalled stream is priced and saved up to its last
+            # piece all the same.
+            priced = saved = 0
+            next_save = time.monotonic() + DURABLE_INTERVAL_S
+            while True:
+                await asyncio.sleep(LIVE_COST_INTERVAL_S)
+                if chars == priced and time.monotonic() < next_save:
+                    continue
+                record = live()
+                if chars != priced:
+                    priced = chars
+                    await self._emit(LiveCost(record))
+                if time.monotonic() >= next_save:
+                    next_save = time.monotonic() + DURABLE_INTERVAL_S
+                    if chars != saved:
+                        saved = chars
+                        session.update_reply(handle, turn.reply.text, record)
+
+        turn = Turn(tier, request, [on_event])
+        self._turn = turn
+        saver = asyncio.create_task(keep_up())
+        try:
+            reply = await turn.run()
+        except asyncio.CancelledError:
+            # The process or the view is going away mid-reply (Ctrl-C, quit): keep what
+            # arrived and what it used, marked interrupted, then let the cancel go on.
+            reply = turn.reply
+            if not turn.usage_reported:
+                reply.usage = estimate_usage(request, len(reply.text), turn.deltas)
+            record = session.price(tier, reply, INTERRUPTED)
+            session.finish_reply(handle, reply.text, record, "interrupted")
+            raise
+        finally:
+            saver.cancel()
+            self._turn = None
+        record = session.price(tier, reply)
+        error = reply.failed.message if reply.failed else None
+        session.finish_reply(handle, reply.text, record, error)
+        model = reply.finished.model if reply.finished and reply.finished.model else tier.model
+        return Attempt(tier.name, model, reply, record)
+
+    async def _report_store_problems(self) -> None:
+        for problem in self.session.problems():
+            await self._emit(StoreProblem(problem))
+
+    def cancel(self) -> None:
+        """Stop the reply in flight; what arrived stays, marked cancelled."""
+        if self._turn is not None:
+            self._turn.cancel()
+
+    # -- whole conversations -------------------------------------------------------------
+    def start_new(self) -> None:
+        """Forget this conversation; the next message starts a new stored session."""
+        self.cancel()
+        self.history.clear()
+        self.last_question = self.last_tier = None
+        self.session.new_session()
+
+    def resume(self, session_id: int) -> list[StoredMessage]:
+        """Continue a stored conversation: the model sees it all again. Raises
+        LookupError when there is no such session."""
+        stored = self.session.resume(session_id)
+        self.history = history_from_store(stored)
+        last_user = next((m for m in reversed(stored) if m.role == "user"), None)
+        last_reply = next((m for m in reversed(stored) if m.role == "assistant"), None)
+        self.last_question = last_user.content if last_user else None
+        self.last_tier = last_reply.tier if last_reply else None
+        return stored
+
+
+def history_from_store(stored: list[StoredMessage]) -> list[Message]:
+    """The conversation as the model should see it again: each question, then the last
+    answer it got (a fallback or an escalation replaced the earlier attempts)."""
+    history: list[Message] = []
+    for m in stored:
+        if m.role == "user":
+            history.append(Message("user", m.content))
+        elif m.content:
+            if history and history[-1].role == "assistant":
+                history[-1] = Message("assistant", m.content)
+            else:
+                history.append(Message("assistant", m.content))
+    return history
