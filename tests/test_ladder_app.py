@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 from textual.widgets import Markdown
@@ -182,19 +183,25 @@ def test_ask_routes_and_falls_back(tmp_path: Path, servers) -> None:
     backup = servers(lambda r: gemini_stream(["From Gemini."]))
     write_config(
         tmp_path,
-        # quality 0 keeps a medium-hard ask on the middle rung, which then fails
-        '[ladder]\nrungs = ["local", "anthropic", "gemini"]\nquality = 0.0\n'
+        # pinned to the middle rung, which then fails: the fallback goes up
+        '[ladder]\nrungs = ["local", "anthropic", "gemini"]\nmode = "anthropic"\n'
         "[network]\nmax_retries = 0\n"
         f'[providers.anthropic]\nbase_url = "{broken.url}/v1"\n'
         f'[providers.gemini]\nbase_url = "{backup.url}/v1beta"\n',
     )
     env = {"ANTHROPIC_API_KEY": "a", "GEMINI_API_KEY": "g"}
-    quick = json.loads(rung(tmp_path, "ask", "--json", "--max-tokens", "4", "hello", **env).stdout)
-    assert quick["tier"] == "local" and quick["route"].startswith("local")
+    quick = json.loads(rung(tmp_path, "ask", "--json", "--max-tokens", "4", "--tier", "local",
+                            "hello", **env).stdout)  # fmt: skip
+    assert quick["tier"] == "local" and quick["route"] == "pinned: local"
     result = rung(tmp_path, "ask", "--json", "Implement a B-tree with deletion.", **env)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["tier"] == "gemini" and data["text"] == "From Gemini."
+    # Both attempts, each with its own cost, and the total.
+    assert [a["tier"] for a in data["attempts"]] == ["anthropic", "gemini"]
+    assert "overloaded" in data["attempts"][0]["error"]
+    assert Decimal(data["attempts"][0]["cost_usd"]) == 0  # rejected: not charged
+    assert Decimal(data["total_cost_usd"]) == Decimal(data["attempts"][1]["cost_usd"]) > 0
     assert "anthropic failed" in result.stderr and "falling back to gemini" in result.stderr
     report = json.loads(rung(tmp_path, "cost", "--json").stdout)
     assert report["today"]["messages"] == 3  # the failed attempt is counted too
