@@ -132,9 +132,20 @@ class Tier(Protocol):
 
     async def check_connection(self) -> tuple[bool, str]: ...
 
+    async def list_models(self) -> ModelList: ...
+
     def scrub(self, text: str) -> str: ...
 
     async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ModelList:
+    """What an endpoint said when asked for its models: ok, what to show, the ids."""
+
+    ok: bool
+    message: str
+    ids: list[str] = field(default_factory=list)
 
 
 class TierLoadError(Exception):
@@ -175,6 +186,10 @@ class TierBase:
     async def check_connection(self) -> tuple[bool, str]:
         """The cheapest real call, for Settings' "Test connection": (ok, what to show)."""
         return True, "Nothing to connect to."
+
+    async def list_models(self) -> ModelList:
+        """The models this tier can use, for a picker (empty when it cannot say)."""
+        return ModelList(False, "This rung has no model list.")
 
     def scrub(self, text: str) -> str:
         """Remove this tier's secrets from text that may be shown or stored."""

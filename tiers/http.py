@@ -33,6 +33,7 @@ from .base import (
     Event,
     Failed,
     Finished,
+    ModelList,
     Notice,
     TextDelta,
     TierBase,
@@ -355,30 +356,42 @@ class RemoteTier(FaultMessages, TierBase):
         """The headers that carry this provider's key (and nothing of any other's)."""
         raise NotImplementedError
 
-    async def check_connection(self) -> tuple[bool, str]:
-        """The cheapest real call — list the models — for Settings' "Test connection".
-        Returns (ok, what to show): latency and model count, or the exact reason."""
+    async def list_models(self) -> ModelList:
+        """The models the endpoint serves (``GET {base}/models``), or why not: the
+        cheapest real call, for Settings' "Test connection" and its model picker."""
         if self.needs_key and not self._api_key:
-            return False, f"No API key for {self.label}."
+            return ModelList(False, f"No API key for {self.label}.")
         problem = self.key_problem()
         if problem:
-            return False, problem
+            return ModelList(False, problem)
         start = time.monotonic()
         try:
             status, body = await self.get_small(f"{self.base_url}/models")
         except httpx.HTTPError as exc:
-            return False, self._network_failure(exc, False).message
+            return ModelList(False, self._network_failure(exc, False).message)
         except ProviderError as exc:
-            return False, f"{self.label}: {clip(self.scrub(str(exc)), 300)}"
+            return ModelList(False, f"{self.label}: {clip(self.scrub(str(exc)), 300)}")
         latency = 1000 * (time.monotonic() - start)
         if status >= 400:
-            return False, self._http_failure(status, body, 1).message
+            return ModelList(False, self._http_failure(status, body, 1).message)
         try:
             data = json.loads(body)
             listed = data.get("data") or data.get("models") or []
+            # OpenAI-style {"id": ...}; Gemini's {"name": "models/gemini-…"}.
+            ids = [
+                str(m.get("id") or m.get("name", "")).removeprefix("models/")
+                for m in listed
+                if isinstance(m, dict)
+            ]
         except (ValueError, AttributeError):
-            return False, f"{self.label} answered, but not with a model list."
-        return True, f"Connected to {self.label} in {latency:.0f} ms · {len(listed)} models listed"
+            return ModelList(False, f"{self.label} answered, but not with a model list.")
+        ids = [i for i in ids if i]
+        message = f"Connected to {self.label} in {latency:.0f} ms · {len(ids)} models listed"
+        return ModelList(True, message, ids)
+
+    async def check_connection(self) -> tuple[bool, str]:
+        listed = await self.list_models()
+        return listed.ok, listed.message
 
     async def get_small(self, url: str) -> tuple[int, bytes]:
         """GET a small document (a model list): (status, body), bounded in bytes and time."""

@@ -125,3 +125,25 @@ async def test_check_connection_with_an_echoing_401(servers, kind_name: str) -> 
         await tier.aclose()
     assert not ok and kind.label in detail and "401" in detail
     assert not leaked(detail, key)
+
+
+@pytest.mark.parametrize(
+    ("kind_name", "listing", "ids"),
+    [
+        ("openai", {"data": [{"id": "gpt-5.5"}, {"id": "gpt-5-mini"}]}, ["gpt-5.5", "gpt-5-mini"]),
+        ("anthropic", {"data": [{"id": "claude-opus-4-7", "type": "model"}]}, ["claude-opus-4-7"]),
+        ("gemini", {"models": [{"name": "models/gemini-3.1-pro"}]}, ["gemini-3.1-pro"]),
+    ],
+)
+async def test_list_models_gives_the_ids_a_picker_shows(
+    servers, kind_name: str, listing: dict, ids: list[str]
+) -> None:
+    kind = next(k for k in KINDS if k.name == kind_name)
+    server = servers(lambda r: json_reply(200, listing))
+    tier = kind.tier(server.url, canary_key())
+    try:
+        found = await tier.list_models()
+    finally:
+        await tier.aclose()
+    assert found.ok and found.ids == ids
+    assert f"{len(ids)} models listed" in found.message
