@@ -138,7 +138,7 @@ async def test_check_connection_with_an_echoing_401(servers, kind_name: str) -> 
 async def test_list_models_gives_the_ids_a_picker_shows(
     servers, kind_name: str, listing: dict, ids: list[str]
 ) -> None:
-    kind = next(k for k in KINDS if k.name == kind_name)
+    kind = KINDS[kind_name]
     server = servers(lambda r: json_reply(200, listing))
     tier = kind.tier(server.url, canary_key())
     try:
