@@ -1,13 +1,20 @@
 """How well the router sorts prompts, how fast it decides, and what the routed mix costs.
 
-    python bench/routing_eval.py [FILE.jsonl ...]   (default: ../shared/eval/routing_dev.jsonl)
+    python bench/routing_eval.py [FILE.jsonl ...]
 
+With no file: every labelled set we keep, each reported separately: the held-aside
+sets bench/router_data/test.jsonl and test2.jsonl, bench/routing_heldout.jsonl,
+bench/routing_fresh.jsonl and the shared dev set (../shared/eval/routing_dev.jsonl).
 Each line is {"prompt": ..., "label": "quick" | "hard"}. Reports, per file:
-- the share of hard prompts sent above the local rung, and of quick prompts kept local;
-- decision time per prompt, against a reference measured in the same run (one regex
-  search over the prompt, the cheapest thing any router must do);
+- the share of hard prompts sent above the local rung and of quick prompts kept local
+  (ladder local|api, quality 0.5), for the trained model and for the hand-weighted
+  score it falls back on, both measured in this run;
+- decision time per prompt (median and 90th percentile over the prompts, each timed
+  over many rounds), against two references measured in the same run: one regex
+  search over the prompt (the least any router must do) and the hand-weighted router;
 - the cost of the routed mix against sending everything to the premium reference
   model, with token counts estimated from the prompt and a typical answer length.
+Once: the time to read the model file, paid by the first decision only.
 """
 
 from __future__ import annotations
@@ -17,48 +24,90 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from rung.tiers import router
 from rung.tiers.base import ChatRequest, Message, Usage, estimate_tokens
 from rung.tiers.pricing import PriceBook, format_usd
-from rung.tiers.router import Rung, choose
+from rung.tiers.router import Decision, Rung, TrainedModel, choose
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "routing_dev.jsonl"
+BENCH = Path(__file__).resolve().parent
+SHARED_DEV = BENCH.parents[1] / "shared" / "eval" / "routing_dev.jsonl"
+DEFAULT = [
+    BENCH / "router_data" / "test.jsonl",
+    BENCH / "router_data" / "test2.jsonl",
+    BENCH / "routing_heldout.jsonl",
+    BENCH / "routing_fresh.jsonl",
+    SHARED_DEV,
+]
 # Typical answer lengths in tokens (a short fact vs a worked engineering answer).
 ANSWER_TOKENS = {"quick": 150, "hard": 900}
 PROMPT_OVERHEAD = 40  # system prompt and chat template
 WHEN = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # a fixed, peak-price moment
 PREMIUM = ("anthropic", "claude-opus-4-5")
 CHEAP = ("deepseek", "deepseek-chat")
+TWO = [Rung("local", "local"), Rung("api", "api")]
+THREE = [Rung("local", "local"), Rung("deepseek", "api"), Rung("anthropic", "api")]
+ROUNDS = 40  # each prompt is decided this many times; its time is the mean
 
 
-def evaluate(path: Path) -> None:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    requests = [ChatRequest(messages=(Message("user", r["prompt"]),)) for r in rows]
-    two = [Rung("local", "local"), Rung("api", "api")]
-    three = [Rung("local", "local"), Rung("deepseek", "api"), Rung("anthropic", "api")]
+@contextmanager
+def hand_only() -> Iterator[None]:
+    """Route as if the model file were missing: the fallback Rung uses then."""
+    shipped = router.MODEL_FILE
+    router.MODEL_FILE = shipped.with_name("no-such-model.json")
+    router.trained_model.cache_clear()
+    try:
+        yield
+    finally:
+        router.MODEL_FILE = shipped
+        router.trained_model.cache_clear()
 
-    decisions = [choose(req, two) for req in requests]
-    hard = [d for d, r in zip(decisions, rows, strict=True) if r["label"] == "hard"]
-    quick = [d for d, r in zip(decisions, rows, strict=True) if r["label"] == "quick"]
+
+def per_prompt_us(
+    requests: list[ChatRequest], decide: Callable[[ChatRequest], object]
+) -> list[float]:
+    times = []
+    for req in requests:
+        t0 = time.perf_counter()
+        for _ in range(ROUNDS):
+            decide(req)
+        times.append((time.perf_counter() - t0) / ROUNDS * 1e6)
+    return times
+
+
+def p90(values: list[float]) -> float:
+    return sorted(values)[int(0.9 * (len(values) - 1))]
+
+
+def rates(rows: list[dict[str, str]], decisions: list[Decision]) -> tuple[float, float, int, int]:
+    labels = [r["label"] for r in rows]
+    hard = [d for d, label in zip(decisions, labels, strict=True) if label == "hard"]
+    quick = [d for d, label in zip(decisions, labels, strict=True) if label == "quick"]
     hard_up = sum(d.rung > 0 for d in hard) / max(1, len(hard))
     quick_local = sum(d.rung == 0 for d in quick) / max(1, len(quick))
+    return hard_up, quick_local, len(hard), len(quick)
 
-    # Timing: each prompt decided 200 times; reference is one regex pass per prompt.
+
+def evaluate(path: Path) -> dict[str, float]:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    requests = [ChatRequest(messages=(Message("user", r["prompt"]),)) for r in rows]
+    if router.trained_model() is None:
+        print(f"warning: {router.MODEL_FILE.name} did not load; both rows are the fallback")
+
+    decisions = [choose(req, TWO) for req in requests]
+    hard_up, quick_local, n_hard, n_quick = rates(rows, decisions)
+    model_us = per_prompt_us(requests, lambda req: choose(req, TWO))
+    with hand_only():
+        hand_decisions = [choose(req, TWO) for req in requests]
+        hand_us = per_prompt_us(requests, lambda req: choose(req, TWO))
+    hand_up, hand_local, _, _ = rates(rows, hand_decisions)
     probe = re.compile(r"\bdesign\b", re.IGNORECASE)
-    rounds = 200
-    t0 = time.perf_counter()
-    for _ in range(rounds):
-        for req in requests:
-            choose(req, two)
-    router_us = (time.perf_counter() - t0) / (rounds * len(requests)) * 1e6
-    t0 = time.perf_counter()
-    for _ in range(rounds):
-        for r in rows:
-            probe.search(r["prompt"])
-    regex_us = (time.perf_counter() - t0) / (rounds * len(rows)) * 1e6
+    regex_us = per_prompt_us(requests, lambda req: probe.search(req.messages[-1].content))
 
     book = PriceBook()
 
@@ -73,19 +122,24 @@ def evaluate(path: Path) -> None:
         )
         premium_all += cost(PREMIUM, usage)
         routed_two += cost(PREMIUM, usage) if d2.rung > 0 else Decimal(0)
-        d3 = choose(req, three)
+        d3 = choose(req, THREE)
         routed_three += [Decimal(0), cost(CHEAP, usage), cost(PREMIUM, usage)][d3.rung]
 
-    print(f"== {path.name}: {len(rows)} prompts ({len(hard)} hard, {len(quick)} quick)")
-    print(f"hard prompts sent above local : {hard_up:6.1%}  (target >= 90%)")
-    print(f"quick prompts kept local      : {quick_local:6.1%}  (target >= 80%)")
+    median_model, median_hand = statistics.median(model_us), statistics.median(hand_us)
+    median_regex = statistics.median(regex_us)
+    print(f"== {path.name}: {len(rows)} prompts ({n_hard} hard, {n_quick} quick)")
+    print(f"hard prompts sent above local : {hard_up:6.1%}  (hand-weighted: {hand_up:.1%})")
+    print(f"quick prompts kept local      : {quick_local:6.1%}  (hand-weighted: {hand_local:.1%})")
     print(
-        f"decision time per prompt      : {router_us:6.1f} us  "
-        f"(one regex search: {regex_us:.2f} us; ratio {router_us / regex_us:.0f}x)"
+        f"decision time, median (p90)   : {median_model:6.1f} us ({p90(model_us):.1f})  "
+        f"hand-weighted {median_hand:.1f} us, one regex search {median_regex:.2f} us; "
+        f"ratios {median_model / median_hand:.1f}x hand, {median_model / median_regex:.0f}x regex"
     )
+    hard_scores = [d.score for d, r in zip(decisions, rows, strict=True) if r["label"] == "hard"]
+    quick_scores = [d.score for d, r in zip(decisions, rows, strict=True) if r["label"] == "quick"]
     print(
-        f"scores: hard median {statistics.median(d.score for d in hard):.2f}, "
-        f"quick median {statistics.median(d.score for d in quick):.2f}"
+        f"scores: hard median {statistics.median(hard_scores):.2f}, "
+        f"quick median {statistics.median(quick_scores):.2f}"
     )
     print(f"cost, everything on {PREMIUM[1]:<18}: {format_usd(premium_all)}")
     print(
@@ -96,17 +150,36 @@ def evaluate(path: Path) -> None:
         f"cost, routed local|{CHEAP[1]}|{PREMIUM[1]}: {format_usd(routed_three)}"
         f"  ({routed_three / premium_all:.1%} of premium)"
     )
-    misses = [
-        (r["label"], d.score, r["prompt"][:70].replace("\n", " "))
-        for r, d in zip(rows, decisions, strict=True)
-        if (d.rung > 0) != (r["label"] == "hard")
-    ]
-    for label, score, prompt in misses:
-        print(f"  miss: {label:5} score {score:.2f}  {prompt}")
+    for r, d in zip(rows, decisions, strict=True):
+        if (d.rung > 0) != (r["label"] == "hard"):
+            prompt = r["prompt"][:60].replace("\n", " ")
+            print(f"  miss: {r['label']:5} score {d.score:.2f}  {prompt!r} -> {d.reason}")
     print()
+    return {"model_us": median_model, "hand_us": median_hand, "regex_us": median_regex}
+
+
+def load_time_ms() -> float:
+    """Reading and decoding the model file: once per process, on the first decision."""
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        TrainedModel.load(router.MODEL_FILE)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
 
 
 if __name__ == "__main__":
-    files = [Path(a) for a in sys.argv[1:]] or [DEFAULT]
-    for file in files:
-        evaluate(file)
+    files = [Path(a) for a in sys.argv[1:]] or [p for p in DEFAULT if p.exists()]
+    size_kb = router.MODEL_FILE.stat().st_size / 1024 if router.MODEL_FILE.exists() else 0
+    print(
+        f"model file: {router.MODEL_FILE.name}, {size_kb:.0f} KB, read in {load_time_ms():.1f} ms"
+    )
+    print()
+    medians = [evaluate(file) for file in files]
+    if len(medians) > 1:
+        print(
+            "median decision time over the sets: "
+            f"{statistics.median(m['model_us'] for m in medians):.1f} us "
+            f"(hand-weighted {statistics.median(m['hand_us'] for m in medians):.1f} us, "
+            f"one regex search {statistics.median(m['regex_us'] for m in medians):.2f} us)"
+        )

@@ -62,7 +62,7 @@ async def test_auto_sends_quick_questions_local_and_hard_ones_up(servers, monkey
         first, second = items(app)
         meta = lambda i: str(i.query_one(".meta").render())  # noqa: E731
         assert meta(first).startswith("local") and "— local:" in meta(first)
-        assert meta(second).startswith("anthropic") and "escalated to anthropic" in meta(second)
+        assert meta(second).startswith("anthropic") and "— chose anthropic:" in meta(second)
         assert second.text == "Use a token bucket."
         assert len(api.requests) == 1  # only the hard one went out
 

@@ -49,8 +49,45 @@ def test_reasons_say_why() -> None:
     quick = route("What is the capital of Peru?")
     assert quick.tier == "local" and "short factual question" in quick.reason
     hard = route("Refactor this module into smaller services and design the migration plan.")
-    assert hard.tier == "api" and hard.reason.startswith("escalated to api:")
-    assert "task:" in hard.reason
+    # Auto's first choice is a choice, not an escalation, and it names what in the ask
+    # pushed it up.
+    assert hard.tier == "api" and hard.reason.startswith("chose api: ")
+    named = ("refactor", "services", "smaller", "design", "migration", "module")
+    assert any(word in hard.reason for word in named)
+
+
+@pytest.fixture(params=["model", "hand"])
+def either_score(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Run a test with the trained model, then with the hand-weighted fallback."""
+    from rung.tiers import router
+
+    if request.param == "hand":
+        monkeypatch.setattr(router, "MODEL_FILE", router.MODEL_FILE.with_name("absent.json"))
+    router.trained_model.cache_clear()
+    yield request.param
+    monkeypatch.undo()
+    router.trained_model.cache_clear()
+
+
+def test_no_reason_says_escalated_for_a_choice_or_a_forced_move(either_score: str) -> None:
+    hard, quick = "Design a distributed rate limiter.", "What is the capital of Peru?"
+    chosen = route(hard)
+    assert chosen.reason.startswith("chose api: ") and "escalated" not in chosen.reason
+    # The budget takes the paid rung away: the drop to local says so, and is no escalation.
+    budget = [Rung("local", "local"), Rung("anthropic", "api", False, "budget reached")]
+    dropped = route(hard, budget)
+    assert dropped.tier == "local" and "escalated" not in dropped.reason
+    assert dropped.reason.startswith("local: anthropic skipped (budget reached); would climb for")
+    # The local model failed to load: a quick ask goes up for availability, not difficulty.
+    no_local = [Rung("local", "local", False, "model failed to load"), Rung("api", "api")]
+    moved = route(quick, no_local)
+    assert moved.tier == "api" and moved.reason == "api: local skipped (model failed to load)"
+    # A rung skipped without a stated cause never shows empty parentheses.
+    silent = [Rung("local", "local"), Rung("selfhosted", "selfhosted", False)]
+    unexplained = route(hard, silent)
+    assert unexplained.reason.startswith("local: selfhosted skipped (unavailable);")
+    for d in (unexplained, route(quick, silent), chosen, dropped, moved):
+        assert "()" not in d.reason and "\n" not in d.reason
 
 
 def test_length_alone_does_not_climb() -> None:

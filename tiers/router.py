@@ -1,21 +1,35 @@
-"""Which rung should answer: a difficulty score from the request's features, mapped to
-the ladder by thresholds that one "quality dial" moves. No network, no model: a
-decision takes tens of microseconds.
+"""Which rung should answer: a difficulty score for the request, mapped to the ladder
+by thresholds that one "quality dial" moves. No network and no language model: a
+decision takes a few tenths of a millisecond in plain Python.
 
 What makes a request hard is mostly *what is asked*, not how long it is: "Design a
-rate limiter." is short and hard; translating a paragraph is long and easy. So the
-score weighs the task (verbs such as design/prove/debug against translate/convert/
-classify), the subject (systems, concurrency, security, algorithms at scale), the
-shape (several requirements, a stack trace, code with a request to change it) and
-the conversation (a deep technical thread). Each feature that fires is kept, so every
-decision can say why in one line.
+rate limiter." is short and hard; translating a paragraph is long and easy. Two layers:
+
+- Hand-written signals read the task (verbs such as design/prove/debug against
+  translate/convert/classify), the subject (systems, concurrency, security, algorithms
+  at scale), the shape (several requirements, a stack trace, code to change) and the
+  conversation (a deep technical thread), each with a hand-set weight.
+- A small logistic regression (bench/train_router.py, weights in router_model.json)
+  trained on hand-labelled prompts reads those signals together with the
+  instruction's words, word pairs and letter n-grams, so a short question whose
+  difficulty is in its subject ("Write a garbage collector for a toy VM.") climbs.
+  Its probability is the score; if the file is missing or unreadable, the hand
+  weights alone give the score, as before the model existed.
+
+Every decision keeps what pushed it, so its reason fits on one line.
 """
 
 from __future__ import annotations
 
+import collections
+import functools
+import itertools
+import json
 import math
 import re
+import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .base import ChatRequest
 
@@ -141,10 +155,16 @@ class Features:
     """What the router saw, with each signal's weight (positive: harder)."""
 
     signals: dict[str, float] = field(default_factory=dict)
+    # The stable kind of each signal ("hard_task", "subject"...) -> its name in ``signals``:
+    # the trained model weighs kinds, while reasons show the names with the words matched.
+    kinds: dict[str, str] = field(default_factory=dict)
 
     @property
     def raw(self) -> float:
         return sum(self.signals.values())
+
+    def weight(self, kind: str) -> float:
+        return self.signals[self.kinds[kind]] if kind in self.kinds else 0.0
 
 
 def _instruction(text: str) -> str:
@@ -165,54 +185,61 @@ def features(request: ChatRequest) -> Features:
     ask = _instruction(last)
     words = len(last.split())
     s: dict[str, float] = {}
+    kinds: dict[str, str] = {}
+
+    def add(kind: str, name: str, weight: float) -> None:
+        s[name] = weight
+        kinds[kind] = name
 
     hard_tasks = sorted({m.lower() for m in HARD_TASK.findall(ask)})
     if hard_tasks:
-        s["task: " + "/".join(hard_tasks[:2])] = 1.6 + 0.3 * min(len(hard_tasks) - 1, 2)
+        add("hard_task", "task: " + "/".join(hard_tasks[:2]),
+            1.6 + 0.3 * min(len(hard_tasks) - 1, 2))  # fmt: skip
     open_ended = OPEN_ENDED.search(last)
     if open_ended:
-        s["open question: " + open_ended.group(0).lower()[:30]] = 1.3
+        add("open_question", "open question: " + open_ended.group(0).lower()[:30], 1.3)
     symptoms = sorted({m.lower() for m in SYMPTOM.findall(last)})
     if symptoms:
-        s["problem: " + "/".join(symptoms[:2])] = 0.8 + 0.3 * min(len(symptoms) - 1, 2)
+        add("problem", "problem: " + "/".join(symptoms[:2]), 0.8 + 0.3 * min(len(symptoms) - 1, 2))
     subjects = sorted({m.lower() for m in HARD_SUBJECT.findall(last)})
     if subjects:
-        s["subject: " + "/".join(subjects[:2])] = min(2.0, 0.8 * len(subjects))
+        add("subject", "subject: " + "/".join(subjects[:2]), min(2.0, 0.8 * len(subjects)))
     tech = {m.lower() for m in TECH.findall(last)}
     if tech:
-        s["tech: " + "/".join(sorted(tech)[:2])] = min(1.2, 0.4 * len(tech))
+        add("tech", "tech: " + "/".join(sorted(tech)[:2]), min(1.2, 0.4 * len(tech)))
     if SCALE.search(last):
-        s["works at scale"] = 0.6
+        add("scale", "works at scale", 0.6)
     if STACK_TRACE.search(last):
-        s["stack trace"] = 1.4
+        add("stack_trace", "stack trace", 1.4)
     has_code = bool(CODE_BLOCK.search(last))
     # A transform verb counts only as the instruction itself ("Sort these…"), not in
     # passing ("…any comparison sort needs…").
     quick_task = QUICK_TASK.search(" ".join(ask.split()[:4]))
     if has_code and not quick_task:
-        s["code to work on"] = 0.8
+        add("code", "code to work on", 0.8)
     requirements = ask.count(",") + len(re.findall(r"\band\b|\bwith\b", ask, re.IGNORECASE))
     if requirements >= 3 and not quick_task:
-        s["several requirements"] = 0.25 * min(requirements, 6)
+        add("requirements", "several requirements", 0.25 * min(requirements, 6))
     if MULTI_STEP.search(ask):
-        s["multi-step"] = 0.5
+        add("multi_step", "multi-step", 0.5)
     if ATTACHMENT.search(last):
-        s["attached files"] = 0.8
+        add("attachment", "attached files", 0.8)
     turns = sum(1 for m in request.messages if m.role == "user")
     if turns >= 4:
-        s["long conversation"] = 0.15 * min(turns, 10)
+        add("long_conversation", "long conversation", 0.15 * min(turns, 10))
 
     if quick_task:
-        s["task: " + quick_task.group(0).lower()] = -2.0
+        add("quick_task", "task: " + quick_task.group(0).lower(), -2.0)
     if LOOKUP.search(ask):
-        s["looks up a command or name"] = -2.0
+        add("lookup", "looks up a command or name", -2.0)
     elif QUICK_QUESTION.search(ask) and not (hard_tasks or open_ended or symptoms):
-        s["short factual question" if words <= 20 else "factual question"] = -1.2
+        add("quick_question", "short factual question" if words <= 20 else "factual question",
+            -1.2)  # fmt: skip
     if BOUNDED_ANSWER.search(last):
-        s["bounded answer"] = -0.8
+        add("bounded", "bounded answer", -0.8)
     if words <= 6 and not (hard_tasks or subjects or symptoms):
-        s["very short"] = -0.8
-    return Features(s)
+        add("very_short", "very short", -0.8)
+    return Features(s, kinds)
 
 
 # Logistic squashing: raw 0 -> 0.27, so an ask with no signal at all leans local.
@@ -220,7 +247,197 @@ BIAS = -1.0
 
 
 def score(f: Features) -> float:
+    """The hand-weighted score: the fallback when the trained model cannot be read."""
     return 1.0 / (1.0 + math.exp(-(f.raw + BIAS)))
+
+
+# -- the trained model ------------------------------------------------------------------
+# bench/train_router.py fits a logistic regression on hashed inputs from `model_inputs`;
+# its weights ship beside this file. Inference is plain Python: a CRC-32 per input and a
+# dict lookup, tens of microseconds.
+MODEL_FILE = Path(__file__).with_name("router_model.json")
+# Bumped whenever `model_inputs` changes, so a stale weights file is refused, not misread.
+MODEL_INPUTS_VERSION = 1
+WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*[+#]*")
+ASK_TOKENS = 64  # an instruction longer than this is material, not more instruction
+# Letter n-grams of the instruction's words let "collector" count like "collection".
+CHAR_SIZES = (3, 4, 5)
+BODY_TOKENS = 400  # a long paste is told apart by its first few hundred words
+# Signals the training prompts cannot show (one message each, no files): they move the
+# model's log-odds by their hand weight instead.
+CONTEXT_KINDS = ("long_conversation", "attachment")
+LENGTH_BINS = (2, 5, 10, 20, 40, 80, 160)
+SHAPE_NAMES = {
+    "s:fence": "code block",
+    "s:lines": "several lines",
+    "s:material": "text to work on",
+    "s:question": "a question",
+}
+
+
+def _tokens(text: str, limit: int) -> list[str]:
+    # Numbers become one token: "1776" and "2024" say the same about difficulty. A long
+    # paste is read only as far as the limit (finditer stops there; findall would not).
+    found = itertools.islice(WORD.finditer(text.lower()), limit)
+    return ["0" if t[0].isdigit() else t for t in (m.group(0) for m in found)]
+
+
+def _char_grams(token: str) -> list[str]:
+    padded = f" {token} "
+    return [padded[i : i + n] for n in CHAR_SIZES for i in range(len(padded) - n + 1)]
+
+
+def _bag(x: dict[str, float], prefix: str, grams: set[str]) -> None:
+    # Unit length per family, so a long paste does not outvote its instruction.
+    if grams:
+        value = 1.0 / math.sqrt(len(grams))
+        for g in grams:
+            x[prefix + g] = value
+
+
+def model_inputs(request: ChatRequest, f: Features | None = None) -> dict[str, float]:
+    """What the trained model reads, by name: the hand signals' weights, the
+    instruction's words, word pairs and letter n-grams, its first words, the whole
+    message's words and its shape. Shared by inference and bench/train_router.py."""
+    return _inputs(request, f if f is not None else features(request))[0]
+
+
+def _inputs(request: ChatRequest, f: Features) -> tuple[dict[str, float], dict[str, set[str]]]:
+    """The inputs, and each instruction word's letter n-grams (to credit them in reasons)."""
+    last = request.messages[-1].content if request.messages else ""
+    ask = _instruction(last)
+    x = {"h:" + k: f.signals[name] for k, name in f.kinds.items() if k not in CONTEXT_KINDS}
+    ask_tokens = _tokens(ask, ASK_TOKENS)
+    _bag(x, "a:", {*ask_tokens, *(a + " " + b for a, b in itertools.pairwise(ask_tokens))})
+    grams = {t: set(_char_grams(t)) for t in ask_tokens}
+    _bag(x, "c:", set().union(*grams.values()))
+    if ask_tokens:
+        x["f:" + ask_tokens[0]] = 1.0
+        x["f:" + " ".join(ask_tokens[:2])] = 1.0
+    _bag(x, "w:", set(_tokens(last, BODY_TOKENS)))
+    words = len(last.split())
+    x[f"s:len{sum(words > b for b in LENGTH_BINS)}"] = 1.0
+    if "```" in last:
+        x["s:fence"] = 1.0
+    if last.count("\n") >= 3:
+        x["s:lines"] = 1.0
+    if len(last) - len(ask) > 40:
+        x["s:material"] = 1.0
+    if "?" in ask:
+        x["s:question"] = 1.0
+    return x, grams
+
+
+def bucket(name: str, buckets: int) -> int:
+    """Where an input's weight lives: CRC-32 is stable across runs, unlike hash()."""
+    return zlib.crc32(name.encode()) % buckets
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    bias: float
+    buckets: int
+    weights: dict[int, float]  # bucket -> weight; absent buckets weigh 0
+
+    @classmethod
+    def load(cls, path: Path) -> TrainedModel | None:
+        """The model in ``path``, or None if it is missing, unreadable or for other inputs."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data["inputs_version"] != MODEL_INPUTS_VERSION:
+                return None
+            buckets, scale = int(data["buckets"]), float(data["scale"])
+            # Buckets are stored sorted, as gaps from the previous one: a smaller file.
+            index = list(itertools.accumulate(int(d) for d in data["index_delta"]))
+            weights = {i: int(w) / scale for i, w in zip(index, data["weight"], strict=True)}
+            if buckets <= 0 or scale <= 0 or any(not 0 <= i < buckets for i in weights):
+                return None
+            return cls(float(data["bias"]), buckets, weights)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return None
+
+    def contributions(self, inputs: dict[str, float]) -> dict[str, float]:
+        """Each input's push on the log-odds (positive: harder)."""
+        # `bucket` inlined: this loop runs a few hundred times per decision.
+        weight, buckets, crc32 = self.weights.get, self.buckets, zlib.crc32
+        out = {}
+        for name, value in inputs.items():
+            w = weight(crc32(name.encode()) % buckets)
+            if w:
+                out[name] = w * value
+        return out
+
+
+@functools.cache
+def trained_model() -> TrainedModel | None:
+    """The shipped model, read once on first use (None: route by the hand score)."""
+    return TrainedModel.load(MODEL_FILE)
+
+
+# Words that name no subject: the model may weigh them, but a reason should not show them.
+STOPWORDS = frozenset(
+    re.findall(
+        r"\S+",
+        "a an the this that these those it its is are was be to of in on at for with and or "
+        "but my our your me i we you what which who how why do does can could would should "
+        "please some any all there here from by as so if not no 0",
+    )
+)
+
+
+def _add(pushes: dict[str, float], label: str, weight: float) -> None:
+    pushes[label] = pushes.get(label, 0.0) + weight
+
+
+def _pushes(
+    contributions: dict[str, float], f: Features, grams: dict[str, set[str]]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The model's pushes by what a user can read: hand signals and words first, the
+    prompt's shape ("short request") apart, as a last resort for a reason."""
+    primary: dict[str, float] = {}
+    shapes: dict[str, float] = {}
+    by_gram: dict[str, float] = {}
+    for name, c in contributions.items():
+        family, rest = name[0], name[2:]  # every input name is "<letter>:<rest>"
+        if family == "c":
+            by_gram[rest] = c
+        elif family == "h":
+            _add(primary, f.kinds[rest], c)
+        elif family in ("a", "w", "f"):
+            if " " not in rest:  # most inputs are single words: skip the split
+                if rest not in STOPWORDS:
+                    _add(primary, f"'{rest}'", c)
+                continue
+            words = [w for w in rest.split() if w not in STOPWORDS]
+            if words:
+                _add(primary, "'" + " ".join(words) + "'", c)
+        elif family == "s":
+            long = rest.startswith("len") and int(rest[3:]) >= 5  # more than 40 words
+            _add(shapes, SHAPE_NAMES.get(name, "long request" if long else "short request"), c)
+    # A letter n-gram's weight goes to the words it comes from, shared if several do.
+    named = {t: gs for t, gs in grams.items() if t not in STOPWORDS}
+    owners = collections.Counter(itertools.chain.from_iterable(named.values()))
+    for token, gs in named.items():
+        _add(primary, f"'{token}'", math.fsum(by_gram.get(g, 0.0) / owners[g] for g in gs))
+    return primary, shapes
+
+
+def _assess(request: ChatRequest) -> tuple[float, dict[str, float], dict[str, float]]:
+    """The difficulty score (0..1) and what pushed it, by readable name (see _pushes)."""
+    f = features(request)
+    model = trained_model()
+    if model is None:
+        return score(f), dict(f.signals), {}
+    inputs, grams = _inputs(request, f)
+    contributions = model.contributions(inputs)
+    primary, shapes = _pushes(contributions, f, grams)
+    # fsum: the same score whatever order the inputs came in (set order varies by run).
+    logit = model.bias + math.fsum(contributions.values())
+    for kind in CONTEXT_KINDS:
+        if kind in f.kinds:
+            primary[f.kinds[kind]] = f.weight(kind)
+            logit += f.weight(kind)
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit)))), primary, shapes
 
 
 @dataclass(frozen=True)
@@ -249,38 +466,54 @@ def thresholds(n_rungs: int, quality: float) -> list[float]:
     return [first + i * step for i in range(n_rungs - 1)]
 
 
-def _explain(f: Features, climbing: bool) -> str:
-    ranked = sorted(f.signals.items(), key=lambda kv: -kv[1] if climbing else kv[1])
-    chosen = [name for name, w in ranked if (w > 0) == climbing][:2]
+def _explain(primary: dict[str, float], shapes: dict[str, float], climbing: bool) -> str:
+    """The two strongest pushes the way the decision went, without repeating words."""
+    chosen: list[str] = []
+    for pushes in (primary, shapes):
+        # Ties go by name, so a reason does not depend on the order sets came out in.
+        ranked = sorted(pushes.items(), key=lambda kv: (-kv[1] if climbing else kv[1], kv[0]))
+        for name, w in ranked:
+            if len(chosen) == 2 or (w > 0) != climbing or abs(w) < 0.05:
+                break
+            words = name.strip("'").split()
+            if not any(all(word in c for word in words) for c in chosen):
+                chosen.append(name)
     if not chosen:
         return "nothing that needs a bigger model" if not climbing else "a demanding request"
     return ", ".join(chosen)
+
+
+def _skipped(rung: Rung) -> str:
+    return f"{rung.name} skipped ({rung.why_not or 'unavailable'})"
 
 
 def choose(request: ChatRequest, ladder: list[Rung], quality: float = 0.5) -> Decision:
     """Pick the cheapest rung that fits the request; skip rungs that are not usable."""
     if not ladder:
         raise ValueError("the ladder has no rungs")
-    f = features(request)
-    value = score(f)
+    value, primary, shapes = _assess(request)
     target = sum(1 for t in thresholds(len(ladder), quality) if value >= t)
     climbing = target > 0
-    reason = _explain(f, climbing)
-    picked = _nearest_usable(ladder, target)
-    if picked is None:
-        picked = target
-        note = "; no rung is usable"
-    elif picked != target:
-        skipped = ladder[target]
-        note = f"; {skipped.name} skipped ({skipped.why_not or 'unavailable'})"
-    else:
-        note = ""
+    why = _explain(primary, shapes, climbing)
     if len(ladder) == 1:
-        wants = f" (a bigger model would help: {_explain(f, True)})" if value >= 0.5 else ""
+        help_ = _explain(primary, shapes, True)
+        wants = f" (a bigger model would help: {help_})" if value >= 0.5 else ""
         return Decision(0, ladder[0].name, round(value, 4),
                         f"{ladder[0].name}: the only rung on the ladder{wants}")  # fmt: skip
-    label = f"escalated to {ladder[picked].name}" if climbing else ladder[picked].name
-    return Decision(picked, ladder[picked].name, round(value, 4), f"{label}: {reason}{note}")
+    picked = _nearest_usable(ladder, target)
+    if picked is None:
+        return Decision(target, ladder[target].name, round(value, 4),
+                        f"{ladder[target].name}: no rung is usable; {why}")  # fmt: skip
+    # The reason names the rung that answers first. "chose" marks a climb the router
+    # made; a move forced by a skipped rung says so instead of reading as a choice.
+    name, skipped = ladder[picked].name, _skipped(ladder[target])
+    if picked == target:
+        reason = f"chose {name}: {why}" if climbing else f"{name}: {why}"
+    elif picked > target:
+        reason = f"chose {name}: {why}; {skipped}" if climbing else f"{name}: {skipped}"
+    else:
+        reason = f"{name}: {skipped}; would climb for {why}"
+    return Decision(picked, ladder[picked].name, round(value, 4), reason)
 
 
 def _nearest_usable(ladder: list[Rung], target: int) -> int | None:
