@@ -59,6 +59,9 @@ class Usage:
     estimated: bool = False
     # Anthropic bills 1-hour cache writes at 2x instead of 1.25x.
     cache_write_1h_tokens: int = 0
+    # A running figure sent while the reply streams (Anthropic's input at the start,
+    # Gemini's cumulative counts, the local model's count so far); a final Usage follows.
+    partial: bool = False
 
 
 @dataclass(frozen=True)
@@ -243,6 +246,39 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
+def prompt_chars(request: ChatRequest) -> int:
+    return len(request.system or "") + sum(len(m.content) for m in request.messages)
+
+
+def live_usage(
+    request: ChatRequest, reply_chars: int, deltas: int, reported: Usage | None
+) -> Usage:
+    """The usage of a reply still streaming, kept below the final figure so that the live
+    cost only ever converges upward: the provider's running counts where it sent some,
+    and for the rest lower-bound guesses (about 5 characters a token of prompt; for the
+    reply, the smaller of its pieces and a quarter of its characters)."""
+    if reported is not None and not reported.partial:
+        return reported
+    guess_out = min(deltas, reply_chars // 4)
+    if reported is not None:
+        return Usage(
+            input_tokens=reported.input_tokens,
+            output_tokens=max(reported.output_tokens, guess_out),
+            cached_input_tokens=reported.cached_input_tokens,
+            cache_write_tokens=reported.cache_write_tokens,
+            cache_write_1h_tokens=reported.cache_write_1h_tokens,
+            reasoning_tokens=reported.reasoning_tokens,
+            estimated=True,
+            partial=True,
+        )
+    return Usage(
+        input_tokens=prompt_chars(request) // 5,
+        output_tokens=guess_out,
+        estimated=True,
+        partial=True,
+    )
+
+
 def estimate_usage(request: ChatRequest, reply_chars: int, deltas: int) -> Usage:
     """Counted usage for a reply whose provider reported none.
 
@@ -251,9 +287,8 @@ def estimate_usage(request: ChatRequest, reply_chars: int, deltas: int) -> Usage
     reply streams, so it builds no strings. The output is never estimated above what
     was requested: a provider does not bill past ``max_tokens``.
     """
-    prompt_chars = len(request.system or "") + sum(len(m.content) for m in request.messages)
     return Usage(
-        input_tokens=(prompt_chars + 3) // 4 + 4 * len(request.messages),
+        input_tokens=(prompt_chars(request) + 3) // 4 + 4 * len(request.messages),
         output_tokens=min(request.max_tokens, max(deltas, (reply_chars + 3) // 4)),
         estimated=True,
     )

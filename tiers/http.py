@@ -524,7 +524,14 @@ class RemoteTier(FaultMessages, TierBase):
             await self._check_stream_response(response, clock)
             state.accepted = True
             reader = ReplyReader(self, response, request, state, clock)
+            shown: Usage | None = None
             while (deltas := await reader.next_deltas()) is not None:
+                if state.usage is not shown and state.extra.get("usage_partial"):
+                    # The provider's running counts (Anthropic's input at the start):
+                    # the live cost uses them at once instead of guessing.
+                    shown = state.usage
+                    if shown is not None:
+                        yield replace(shown, partial=True)
                 for delta in deltas:
                     yield delta
             failed = reader.incomplete()

@@ -39,6 +39,8 @@ from .local_probe import probe_model
 
 EMBEDDED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct"
+# The local tier reports its exact output count so far this often (in tokens).
+RUNNING_COUNT_EVERY = 32
 # Output room we keep free when trimming old turns to fit the context window.
 MIN_OUTPUT_ROOM = 256
 
@@ -319,6 +321,9 @@ class LocalTier(TierBase):
                 cancel_seen_at = calls
             return job.cancelled.is_set()
 
+        # The exact input at once (and the count so far every few tokens): the live
+        # meter shows real numbers instead of guesses.
+        job.emit(Usage(input_tokens=len(tokens), cached_input_tokens=cached, partial=True))
         first_token_at: float | None = None
         finish = "length"
         calls_at_finish = 0
@@ -336,6 +341,9 @@ class LocalTier(TierBase):
                 if first_token_at is None:
                     first_token_at = time.monotonic()
                 job.emit(TextDelta(text))
+                if calls % RUNNING_COUNT_EVERY == 0:
+                    # calls - 1: the call that sampled the next, not yet shown, token.
+                    job.emit(Usage(len(tokens), max(0, calls - 1), cached, partial=True))
             if choice.get("finish_reason"):
                 finish = choice["finish_reason"]
                 calls_at_finish = calls

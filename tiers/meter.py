@@ -4,11 +4,11 @@ totals per tier, and what the same tokens would have cost on the reference model
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from .base import ChatRequest, Usage, estimate_usage
+from .base import ChatRequest, Usage, live_usage
 from .pricing import Cost, PriceBook
 
 
@@ -91,12 +91,12 @@ class CostMeter:
         busy_s: float,
         usage: Usage | None = None,
     ) -> MessageCost:
-        """The running cost of a reply still streaming: from counted tokens until the
-        provider's usage arrives (then from that), always marked as an estimate.
-        ``chars`` and ``deltas``: the reply's length so far and the pieces it came in."""
-        counted = usage or estimate_usage(request, chars, deltas)
+        """The running cost of a reply still streaming, always marked as an estimate and
+        kept at or below the final figure (see ``live_usage``). ``chars`` and
+        ``deltas``: the reply's length so far and the pieces it came in."""
+        counted = live_usage(request, chars, deltas, usage)
         if not counted.estimated:
-            counted = Usage(**{**counted.__dict__, "estimated": True})
+            counted = replace(counted, estimated=True)
         return self.price(
             tier=tier,
             kind=kind,

@@ -39,6 +39,7 @@ class Turn:
         self.reply = Reply()
         self.deltas = 0
         self._usage_seen = False
+        self._partial: Usage | None = None
         self._pump_task: asyncio.Task[None] | None = None
         self._cancel_requested = False
         self._started = time.monotonic()
@@ -55,7 +56,10 @@ class Turn:
             if isinstance(event, TextDelta):
                 self.deltas += 1
             elif isinstance(event, Usage):
-                self._usage_seen = True
+                # A running figure is not the reply's usage: an estimate still follows
+                # if the stream ends without a final one.
+                self._usage_seen = not event.partial
+                self._partial = event if event.partial else None
             await self._emit(event)
 
     async def run(self) -> Reply:
@@ -69,14 +73,14 @@ class Turn:
             await self._finish_cancelled()
         except Exception as exc:  # a tier bug must not lose the reply
             if not self._usage_seen:
-                await self._emit(self._estimate())
+                await self._emit(self.estimate())
             # Keys never reach the screen, even inside an unexpected error.
             message = self.tier.scrub(str(exc))
             await self._emit(Failed(f"{self.tier.name} failed unexpectedly: {message}"))
         if self.reply.finished is None and self.reply.failed is None:
             # The stream ended without saying how: treat as cut.
             if not self._usage_seen:
-                await self._emit(self._estimate())
+                await self._emit(self.estimate())
             await self._emit(
                 Failed(
                     f"{self.tier.name} ended the reply without finishing it.",
@@ -92,12 +96,26 @@ class Turn:
         """Whether the tier has sent a Usage for this reply yet."""
         return self._usage_seen
 
-    def _estimate(self) -> Usage:
-        return estimate_usage(self.request, len(self.reply.text), self.deltas)
+    def estimate(self) -> Usage:
+        """What this reply has used so far, as well as can be told without the tier's
+        final figure: its running counts where it sent some, guesses for the rest."""
+        guess = estimate_usage(self.request, len(self.reply.text), self.deltas)
+        partial = self._partial
+        if partial is None:
+            return guess
+        # Keep what the provider already said (its exact input) and guess the rest.
+        return Usage(
+            input_tokens=partial.input_tokens or guess.input_tokens,
+            output_tokens=max(partial.output_tokens, guess.output_tokens),
+            cached_input_tokens=partial.cached_input_tokens,
+            cache_write_tokens=partial.cache_write_tokens,
+            cache_write_1h_tokens=partial.cache_write_1h_tokens,
+            estimated=True,
+        )
 
     async def _finish_cancelled(self) -> None:
         if not self._usage_seen:
-            await self._emit(self._estimate())
+            await self._emit(self.estimate())
         await self._emit(
             Finished(
                 "cancelled",

@@ -33,7 +33,6 @@ from rung.tiers.base import (
     TextDelta,
     Tier,
     Usage,
-    estimate_usage,
 )
 from rung.tiers.meter import MessageCost
 from rung.tiers.turn import Turn
@@ -314,7 +313,7 @@ class Conversation:
             # arrived and what it used, marked interrupted, then let the cancel go on.
             reply = turn.reply
             if not turn.usage_reported:
-                reply.usage = estimate_usage(request, len(reply.text), turn.deltas)
+                reply.usage = turn.estimate()
             record = session.price(tier, reply, INTERRUPTED)
             session.finish_reply(handle, reply.text, record, "interrupted")
             raise

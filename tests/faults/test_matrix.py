@@ -326,7 +326,8 @@ def check_ending(outcome: Outcome, fault: Fault, kind: Kind, key: str) -> None:
 
 def check_charge(outcome: Outcome, fault: Fault, kind: Kind) -> None:
     usage, end = outcome.reply.usage, outcome.ends[0]
-    usages = [e for e in outcome.events if isinstance(e, Usage)]
+    # Exactly one final usage (running counts, marked partial, may come before it).
+    usages = [e for e in outcome.events if isinstance(e, Usage) and not e.partial]
     assert len(usages) == 1
     assert end.busy_s is not None and 0 <= end.busy_s <= end.duration_s
     if fault.charged == "nothing":
