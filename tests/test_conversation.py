@@ -282,3 +282,43 @@ def test_the_engine_does_not_import_textual() -> None:
     code = "import sys, rung.engine.conversation, rung.cli.ask;print('textual' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+async def test_regenerate_asks_again_on_the_same_rung() -> None:
+    cheap = local(Script(pieces=["A dull answer."]), Script(pieces=["A better one."]))
+    conversation, _ = make(cheap, anthropic())
+    await send(conversation, "Name a colour.")
+    plan = conversation.prepare_regenerate()
+    assert isinstance(plan, Plan) and plan.tier == "local" and "regenerated" in plan.reason
+    await conversation.run(plan)
+    assert [m.content for m in cheap.requests[1].messages] == ["Name a colour."]
+    assert [m.content for m in conversation.history] == ["Name a colour.", "A better one."]
+    conversation.session.close()
+
+
+async def test_an_edited_question_replaces_the_last_exchange() -> None:
+    cheap = local(Script(pieces=["Paris."]), Script(pieces=["Lyon."]), Script(pieces=["Rome."]))
+    conversation, _ = make(cheap)
+    await send(conversation, "Capital of France?")
+    await send(conversation, "Largest city after Paris?")
+    plan = conversation.prepare("Second largest city in France?", replace_last=True)
+    assert isinstance(plan, Plan) and plan.replaces_last
+    await conversation.run(plan)
+    # The model saw the conversation without the exchange being replaced...
+    assert [m.content for m in cheap.requests[2].messages] == [
+        "Capital of France?", "Paris.", "Second largest city in France?",
+    ]  # fmt: skip
+    assert [m.content for m in conversation.history][-2:] == [
+        "Second largest city in France?", "Rome.",
+    ]  # fmt: skip
+    # ...and so does a resume; the replaced exchange is kept (it was paid for) but hidden.
+    session_id = conversation.session.session_id
+    spent = conversation.session.meter.totals().spent
+    conversation.session.close()
+    again, _ = make(local())
+    shown = again.resume(session_id or 0)
+    assert [m.content for m in shown if m.role == "user"] == [
+        "Capital of France?", "Second largest city in France?",
+    ]  # fmt: skip
+    assert again.session.meter.totals().spent == spent
+    again.session.close()

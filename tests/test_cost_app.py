@@ -124,10 +124,20 @@ def test_unknown_model_is_reported_as_unknown(tmp_path: Path) -> None:
 
 
 def test_config_price_override_is_used(tmp_path: Path, anthropic_server) -> None:
-    write_config(tmp_path, '[prices."claude-sonnet-4-5"]\ninput = "1"\noutput = "1"\n')
+    write_config(tmp_path, '[prices."claude-sonnet-4-6"]\ninput = "1"\noutput = "1"\n')
     data = json.loads(ask_anthropic(tmp_path, anthropic_server.url).stdout)
-    # 8000 prompt tokens (cache prices fall back to input) + 500 output, all at $1/M
+    # 8000 prompt tokens (cache prices fall back to input) + 500 output, all at $1/M: the
+    # user's price for the name they use wins over the model the provider reports.
     assert data["cost_usd"] == "0.0085"
+
+
+def test_priced_by_the_model_the_provider_says_it_used(tmp_path: Path, anthropic_server) -> None:
+    """Asked for Haiku; the provider answered with (and bills) Sonnet 4.5."""
+    data = json.loads(
+        ask_anthropic(tmp_path, anthropic_server.url, "--model", "claude-haiku-4-5").stdout
+    )
+    assert data["model"] == "claude-sonnet-4-5-20250929"
+    assert data["cost_usd"] == "0.0195"  # Sonnet's prices, not Haiku's ($0.0065)
 
 
 def test_daily_budget_stops_paid_rungs_headless(tmp_path: Path, anthropic_server) -> None:
@@ -142,10 +152,10 @@ def test_daily_budget_stops_paid_rungs_headless(tmp_path: Path, anthropic_server
 
 def test_store_schema_is_versioned_and_in_wal_mode(tmp_path: Path) -> None:
     store = open_store(data_dir())
-    assert store.schema_version == SCHEMA_VERSION == 2
+    assert store.schema_version == SCHEMA_VERSION == 3
     store.close()
     store = open_store(data_dir())  # reopening migrates nothing twice
-    assert store.schema_version == SCHEMA_VERSION == 2
+    assert store.schema_version == SCHEMA_VERSION == 3
     store.close()
     db = sqlite3.connect(data_dir() / DB_NAME)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -186,9 +196,9 @@ async def test_meter_updates_while_the_reply_streams(monkeypatch) -> None:
             await pilot.pause()
             text = bar_text(app)
             assert "spent $0.0195" in text and "this reply" not in text
-            # vs Opus 4.5 (5/25, cache 0.5/6.25): 1000x5 + 2000x6.25 + 5000x0.5 + 500x25
+            # vs Opus 4.7 (5/25, cache 0.5/6.25): 1000x5 + 2000x6.25 + 5000x0.5 + 500x25
             # = $0.0325, so $0.013 saved
-            assert "saved $0.013 vs claude-opus-4-5" in text
+            assert "saved $0.013 vs claude-opus-4-7" in text
             assert "anthropic $0.0195" in text
     finally:
         server.close()

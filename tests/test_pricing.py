@@ -246,3 +246,39 @@ def test_session_total_is_the_sum_of_message_costs(rows) -> None:  # type: ignor
         )
     assert totals.unknown == len(rows) - len(known)
     assert totals.saved == sum((D(1) - usd for usd in known), D(0))
+
+
+def test_every_default_and_premium_model_has_a_bundled_price() -> None:
+    """A newcomer's first reply on any provider is priced, never "price unknown"."""
+    from datetime import UTC, datetime
+
+    from rung.engine.config import SCHEMA
+    from rung.tiers.base import Usage
+    from rung.tiers.pricing import genai_price
+    from rung.tiers.providers import PROVIDERS
+
+    when = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    for provider in PROVIDERS.values():
+        if provider.price_id is None:
+            continue
+        for model in (provider.default_model, provider.premium_model):
+            assert model, f"{provider.name} needs a default and a premium model"
+            price = genai_price(provider.price_id, model, Usage(1000, 1000), when)
+            assert price is not None and price > 0, (provider.name, model)
+    reference = SCHEMA["reference"]
+    ref_provider = PROVIDERS[reference["provider"][1]]
+    assert genai_price(ref_provider.price_id, reference["model"][1], Usage(1, 1), when)
+
+
+def test_negative_savings_are_said_as_a_cost() -> None:
+    from decimal import Decimal
+
+    from rung.tiers.pricing import format_usd, savings_text
+
+    assert format_usd(Decimal("-0.003")) == "-$0.003"
+    assert format_usd(Decimal("-0.00001")) == "-<$0.0001"
+    assert (
+        savings_text(Decimal("-0.003"), "claude-opus-4-7")
+        == "cost $0.003 more than claude-opus-4-7"
+    )
+    assert savings_text(Decimal("0.013"), "claude-opus-4-7") == "saved $0.013 vs claude-opus-4-7"

@@ -153,7 +153,8 @@ def test_route_command_json(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert set(data) >= {"rung", "tier", "score", "reason"}
-    assert data["rung"] == 1 and data["tier"] == "api" and 0 <= data["score"] <= 1
+    # Rungs are counted from 1 everywhere a user sees them (F2 pins rung 1).
+    assert data["rung"] == 2 and data["tier"] == "api" and 0 <= data["score"] <= 1
 
 
 def test_route_command_reads_json_lines_in_order(tmp_path: Path) -> None:
@@ -162,7 +163,7 @@ def test_route_command_reads_json_lines_in_order(tmp_path: Path) -> None:
     result = rung(tmp_path, "route", "--ladder", "local,selfhosted,api", stdin=stdin)
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [d["rung"] > 0 for d in lines] == [False, True, False]
+    assert [d["rung"] > 1 for d in lines] == [False, True, False]
     assert lines[1]["tier"] in ("selfhosted", "api")
 
 
@@ -172,7 +173,7 @@ def test_route_command_reports_bad_lines_and_carries_on(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.returncode == 1
     assert "error" in lines[1] and lines[1]["error"].startswith("line 2")
-    assert lines[2]["rung"] == 1
+    assert lines[2]["rung"] == 2
 
 
 def test_route_uses_the_users_ladder(tmp_path: Path) -> None:

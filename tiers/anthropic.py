@@ -38,6 +38,13 @@ def anthropic_usage(raw: dict[str, Any], output_tokens: int) -> Usage:
 class AnthropicTier(RemoteTier):
     provider = "anthropic"
 
+    @classmethod
+    def normalize_base_url(cls, base_url: str) -> str:
+        # Anthropic's SDKs, ANTHROPIC_BASE_URL and every Anthropic-compatible gateway
+        # (DeepSeek's and Moonshot's /anthropic, OpenRouter, LiteLLM) name the base
+        # without /v1 and append /v1/messages; a base that already ends in /v1 works too.
+        return base_url if base_url.endswith("/v1") else f"{base_url}/v1"
+
     def build(self, request: ChatRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
         messages: list[dict[str, Any]] = [
             {"role": m.role, "content": [{"type": "text", "text": m.content}]}

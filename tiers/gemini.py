@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -24,8 +25,17 @@ def gemini_usage(meta: dict[str, Any]) -> Usage:
     )
 
 
+API_VERSION = re.compile(r"/v\d+(?:alpha|beta)?\d*$")
+
+
 class GeminiTier(RemoteTier):
     provider = "gemini"
+
+    @classmethod
+    def normalize_base_url(cls, base_url: str) -> str:
+        # Google's SDK takes the host and adds the API version; people also paste the
+        # versioned URL from the REST docs. Both work: v1beta unless one is given.
+        return base_url if API_VERSION.search(base_url) else f"{base_url}/v1beta"
 
     def build(self, request: ChatRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
         contents = [

@@ -331,7 +331,7 @@ class RemoteTier(FaultMessages, TierBase):
     ) -> None:
         self.name = name
         self.label = label
-        self.base_url = base_url.rstrip("/")
+        self.base_url = self.normalize_base_url(base_url.rstrip("/"))
         self.model = model
         self.kind = kind
         self.options = options or HttpOptions()
@@ -341,6 +341,12 @@ class RemoteTier(FaultMessages, TierBase):
 
     def __repr__(self) -> str:  # never show the key
         return f"<{type(self).__name__} {self.name} {self.base_url} model={self.model!r}>"
+
+    @classmethod
+    def normalize_base_url(cls, base_url: str) -> str:
+        """The base URL requests are built on, from what the user pasted (protocols
+        whose SDKs spell it differently accept both spellings)."""
+        return base_url
 
     # -- to implement ------------------------------------------------------------
     def build(self, request: ChatRequest) -> tuple[str, dict[str, str], dict[str, Any]]:

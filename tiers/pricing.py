@@ -84,6 +84,10 @@ class PriceBook:
         }
         return cls(overrides=overrides, **kwargs)  # type: ignore[arg-type]
 
+    def has_override(self, model: str, provider: str = "") -> bool:
+        """Whether the user set a price for this model (by name or provider/name)."""
+        return model in self.overrides or f"{provider}/{model}" in self.overrides
+
     def cost(
         self,
         *,
@@ -161,10 +165,20 @@ def genai_price(price_id: str | None, model: str, usage: Usage, when: datetime) 
     return Decimal(result.total_price)
 
 
+def savings_text(saved: Decimal, reference_model: str) -> str:
+    """ "saved $x vs ref", or, when the reply cost more than the reference would have,
+    "cost $x more than ref" (a saving must never hide a loss)."""
+    if saved < 0:
+        return f"cost {format_usd(-saved)} more than {reference_model}"
+    return f"saved {format_usd(saved)} vs {reference_model}"
+
+
 def format_usd(amount: Decimal | None, estimated: bool = False) -> str:
     """$0.0123 below a dollar, $12.34 above; "~" marks an estimate; None is "price unknown"."""
     if amount is None:
         return "price unknown"
+    if amount < 0:
+        return "-" + format_usd(-amount, estimated)
     sign = "~" if estimated else ""
     if amount == 0:
         return f"{sign}$0"

@@ -20,6 +20,9 @@ class Provider:
     price_id: str | None  # genai-prices provider id
     label: str
     kind: str = "api"  # "local", "selfhosted", "api"
+    # The provider's premium model, offered next to the (cheaper) default in Settings;
+    # both must have a price in the bundled table (a test checks).
+    premium_model: str = ""
 
 
 PROVIDERS: dict[str, Provider] = {
@@ -43,18 +46,20 @@ PROVIDERS: dict[str, Provider] = {
             "openai",
             "https://api.openai.com/v1",
             "OPENAI_API_KEY",
-            "gpt-5-mini",
+            "gpt-5.4-mini",
             "openai",
             "OpenAI",
+            premium_model="gpt-5.5",
         ),
         Provider(
             "deepseek",
             "openai",
             "https://api.deepseek.com/v1",
             "DEEPSEEK_API_KEY",
-            "deepseek-chat",
+            "deepseek-v4-flash",
             "deepseek",
             "DeepSeek",
+            premium_model="deepseek-v4-pro",
         ),
         Provider(
             "mistral",
@@ -64,51 +69,57 @@ PROVIDERS: dict[str, Provider] = {
             "mistral-small-latest",
             "mistral",
             "Mistral",
+            premium_model="mistral-medium-latest",
         ),
         Provider(
             "openrouter",
             "openai",
             "https://openrouter.ai/api/v1",
             "OPENROUTER_API_KEY",
-            "deepseek/deepseek-chat",
+            "deepseek/deepseek-v4-flash",
             "openrouter",
             "OpenRouter",
+            premium_model="anthropic/claude-opus-4.7",
         ),
         Provider(
             "groq",
             "openai",
             "https://api.groq.com/openai/v1",
             "GROQ_API_KEY",
-            "llama-3.3-70b-versatile",
+            "openai/gpt-oss-120b",
             "groq",
             "Groq",
+            premium_model="moonshotai/kimi-k2-instruct",
         ),
         Provider(
             "together",
             "openai",
             "https://api.together.xyz/v1",
             "TOGETHER_API_KEY",
-            "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+            "openai/gpt-oss-120b",
             "together",
             "Together",
+            premium_model="deepseek-ai/DeepSeek-V4-Pro-0813",
         ),
         Provider(
             "anthropic",
             "anthropic",
-            "https://api.anthropic.com/v1",
+            "https://api.anthropic.com",
             "ANTHROPIC_API_KEY",
-            "claude-sonnet-4-5",
+            "claude-sonnet-4-6",
             "anthropic",
             "Anthropic",
+            premium_model="claude-opus-4-7",
         ),
         Provider(
             "gemini",
             "gemini",
-            "https://generativelanguage.googleapis.com/v1beta",
+            "https://generativelanguage.googleapis.com",
             "GEMINI_API_KEY",
-            "gemini-2.5-flash",
+            "gemini-3.1-flash-lite",
             "google",
             "Google Gemini",
+            premium_model="gemini-3.1-pro-preview",
         ),
         Provider(
             "custom",

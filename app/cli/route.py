@@ -8,13 +8,15 @@ import sys
 
 from rung.engine.config import Config
 from rung.engine.ladder import Ladder, kinds_ladder
+from rung.engine.safe_text import for_terminal
 from rung.tiers.base import ChatRequest, Message
 from rung.tiers.router import Decision, Rung, choose
 
 
 def _as_dict(decision: Decision) -> dict[str, object]:
     return {
-        "rung": decision.rung,
+        # Counted from 1, as everywhere a user sees rungs (F2 pins rung 1).
+        "rung": decision.rung + 1,
         "tier": decision.tier,
         "score": decision.score,
         "reason": decision.reason,
@@ -22,6 +24,8 @@ def _as_dict(decision: Decision) -> dict[str, object]:
 
 
 def run_route(args: argparse.Namespace, config: Config) -> int:
+    for problem in config.problems:
+        print(f"rung: warning: {problem}", file=sys.stderr)
     ladder: list[Rung] = kinds_ladder(args.ladder) if args.ladder else Ladder(config).rungs()
     if not ladder:
         print("rung route: the ladder is empty", file=sys.stderr)
@@ -36,8 +40,8 @@ def run_route(args: argparse.Namespace, config: Config) -> int:
         if args.json:
             print(json.dumps(_as_dict(decision)))
         else:
-            print(f"rung {decision.rung} ({decision.tier}), score {decision.score:.2f}: "
-                  f"{decision.reason}")  # fmt: skip
+            print(f"rung {decision.rung + 1} of {len(ladder)} ({decision.tier}), "
+                  f"score {decision.score:.2f}: {for_terminal(decision.reason)}")  # fmt: skip
         return 0
     # No prompt: JSON lines on stdin, one decision per line, in order.
     failures = 0

@@ -140,7 +140,7 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
     },
     "reference": {
         "provider": (_str, "anthropic"),
-        "model": (_str, "claude-opus-4-5"),
+        "model": (_str, "claude-opus-4-7"),
     },
     "network": {
         "connect_timeout": (_float(0.1, 120), 10.0),
@@ -317,6 +317,20 @@ def load_config(path: Path | None = None) -> Config:
                 config.values[section][key] = checker(table[key])
             except ConfigValueError as exc:
                 problem(section, key, f"{exc}; using {default!r}")
+
+    from rung.tiers.providers import PROVIDERS  # the names a ladder may use
+
+    rungs = config.values["ladder"]["rungs"]
+    unknown = [name for name in rungs if name not in PROVIDERS]
+    if unknown:
+        known = [name for name in rungs if name in PROVIDERS] or ["local"]
+        problem(
+            "ladder",
+            "rungs",
+            f"names unknown rung(s) {', '.join(map(repr, unknown))}; starting with "
+            f"{', '.join(known)}. Known rungs: {', '.join(PROVIDERS)}",
+        )
+        config.values["ladder"]["rungs"] = known
 
     def free_table(section: str, what: str) -> dict[str, Any]:
         """A top-level table of the user's own names; anything else is reported."""

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from rung.engine.ladder import Ladder
+from rung.engine.recorder import Handle
 from rung.engine.session import Session
 from rung.engine.store import INTERRUPTED, StoredMessage
 from rung.tiers.base import (
@@ -109,7 +110,10 @@ class Plan:
     question: str
     tier: str
     reason: str
+    # The answer replaces the last one (escalation, regeneration): no new question.
     escalation: bool = False
+    # The question replaces the last exchange (edited and sent again).
+    replaces_last: bool = False
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,7 @@ class Conversation:
         self.last_tier: str | None = None
         self.busy = False
         self._turn: Turn | None = None
+        self._last_question_row: Handle | None = None
 
     # -- listeners -----------------------------------------------------------------------
     def add_listener(self, listener: Listener) -> None:
@@ -176,13 +181,17 @@ class Conversation:
             temperature=o.temperature,
         )
 
-    def prepare(self, question: str) -> Plan | Refusal:
+    def prepare(self, question: str, *, replace_last: bool = False) -> Plan | Refusal:
         """Decide the rung for ``question`` and check the budget. Commits (marks the
-        conversation busy) only when it returns a Plan."""
+        conversation busy) only when it returns a Plan. ``replace_last``: the question is
+        the last one, edited: it takes the place of the last exchange."""
         if self.busy:
             return Refusal("Wait for the reply to finish, or cancel it.", "busy")
+        if replace_last and self.last_question is None:
+            return Refusal("There is no question to edit yet.", "nothing")
         self.session.refresh_today()
-        request = self.request([*self.history, Message("user", question)])
+        before = self.history[: self.last_exchange_start()] if replace_last else self.history
+        request = self.request([*before, Message("user", question)])
         allows_paid = not self.session.budget_state().blocks_paid
         decision = self.ladder.decide(request, allows_paid)
         problem = self.ladder.key_problem(decision.tier)
@@ -193,7 +202,31 @@ class Conversation:
         if verdict.blocks_paid:
             return Refusal(verdict.message, "budget")
         self.busy = True
-        return Plan(request, question, decision.tier, decision.reason)
+        return Plan(request, question, decision.tier, decision.reason, replaces_last=replace_last)
+
+    def last_exchange_start(self) -> int:
+        """Where the last question begins in the history (0 when there is none)."""
+        users = [i for i, m in enumerate(self.history) if m.role == "user"]
+        return users[-1] if users else 0
+
+    def prepare_regenerate(self) -> Plan | Refusal:
+        """Ask the last question again on the rung that answered it; the new answer
+        replaces the old one (both stay on screen and in the history file)."""
+        if self.busy:
+            return Refusal("Wait for the reply to finish, or cancel it.", "busy")
+        if self.last_question is None or self.last_tier is None:
+            return Refusal("Nothing to regenerate yet: ask something first.", "nothing")
+        if self.last_tier not in self.ladder.names:
+            return Refusal(f"{self.last_tier} is no longer on the ladder.", "nothing")
+        self.session.refresh_today()
+        tier = self.ladder.tier(self.last_tier)
+        verdict = self.session.allows(tier)
+        if verdict.blocks_paid:
+            return Refusal(verdict.message, "budget")
+        request = self.request(self.history[: self.last_exchange_start() + 1])
+        self.busy = True
+        reason = f"regenerated on {self.last_tier}"
+        return Plan(request, self.last_question, self.last_tier, reason, escalation=True)
 
     def prepare_escalation(self) -> Plan | Refusal:
         """Ask the last question again one rung up; its answer will replace the last one."""
@@ -219,9 +252,13 @@ class Conversation:
         """Answer ``plan`` on its rung, falling back up the ladder when a rung fails."""
         outcome = Outcome()
         try:
+            if plan.replaces_last:
+                del self.history[self.last_exchange_start() :]
+                if self._last_question_row is not None:
+                    self.session.supersede(self._last_question_row)
             if not plan.escalation:
                 self.history.append(Message("user", plan.question))
-                self.session.record_question(plan.question)
+                self._last_question_row = self.session.record_question(plan.question)
             tier_name, reason = plan.tier, plan.reason
             while True:
                 tier = self.ladder.tier(tier_name)
@@ -341,6 +378,7 @@ class Conversation:
         self.cancel()
         self.history.clear()
         self.last_question = self.last_tier = None
+        self._last_question_row = None
         self.session.new_session()
 
     def resume(self, session_id: int) -> list[StoredMessage]:
@@ -352,6 +390,7 @@ class Conversation:
         last_reply = next((m for m in reversed(stored) if m.role == "assistant"), None)
         self.last_question = last_user.content if last_user else None
         self.last_tier = last_reply.tier if last_reply else None
+        self._last_question_row = Handle(row_id=last_user.row_id) if last_user else None
         return stored
 
 

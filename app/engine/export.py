@@ -6,6 +6,7 @@ are made visible, so `cat`-ing an export cannot drive the terminal."""
 from __future__ import annotations
 
 import os
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -85,10 +86,21 @@ def session_markdown(store: Store, session_id: int, keys: KeyStore) -> str:
 def write_private(path: Path, text: str, *, overwrite: bool) -> None:
     """Write ``text`` to a new file only the user can read (0600). Refuses to replace an
     existing file unless ``overwrite``."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
-    fd = os.open(path, flags, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    if not overwrite:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return
+    # Replacing: a new 0600 file renamed over the old one, so the result is private
+    # (the old file's looser mode is not inherited) and never half-written.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def export_session(store: Store, session_id: int, config: Config, folder: Path) -> Path:

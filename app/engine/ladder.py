@@ -87,6 +87,11 @@ class Ladder:
             self.mode = AUTO
         return problems
 
+    def use_model(self, name: str, model: str) -> None:
+        """Another model on this rung for the rest of this run (the chat's options); the
+        config keeps its own."""
+        self.tier(name).model = model
+
     def built(self) -> dict[str, Tier]:
         return {n: t for n, t in self._tiers.items() if n in self.names}
 

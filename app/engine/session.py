@@ -132,9 +132,13 @@ class Session:
             gate, self.before_pricing = self.before_pricing, None
             gate()
         reported = reply.finished.model if reply.finished and reply.finished.model else ""
-        # The user's name for the model first (their price overrides use it), then the
-        # provider's exact one (e.g. a dated snapshot) if the first has no price.
-        candidates = list(dict.fromkeys(m for m in (tier.model, reported) if m)) or [tier.model]
+        # Priced by the model the provider says it actually used (an alias can point at a
+        # newer, differently priced model) — unless the user set a price for the name
+        # they configured, which wins. Either falls back to the other if it has no price.
+        names = (reported, tier.model)
+        if self.meter.book.has_override(tier.model, tier.provider or tier.name):
+            names = (tier.model, reported)
+        candidates = list(dict.fromkeys(m for m in names if m)) or [tier.model]
         record: MessageCost | None = None
         for model in candidates:
             record = self.meter.price(
@@ -173,10 +177,27 @@ class Session:
             self._session.row_id = store.start_session(self.source)
         return self._session.row_id
 
-    def record_question(self, question: str) -> None:
+    def record_question(self, question: str) -> Handle:
+        handle = Handle()
+        if self.recorder is None:
+            return handle
+
+        def add(store: Store) -> None:
+            handle.row_id = store.add_user_message(self._ensure_session(store), question)
+
+        self.recorder.submit(add)
+        return handle
+
+    def supersede(self, question: Handle) -> None:
+        """The question (and what answered it) was edited and sent again."""
         if self.recorder is None:
             return
-        self.recorder.submit(lambda s: s.add_user_message(self._ensure_session(s), question))
+
+        def mark(store: Store) -> None:
+            if question.row_id is not None and self._session.row_id is not None:
+                store.supersede(self._session.row_id, question.row_id)
+
+        self.recorder.submit(mark)
 
     def begin_reply(self, tier: Tier, reason: str) -> Handle:
         handle = Handle()
@@ -239,8 +260,8 @@ class Session:
         self.meter.records.clear()
         for m in messages:
             if m.role == "assistant" and m.finish_reason != STREAMING:
-                self.meter.add(stored_cost(m))
-        return messages
+                self.meter.add(stored_cost(m))  # an edited-away reply was paid for too
+        return [m for m in messages if not m.superseded]
 
     def close(self) -> None:
         if self.recorder is not None:

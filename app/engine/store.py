@@ -66,6 +66,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX messages_streaming ON messages(finish_reason)
         WHERE finish_reason = 'streaming';
     """,
+    # 3: an exchange the user edited and sent again is kept (and counted) but no longer
+    # part of the conversation the model sees or a resume shows
+    """
+    ALTER TABLE messages ADD COLUMN superseded INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -120,6 +125,8 @@ class StoredMessage:
     busy_s: float = 0.0
     reason: str | None = None
     created_at: str = ""
+    superseded: bool = False
+    row_id: int = 0
 
 
 def _decimal(value: str | None) -> Decimal | None:
@@ -301,6 +308,14 @@ class Store:
         self.update_reply(row, content, record, error=error, final=True)
         return row
 
+    def supersede(self, session_id: int, from_row: int) -> None:
+        """The exchange starting at ``from_row`` (a question and its replies) was edited
+        and sent again: keep it, priced, but out of the conversation."""
+        self.db.execute(
+            "UPDATE messages SET superseded = 1 WHERE session_id = ? AND id >= ?",
+            (session_id, from_row),
+        )
+
     def rename_session(self, session_id: int, title: str) -> None:
         self.db.execute("UPDATE sessions SET title = ? WHERE id = ?", (title, session_id))
 
@@ -382,7 +397,7 @@ class Store:
             """SELECT role, content, tier, model, cost_usd, estimated, finish_reason, error,
                       kind, provider, input_tokens, output_tokens, cached_input_tokens,
                       cache_write_tokens, reasoning_tokens, reference_usd, price_basis,
-                      busy_s, reason, created_at
+                      busy_s, reason, created_at, superseded, id
                FROM messages WHERE session_id = ? ORDER BY id""",
             (session_id,),
         ).fetchall()
@@ -390,10 +405,12 @@ class Store:
             StoredMessage(
                 role, content, tier, model, _decimal(cost), bool(est), finish, error, kind,
                 provider, inp or 0, out or 0, cached or 0, written or 0, reasoning or 0,
-                _decimal(reference), basis, busy or 0.0, reason, created or "",
+                _decimal(reference), basis, busy or 0.0, reason, created or "", bool(gone),
+                row_id,
             )
             for (role, content, tier, model, cost, est, finish, error, kind, provider, inp,
-                 out, cached, written, reasoning, reference, basis, busy, reason, created)
+                 out, cached, written, reasoning, reference, basis, busy, reason, created, gone,
+                 row_id)
             in rows
         ]  # fmt: skip
 

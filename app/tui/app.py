@@ -33,9 +33,15 @@ from rung.engine.safe_text import for_terminal
 from rung.engine.session import Session
 from rung.tiers.base import Notice, TextDelta, Tier, TierLoadError
 from rung.tui.chat import ChatScreen
+from rung.tui.chat_options import ChatChoice, ChatOptionsScreen
 from rung.tui.commands import RungCommands
+from rung.tui.confirm import ConfirmScreen
+from rung.tui.cost_screen import CostScreen
+from rung.tui.help import HelpScreen, binding_rows
+from rung.tui.keymap import keymap_problems
 from rung.tui.themes import DEFAULT_THEME, builtin_themes, user_themes
 from rung.tui.widgets.meter import CostView
+from rung.tui.widgets.prompt import PromptInput
 from rung.tui.widgets.status import StatusView
 
 
@@ -52,14 +58,29 @@ class RungApp(App[None]):
     COMMANDS = App.COMMANDS | {RungCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
-        Binding("f6", "settings", "Settings", id="settings", priority=True),
+        Binding(
+            "f6",
+            "settings",
+            "Settings",
+            id="settings",
+            priority=True,
+            tooltip="Providers, keys, ladder, budgets",
+        ),
+        Binding("f1", "help", "Keys", id="help", tooltip="This list of keys"),
         # Function keys reach the app in every common terminal and inside tmux, where
         # ctrl+digit and many alt chords do not.
         Binding("f2", "pin(0)", "Rung 1", id="pin-rung-1", priority=True),
         Binding("f3", "pin(1)", "Rung 2", id="pin-rung-2", priority=True),
         Binding("f4", "pin(2)", "Rung 3", id="pin-rung-3", priority=True),
         Binding("f5", "pin(3)", "Rung 4", id="pin-rung-4", priority=True),
-        Binding("f8", "toggle_auto", "Auto", id="toggle-auto", priority=True),
+        Binding(
+            "f8",
+            "toggle_auto",
+            "Auto",
+            id="toggle-auto",
+            priority=True,
+            tooltip="Auto routing on/off",
+        ),
     ]
 
     status: reactive[StatusView] = reactive(StatusView, always_update=False)
@@ -90,6 +111,7 @@ class RungApp(App[None]):
         self._theme_problems: list[str] = []
         self._budget_level = "ok"
         self.price_updater = None
+        self.keymap_problems: list[str] = []
         self._register_themes()
 
     # -- themes --------------------------------------------------------------------
@@ -208,6 +230,20 @@ class RungApp(App[None]):
                 )
                 self.show_cost()
 
+    def on_chat_screen_options_wanted(self) -> None:
+        self.push_screen(
+            ChatOptionsScreen(self.conversation.options, self.active_tier), self._options_chosen
+        )
+
+    def _options_chosen(self, choice: ChatChoice | None) -> None:
+        if choice is None:
+            return
+        self.conversation.options = choice.options
+        if choice.model:
+            self.ladder.use_model(self.active_name, choice.model)
+            self.show_status()
+        self.notify("Options set for this conversation.")
+
     def on_chat_screen_new_chat(self) -> None:
         self.show_cost()
         self.show_status(self.idle_state(), tokens_per_s=None, ttft_s=None)
@@ -224,8 +260,7 @@ class RungApp(App[None]):
     def on_mount(self) -> None:
         self.install_screen(ChatScreen(self.conversation, self.resume_id), "chat")
         self.push_screen("chat")
-        if self.config.keymap:
-            self.set_keymap(self.config.keymap)
+        self.apply_keymap(self.config.keymap)
         self.show_status(self.idle_state())
         self.show_cost()
         for problem in self.session.problems():
@@ -259,6 +294,23 @@ class RungApp(App[None]):
             self.push_screen(SettingsScreen(self.config, self.rung_theme_names, self.theme),
                              self._settings_closed)  # fmt: skip
 
+    def apply_keymap(self, keymap: dict[str, str]) -> None:
+        """Use the user's keys, and say at once which of them cannot work."""
+        self.set_keymap(keymap)
+        from rung.tui.settings import SettingsScreen
+
+        others = [screen.BINDINGS for screen in (SettingsScreen, HelpScreen, CostScreen,
+                                                 ChatOptionsScreen, ConfirmScreen)]  # fmt: skip
+        self.keymap_problems = keymap_problems(
+            keymap, [self.BINDINGS, ChatScreen.BINDINGS], PromptInput.BINDINGS, others
+        )
+        if self.keymap_problems:
+            self.notify("\n".join(self.keymap_problems), title="Keys", severity="warning",
+                        timeout=20, markup=False)  # fmt: skip
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(binding_rows(self), self.keymap_problems))
+
     def on_settings_screen_preview_theme(self, message: object) -> None:
         self.theme = message.theme  # type: ignore[attr-defined]
 
@@ -278,12 +330,14 @@ class RungApp(App[None]):
         keep = built.get("local") if local_same else None
         await self.ladder.aclose(keep=keep)
         previous_mode = self.ladder.mode
+        mode_changed = old.get("ladder", "mode") != config.get("ladder", "mode")
         self.ladder = Ladder(config, self.overrides, reuse={"local": keep} if keep else None)
         for problem in [*self.ladder.problems, *self.ladder.build_all()]:
             self.notify(for_terminal(problem), severity="warning", markup=False)
         if keep is not None and "local" not in self.ladder.names:
             await keep.aclose()  # local was taken off the ladder
-        if previous_mode in self.ladder.names:
+        # A pin made with a key this run survives a save, unless Settings chose a mode.
+        if not mode_changed and previous_mode in self.ladder.names:
             self.ladder.mode = previous_mode
         if self.active_name not in self.ladder.names:
             self.active_name = (
@@ -292,8 +346,9 @@ class RungApp(App[None]):
         self.session.reload_config(config)
         self.conversation.ladder = self.ladder
         self.conversation.options = chat_options(config)
-        self.set_keymap(config.keymap)
+        self.apply_keymap(config.keymap)
         self.apply_theme_name(config.get("ui", "theme"))
+        self.refresh_bindings()  # the pin keys follow the new ladder
         self.show_status(self.idle_state())
         self.show_cost()
         if keep is None:

@@ -5,13 +5,15 @@ cost lines watch."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -33,11 +35,21 @@ from rung.tiers.meter import MessageCost
 from rung.tiers.pricing import format_usd
 from rung.tui.confirm import ConfirmScreen
 from rung.tui.cost_screen import CostScreen
-from rung.tui.help import HelpScreen, binding_rows
 from rung.tui.widgets.messages import MessageItem, MessageList, last_code_block
 from rung.tui.widgets.meter import CostBar
 from rung.tui.widgets.prompt import PromptInput
 from rung.tui.widgets.status import StatusBar
+
+PIN_ACTION = re.compile(r"pin\((\d+)\)")
+# The footer's order, most useful first: at 80 columns the tail is cut off.
+FOOTER_ORDER = {
+    ident: i
+    for i, ident in enumerate(
+        ["help", "pin-rung-1", "pin-rung-2", "pin-rung-3", "pin-rung-4", "toggle-auto",
+         "escalate", "cancel-reply", "new-chat", "regenerate", "cost-detail", "settings",
+         "quit"]
+    )
+}  # fmt: skip
 
 
 def reply_meta(tier: str, reply: Reply, record: MessageCost) -> str:
@@ -78,13 +90,76 @@ def closing_note(reply: Reply, fallback_to: str | None = None) -> tuple[str, str
 
 class ChatScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape", "cancel_reply", "Cancel reply", id="cancel-reply"),
-        Binding("f1", "help", "Keys", id="help"),
-        Binding("f7", "cost_detail", "Costs", id="cost-detail", priority=True),
-        Binding("ctrl+o", "copy_reply", "Copy reply", id="copy-reply"),
-        Binding("ctrl+t", "copy_code", "Copy code", id="copy-code"),
-        Binding("ctrl+n", "new_chat", "New chat", id="new-chat"),
-        Binding("f9,ctrl+r", "escalate", "Escalate", id="escalate", priority=True),
+        Binding(
+            "escape",
+            "cancel_reply",
+            "Cancel",
+            id="cancel-reply",
+            tooltip="Cancel the reply (text stays)",
+        ),
+        Binding(
+            "f7",
+            "cost_detail",
+            "Costs",
+            id="cost-detail",
+            priority=True,
+            tooltip="Every reply's tokens and cost",
+        ),
+        # In F1 and the palette; the footer keeps its room for the ladder's keys.
+        Binding(
+            "ctrl+o",
+            "copy_reply",
+            "Copy reply",
+            id="copy-reply",
+            show=False,
+            tooltip="Copy the last reply",
+        ),
+        Binding(
+            "ctrl+t",
+            "copy_code",
+            "Copy code",
+            id="copy-code",
+            show=False,
+            tooltip="Copy the last code block",
+        ),
+        Binding(
+            "ctrl+n",
+            "new_chat",
+            "New chat",
+            id="new-chat",
+            tooltip="New conversation (old one kept)",
+        ),
+        Binding(
+            "ctrl+g",
+            "regenerate",
+            "Again",
+            id="regenerate",
+            tooltip="The last reply again, same rung",
+        ),
+        Binding(
+            "ctrl+l",
+            "edit_last",
+            "Edit",
+            id="edit-last",
+            show=False,
+            tooltip="Edit the last question, send again",
+        ),
+        Binding(
+            "ctrl+b",
+            "chat_options",
+            "Options",
+            id="chat-options",
+            show=False,
+            tooltip="This chat's prompt, limits, model",
+        ),
+        Binding(
+            "f9,ctrl+r",
+            "escalate",
+            "Escalate",
+            id="escalate",
+            priority=True,
+            tooltip="Ask again one rung up",
+        ),
     ]
 
     def __init__(self, conversation: Conversation, resume_id: int | None = None) -> None:
@@ -95,6 +170,27 @@ class ChatScreen(Screen[None]):
         self._item: MessageItem | None = None  # the reply streaming now
         self._failed_item: tuple[MessageItem, Reply] | None = None  # awaiting its fallback
         conversation.add_listener(self._on_engine_event)
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The bindings in effect, with each pin key named after its rung ("f3 deepseek"
+        in the footer and F1, not "Rung 2")."""
+        names = self.conversation.ladder.names
+        named: dict[str, ActiveBinding] = {}
+        ordered = sorted(
+            super().active_bindings.items(),
+            key=lambda item: FOOTER_ORDER.get(item[1].binding.id or "", len(FOOTER_ORDER)),
+        )
+        for key, active in ordered:
+            pin = PIN_ACTION.fullmatch(active.binding.action)
+            if pin is not None:
+                position = int(pin.group(1))
+                if position >= len(names):
+                    continue
+                binding = dataclasses.replace(active.binding, description=names[position])
+                active = active._replace(binding=binding)
+            named[key] = active
+        return named
 
     # -- state the tests and the palette read -----------------------------------------------
     @property
@@ -172,12 +268,15 @@ class ChatScreen(Screen[None]):
                     message.text,
                     attachments.expand(message.text, Path.cwd(), ignore=pasted,
                                        confirmed=expansion.needs_confirmation if ok else ()),
+                    message.replace_last,
                 ),
             )  # fmt: skip
             return
-        await self._send_expanded(message.text, expansion)
+        await self._send_expanded(message.text, expansion, message.replace_last)
 
-    async def _send_expanded(self, typed: str, expansion: attachments.Expansion) -> None:
+    async def _send_expanded(
+        self, typed: str, expansion: attachments.Expansion, replace_last: bool = False
+    ) -> None:
         for problem in expansion.problems + [
             f"@{n}: outside the working directory; not attached"
             for n in expansion.needs_confirmation
@@ -185,7 +284,7 @@ class ChatScreen(Screen[None]):
             self.notify(
                 for_terminal(problem), title="Not attached", severity="warning", markup=False
             )
-        plan = self.conversation.prepare(expansion.text)
+        plan = self.conversation.prepare(expansion.text, replace_last=replace_last)
         if not isinstance(plan, Plan):
             # Nothing is sent and the prompt keeps the text, ready for another try.
             title = "Budget reached" if plan.kind == "budget" else "Not sent"
@@ -193,9 +292,13 @@ class ChatScreen(Screen[None]):
             self.notify(plan.message + extra, title=title, severity="error", timeout=15,
                         markup=False)  # fmt: skip
             return
-        self.query_one(PromptInput).clear()
+        prompt = self.query_one(PromptInput)
+        prompt.remember(typed)
+        prompt.clear()
         messages = self.query_one(MessageList)
         messages.follow()
+        if replace_last:
+            await self._mark_replaced(messages)
         meta = (
             f"you · attached {attachments.describe(expansion.attached)}"
             if expansion.attached
@@ -240,12 +343,55 @@ class ChatScreen(Screen[None]):
                     status, note = closing_note(reply, target)
                     await item.finish(status, note)
 
+    async def _mark_replaced(self, messages: MessageList) -> None:
+        """The last exchange on screen was edited and sent again: it stays, dimmed."""
+        items = list(messages.query(MessageItem))
+        users = [i for i, item in enumerate(items) if item.role == "user"]
+        for item in items[users[-1] :] if users else []:
+            item.add_class("replaced")
+            item.set_meta(f"{item.meta_text} (replaced by the edit below)")
+
     # -- actions ------------------------------------------------------------------------
     def action_cancel_reply(self) -> None:
+        prompt = self.query_one(PromptInput)
+        if prompt.editing_last and not self.busy:
+            prompt.stop_editing()
+            return
         self.conversation.cancel()
 
+    def action_regenerate(self) -> None:
+        """The last reply again, on the same rung: the new answer replaces it."""
+        plan = self.conversation.prepare_regenerate()
+        if not isinstance(plan, Plan):
+            self.notify(plan.message, severity="warning", markup=False)
+            return
+        self.query_one(MessageList).follow()
+        self.run_plan(plan)
+
+    def action_edit_last(self) -> None:
+        conversation = self.conversation
+        if conversation.busy:
+            self.notify("Wait for the reply to finish, or Esc to cancel it.", severity="warning")
+            return
+        if conversation.last_question is None:
+            self.notify("There is no question to edit yet.", severity="warning")
+            return
+        prompt = self.query_one(PromptInput)
+        if prompt.text.strip() and not prompt.editing_last:
+            self.notify("The prompt has text in it: send or clear it first.", severity="warning")
+            return
+        typed, _ = attachments.split_attached(conversation.last_question)
+        prompt.edit_last(typed)
+        prompt.focus()
+
+    def action_chat_options(self) -> None:
+        self.app.post_message(self.OptionsWanted())
+
+    class OptionsWanted(Message):
+        """Open this conversation's options (the app owns which rung is active)."""
+
     def action_escalate(self) -> None:
-        """Ask the last question again one rung up; both answers stay visible."""
+        """Ask again one rung up; both answers stay visible."""
         plan = self.conversation.prepare_escalation()
         if not isinstance(plan, Plan):
             self.notify(plan.message, severity="warning", markup=False)
@@ -267,9 +413,6 @@ class ChatScreen(Screen[None]):
                         markup=False)  # fmt: skip
             return
         self.notify(f"Exported to {path} (API keys masked).", markup=False)
-
-    def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(binding_rows(self.app)))
 
     def action_cost_detail(self) -> None:
         self.app.push_screen(CostScreen(self.conversation.session.meter))

@@ -9,7 +9,12 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from rung.tiers.meter import CostMeter
-from rung.tiers.pricing import format_usd
+from rung.tiers.pricing import format_usd, savings_text
+from rung.tui.widgets.status import short_model
+
+MODEL_COLUMN = 32
+# How each reply ended, as the table says it.
+ENDED = {"stop": "done", "length": "token limit", "error": "failed"}
 
 
 class CostScreen(ModalScreen[None]):
@@ -28,34 +33,43 @@ class CostScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         totals = self.meter.totals()
         with Vertical():
-            yield Static(
-                f"[b]Session cost[/b]  {format_usd(totals.spent, totals.estimated)} spent, "
-                f"{format_usd(totals.saved)} saved vs {self.meter.reference_model}"
+            summary = (
+                f"Session cost  {format_usd(totals.spent, totals.estimated)} spent, "
+                f"{savings_text(totals.saved, self.meter.reference_model)}"
                 + (f", {totals.unknown} message(s) with unknown price" if totals.unknown else "")
             )
+            yield Static(summary, markup=False)
             table: DataTable[str] = DataTable(zebra_stripes=True, cursor_type="row")
-            table.add_columns(
-                "#", "time", "tier", "model", "in", "out", "cached", "cost", "figure", "saved"
-            )
+            # At 80 columns the time and the cache columns give way, and the model id is
+            # shortened: every reply's rung, tokens, cost, figure and ending stay visible.
+            wide = self.app.size.width >= 120
+            columns = ["#", "time", "tier", "model", "in", "out", "cached", "cost", "figure",
+                       "saved", "ended"]  # fmt: skip
+            if not wide:
+                columns = ["#", "tier", "model", "in", "out", "cost", "figure", "ended"]
+            table.add_columns(*columns)
             for i, r in enumerate(self.meter.records, start=1):
                 figure = (
                     "unknown price"
                     if r.cost.usd is None
                     else ("exact" if r.cost.exact else "estimated")
                 )
-                if r.cost.note:
+                if r.cost.note and wide:
                     figure += f" ({r.cost.note})"
-                table.add_row(
-                    str(i),
-                    r.when.astimezone().strftime("%H:%M:%S"),
-                    r.tier,
-                    r.model,
-                    f"{r.usage.input_tokens:,}",
-                    f"{r.usage.output_tokens:,}",
-                    f"{r.usage.cached_input_tokens:,}",
-                    format_usd(r.cost.usd),
-                    figure,
-                    format_usd(r.saved) if r.saved is not None else "-",
-                )
+                cells = {
+                    "#": str(i),
+                    "time": r.when.astimezone().strftime("%H:%M:%S"),
+                    "tier": r.tier,
+                    # A server may name its model with a whole path: keep it legible.
+                    "model": short_model(r.model, MODEL_COLUMN if wide else 24),
+                    "in": f"{r.usage.input_tokens:,}",
+                    "out": f"{r.usage.output_tokens:,}",
+                    "cached": f"{r.usage.cached_input_tokens:,}",
+                    "cost": format_usd(r.cost.usd),
+                    "figure": figure if wide else figure.replace("estimated", "est."),
+                    "saved": format_usd(r.saved) if r.saved is not None else "-",
+                    "ended": ENDED.get(r.finish_reason, r.finish_reason),
+                }
+                table.add_row(*(cells[c] for c in columns))
             yield table
             yield Static("Esc closes. `rung cost` shows today, this week and all time.")

@@ -31,6 +31,7 @@ class MessageItem(Widget):
     MessageItem.failed { border-left: thick $error; }
     MessageItem.cancelled { border-left: thick $warning; }
     MessageItem.notice { border-left: none; color: $text-warning; padding: 0 1; }
+    MessageItem.replaced { opacity: 60%; }
     MessageItem Markdown { margin: 0; padding: 0; }
     """
 
@@ -46,14 +47,20 @@ class MessageItem(Widget):
         yield Static(self._meta_text, classes="meta", markup=False)
         # Only sanitized text is drawn: an escape sequence in a reply must not reach the
         # terminal through the Markdown view.
-        if self.role == "notice":
-            yield Static(for_terminal(self.text), markup=False)
+        if self.role in ("notice", "user"):
+            # What the user typed is shown as typed: line breaks kept, and a pasted
+            # traceback or unfenced code not reflowed or styled as Markdown.
+            yield Static(for_terminal(self.text), markup=False, classes="body")
         else:
             yield Markdown(for_terminal(self.text))
 
     @property
     def markdown(self) -> Markdown:
         return self.query_one(Markdown)
+
+    @property
+    def meta_text(self) -> str:
+        return self._meta_text
 
     def set_meta(self, text: str) -> None:
         self._meta_text = text = for_terminal(text)

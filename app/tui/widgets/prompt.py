@@ -29,6 +29,8 @@ class PromptInput(TextArea):
         text: str
         # How often each @mention arrived by paste: those are not the user's typing.
         pasted_mentions: Counter[str] = field(default_factory=Counter)
+        # The text is the last question, edited: it replaces the last exchange.
+        replace_last: bool = False
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(
@@ -40,6 +42,46 @@ class PromptInput(TextArea):
         )
         self.placeholder = "Ask anything…  Enter sends · Ctrl+J newline · F1 keys"
         self.pasted_mentions: Counter[str] = Counter()
+        # What was sent before, oldest first: Up and Down in an empty prompt walk it.
+        self.sent: list[str] = []
+        self._recalled: int | None = None
+        self.editing_last = False
+
+    def remember(self, text: str) -> None:
+        if not self.sent or self.sent[-1] != text:
+            self.sent.append(text)
+        self._recalled = None
+
+    def edit_last(self, text: str) -> None:
+        """Put the last question here to edit; Enter then replaces that exchange."""
+        self.load_text(text)
+        self.move_cursor(self.document.end)
+        self.editing_last = True
+        self.border_title = "editing your last question: Enter replaces it · Esc stops"
+
+    def stop_editing(self) -> None:
+        self.editing_last = False
+        self.border_title = None
+        self.clear()
+
+    def _recall(self, step: int) -> bool:
+        """Up (-1) / Down (+1) through what was sent, while the prompt is empty or shows
+        a recalled message unchanged. Returns whether it moved."""
+        showing = self._recalled is not None and self.text == self.sent[self._recalled]
+        if not self.sent or (self.text and not showing):
+            return False
+        index = len(self.sent) if self._recalled is None or not showing else self._recalled
+        index += step
+        if index >= len(self.sent):
+            self._recalled = None
+            self.load_text("")
+            return True
+        if index < 0:
+            return True  # already at the oldest
+        self._recalled = index
+        self.load_text(self.sent[index])
+        self.move_cursor(self.document.end)
+        return True
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
@@ -47,7 +89,13 @@ class PromptInput(TextArea):
             event.prevent_default()
             text = self.text.strip()
             if text:
-                self.post_message(self.Submitted(text, Counter(self.pasted_mentions)))
+                self.post_message(
+                    self.Submitted(text, Counter(self.pasted_mentions), self.editing_last)
+                )
+            return
+        if event.key in ("up", "down") and self._recall(-1 if event.key == "up" else 1):
+            event.stop()
+            event.prevent_default()
             return
         if event.key in NEWLINE_KEYS:
             event.stop()
@@ -71,4 +119,8 @@ class PromptInput(TextArea):
 
     def clear(self) -> EditResult:
         self.pasted_mentions.clear()
+        self._recalled = None
+        if self.editing_last:
+            self.editing_last = False
+            self.border_title = None
         return super().clear()

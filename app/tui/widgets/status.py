@@ -52,11 +52,38 @@ class StatusBar(Static):
 
     def show(self, view: StatusView) -> None:
         self.view = view
-        # The model name may come from a server: one line, no control characters.
-        model = one_line(view.model or "(model from server)", 60)
-        parts = [f"{view.mode + ' · ' if view.mode else ''}{view.tier} · {model}", view.state]
+        self._fit()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        view = self.view
+        width = self.content_size.width or self.size.width or 200
+        speed = []
         if view.tokens_per_s is not None:
-            parts.append(f"{view.tokens_per_s:.1f} tok/s")
+            speed.append(f"{view.tokens_per_s:.1f} tok/s")
         if view.ttft_s is not None:
-            parts.append(f"TTFT {view.ttft_s:.2f} s")
-        self.update("  │  ".join(parts))
+            speed.append(f"TTFT {view.ttft_s:.2f} s")
+        head = f"{view.mode + ' · ' if view.mode else ''}{view.tier} · "
+        model = view.model or "(model from server)"
+        # The model name gives way first (it may be a whole GGUF path a server chose),
+        # then the speed: the rung and its state are what the line is for.
+        for tail in ("  │  ".join([view.state, *speed]), view.state):
+            room = width - len(head) - len("  │  ") - len(tail)
+            if room >= 12 or tail == view.state:
+                line = f"{head}{short_model(model, max(4, room))}  │  {tail}"
+                break
+        self.update(line if len(line) <= width else line[: max(1, width - 1)] + "…")
+
+
+def short_model(name: str, room: int) -> str:
+    """A model id that fits ``room`` characters: a file path becomes its file name, then
+    the middle gives way (both ends of an id say the most)."""
+    name = one_line(name)
+    if "/" in name and len(name) > room and name.lower().endswith(".gguf"):
+        name = name.rsplit("/", 1)[-1]
+    if len(name) <= room:
+        return name
+    keep = max(1, room - 1)
+    return name[: keep - keep // 2] + "…" + name[len(name) - keep // 2 :]
