@@ -21,6 +21,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from rung.engine.attachments import split_attached
+from rung.engine.edits import ParseResult, edit_instructions, parse_reply
 from rung.engine.ladder import Ladder
 from rung.engine.recorder import Handle
 from rung.engine.session import Session
@@ -98,7 +100,14 @@ class StoreProblem:
     message: str
 
 
-EngineEvent = Event | Routed | LiveCost | FallingBack | Recorded | StoreProblem
+@dataclass(frozen=True)
+class EditsProposed:
+    """The final reply proposes changes to files ("3 edits to 2 files"): review them."""
+
+    result: ParseResult
+
+
+EngineEvent = Event | Routed | LiveCost | FallingBack | Recorded | StoreProblem | EditsProposed
 Listener = Callable[[EngineEvent], Awaitable[None] | None]
 
 
@@ -160,6 +169,8 @@ class Conversation:
         self.busy = False
         self._turn: Turn | None = None
         self._last_question_row: Handle | None = None
+        # The changes the last reply proposed to attached files, if any.
+        self.last_edits: ParseResult | None = None
 
     # -- listeners -----------------------------------------------------------------------
     def add_listener(self, listener: Listener) -> None:
@@ -174,9 +185,19 @@ class Conversation:
     # -- deciding ------------------------------------------------------------------------
     def request(self, messages: list[Message]) -> ChatRequest:
         o = self.options
+        system = o.system or None
+        attached = attached_paths(messages)
+        if attached:
+            # Files are in the conversation: ask for changes in a form Rung can review
+            # hunk by hunk and apply (see engine/edits).
+            system = (
+                f"{system}\n\n{edit_instructions(attached)}"
+                if system
+                else (edit_instructions(attached))
+            )
         return ChatRequest(
             messages=tuple(messages),
-            system=o.system or None,
+            system=system,
             max_tokens=o.max_tokens,
             temperature=o.temperature,
         )
@@ -281,6 +302,12 @@ class Conversation:
                 reason = f"fallback from {tier_name} ({failed.kind})"
                 tier_name = above
             self._remember(plan, outcome.final)
+            self.last_edits = None
+            if outcome.final.reply.text and attached_paths(list(plan.request.messages)):
+                found = parse_reply(outcome.final.reply.text)
+                if found.edits or found.problems:
+                    self.last_edits = found
+                    await self._emit(EditsProposed(found))
             return outcome
         finally:
             self.busy = False
@@ -379,6 +406,7 @@ class Conversation:
         self.history.clear()
         self.last_question = self.last_tier = None
         self._last_question_row = None
+        self.last_edits = None
         self.session.new_session()
 
     def resume(self, session_id: int) -> list[StoredMessage]:
@@ -392,6 +420,15 @@ class Conversation:
         self.last_tier = last_reply.tier if last_reply else None
         self._last_question_row = Handle(row_id=last_user.row_id) if last_user else None
         return stored
+
+
+def attached_paths(messages: list[Message]) -> list[str]:
+    """The files attached anywhere in the conversation, each once, in order."""
+    names: dict[str, None] = {}
+    for m in messages:
+        if m.role == "user":
+            names.update(dict.fromkeys(split_attached(m.content)[1]))
+    return list(names)
 
 
 def history_from_store(stored: list[StoredMessage]) -> list[Message]:
