@@ -11,7 +11,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from rung.engine import attachments
 from rung.engine.build_tiers import RungOverrides, UnknownTierError
@@ -25,10 +25,12 @@ from rung.engine.conversation import (
     Plan,
     StoreProblem,
 )
+from rung.engine.edits import apply_proposal
 from rung.engine.ladder import Ladder
 from rung.engine.prices_update import start_price_updates, wait_for_prices
 from rung.engine.safe_text import for_terminal, json_for_terminal
 from rung.engine.session import Session
+from rung.engine.workspace import edits_journal, proposal_for
 from rung.tiers.base import Notice, TextDelta
 from rung.tiers.providers import PROVIDERS
 
@@ -78,6 +80,11 @@ def run_ask(args: argparse.Namespace, config: Config) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     question = _attach(asked, piped)
+    wants_edits = getattr(args, "diff", False) or getattr(args, "apply", False)
+    if wants_edits and "<file path=" not in question:
+        print("rung ask: --diff and --apply need files attached with @path in the question",
+              file=sys.stderr)  # fmt: skip
+        return 2
     overrides = RungOverrides(args.tier, args.model, args.base_url)
     ladder = Ladder(config, overrides, only_override=bool(args.tier))
     for problem in ladder.problems:
@@ -92,7 +99,11 @@ def run_ask(args: argparse.Namespace, config: Config) -> int:
         # --tier means that rung and no other.
         fallback=config.get("ladder", "fallback") and not args.tier,
     )
-    conversation = Conversation(ladder, session, options, [_printer(stream_text=not args.json)])
+    # With --diff/--apply, stdout is for the diff or the changes: the answer goes to stderr.
+    text_out = sys.stderr if wants_edits else sys.stdout
+    conversation = Conversation(
+        ladder, session, options, [_printer(stream_text=not args.json, out=text_out)]
+    )
     try:
         try:
             plan = conversation.prepare(question)
@@ -120,10 +131,42 @@ def run_ask(args: argparse.Namespace, config: Config) -> int:
         data = _as_json(outcome, plan.reason)
         print(json_for_terminal(json.dumps(data, ensure_ascii=False)))
     elif final.reply.text and not final.reply.text.endswith("\n"):
-        print()
+        print(file=text_out)
     if final.reply.failed is not None:
         warn(f"{final.tier}: {final.reply.failed.message}")
         return 1
+    if wants_edits:
+        return _edits(conversation, apply=args.apply)
+    return 0
+
+
+def _edits(conversation: Conversation, *, apply: bool) -> int:
+    """The answer's proposed edits as a diff on stdout (`| git apply`), or applied.
+    Nothing is applied when any block cannot be used: a half-applied change is worse
+    than none."""
+    result = conversation.last_edits
+    if result is None or not result.edits:
+        warn("the answer proposes no edits to the attached files")
+        return 1
+    root = Path.cwd()
+    proposal = proposal_for(result, root)
+    problems = proposal.all_problems
+    for problem in problems:
+        warn(f"edit not usable: {problem}")
+    if not apply:
+        sys.stdout.write(proposal.as_unified_diff())
+        return 1 if problems else 0
+    if problems:
+        warn("nothing was applied: fix or drop the blocks above, or use --diff")
+        return 1
+    applied = apply_proposal(proposal, edits_journal(root))
+    if not applied.ok:
+        warn(applied.message)
+        return 1
+    print(for_terminal(applied.message))
+    for path in applied.paths:
+        print(f"  {for_terminal(path)}")
+    print("Undo with: rung undo")
     return 0
 
 
@@ -140,12 +183,12 @@ async def _run(conversation: Conversation, plan: Plan) -> Outcome:
         await conversation.ladder.aclose()
 
 
-def _printer(stream_text: bool):  # type: ignore[no-untyped-def]
+def _printer(stream_text: bool, out: TextIO = sys.stdout):  # type: ignore[no-untyped-def]
     def show(event: EngineEvent) -> None:
         match event:
             case TextDelta(text=text) if stream_text:
-                sys.stdout.write(for_terminal(text))
-                sys.stdout.flush()
+                out.write(for_terminal(text))
+                out.flush()
             case Notice(text=text):
                 warn(text)
             case FallingBack(from_tier=bad, to_tier=good, failed=failed):

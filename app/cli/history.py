@@ -13,9 +13,19 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
+from rung.engine.attachments import typed_part
 from rung.engine.config import Config, data_dir
 from rung.engine.safe_text import for_terminal, json_for_terminal, one_line
-from rung.engine.store import SpendRow, Store, StoreError, open_store, start_of_today, start_of_week
+from rung.engine.store import (
+    SessionSummary,
+    SpendRow,
+    Store,
+    StoredMessage,
+    StoreError,
+    open_store,
+    start_of_today,
+    start_of_week,
+)
 from rung.tiers.pricing import format_usd
 
 
@@ -122,25 +132,30 @@ def find_session(resume_id: int | None) -> tuple[int | None, str | None]:
     return recent[0].id, None
 
 
-def run_sessions() -> int:
-    """`rung sessions`: recent conversations, newest first."""
+def run_sessions(as_json: bool = False, limit: int = 20) -> int:
+    """`rung sessions`: recent conversations, newest first (`--json`: with messages)."""
     store = _open("sessions")
     if store is None:
         return 1
     try:
-        recent = store.sessions()
+        recent = store.sessions(limit=limit)
+        transcripts = {s.id: store.transcript(s.id) for s in recent} if as_json else {}
     except Exception as exc:
         print(f"rung sessions: cannot read the history: {for_terminal(str(exc))}",
               file=sys.stderr)  # fmt: skip
         return 1
     finally:
         store.close()
+    if as_json:
+        data = [_session_json(s, transcripts[s.id]) for s in recent]
+        print(json_for_terminal(json.dumps(data, indent=2, ensure_ascii=False)))
+        return 0
     if not recent:
         print("No conversations yet.")
         return 0
     for s in recent:
         when = s.started_at[:16].replace("T", " ")
-        title = one_line(s.title or s.first_question, 60)
+        title = one_line(s.title or typed_part(s.first_question), 60)
         if s.unknown and not s.spent:
             spent = "price unknown"
         else:
@@ -148,6 +163,34 @@ def run_sessions() -> int:
         print(f"#{s.id:<5} {when}  {s.source:<4} {s.messages:>3} msgs  {spent:>13}  {title}")
     print("\nContinue one with: rung --resume ID   (or rung --continue for the newest)")
     return 0
+
+
+def _session_json(s: SessionSummary, messages: list[StoredMessage]) -> dict[str, object]:
+    """One conversation for scripts: money as exact decimal strings (null if unknown)."""
+    return {
+        "id": s.id,
+        "title": s.title or typed_part(s.first_question),
+        "created": s.started_at,
+        "source": s.source,
+        "cost_usd": None if s.unknown and not s.spent else str(s.spent),
+        "unknown_price_replies": s.unknown,
+        "saved_usd": str(s.saved),
+        "rungs": list(s.tiers),
+        "messages": [
+            {
+                "role": m.role,
+                # "streaming" only while a reply is being written; "replaced" for an
+                # exchange the user edited and sent again.
+                "status": "replaced" if m.superseded else (m.finish_reason or "sent"),
+                "rung": m.tier,
+                "model": m.model,
+                "cost_usd": None if m.cost_usd is None else str(m.cost_usd),
+                "text": m.content,
+                "error": m.error,
+            }
+            for m in messages
+        ],
+    }
 
 
 def run_export(session_id: int | None, output: str | None, config: Config,

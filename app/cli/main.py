@@ -68,6 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument(
         "--no-save", action="store_true", help="do not keep this question and answer in the history"
     )
+    edits = ask.add_mutually_exclusive_group()
+    edits.add_argument(
+        "--diff", action="store_true",
+        help="print the edits the answer proposes to @files as a unified diff (for git apply)",
+    )  # fmt: skip
+    edits.add_argument(
+        "--apply", action="store_true",
+        help="apply the edits the answer proposes to @files (undo with `rung undo`)",
+    )  # fmt: skip
     route = sub.add_parser(
         "route", help="which rung would answer a prompt (reads JSON lines when none given)"
     )
@@ -78,7 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     route.add_argument("--quality", type=float, help="the quality dial, 0 (cheap) to 1 (careful)")
 
-    sub.add_parser("sessions", help="list recent conversations (continue one with --resume ID)")
+    sessions = sub.add_parser(
+        "sessions", help="list recent conversations (continue one with --resume ID)"
+    )
+    sessions.add_argument(
+        "--json", action="store_true", help="every conversation with its messages, as JSON"
+    )
+    sessions.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+
+    undo = sub.add_parser("undo", help="undo the last edit Rung applied in this directory")
+    undo_what = undo.add_mutually_exclusive_group()
+    undo_what.add_argument("--redo", action="store_true", help="apply again what was undone")
+    undo_what.add_argument("--list", action="store_true", help="list the applied edits")
 
     export = sub.add_parser("export", help="a conversation as Markdown (keys masked)")
     export.add_argument("id", nargs="?", type=int, help="conversation id (default: newest)")
@@ -103,7 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "sessions":
         from rung.cli.history import run_sessions
 
-        return run_sessions()
+        return run_sessions(args.json, args.limit)
+    if args.command == "undo":
+        from rung.cli.undo import run_undo
+
+        return run_undo(redo=args.redo, listing=args.list)
     if args.command == "export":
         from rung.cli.history import run_export
 

@@ -187,3 +187,9 @@ FILE_BLOCK = re.compile(r'\n\n<file path="([^"]+)">\n.*?\n</file>', re.DOTALL)
 def split_attached(content: str) -> tuple[str, list[str]]:
     """What the user typed, and the names of the files that were attached to it."""
     return FILE_BLOCK.sub("", content), FILE_BLOCK.findall(content)
+
+
+def typed_part(content: str) -> str:
+    """A stored question as the user typed it, without the files attached to it (for
+    titles and listings)."""
+    return split_attached(content)[0]

@@ -176,6 +176,10 @@ class Conversation:
     def add_listener(self, listener: Listener) -> None:
         self.listeners.append(listener)
 
+    def remove_listener(self, listener: Listener) -> None:
+        if listener in self.listeners:
+            self.listeners.remove(listener)
+
     async def _emit(self, event: EngineEvent) -> None:
         for listener in self.listeners:
             result = listener(event)

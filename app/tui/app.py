@@ -39,6 +39,7 @@ from rung.tui.confirm import ConfirmScreen
 from rung.tui.cost_screen import CostScreen
 from rung.tui.help import HelpScreen, binding_rows
 from rung.tui.keymap import keymap_problems
+from rung.tui.sessions_screen import OpenSession, SessionsScreen
 from rung.tui.themes import DEFAULT_THEME, builtin_themes, user_themes
 from rung.tui.widgets.meter import CostView
 from rung.tui.widgets.prompt import PromptInput
@@ -256,6 +257,31 @@ class RungApp(App[None]):
     @property
     def chat(self) -> ChatScreen:
         return self.get_screen("chat")  # type: ignore[return-value]
+
+    def on_chat_screen_sessions_wanted(self) -> None:
+        if self.session.store is None:
+            self.notify(self.session.store_error or "History is off.", severity="warning",
+                        markup=False)  # fmt: skip
+            return
+        self.push_screen(
+            SessionsScreen(self.session.store, self.config, self.session.session_id),
+            self._session_chosen,
+        )
+
+    async def _session_chosen(self, choice: OpenSession | None) -> None:
+        if choice is None or choice.session_id == self.session.session_id:
+            return
+        if self.conversation.busy:
+            self.notify("A reply is still streaming: Esc cancels it.", severity="warning")
+            return
+        # A fresh chat screen for the chosen conversation; the old one stops listening.
+        old = self.chat
+        old.detach()
+        self.conversation.start_new()
+        fresh = ChatScreen(self.conversation, choice.session_id)
+        await self.switch_screen(fresh)
+        self.uninstall_screen("chat")
+        self.install_screen(fresh, "chat")
 
     def on_mount(self) -> None:
         self.install_screen(ChatScreen(self.conversation, self.resume_id), "chat")

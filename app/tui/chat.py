@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from textual import work
@@ -16,38 +18,54 @@ from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.timer import Timer
+from textual.widgets import Footer, OptionList, TextArea
+from textual.widgets.option_list import Option
 
 from rung.engine import attachments
 from rung.engine.conversation import (
     Conversation,
+    EditsProposed,
     EngineEvent,
     FallingBack,
     Plan,
     Recorded,
     Routed,
 )
+from rung.engine.edits import Outcome as EditOutcome
 from rung.engine.export import export_session
-from rung.engine.safe_text import for_terminal
+from rung.engine.safe_text import for_terminal, one_line
 from rung.engine.store import StoredMessage
-from rung.tiers.base import Reply, TextDelta
+from rung.engine.workspace import (
+    complete_path,
+    edits_journal,
+    project_files,
+    proposal_for,
+    save_file,
+    suggested_name,
+)
+from rung.tiers.base import Message as ChatMessage
+from rung.tiers.base import Reply, TextDelta, Usage
 from rung.tiers.meter import MessageCost
 from rung.tiers.pricing import format_usd
-from rung.tui.confirm import ConfirmScreen
+from rung.tui.confirm import AskScreen, ConfirmScreen
 from rung.tui.cost_screen import CostScreen
+from rung.tui.review_screen import ReviewScreen
 from rung.tui.widgets.messages import MessageItem, MessageList, last_code_block
 from rung.tui.widgets.meter import CostBar
 from rung.tui.widgets.prompt import PromptInput
 from rung.tui.widgets.status import StatusBar
 
 PIN_ACTION = re.compile(r"pin\((\d+)\)")
+PREVIEW_DELAY_S = 0.3
+FILE_LIST_TTL_S = 10.0
 # The footer's order, most useful first: at 80 columns the tail is cut off.
 FOOTER_ORDER = {
     ident: i
     for i, ident in enumerate(
         ["help", "pin-rung-1", "pin-rung-2", "pin-rung-3", "pin-rung-4", "toggle-auto",
-         "escalate", "cancel-reply", "new-chat", "regenerate", "cost-detail", "settings",
-         "quit"]
+         "escalate", "review-edits", "cancel-reply", "new-chat", "regenerate",
+         "cost-detail", "settings", "quit"]
     )
 }  # fmt: skip
 
@@ -153,6 +171,22 @@ class ChatScreen(Screen[None]):
             tooltip="This chat's prompt, limits, model",
         ),
         Binding(
+            "f10,ctrl+f",
+            "review_edits",
+            "Review edits",
+            id="review-edits",
+            priority=True,
+            tooltip="Review the last reply's edits, hunk by hunk",
+        ),
+        Binding(
+            "ctrl+s",
+            "sessions",
+            "Sessions",
+            id="sessions",
+            show=False,
+            tooltip="Every conversation: open, rename, delete, export",
+        ),
+        Binding(
             "f9,ctrl+r",
             "escalate",
             "Escalate",
@@ -168,6 +202,8 @@ class ChatScreen(Screen[None]):
         self.resume_id = resume_id
         self.replies: list[Reply] = []  # every finished attempt shown, in order
         self._item: MessageItem | None = None  # the reply streaming now
+        self._preview_timer: Timer | None = None
+        self._files: tuple[float, list[str]] | None = None  # (when listed, paths)
         self._failed_item: tuple[MessageItem, Reply] | None = None  # awaiting its fallback
         conversation.add_listener(self._on_engine_event)
 
@@ -192,6 +228,87 @@ class ChatScreen(Screen[None]):
             named[key] = active
         return named
 
+    # -- @path completion and what attachments will cost --------------------------------------
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        prompt = self.query_one(PromptInput)
+        if event.text_area is not prompt:
+            return
+        self._suggest(prompt)
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
+        # Reading the files and routing waits until typing pauses.
+        self._preview_timer = self.set_timer(PREVIEW_DELAY_S, self._preview_attachments)
+
+    def _suggest(self, prompt: PromptInput) -> None:
+        partial = prompt.mention_at_cursor()
+        choices = self.query_one("#completions", OptionList)
+        found = complete_path(partial, self._project_files()) if partial is not None else []
+        if not found or (len(found) == 1 and found[0] == partial):
+            choices.remove_class("shown")
+            prompt.completing = False
+            return
+        choices.clear_options()
+        choices.add_options([Option(for_terminal(path), id=path) for path in found])
+        choices.highlighted = 0
+        choices.add_class("shown")
+        prompt.completing = True
+
+    def _project_files(self) -> list[str]:
+        now = time.monotonic()
+        if self._files is None or now - self._files[0] > FILE_LIST_TTL_S:
+            self._files = (now, project_files(Path.cwd()))
+        return self._files[1]
+
+    def on_prompt_input_completion_key(self, message: PromptInput.CompletionKey) -> None:
+        prompt = self.query_one(PromptInput)
+        choices = self.query_one("#completions", OptionList)
+        if message.key == "escape":
+            choices.remove_class("shown")
+            prompt.completing = False
+        elif message.key in ("up", "down"):
+            step = -1 if message.key == "up" else 1
+            count = choices.option_count
+            choices.highlighted = ((choices.highlighted or 0) + step) % max(1, count)
+        elif message.key == "tab" and choices.highlighted is not None:
+            path = choices.get_option_at_index(choices.highlighted).id or ""
+            choices.remove_class("shown")
+            prompt.completing = False
+            prompt.complete_mention(path)
+
+    def _preview_attachments(self) -> None:
+        """Under the prompt: what the attached files add, in tokens and money, on the
+        rung that would answer this message now."""
+        prompt = self.query_one(PromptInput)
+        text = prompt.text.strip()
+        if not attachments.mentions(text):
+            prompt.border_subtitle = None
+            return
+        expansion = attachments.expand(text, Path.cwd())
+        if not expansion.attached:
+            problem = expansion.problems[0] if expansion.problems else ""
+            prompt.border_subtitle = one_line(problem, 70) or None
+            return
+        added = (len(expansion.text) - len(text) + 3) // 4
+        conversation = self.conversation
+        asked = ChatMessage("user", expansion.text)
+        request = conversation.request([*conversation.history, asked])
+        try:
+            decision = conversation.ladder.decide(request)
+            tier = conversation.ladder.tier(decision.tier)
+        except ValueError:
+            prompt.border_subtitle = f"+~{added:,} tokens attached"
+            return
+        cost = conversation.session.meter.book.cost(
+            kind=tier.kind, provider=tier.provider or tier.name, model=tier.model,
+            usage=Usage(input_tokens=added, estimated=True), when=datetime.now(UTC),
+        )  # fmt: skip
+        money = format_usd(cost.usd, estimated=True) if cost.usd is not None else "price unknown"
+        prompt.border_subtitle = f"+~{added:,} tokens attached · {money} on {tier.name}"
+
+    def detach(self) -> None:
+        """This screen is being replaced (another session opened): stop listening."""
+        self.conversation.remove_listener(self._on_engine_event)
+
     # -- state the tests and the palette read -----------------------------------------------
     @property
     def history(self):  # type: ignore[no-untyped-def]
@@ -201,8 +318,15 @@ class ChatScreen(Screen[None]):
     def busy(self) -> bool:
         return self.conversation.busy
 
+    DEFAULT_CSS = """
+    ChatScreen #completions { height: auto; max-height: 8; display: none;
+        border: round $accent; background: $surface; }
+    ChatScreen #completions.shown { display: block; }
+    """
+
     def compose(self) -> ComposeResult:
         yield MessageList(id="messages")
+        yield OptionList(id="completions")
         yield PromptInput(id="prompt")
         yield StatusBar(id="status")
         yield CostBar(id="cost")
@@ -336,6 +460,18 @@ class ChatScreen(Screen[None]):
                     await item.finish(status, note)
                 else:
                     self._failed_item = (item, reply)
+            case EditsProposed(result=result):
+                items = self.query_one(MessageList).assistant_items()
+                if items and result.edits:
+                    last = items[-1]
+                    last.set_meta(f"{last.meta_text} · {result.summary()} — F10 to review")
+                self.notify(
+                    f"The reply proposes {result.summary()}"
+                    + (f" ({len(result.problems)} block(s) unusable)" if result.problems else "")
+                    + ". F10 reviews them hunk by hunk; nothing is written until you apply.",
+                    title="Edits",
+                    markup=False,
+                )
             case FallingBack(to_tier=target):
                 if self._failed_item is not None:
                     item, reply = self._failed_item
@@ -383,6 +519,58 @@ class ChatScreen(Screen[None]):
         typed, _ = attachments.split_attached(conversation.last_question)
         prompt.edit_last(typed)
         prompt.focus()
+
+    def action_review_edits(self) -> None:
+        result = self.conversation.last_edits
+        if result is None or not (result.edits or result.problems):
+            self.notify("The last reply proposes no edits. Attach files with @path and "
+                        "ask for a change.", severity="warning")  # fmt: skip
+            return
+        root = Path.cwd()
+        self.app.push_screen(
+            ReviewScreen(proposal_for(result, root), edits_journal(root)), self._applied
+        )
+
+    def _applied(self, outcome: EditOutcome | None) -> None:
+        if outcome is not None:
+            self.notify(for_terminal(outcome.message) + " Undo from the palette or with "
+                        "`rung undo`.", title="Applied", markup=False)  # fmt: skip
+
+    def action_save_code(self) -> None:
+        """Save the last reply's last code block as a file in the project (undoable)."""
+        reply = self._last_reply() or ""
+        code = last_code_block(reply)
+        if code is None:
+            self.notify("The last reply has no code block.", severity="warning")
+            return
+        self.app.push_screen(
+            AskScreen("Save the code block as (a path inside the project):",
+                      suggested_name(reply)),
+            lambda name: self._save_code(name, code),
+        )  # fmt: skip
+
+    def _save_code(self, name: str | None, code: str) -> None:
+        if not name:
+            return
+        outcome = save_file(Path.cwd(), name, code + "\n", edits_journal(Path.cwd()))
+        self.notify(for_terminal(outcome.message), markup=False,
+                    severity="information" if outcome.ok else "error")  # fmt: skip
+
+    def action_undo_edit(self) -> None:
+        outcome = edits_journal(Path.cwd()).undo()
+        self.notify(for_terminal(outcome.message), markup=False,
+                    severity="information" if outcome.ok else "warning")  # fmt: skip
+
+    def action_redo_edit(self) -> None:
+        outcome = edits_journal(Path.cwd()).redo()
+        self.notify(for_terminal(outcome.message), markup=False,
+                    severity="information" if outcome.ok else "warning")  # fmt: skip
+
+    def action_sessions(self) -> None:
+        self.app.post_message(self.SessionsWanted())
+
+    class SessionsWanted(Message):
+        """Open the sessions screen (the app owns the conversation to switch)."""
 
     def action_chat_options(self) -> None:
         self.app.post_message(self.OptionsWanted())

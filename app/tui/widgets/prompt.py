@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -14,6 +15,8 @@ from rung.engine.attachments import mentions
 
 # Ctrl+J is a line feed in every terminal, so it works where Shift+Enter does not.
 NEWLINE_KEYS = {"ctrl+j", "shift+enter", "alt+enter", "ctrl+enter"}
+# "@src/ca" right before the cursor, not part of an e-mail address.
+MENTION_BEFORE_CURSOR = re.compile(r"(?<![\w@])@([\w./~+-]*)$")
 # A paste bigger than this is refused with a message rather than freezing the screen.
 MAX_PROMPT_CHARS = 400_000
 
@@ -32,6 +35,12 @@ class PromptInput(TextArea):
         # The text is the last question, edited: it replaces the last exchange.
         replace_last: bool = False
 
+    @dataclass
+    class CompletionKey(Message):
+        """A key meant for the @path suggestions shown above the prompt."""
+
+        key: str
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(
             "",
@@ -46,6 +55,24 @@ class PromptInput(TextArea):
         self.sent: list[str] = []
         self._recalled: int | None = None
         self.editing_last = False
+        # Set by the screen while @path suggestions are shown: Tab, Up, Down and Esc
+        # go to them instead of the text.
+        self.completing = False
+
+    def mention_at_cursor(self) -> str | None:
+        """The ``@partial/path`` being typed just before the cursor (without the @)."""
+        row, column = self.cursor_location
+        line = self.document.get_line(row)[:column]
+        match = MENTION_BEFORE_CURSOR.search(line)
+        return match.group(1) if match else None
+
+    def complete_mention(self, path: str) -> None:
+        """Replace the partial mention before the cursor with ``@path``."""
+        partial = self.mention_at_cursor()
+        if partial is None:
+            return
+        row, column = self.cursor_location
+        self.replace(path + " ", (row, column - len(partial)), (row, column))
 
     def remember(self, text: str) -> None:
         if not self.sent or self.sent[-1] != text:
@@ -84,6 +111,11 @@ class PromptInput(TextArea):
         return True
 
     async def _on_key(self, event: events.Key) -> None:
+        if self.completing and event.key in ("tab", "up", "down", "escape"):
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.CompletionKey(event.key))
+            return
         if event.key == "enter":
             event.stop()
             event.prevent_default()
