@@ -30,6 +30,7 @@ from rung.engine.conversation import (
     FallingBack,
     Plan,
     Recorded,
+    Refusal,
     Routed,
 )
 from rung.engine.edits import Outcome as EditOutcome
@@ -497,7 +498,10 @@ class ChatScreen(Screen[None]):
 
     def action_regenerate(self) -> None:
         """The last reply again, on the same rung: the new answer replaces it."""
-        plan = self.conversation.prepare_regenerate()
+        self._answer_again(self.conversation.prepare_regenerate())
+
+    def _answer_again(self, plan: Plan | Refusal) -> None:
+        """Run an escalation or a regeneration, or say why there is none."""
         if not isinstance(plan, Plan):
             self.notify(plan.message, severity="warning", markup=False)
             return
@@ -580,12 +584,7 @@ class ChatScreen(Screen[None]):
 
     def action_escalate(self) -> None:
         """Ask again one rung up; both answers stay visible."""
-        plan = self.conversation.prepare_escalation()
-        if not isinstance(plan, Plan):
-            self.notify(plan.message, severity="warning", markup=False)
-            return
-        self.query_one(MessageList).follow()
-        self.run_plan(plan)
+        self._answer_again(self.conversation.prepare_escalation())
 
     def action_export(self) -> None:
         """Write this conversation as Markdown in the current directory."""
