@@ -194,3 +194,37 @@ def test_without_amx_the_model_loads_as_llama_cpp_would(local_tier: LocalTier) -
     expected_safe = llama_safety.decide_safe("auto")
     assert local_tier.safe_load is expected_safe
     assert local_tier._llm.model_params.use_extra_bufts is (not expected_safe)
+
+
+TICKER = """
+import os, sys, threading, time
+from rung.tiers.llama_safety import load_llama
+from rung.tiers.local import embedded_model_path
+stop, count = threading.Event(), 0
+def tick():
+    global count
+    while not stop.is_set():
+        os.write(2, f"tick {count}\\n".encode())
+        count += 1
+        time.sleep(0.0005)
+thread = threading.Thread(target=tick)
+thread.start()
+llm = load_llama(str(embedded_model_path()), safe=False, n_ctx=256)
+time.sleep(0.05)
+stop.set()
+thread.join()
+os.write(1, f"{count}\\n".encode())
+"""
+
+
+def test_loading_a_model_does_not_silence_the_terminal(tmp_path: Path) -> None:
+    """llama-cpp-python points stdout and stderr at /dev/null while a model loads; the
+    chat screen draws there from another thread meanwhile, and its frames were lost
+    (half-drawn status lines). Everything written during the load must arrive."""
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-c", TICKER], capture_output=True, text=True,
+                            timeout=120)  # fmt: skip
+    written = int(result.stdout.strip())
+    seen = result.stderr.count("tick ")
+    assert written > 20 and seen == written, (written, seen)

@@ -113,14 +113,60 @@ def _without_repacking(default_params: Any) -> Any:
     return params
 
 
+class _KeepStreams:
+    """Stands in for llama-cpp-python's ``suppress_stdout_stderr``, which points the
+    whole process's stdout and stderr (file descriptors 1 and 2) at /dev/null while a
+    model loads. The chat screen draws on those from another thread meanwhile: its
+    frames would vanish and the screen stay half drawn, and `rung ask` could lose
+    output. With ``verbose=False`` llama.cpp's logging already goes through
+    llama-cpp-python's log callback, which drops it, so nothing needs silencing."""
+
+    def __init__(self, disable: bool = True) -> None:
+        pass
+
+    def __enter__(self) -> _KeepStreams:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@contextlib.contextmanager
+def _loading(safe: bool) -> Iterator[None]:
+    """While active: models load without touching stdout/stderr, and without weight
+    repacking when ``safe``. One lock for both swaps, so two loads in one process do
+    not undo each other's."""
+    import llama_cpp._internals as internals
+    import llama_cpp.llama as high
+    import llama_cpp.llama_cpp as low
+
+    with _patch_lock:
+        saved = (
+            internals.suppress_stdout_stderr,
+            high.suppress_stdout_stderr,
+            low.llama_model_default_params,
+        )
+        internals.suppress_stdout_stderr = _KeepStreams  # type: ignore[assignment,misc]
+        high.suppress_stdout_stderr = _KeepStreams  # type: ignore[assignment,misc]
+        if safe:
+            low.llama_model_default_params = _without_repacking(saved[2])  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            (
+                internals.suppress_stdout_stderr,
+                high.suppress_stdout_stderr,
+                low.llama_model_default_params,
+            ) = saved  # type: ignore[assignment]
+
+
 def load_llama(model_path: str, *, safe: bool, **kwargs: Any) -> Any:
-    """``Llama(model_path, **kwargs)``, without weight repacking when ``safe``."""
+    """``Llama(model_path, **kwargs)``, without weight repacking when ``safe``, and without
+    touching the process's stdout/stderr (see ``_KeepStreams``)."""
     from llama_cpp import Llama
 
     kwargs.setdefault("verbose", False)
-    if not safe:
-        return Llama(model_path=model_path, **kwargs)
-    with model_params_without_repacking():
+    with _loading(safe):
         return Llama(model_path=model_path, **kwargs)
 
 
