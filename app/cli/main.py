@@ -86,6 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--ladder", metavar="KINDS", help="a ladder of tier kinds, e.g. local,api (no keys needed)"
     )
     route.add_argument("--quality", type=float, help="the quality dial, 0 (cheap) to 1 (careful)")
+    route.add_argument(
+        "--explain", action="store_true",
+        help="show the trained model's score, what you taught it and each rung's expected cost",
+    )  # fmt: skip
+    route.add_argument(
+        "--forget", action="store_true",
+        help="forget what the router learned from your escalations (then exit)",
+    )  # fmt: skip
+    route.add_argument(
+        "--no-lessons", action="store_true", help="route with the trained model alone"
+    )
 
     sessions = sub.add_parser(
         "sessions", help="list recent conversations (continue one with --resume ID)"
@@ -107,6 +118,50 @@ def build_parser() -> argparse.ArgumentParser:
 
     cost = sub.add_parser("cost", help="what you spent today, this week and all time")
     cost.add_argument("--json", action="store_true", help="print JSON")
+    cost.add_argument(
+        "--what-if", action="store_true",
+        help="price your history again on every rung and on the reference model",
+    )  # fmt: skip
+    cost.add_argument(
+        "--days", type=int, metavar="N", help="with --what-if: the last N days (default 30)"
+    )
+
+    compare = sub.add_parser(
+        "compare",
+        help="your prompts on several rungs: cost, speed, checks, what Auto would pay",
+        description="Run each prompt on each rung and compare cost, speed and answers.",
+    )
+    compare.add_argument(
+        "file", nargs="?",
+        help='prompts: one a line, or JSON lines {"prompt": ..., "checks": {...}}; '
+        '"-" or omitted: stdin',
+    )  # fmt: skip
+    compare.add_argument("--session", type=int, metavar="ID", help="prompts from conversation ID")
+    compare.add_argument(
+        "--last", type=int, default=10, metavar="N", help="with --session: its last N questions"
+    )
+    compare.add_argument(
+        "--rungs", metavar="A,B", help="rungs to compare (default: every usable rung)"
+    )
+    compare.add_argument(
+        "--concurrency", type=int, default=4, metavar="N",
+        help="requests in flight at once (default 4; the local rung takes one at a time)",
+    )  # fmt: skip
+    compare.add_argument(
+        "--max-cost", metavar="USD",
+        help="refuse to start above this estimate; stop starting cells once it is spent",
+    )  # fmt: skip
+    compare.add_argument("--max-tokens", type=int, metavar="N", help="output limit per answer")
+    compare.add_argument("--system", help="system prompt (default: the one in your config)")
+    compare.add_argument("--answers", action="store_true", help="print every answer too")
+    compare.add_argument("--no-save", action="store_true", help="do not store the run")
+    compare_format = compare.add_mutually_exclusive_group()
+    compare_format.add_argument("--json", action="store_true", help="print the run as JSON")
+    compare_format.add_argument("--csv", action="store_true", help="one CSV row per cell")
+    compare_format.add_argument("--markdown", action="store_true", help="a Markdown report")
+    compare_which = compare.add_mutually_exclusive_group()
+    compare_which.add_argument("--show", type=int, metavar="ID", help="print stored run ID")
+    compare_which.add_argument("--list", action="store_true", help="list stored runs")
     return parser
 
 
@@ -133,9 +188,20 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_export(args.id, args.output, config, args.force)
     if args.command == "cost":
+        if args.what_if or args.days is not None:
+            from rung.cli.whatif import run_whatif
+            from rung.engine.whatif import DEFAULT_DAYS
+
+            if not args.what_if:
+                parser.error("--days goes with --what-if")
+            return run_whatif(config, args.days or DEFAULT_DAYS, args.json)
         from rung.cli.history import run_cost
 
         return run_cost(args.json)
+    if args.command == "compare":
+        from rung.cli.compare import run_compare
+
+        return run_compare(args, config)
     from rung.engine import crashlog
     from rung.engine.config import data_dir
 

@@ -176,6 +176,11 @@ class Conversation:
     def add_listener(self, listener: Listener) -> None:
         self.listeners.append(listener)
 
+    def note_question(self, question: Handle) -> None:
+        """A question recorded outside ``run`` (a side-by-side comparison that was kept)
+        is now the last one: editing the last question replaces it."""
+        self._last_question_row = question
+
     def remove_listener(self, listener: Listener) -> None:
         if listener in self.listeners:
             self.listeners.remove(listener)

@@ -71,6 +71,39 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE messages ADD COLUMN superseded INTEGER NOT NULL DEFAULT 0;
     """,
+    # 4: `rung compare` runs: every prompt on every rung, priced, timed and checked
+    """
+    CREATE TABLE compare_runs (
+        id INTEGER PRIMARY KEY,
+        created_at TEXT NOT NULL,      -- UTC ISO 8601
+        source TEXT NOT NULL,          -- where the prompts came from (file, stdin, session)
+        status TEXT NOT NULL,          -- "complete", "stopped at the cost limit", "interrupted"
+        rungs TEXT NOT NULL,           -- JSON: the rungs compared, in order, with models
+        prompts TEXT NOT NULL,         -- JSON: each prompt, its checks, Auto's choice
+        options TEXT NOT NULL,         -- JSON: max_tokens, concurrency, limit, estimate
+        total_usd TEXT NOT NULL,       -- decimal string: answers and verdicts, known prices
+        unknown INTEGER NOT NULL DEFAULT 0   -- answers and verdicts with unknown price
+    );
+    CREATE TABLE compare_cells (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES compare_runs(id) ON DELETE CASCADE,
+        prompt_index INTEGER NOT NULL,  -- 0-based, into compare_runs.prompts
+        rung TEXT NOT NULL,
+        model TEXT,
+        content TEXT NOT NULL,
+        input_tokens INTEGER, output_tokens INTEGER, cached_input_tokens INTEGER,
+        estimated INTEGER,              -- 1 when token counts were estimated
+        cost_usd TEXT,                  -- decimal string; NULL when unknown or not run
+        cost_exact INTEGER,
+        price_basis TEXT,
+        ttft_s REAL, tokens_per_s REAL, duration_s REAL,
+        finish_reason TEXT,
+        error TEXT,
+        skipped TEXT,                   -- why the cell was not run
+        checks TEXT                     -- JSON: each check's verdict, a judge's with its cost
+    );
+    CREATE INDEX compare_cells_run ON compare_cells(run_id);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -416,6 +449,95 @@ class Store:
 
     def spent_since(self, since: datetime) -> Decimal:
         return sum((row.usd for row in self.spend(since)), Decimal(0))
+
+    # -- `rung compare` and `rung cost --what-if` -------------------------------------------
+    _COMPARE_RUN_COLUMNS = ("created_at", "source", "status", "rungs", "prompts", "options",
+                            "total_usd", "unknown")  # fmt: skip
+    _COMPARE_CELL_COLUMNS = (
+        "prompt_index", "rung", "model", "content", "input_tokens", "output_tokens",
+        "cached_input_tokens", "estimated", "cost_usd", "cost_exact", "price_basis", "ttft_s",
+        "tokens_per_s", "duration_s", "finish_reason", "error", "skipped", "checks",
+    )  # fmt: skip
+
+    def add_compare_run(self, run: dict[str, object], cells: list[dict[str, object]]) -> int:
+        """A comparison run and its cells, in one transaction; returns the run's id."""
+        run_cols, cell_cols = self._COMPARE_RUN_COLUMNS, self._COMPARE_CELL_COLUMNS
+        self.db.execute("BEGIN")
+        try:
+            cur = self.db.execute(
+                f"INSERT INTO compare_runs ({', '.join(run_cols)}) "
+                f"VALUES ({', '.join('?' for _ in run_cols)})",
+                tuple(run[c] for c in run_cols),
+            )
+            run_id = int(cur.lastrowid or 0)
+            self.db.executemany(
+                f"INSERT INTO compare_cells (run_id, {', '.join(cell_cols)}) "
+                f"VALUES (?, {', '.join('?' for _ in cell_cols)})",
+                [(run_id, *(cell[c] for c in cell_cols)) for cell in cells],
+            )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return run_id
+
+    def compare_run(self, run_id: int) -> tuple[dict[str, object], list[dict[str, object]]] | None:
+        """A stored comparison (the run's row, its cells in order), or None."""
+        run_cols, cell_cols = self._COMPARE_RUN_COLUMNS, self._COMPARE_CELL_COLUMNS
+        row = self.db.execute(
+            f"SELECT id, {', '.join(run_cols)} FROM compare_runs WHERE id = ?", (run_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        cells = self.db.execute(
+            f"SELECT {', '.join(cell_cols)} FROM compare_cells WHERE run_id = ? ORDER BY id",
+            (run_id,),
+        ).fetchall()
+        return (
+            dict(zip(("id", *run_cols), row, strict=True)),
+            [dict(zip(cell_cols, cell, strict=True)) for cell in cells],
+        )
+
+    def compare_runs(self, limit: int = 20) -> list[dict[str, object]]:
+        """The newest comparison runs: id, created_at, source, status, rungs (JSON),
+        prompts (how many), cells, total_usd, unknown."""
+        rows = self.db.execute(
+            """SELECT r.id, r.created_at, r.source, r.status, r.rungs,
+                      (SELECT COUNT(DISTINCT prompt_index) FROM compare_cells
+                       WHERE run_id = r.id), r.total_usd, r.unknown,
+                      (SELECT COUNT(*) FROM compare_cells WHERE run_id = r.id)
+               FROM compare_runs r ORDER BY r.id DESC LIMIT ?""",
+            (limit,),
+        ).fetchall()
+        keys = ("id", "created_at", "source", "status", "rungs", "prompts", "total_usd",
+                "unknown", "cells")  # fmt: skip
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def replies_since(self, since: datetime | None = None) -> list[StoredMessage]:
+        """Every finished reply (any session) since a moment, oldest first, with its
+        usage: what `rung cost --what-if` re-prices."""
+        query = """SELECT role, content, tier, model, cost_usd, estimated, finish_reason, error,
+                          kind, provider, input_tokens, output_tokens, cached_input_tokens,
+                          cache_write_tokens, reasoning_tokens, reference_usd, price_basis,
+                          busy_s, reason, created_at, superseded, id
+                   FROM messages WHERE role = 'assistant' AND finish_reason != ?"""
+        args: tuple[str, ...] = (STREAMING,)
+        if since is not None:
+            query += " AND created_at >= ?"
+            args = (STREAMING, since.astimezone(UTC).isoformat())
+        rows = self.db.execute(query + " ORDER BY id", args).fetchall()
+        return [
+            StoredMessage(
+                role, "", tier, model, _decimal(cost), bool(est), finish, error, kind,
+                provider, inp or 0, out or 0, cached or 0, written or 0, reasoning or 0,
+                _decimal(reference), basis, busy or 0.0, reason, created or "", bool(gone),
+                row_id,
+            )
+            for (role, _content, tier, model, cost, est, finish, error, kind, provider, inp,
+                 out, cached, written, reasoning, reference, basis, busy, reason, created, gone,
+                 row_id)
+            in rows
+        ]  # fmt: skip
 
 
 def start_of_today(now: datetime | None = None) -> datetime:

@@ -35,10 +35,12 @@ from rung.tiers.base import Notice, TextDelta, Tier, TierLoadError
 from rung.tui.chat import ChatScreen
 from rung.tui.chat_options import ChatChoice, ChatOptionsScreen
 from rung.tui.commands import RungCommands
+from rung.tui.compare_screen import CompareScreen
 from rung.tui.confirm import ConfirmScreen
 from rung.tui.cost_screen import CostScreen
 from rung.tui.help import HelpScreen, binding_rows
 from rung.tui.keymap import keymap_problems
+from rung.tui.review_screen import ReviewScreen
 from rung.tui.sessions_screen import OpenSession, SessionsScreen
 from rung.tui.themes import DEFAULT_THEME, builtin_themes, user_themes
 from rung.tui.widgets.meter import CostView
@@ -245,6 +247,9 @@ class RungApp(App[None]):
             self.show_status()
         self.notify("Options set for this conversation.")
 
+    def on_chat_screen_compared(self) -> None:
+        self.show_cost()
+
     def on_chat_screen_new_chat(self) -> None:
         self.show_cost()
         self.show_status(self.idle_state(), tokens_per_s=None, ttft_s=None)
@@ -325,8 +330,9 @@ class RungApp(App[None]):
         self.set_keymap(keymap)
         from rung.tui.settings import SettingsScreen
 
-        others = [screen.BINDINGS for screen in (SettingsScreen, HelpScreen, CostScreen,
-                                                 ChatOptionsScreen, ConfirmScreen)]  # fmt: skip
+        screens = (SettingsScreen, HelpScreen, CostScreen, ChatOptionsScreen, ConfirmScreen,
+                   CompareScreen, ReviewScreen, SessionsScreen)  # fmt: skip
+        others = [screen.BINDINGS for screen in screens]
         self.keymap_problems = keymap_problems(
             keymap, [self.BINDINGS, ChatScreen.BINDINGS], PromptInput.BINDINGS, others
         )

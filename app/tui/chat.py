@@ -36,6 +36,7 @@ from rung.engine.conversation import (
 from rung.engine.edits import Outcome as EditOutcome
 from rung.engine.export import export_session
 from rung.engine.safe_text import for_terminal, one_line
+from rung.engine.side_by_side import SideBySide, adopt
 from rung.engine.store import StoredMessage
 from rung.engine.workspace import (
     complete_path,
@@ -49,6 +50,7 @@ from rung.tiers.base import Message as ChatMessage
 from rung.tiers.base import Reply, TextDelta, Usage
 from rung.tiers.meter import MessageCost
 from rung.tiers.pricing import format_usd
+from rung.tui.compare_screen import CompareScreen
 from rung.tui.confirm import AskScreen, ConfirmScreen
 from rung.tui.cost_screen import CostScreen
 from rung.tui.review_screen import ReviewScreen
@@ -186,6 +188,15 @@ class ChatScreen(Screen[None]):
             id="sessions",
             show=False,
             tooltip="Every conversation: open, rename, delete, export",
+        ),
+        Binding(
+            "f12",
+            "compare",
+            "Compare",
+            id="compare",
+            priority=True,
+            show=False,
+            tooltip="Ask one question on several rungs, side by side",
         ),
         Binding(
             "f9,ctrl+r",
@@ -569,6 +580,48 @@ class ChatScreen(Screen[None]):
         outcome = edits_journal(Path.cwd()).redo()
         self.notify(for_terminal(outcome.message), markup=False,
                     severity="information" if outcome.ok else "warning")  # fmt: skip
+
+    def action_compare(self) -> None:
+        """One question on several rungs at once; keep one answer in the conversation."""
+        if self.busy:
+            self.notify("Wait for the reply to finish, or Esc to cancel it.", severity="warning")
+            return
+        prompt = self.query_one(PromptInput)
+        question, prompt_text = prompt.text.strip(), prompt.text
+        if question:
+            prompt.clear()
+        self.app.push_screen(
+            CompareScreen(self.conversation, rungs=None, question=question),
+            lambda result: self._compared(result, prompt_text),
+        )
+
+    async def _compared(self, result: SideBySide | None, typed: str) -> None:
+        if result is None or not result.columns:
+            if typed:
+                self.query_one(PromptInput).load_text(typed)  # nothing asked: nothing lost
+            return
+        question_row = adopt(self.conversation, result)
+        if question_row is not None:
+            self.conversation.note_question(question_row)
+        messages = self.query_one(MessageList)
+        messages.follow()
+        await messages.add(MessageItem("user", result.question, meta="you · compared"))
+        order = [i for i in range(len(result.columns)) if i != result.kept]
+        order += [result.kept] if result.kept is not None else []
+        for index in order:
+            column = result.columns[index]
+            kept = " · kept" if index == result.kept else ""
+            item = await messages.add(MessageItem(
+                "assistant", column.reply.text,
+                meta=f"{reply_meta(column.rung, column.reply, column.record)} — compared{kept}",
+            ))  # fmt: skip
+            if index != result.kept:
+                item.add_class("replaced")
+            self.replies.append(column.reply)
+        self.app.post_message(self.Compared())
+
+    class Compared(Message):
+        """A side-by-side question was recorded (the app refreshes the cost line)."""
 
     def action_sessions(self) -> None:
         self.app.post_message(self.SessionsWanted())

@@ -32,6 +32,8 @@ class RungCommands(Provider):
              chat.action_save_code),
             ("Sessions", "every conversation: open, rename, delete, export",
              chat.action_sessions),
+            ("Compare rungs", "one question on several rungs, side by side (F12)",
+             chat.action_compare),
             ("Chat options", "this chat's system prompt, limits and model",
              chat.action_chat_options),
             ("Regenerate", "the last reply again on the same rung", chat.action_regenerate),
