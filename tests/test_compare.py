@@ -458,3 +458,32 @@ def test_progress_is_one_line_rewritten_on_a_terminal() -> None:
     text = stream.getvalue()
     assert text.count("\r\x1b[K") == 3 and "\n" not in text
     assert "[1/2] 0 running · $0.0012 spent · done local #1" in text
+
+
+def test_a_comparisons_spend_counts_in_rung_cost_and_the_daily_budget(tmp_path: Path) -> None:
+    """Money spent comparing is money spent: `rung cost` and budgets see it."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from rung.engine.store import Store
+
+    store = Store(tmp_path / "rung.db")
+    run = {
+        "created_at": datetime.now(UTC).isoformat(), "source": "file", "status": "complete",
+        "rungs": "[]", "prompts": "[]", "options": "{}", "total_usd": "0.0030", "unknown": 0,
+    }  # fmt: skip
+    cells = [
+        {"prompt_index": 0, "rung": "anthropic", "model": "claude-sonnet-4-6", "content": "a",
+         "cost_usd": "0.0020", "estimated": 0},
+        {"prompt_index": 0, "rung": "local", "model": "SmolLM2", "content": "b",
+         "cost_usd": "0", "estimated": 0},
+    ]  # fmt: skip
+    blank = dict.fromkeys(Store.COMPARE_CELL_COLUMNS)
+    store.add_compare_run(run, [{**blank, **cell} for cell in cells])
+    rows = {(r.tier, r.model): r.usd for r in store.spend()}
+    assert rows[("anthropic", "claude-sonnet-4-6")] == Decimal("0.0020")
+    assert rows[("compare", "(judges)")] == Decimal("0.0010")  # the rest of the total
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    assert store.spent_since(yesterday) == Decimal("0.0030")
+    assert store.spent_since(datetime.now(UTC) + timedelta(minutes=1)) == 0
+    store.close()

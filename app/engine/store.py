@@ -381,6 +381,32 @@ class Store:
             else:
                 g[0] += Decimal(cost)
             g[3] += int(bool(estimated))
+        # `rung compare` pays for its answers and verdicts too: they count against the
+        # budgets and in `rung cost` (each answer under its rung; the judges' verdicts,
+        # the rest of a run's total, under "compare (judges)").
+        runs = "SELECT id, total_usd FROM compare_runs"
+        if since is not None:
+            runs += " WHERE created_at >= ?"
+        for run_id, total in self.db.execute(runs, args).fetchall():
+            answers = Decimal(0)
+            for rung, model, cost, estimated in self.db.execute(
+                """SELECT rung, model, cost_usd, estimated FROM compare_cells
+                   WHERE run_id = ? AND skipped IS NULL""",
+                (run_id,),
+            ):
+                g = groups[(rung or "?", model or "?")]
+                g[1] += 1
+                if cost is None:
+                    g[2] += 1
+                else:
+                    g[0] += Decimal(cost)
+                    answers += Decimal(cost)
+                g[3] += int(bool(estimated))
+            verdicts = Decimal(total) - answers
+            if verdicts > 0:
+                g = groups[("compare", "(judges)")]
+                g[0] += verdicts
+                g[1] += 1
         return [
             SpendRow(tier, model, Decimal(g[0]), int(g[1]), int(g[2]), int(g[3]))
             for (tier, model), g in sorted(groups.items())
@@ -451,9 +477,9 @@ class Store:
         return sum((row.usd for row in self.spend(since)), Decimal(0))
 
     # -- `rung compare` and `rung cost --what-if` -------------------------------------------
-    _COMPARE_RUN_COLUMNS = ("created_at", "source", "status", "rungs", "prompts", "options",
+    COMPARE_RUN_COLUMNS = ("created_at", "source", "status", "rungs", "prompts", "options",
                             "total_usd", "unknown")  # fmt: skip
-    _COMPARE_CELL_COLUMNS = (
+    COMPARE_CELL_COLUMNS = (
         "prompt_index", "rung", "model", "content", "input_tokens", "output_tokens",
         "cached_input_tokens", "estimated", "cost_usd", "cost_exact", "price_basis", "ttft_s",
         "tokens_per_s", "duration_s", "finish_reason", "error", "skipped", "checks",
@@ -461,7 +487,7 @@ class Store:
 
     def add_compare_run(self, run: dict[str, object], cells: list[dict[str, object]]) -> int:
         """A comparison run and its cells, in one transaction; returns the run's id."""
-        run_cols, cell_cols = self._COMPARE_RUN_COLUMNS, self._COMPARE_CELL_COLUMNS
+        run_cols, cell_cols = self.COMPARE_RUN_COLUMNS, self.COMPARE_CELL_COLUMNS
         self.db.execute("BEGIN")
         try:
             cur = self.db.execute(
@@ -483,7 +509,7 @@ class Store:
 
     def compare_run(self, run_id: int) -> tuple[dict[str, object], list[dict[str, object]]] | None:
         """A stored comparison (the run's row, its cells in order), or None."""
-        run_cols, cell_cols = self._COMPARE_RUN_COLUMNS, self._COMPARE_CELL_COLUMNS
+        run_cols, cell_cols = self.COMPARE_RUN_COLUMNS, self.COMPARE_CELL_COLUMNS
         row = self.db.execute(
             f"SELECT id, {', '.join(run_cols)} FROM compare_runs WHERE id = ?", (run_id,)
         ).fetchone()
