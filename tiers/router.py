@@ -16,6 +16,14 @@ rate limiter." is short and hard; translating a paragraph is long and easy. Two 
   Its probability is the score; if the file is missing or unreadable, the hand
   weights alone give the score, as before the model existed.
 
+Two more inputs, both optional and both passed in (the router does no I/O):
+
+- what this user taught it (tiers/lessons.py): their escalations and kept answers move
+  similar questions, and only those, up or down the ladder;
+- the conversation's state (tiers/route_cost.py): a rung the conversation no longer
+  fits is skipped, a rung holding it in a warm prompt cache is kept when moving would
+  cost more, and a climb to a paid rung names what the rung passed over would cost.
+
 Every decision keeps what pushed it, so its reason fits on one line.
 """
 
@@ -28,10 +36,27 @@ import json
 import math
 import re
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .base import ChatRequest
+from .base import ChatRequest, Usage
+from .budget import PAID_KINDS
+from .pricing import format_usd
+from .route_cost import (
+    OUTPUT_ROOM,
+    RouteContext,
+    expected_cost,
+    next_usage,
+    output_tokens,
+    prompt_tokens,
+    tokens_text,
+    warm_tokens,
+)
+
+if TYPE_CHECKING:  # the lessons module reads this one's tokens: imported for types only
+    from .lessons import Adjustment, Hit, LessonMemory
 
 
 def _words(*items: str) -> re.Pattern[str]:
@@ -302,8 +327,14 @@ def model_inputs(request: ChatRequest, f: Features | None = None) -> dict[str, f
     return _inputs(request, f if f is not None else features(request))[0]
 
 
-def _inputs(request: ChatRequest, f: Features) -> tuple[dict[str, float], dict[str, set[str]]]:
-    """The inputs, and each instruction word's letter n-grams (to credit them in reasons)."""
+Words = tuple[list[str], list[str]]  # the instruction's tokens, the message's tokens
+
+
+def _inputs(
+    request: ChatRequest, f: Features
+) -> tuple[dict[str, float], dict[str, set[str]], Words]:
+    """The inputs, each instruction word's letter n-grams (to credit them in reasons), and
+    the tokens read (the lessons' similarity reads the same ones: tokenized once)."""
     last = request.messages[-1].content if request.messages else ""
     ask = _instruction(last)
     x = {"h:" + k: f.signals[name] for k, name in f.kinds.items() if k not in CONTEXT_KINDS}
@@ -314,7 +345,8 @@ def _inputs(request: ChatRequest, f: Features) -> tuple[dict[str, float], dict[s
     if ask_tokens:
         x["f:" + ask_tokens[0]] = 1.0
         x["f:" + " ".join(ask_tokens[:2])] = 1.0
-    _bag(x, "w:", set(_tokens(last, BODY_TOKENS)))
+    body_tokens = _tokens(last, BODY_TOKENS)
+    _bag(x, "w:", set(body_tokens))
     words = len(last.split())
     x[f"s:len{sum(words > b for b in LENGTH_BINS)}"] = 1.0
     if "```" in last:
@@ -325,7 +357,7 @@ def _inputs(request: ChatRequest, f: Features) -> tuple[dict[str, float], dict[s
         x["s:material"] = 1.0
     if "?" in ask:
         x["s:question"] = 1.0
-    return x, grams
+    return x, grams, (ask_tokens, body_tokens)
 
 
 def bucket(name: str, buckets: int) -> int:
@@ -422,13 +454,16 @@ def _pushes(
     return primary, shapes
 
 
-def _assess(request: ChatRequest) -> tuple[float, dict[str, float], dict[str, float]]:
-    """The difficulty score (0..1) and what pushed it, by readable name (see _pushes)."""
+def _assess(
+    request: ChatRequest,
+) -> tuple[float, dict[str, float], dict[str, float], Words | None]:
+    """The difficulty score (0..1), what pushed it, by readable name (see _pushes), and
+    the tokens the model read (None with the hand weights)."""
     f = features(request)
     model = trained_model()
     if model is None:
-        return score(f), dict(f.signals), {}
-    inputs, grams = _inputs(request, f)
+        return score(f), dict(f.signals), {}, None
+    inputs, grams, words = _inputs(request, f)
     contributions = model.contributions(inputs)
     primary, shapes = _pushes(contributions, f, grams)
     # fsum: the same score whatever order the inputs came in (set order varies by run).
@@ -437,7 +472,7 @@ def _assess(request: ChatRequest) -> tuple[float, dict[str, float], dict[str, fl
         if kind in f.kinds:
             primary[f.kinds[kind]] = f.weight(kind)
             logit += f.weight(kind)
-    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit)))), primary, shapes
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit)))), primary, shapes, words
 
 
 @dataclass(frozen=True)
@@ -446,14 +481,46 @@ class Rung:
     kind: str  # "local", "selfhosted", "api"
     usable: bool = True
     why_not: str = ""  # shown when a rung is skipped
+    # What pricing a rung and fitting a conversation into it need; empty for a bare
+    # tier kind (`--ladder local,api`), whose price is then unknown.
+    provider: str = ""  # who bills it: a key of PROVIDERS
+    model: str = ""
+    n_ctx: int | None = None  # its context window in tokens, when that is small (local)
 
 
 @dataclass(frozen=True)
 class Decision:
     rung: int  # index in the ladder: 0 is the cheapest
     tier: str
-    score: float
+    score: float  # the score that decided: the trained model's, moved by any lessons
     reason: str
+    base_score: float | None = None  # the trained model's alone (None: not scored, pinned)
+    learned: Adjustment | None = None  # the lessons' push, when a lesson was similar
+
+
+@dataclass(frozen=True)
+class _Trace:
+    """What `explain` adds to a decision."""
+
+    base_target: int
+    primary: dict[str, float]
+    shapes: dict[str, float]
+    tokens: int
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Everything behind one decision, for `rung route --explain`."""
+
+    decision: Decision
+    scorer: str  # "trained model", or "hand weights" when the model file cannot be read
+    base_rung: int  # where the trained model alone would have sent it
+    pushes: list[tuple[str, float]]  # the strongest pushes on the base score, either way
+    thresholds: list[float]
+    prompt_tokens: int
+    output_tokens: int
+    costs: dict[str, Decimal | None]  # each rung's expected cost for this message (no prices: {})
+    cached: dict[str, int]  # tokens of the next prompt warm in a rung's cache
 
 
 def thresholds(n_rungs: int, quality: float) -> list[float]:
@@ -487,33 +554,226 @@ def _skipped(rung: Rung) -> str:
     return f"{rung.name} skipped ({rung.why_not or 'unavailable'})"
 
 
-def choose(request: ChatRequest, ladder: list[Rung], quality: float = 0.5) -> Decision:
-    """Pick the cheapest rung that fits the request; skip rungs that are not usable."""
+def choose(
+    request: ChatRequest,
+    ladder: list[Rung],
+    quality: float = 0.5,
+    context: RouteContext | None = None,
+    lessons: LessonMemory | None = None,
+) -> Decision:
+    """Pick the cheapest rung that fits the request; skip rungs that are not usable.
+
+    ``lessons``: what this user taught the router (tiers/lessons.py); similar questions
+    move, others do not. ``context``: the conversation so far (tiers/route_cost.py): a
+    rung whose context window the conversation outgrew is skipped, a rung holding the
+    conversation in its prompt cache is kept when moving would cost more, and a climb
+    to a paid rung names what the rung passed over would have cost. Both are optional:
+    without them the decision is the trained model's alone. Pure: no I/O."""
+    return _route(request, ladder, quality, context, lessons)[0]
+
+
+def _route(
+    request: ChatRequest,
+    ladder: list[Rung],
+    quality: float,
+    context: RouteContext | None,
+    lessons: LessonMemory | None,
+) -> tuple[Decision, _Trace]:
     if not ladder:
         raise ValueError("the ladder has no rungs")
-    value, primary, shapes = _assess(request)
-    target = sum(1 for t in thresholds(len(ladder), quality) if value >= t)
+    base, primary, shapes, words = _assess(request)
+    value, adjustment = base, None
+    if lessons is not None and len(lessons):
+        last = request.messages[-1].content if request.messages else ""
+        adjustment = lessons.adjust(last, words)
+        if adjustment is not None:
+            value = adjustment.apply(base)
+    cuts = thresholds(len(ladder), quality)
+    base_target = sum(1 for t in cuts if base >= t)
+    target = sum(1 for t in cuts if value >= t)
+    if adjustment is not None:
+        target = _bounded(target, base_target, adjustment.driving(value > base), ladder)
+    tokens = prompt_tokens(request, context)
+    trace = _Trace(base_target, primary, shapes, tokens)
+
+    def decided(index: int, reason: str) -> tuple[Decision, _Trace]:
+        return Decision(index, ladder[index].name, round(value, 4), reason, round(base, 4),
+                        adjustment), trace  # fmt: skip
+
     climbing = target > 0
-    why = _explain(primary, shapes, climbing)
+    if target != base_target and adjustment is not None:
+        # The lessons decided; the model's words argue the other way.
+        why = _learned_why(adjustment.driving(target > base_target), target > base_target)
+    else:
+        why = _explain(primary, shapes, climbing)
     if len(ladder) == 1:
         help_ = _explain(primary, shapes, True)
         wants = f" (a bigger model would help: {help_})" if value >= 0.5 else ""
-        return Decision(0, ladder[0].name, round(value, 4),
-                        f"{ladder[0].name}: the only rung on the ladder{wants}")  # fmt: skip
-    picked = _nearest_usable(ladder, target)
+        return decided(0, f"{ladder[0].name}: the only rung on the ladder{wants}")
+    fitted = [_fitting(rung, tokens) for rung in ladder]
+    picked = _nearest_usable(fitted, target)
     if picked is None:
-        return Decision(target, ladder[target].name, round(value, 4),
-                        f"{ladder[target].name}: no rung is usable; {why}")  # fmt: skip
+        # Nothing else can answer: the local model trims old turns rather than fail.
+        fitted = list(ladder)
+        picked = _nearest_usable(fitted, target)
+    if picked is None:
+        return decided(target, f"{ladder[target].name}: no rung is usable; {why}")
     # The reason names the rung that answers first. "chose" marks a climb the router
     # made; a move forced by a skipped rung says so instead of reading as a choice.
-    name, skipped = ladder[picked].name, _skipped(ladder[target])
+    name, skipped = ladder[picked].name, _skipped(fitted[target])
+    cache = _warm(request, fitted, target, picked, tokens, context)
+    if cache is not None and cache[2] < cache[3]:
+        last, warm, stay, move = cache
+        ratio = f"{move / stay:.1f}x" if stay else format_usd(move, True)
+        reason = (f"kept on {ladder[last].name}: {tokens_text(warm)} tokens cached; "
+                  f"moving to {name} would cost {ratio}")  # fmt: skip
+        return decided(last, reason + (f"; {skipped}" if picked != target else ""))
     if picked == target:
         reason = f"chose {name}: {why}" if climbing else f"{name}: {why}"
     elif picked > target:
         reason = f"chose {name}: {why}; {skipped}" if climbing else f"{name}: {skipped}"
     else:
         reason = f"{name}: {skipped}; would climb for {why}"
-    return Decision(picked, ladder[picked].name, round(value, 4), reason)
+    if cache is not None:
+        # Moving is cheaper even though the cache is warm: say what staying would cost.
+        last, warm, stay, _ = cache
+        note = (f"staying on {ladder[last].name} ({tokens_text(warm)} tokens cached) would "
+                f"have cost {format_usd(stay, True)}")  # fmt: skip
+    else:
+        note = _passed_over(request, fitted, target, picked, tokens, context)
+    return decided(picked, f"{reason}; {note}" if note else reason)
+
+
+def explain(
+    request: ChatRequest,
+    ladder: list[Rung],
+    quality: float = 0.5,
+    context: RouteContext | None = None,
+    lessons: LessonMemory | None = None,
+) -> Explanation:
+    """`choose`, with what is behind it: the trained model's own score and pushes, the
+    lessons that moved it, and each rung's expected cost."""
+    decision, trace = _route(request, ladder, quality, context, lessons)
+    pushes = sorted({**trace.shapes, **trace.primary}.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
+    out = output_tokens(request, context)
+    costs: dict[str, Decimal | None] = {}
+    cached: dict[str, int] = {}
+    for rung in ladder:
+        warm = min(warm_tokens(rung.name, rung.provider, context), trace.tokens)
+        if warm:
+            cached[rung.name] = warm
+        if context is not None and context.prices is not None:
+            costs[rung.name] = _cost(rung, next_usage(rung.provider, trace.tokens, out, warm),
+                                     context)  # fmt: skip
+    return Explanation(
+        decision,
+        "trained model" if trained_model() is not None else "hand weights",
+        trace.base_target,
+        [(n, w) for n, w in pushes if abs(w) >= 0.05][:6],
+        thresholds(len(ladder), quality),
+        trace.tokens,
+        out,
+        costs,
+        cached,
+    )
+
+
+def _bounded(target: int, base_target: int, hits: list[Hit], ladder: list[Rung]) -> int:
+    """The lessons move a question only as far as the rungs they name: an escalation from
+    local to deepseek does not send a similar question past deepseek, an answer kept on
+    deepseek does not send one below it. ``hits``: the lessons that voted the way the
+    score moved."""
+    names = [r.name for r in ladder]
+    if target > base_target:
+        tops = []
+        for hit in hits:
+            lesson = hit.lesson
+            if lesson.to in names:
+                tops.append(names.index(lesson.to))
+            elif lesson.rung in names:
+                tops.append(names.index(lesson.rung) + 1)
+            else:
+                tops.append(len(names) - 1)
+        return min(target, max(base_target, *tops))
+    if target < base_target:
+        floors = [names.index(h.lesson.rung) if h.lesson.rung in names else 0 for h in hits]
+        return max(target, min(base_target, *floors))
+    return target
+
+
+def _learned_why(hits: list[Hit], climbing: bool) -> str:
+    n, s = len(hits), "s" if len(hits) != 1 else ""
+    if climbing:
+        return f"you escalated {n} similar question{s}"
+    rungs = "/".join(dict.fromkeys(h.lesson.rung for h in hits))
+    return f"you kept {n} answer{s} to similar questions on {rungs}"
+
+
+def _fitting(rung: Rung, tokens: int) -> Rung:
+    """The rung, marked unusable when the conversation no longer fits its context."""
+    if rung.usable and rung.n_ctx and tokens + OUTPUT_ROOM > rung.n_ctx:
+        why = f"~{tokens_text(tokens)} tokens, over its {rung.n_ctx:,}-token context"
+        return replace(rung, usable=False, why_not=why)
+    return rung
+
+
+def _cost(rung: Rung, usage: Usage, context: RouteContext) -> Decimal | None:
+    assert context.prices is not None
+    return expected_cost(rung.kind, rung.provider, rung.model, usage, context.prices,
+                         context.when)  # fmt: skip
+
+
+def _warm(
+    request: ChatRequest,
+    fitted: list[Rung],
+    target: int,
+    picked: int,
+    tokens: int,
+    context: RouteContext | None,
+) -> tuple[int, int, Decimal, Decimal] | None:
+    """(rung, tokens cached, cost there, cost on ``picked``) when the rung that answered
+    last is able, above ``picked`` and warm, and both costs are known."""
+    if context is None or context.prices is None or picked < target:
+        return None
+    last = next((i for i, r in enumerate(fitted) if r.name == context.last_tier), None)
+    if last is None or last <= picked or not fitted[last].usable:
+        return None
+    here, there = fitted[last], fitted[picked]
+    warm = min(warm_tokens(here.name, here.provider, context), tokens)
+    if not warm:
+        return None
+    out = output_tokens(request, context)
+    stay = _cost(here, next_usage(here.provider, tokens, out, warm), context)
+    move = _cost(there, next_usage(there.provider, tokens, out, 0), context)
+    if stay is None or move is None:
+        return None
+    return last, warm, stay, move
+
+
+def _passed_over(
+    request: ChatRequest,
+    fitted: list[Rung],
+    target: int,
+    picked: int,
+    tokens: int,
+    context: RouteContext | None,
+) -> str:
+    """What the nearest cheaper rung would have cost, when the router climbed past it
+    to a paid rung ("local would have been free", "deepseek would have cost ~$0.0004")."""
+    if context is None or context.prices is None or fitted[picked].kind not in PAID_KINDS:
+        return ""
+    below = next((i for i in range(min(target, picked) - 1, -1, -1) if fitted[i].usable), None)
+    if below is None:
+        return ""
+    rung = fitted[below]
+    warm = min(warm_tokens(rung.name, rung.provider, context), tokens)
+    cost = _cost(rung, next_usage(rung.provider, tokens, output_tokens(request, context), warm),
+                 context)  # fmt: skip
+    if cost is None:
+        return ""
+    if cost == 0:
+        return f"{rung.name} would have been free"
+    return f"{rung.name} would have cost {format_usd(cost, True)}"
 
 
 def _nearest_usable(ladder: list[Rung], target: int) -> int | None:

@@ -12,6 +12,13 @@ steps, so a view can react at the moment the engine commits to it:
 Listeners receive the tier events (``TextDelta``, ``Usage``, ``Notice``, ``Finished``,
 ``Failed``) and the engine's own: ``Routed`` (an attempt begins), ``LiveCost``,
 ``FallingBack``, ``Recorded`` (an attempt ended and was priced) and ``StoreProblem``.
+
+The router learns from what the user does here (tiers/lessons.py): F9 on an answer is
+a lesson "too hard for that rung"; an answer from a pinned rung cheaper than Auto's
+choice, followed by another question (not an escalation), is a lesson "that rung was
+enough". It also gets the conversation's state (``route_context``): the rung that
+answered last, that answer's usage (cached and written tokens) and how long ago it
+ended, so it can weigh a warm prompt cache and the local model's context window.
 """
 
 from __future__ import annotations
@@ -20,9 +27,11 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from rung.engine.attachments import split_attached
 from rung.engine.edits import ParseResult, edit_instructions, parse_reply
+from rung.engine.ladder import AUTO as AUTO_MODE
 from rung.engine.ladder import Ladder
 from rung.engine.recorder import Handle
 from rung.engine.session import Session
@@ -38,6 +47,7 @@ from rung.tiers.base import (
     Usage,
 )
 from rung.tiers.meter import MessageCost
+from rung.tiers.route_cost import RouteContext
 from rung.tiers.turn import Turn
 
 # The running cost is re-priced at most this often while a reply streams.
@@ -166,6 +176,15 @@ class Conversation:
         # The last question and the rung that answered it, for escalation.
         self.last_question: str | None = None
         self.last_tier: str | None = None
+        # What the last answer used and when it ended (wall clock): a provider's prompt
+        # cache holds the conversation for minutes, then forgets it.
+        self.last_usage: Usage | None = None
+        self.last_answered_at: float | None = None
+        # A question sent to a pinned rung cheaper than Auto's choice (the plan, and the
+        # rung), and, once answered there, the answer waiting to be kept: the next
+        # question confirms it (a lesson), an escalation or an edit drops it.
+        self._probe: tuple[Plan, str] | None = None
+        self._unconfirmed: tuple[str, str] | None = None
         self.busy = False
         self._turn: Turn | None = None
         self._last_question_row: Handle | None = None
@@ -192,6 +211,18 @@ class Conversation:
                 await result
 
     # -- deciding ------------------------------------------------------------------------
+    def route_context(self) -> RouteContext:
+        """What the router should know about this conversation (it does no I/O itself)."""
+        idle = None
+        if self.last_answered_at is not None:
+            idle = max(0.0, time.time() - self.last_answered_at)
+        return RouteContext(
+            last_tier=self.last_tier,
+            last_usage=self.last_usage,
+            idle_s=idle,
+            prices=self.session.meter.book,
+        )
+
     def request(self, messages: list[Message]) -> ChatRequest:
         o = self.options
         system = o.system or None
@@ -223,7 +254,12 @@ class Conversation:
         before = self.history[: self.last_exchange_start()] if replace_last else self.history
         request = self.request([*before, Message("user", question)])
         allows_paid = not self.session.budget_state().blocks_paid
-        decision = self.ladder.decide(request, allows_paid)
+        context = self.route_context()
+        if replace_last:
+            # An edited question drops the last exchange: what the cache and the last
+            # usage say is about a conversation that is no longer the one sent.
+            context = RouteContext(prices=context.prices)
+        decision = self.ladder.decide(request, allows_paid, context)
         problem = self.ladder.key_problem(decision.tier)
         if problem:
             return Refusal(problem, "key")
@@ -232,7 +268,17 @@ class Conversation:
         if verdict.blocks_paid:
             return Refusal(verdict.message, "budget")
         self.busy = True
-        return Plan(request, question, decision.tier, decision.reason, replaces_last=replace_last)
+        # The user goes on: the last answer was kept (an edit rewrites its question).
+        if self._unconfirmed is not None and not replace_last:
+            self.ladder.learn_kept(*self._unconfirmed)
+        self._unconfirmed = None
+        plan = Plan(request, question, decision.tier, decision.reason, replaces_last=replace_last)
+        self._probe = None
+        if self.ladder.mode != AUTO_MODE:
+            auto = self.ladder.auto_choice(request, allows_paid, context)
+            if decision.rung < auto.rung:
+                self._probe = (plan, decision.tier)
+        return plan
 
     def last_exchange_start(self) -> int:
         """Where the last question begins in the history (0 when there is none)."""
@@ -274,7 +320,10 @@ class Conversation:
         cut = user_turns[-1] if user_turns else len(self.history)
         request = self.request(self.history[: cut + 1])
         self.busy = True
-        reason = f"escalated by you from {self.last_tier}"
+        # The user's verdict on that answer: too hard for the rung that gave it.
+        self._unconfirmed = None
+        self.ladder.learn_escalation(self.last_question, self.last_tier, above)
+        reason = f"escalated by you from {self.last_tier}; learned for similar questions"
         return Plan(request, self.last_question, above, reason, escalation=True)
 
     # -- sending -------------------------------------------------------------------------
@@ -331,6 +380,12 @@ class Conversation:
             else:
                 self.history.append(Message("assistant", final.reply.text))
         self.last_question, self.last_tier = plan.question, final.tier
+        self.last_usage, self.last_answered_at = final.reply.usage, time.time()
+        probe, self._probe = self._probe, None
+        if probe is not None and probe[0] is plan:
+            answered = final.reply.failed is None and final.reply.finish_reason != "cancelled"
+            if answered and final.tier == probe[1] and final.reply.text:
+                self._unconfirmed = (plan.question, final.tier)
 
     async def _attempt(self, tier: Tier, plan: Plan, reason: str) -> Attempt:
         request = plan.request
@@ -400,7 +455,7 @@ class Conversation:
         return Attempt(tier.name, model, reply, record)
 
     async def _report_store_problems(self) -> None:
-        for problem in self.session.problems():
+        for problem in [*self.session.problems(), *self.ladder.lessons.take_problems()]:
             await self._emit(StoreProblem(problem))
 
     def cancel(self) -> None:
@@ -414,6 +469,8 @@ class Conversation:
         self.cancel()
         self.history.clear()
         self.last_question = self.last_tier = None
+        self.last_usage = self.last_answered_at = None
+        self._probe = self._unconfirmed = None
         self._last_question_row = None
         self.last_edits = None
         self.session.new_session()
@@ -427,8 +484,27 @@ class Conversation:
         last_reply = next((m for m in reversed(stored) if m.role == "assistant"), None)
         self.last_question = last_user.content if last_user else None
         self.last_tier = last_reply.tier if last_reply else None
+        self.last_usage = self.last_answered_at = None
+        self._probe = self._unconfirmed = None
+        if last_reply is not None:
+            self.last_usage = Usage(
+                last_reply.input_tokens,
+                last_reply.output_tokens,
+                cached_input_tokens=last_reply.cached_input_tokens,
+                cache_write_tokens=last_reply.cache_write_tokens,
+            )
+            self.last_answered_at = _timestamp(last_reply.created_at)
         self._last_question_row = Handle(row_id=last_user.row_id) if last_user else None
         return stored
+
+
+def _timestamp(iso: str) -> float | None:
+    """A stored UTC ISO 8601 time as seconds since the epoch (None if unreadable)."""
+    try:
+        when = datetime.fromisoformat(iso)
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def attached_paths(messages: list[Message]) -> list[str]:

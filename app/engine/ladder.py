@@ -1,19 +1,25 @@
 """The user's ladder: the rungs in order, the mode (Auto or pinned), and which rungs can be
 used right now. Tiers are built when first needed, so `rung ask` loads no model and
 opens no connection for a rung that does not answer, while the chat screen builds
-them all at start (its local model loads in the background)."""
+them all at start (its local model loads in the background).
+
+The ladder also holds what the router learned from this user (``lessons``, in the data
+directory): F9 on an answer and a kept answer from a cheaper pinned rung are recorded
+here, and every Auto decision reads them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from rung.engine.build_tiers import RungOverrides, build_tier, key_store
-from rung.engine.config import Config
+from rung.engine.config import Config, data_dir
 from rung.engine.secrets import KeyStore
 from rung.tiers.base import ChatRequest, Tier
 from rung.tiers.budget import PAID_KINDS
+from rung.tiers.lessons import FILE_NAME, LessonStore
 from rung.tiers.local import embedded_model_path
 from rung.tiers.providers import PROVIDERS
+from rung.tiers.route_cost import RouteContext
 from rung.tiers.router import Decision, Rung, choose, next_usable
 
 AUTO = "auto"
@@ -61,6 +67,9 @@ class Ladder:
         self.health: dict[str, bool] = {}
         self._tiers: dict[str, Tier] = dict(reuse or {})
         self._key_problems: dict[str, str | None] = {}
+        # Read once here, so a damaged file is reported with the other start-up problems.
+        self.lessons = LessonStore.load(data_dir() / FILE_NAME)
+        self.problems.extend(self.lessons.take_problems())
 
     # -- tiers -------------------------------------------------------------------------
     def tier(self, name: str) -> Tier:
@@ -127,7 +136,30 @@ class Ladder:
             reason = self._static_reason(name)
         if reason is None and kind in PAID_KINDS and not budget_allows_paid:
             reason = "budget reached"
-        return Rung(name, kind, reason is None, reason or "")
+        provider, model, n_ctx = self._priced_as(name)
+        return Rung(name, kind, reason is None, reason or "", provider, model, n_ctx)
+
+    def _priced_as(self, name: str) -> tuple[str, str, int | None]:
+        """(provider, model, context window) as the router prices and fits the rung: the
+        built tier's, else what building it would give (no model load, no network)."""
+        n_ctx: int | None = None
+        if name in self._tiers:
+            tier = self._tiers[name]
+            provider, model = tier.provider or name, tier.model
+            n_ctx = getattr(tier, "n_ctx", None)
+        else:
+            provider = name
+            override = self.overrides.model if self.override_target == name else None
+            if name == "selfhosted":
+                model = override or self.config.get("selfhosted", "model")
+            elif name == "local":
+                model = ""
+            else:
+                model = override or self.config.provider(name).get("model") or ""
+                model = model or PROVIDERS[name].default_model
+        if rung_kind(name) == "local" and not n_ctx:
+            n_ctx = self.config.get("local", "n_ctx")
+        return provider, model, n_ctx
 
     def _static_reason(self, name: str) -> str | None:
         """Without building the tier: no model load, no network, only files and keys."""
@@ -150,12 +182,41 @@ class Ladder:
         return [self.rung(n, budget_allows_paid) for n in self.names]
 
     # -- choosing ------------------------------------------------------------------------
-    def decide(self, request: ChatRequest, budget_allows_paid: bool = True) -> Decision:
-        """The rung for a new message: the pinned one, or the router's choice."""
+    def decide(
+        self,
+        request: ChatRequest,
+        budget_allows_paid: bool = True,
+        context: RouteContext | None = None,
+    ) -> Decision:
+        """The rung for a new message: the pinned one, or the router's choice.
+        ``context``: the conversation so far (which rung answered last, its usage, the
+        prices), so the router can weigh a warm prompt cache and a context window."""
         if self.mode != AUTO:
             return Decision(self.names.index(self.mode), self.mode, 0.0, f"pinned: {self.mode}")
+        return self.auto_choice(request, budget_allows_paid, context)
+
+    def auto_choice(
+        self,
+        request: ChatRequest,
+        budget_allows_paid: bool = True,
+        context: RouteContext | None = None,
+    ) -> Decision:
+        """What Auto would choose, whatever is pinned (a kept answer from a cheaper pinned
+        rung is a lesson only when Auto would have climbed)."""
         quality = self.config.get("ladder", "quality")
-        return choose(request, self.rungs(budget_allows_paid), quality)
+        rungs = self.rungs(budget_allows_paid)
+        # current(): one stat, so a `rung route --forget` or another window's lesson
+        # counts from the next message on.
+        return choose(request, rungs, quality, context, self.lessons.current())
+
+    # -- learning ------------------------------------------------------------------------
+    def learn_escalation(self, question: str, from_tier: str, to_tier: str) -> None:
+        """F9 on an answer from ``from_tier``: similar questions should climb past it."""
+        self.lessons.record_escalation(question, from_tier, to_tier)
+
+    def learn_kept(self, question: str, tier: str) -> None:
+        """The answer from a pinned, cheaper ``tier`` was kept: it was enough."""
+        self.lessons.record_kept(question, tier)
 
     def above(self, name: str, budget_allows_paid: bool = True) -> str | None:
         """The next usable rung above ``name``, for fallback and escalation."""
@@ -179,6 +240,13 @@ class Ladder:
 
 
 def kinds_ladder(spec: str) -> list[Rung]:
-    """`--ladder local,api`: a ladder of tier kinds, all usable, no keys needed."""
+    """`--ladder local,api`: a ladder of tier kinds, all usable, no keys needed. A known
+    provider's name (deepseek) is priced as its default model; a bare kind is not."""
     names = [part.strip() for part in spec.split(",") if part.strip()]
-    return [Rung(n, n if n in ("local", "selfhosted") else "api") for n in names]
+    rungs = []
+    for n in names:
+        kind = n if n in ("local", "selfhosted") else "api"
+        preset = PROVIDERS.get(n) if kind == "api" else None
+        model = preset.default_model if preset else ""
+        rungs.append(Rung(n, kind, provider=n if preset else "", model=model))
+    return rungs

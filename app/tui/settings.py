@@ -37,6 +37,8 @@ from rung.engine.config import Config, ConfigValueError, data_dir
 from rung.engine.gguf_finder import find_gguf_files
 from rung.engine.safe_text import one_line
 from rung.engine.secrets import KeyStore, NoSafeStorageError, clean_key
+from rung.tiers.lessons import FILE_NAME as LESSONS_FILE
+from rung.tiers.lessons import summary as lessons_summary
 from rung.tiers.local import embedded_model_path
 from rung.tiers.providers import PROVIDERS
 from rung.tui.widgets.provider_section import (
@@ -237,6 +239,9 @@ class SettingsScreen(ModalScreen["Config | None"]):
                         id="ladder-editor",
                     )
                     yield from self._ladder_fields()
+                    # Read only: what the router learned from F9 (`rung route --forget`).
+                    yield Static(lessons_summary(data_dir() / LESSONS_FILE), classes="hint",
+                                 markup=False, id="lessons")  # fmt: skip
                 with TabPane("Appearance", id="tab-appearance"), VerticalScroll():
                     with Vertical(classes="field"):
                         yield FieldLabel("Theme", "previewed as you pick; Esc undoes it")

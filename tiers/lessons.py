@@ -1,0 +1,445 @@
+"""What the router learns from its user: a small memory of lessons, local only.
+
+Two things a user does say something the trained model cannot know:
+
+- **F9 / Ctrl+R on an answer** (escalation): that question was too hard for the rung
+  that answered it. Lesson *up*, about that rung.
+- **A cheaper rung pinned for a question, and its answer kept** (the next message goes
+  on without escalating): that rung was enough, although Auto would have climbed.
+  Lesson *down*, about that rung.
+
+The method is nearest-neighbour memory, not a second weight vector. A per-user weight
+vector over the model's hashed inputs would also move every question sharing a word or
+the prompt's shape with a lesson ("short request", "how"); a few lessons would then
+shift unrelated routing in ways nobody could explain. A memory moves only questions
+that are *like* a lesson (cosine similarity of their content words at or above
+``THRESHOLD``; below it a lesson has no say at all), and every move names the lessons
+behind it, so `rung route --explain` can show them.
+
+How a new question is moved: the lessons vote with the trained model. Each similar
+lesson weighs ``w = min(1, (s - THRESHOLD) / (FULL - THRESHOLD))`` (``s`` its
+similarity: a near-twin counts fully, a loose match little), only the ``TOP_K`` most
+similar vote, and the score becomes
+
+    (PRIOR x model's score + up weight) / (PRIOR + up weight + down weight)
+
+with an up lesson voting 1 ("climb") and a down lesson 0 ("stay"). The model counts
+as ``PRIOR`` lessons, so one escalation of the very same question tips a question the
+model was unsure of, two or three escalations of paraphrases tip even a confident
+"quick" (0.01 -> 0.5 and more), and however many lessons agree, the move stays within
+0..1 and needs no cap. The router also bounds the move by the rungs the lessons name
+(an escalation from local to deepseek never sends a similar question past deepseek).
+
+Similarity reads the question's content words (the router's tokens, without common
+words and generic asks such as "write" or "explain"), without their endings and cut to
+six letters, so "validate" meets "validation" and "collector" meets "collection",
+plus the pairs of neighbouring words of the instruction. The instruction's words and
+the material after it (a pasted log, code) are two families of unit length, the
+material at half weight, so a long paste does not outvote the ask. Words are hashed
+(CRC-32, as the model's inputs); the question's first ``TEXT_CHARS`` characters are
+kept only to explain a vote.
+
+``LessonMemory`` is pure (no I/O) and is what the router reads; ``LessonStore`` keeps it
+in a JSON file in the data directory (0600, written atomically). A damaged file is
+moved aside, reported and replaced by an empty memory: never a crash. The trained
+model's file is never written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import math
+import os
+import re
+import tempfile
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .router import ASK_TOKENS, BODY_TOKENS, STOPWORDS, Words, _instruction, _tokens
+
+FILE_NAME = "router_lessons.json"
+FORMAT = 1
+# Bumped whenever `similarity_features` changes: stored vectors are then rebuilt from
+# the stored text (the first TEXT_CHARS characters: close enough for a neighbour).
+FEATURES_VERSION = 1
+MAX_LESSONS = 500  # the oldest go first; 500 is a year of F9 for most people
+THRESHOLD = 0.4  # below this a lesson has no say at all
+FULL = 0.8  # from this similarity on, a lesson counts fully
+PRIOR = 1.0  # the trained model's score counts as this many lessons
+TOP_K = 8  # only the nearest lessons count
+STEM = 6  # letters of a word that count, after its suffix: "collector" ~ "collection"
+BODY_WEIGHT = 0.5  # the material after the instruction, against the instruction itself
+TEXT_CHARS = 300
+BUCKETS = 1 << 20
+# A word in more lessons than this share (and at least COMMON_MIN of them) says little
+# about which lesson a question is like; skipping it also keeps look-ups short.
+COMMON_SHARE = 0.2
+COMMON_MIN = 40
+UP, DOWN = "up", "down"
+# Asks and fillers that say nothing about the subject (the router's STOPWORDS too).
+GENERIC = frozenset(
+    re.findall(
+        r"\S+",
+        "write explain give make tell need want use using get like just also one new help "
+        "show let me please thanks thank hi hello hey ok okay yes no can will could would "
+        "what's it's i'm i'd i've don't doesn't that's there's let's how's can't isn't "
+        "into about than then them they their has have had been were more most very much "
+        "many only each other such when where which while out up over after before "
+        "between through again still really something thing things way every",
+    )
+)
+# Endings cut before the first STEM letters count, longest first: "validates",
+# "validated" and "validation" all become "valid".
+SUFFIXES = ("ations", "ation", "ings", "ing", "ions", "ion", "ates", "ated", "ate", "ers",
+            "er", "es", "ed", "s")  # fmt: skip
+
+
+def _stem(token: str) -> str:
+    for suffix in SUFFIXES:
+        if token.endswith(suffix) and len(token) - len(suffix) >= 4:
+            return token[: -len(suffix)][:STEM]
+    return token[:STEM]
+
+
+def _content(token: str) -> bool:
+    return len(token) > 1 and token != "0" and token not in STOPWORDS and token not in GENERIC
+
+
+def similarity_features(text: str, words: Words | None = None) -> dict[int, float]:
+    """The question as a unit vector of hashed content-word stems (see the module doc).
+    ``words``: its instruction's and its whole text's tokens, when the router has them."""
+    if words is None:
+        words = (_tokens(_instruction(text), ASK_TOKENS), _tokens(text, BODY_TOKENS))
+    ask_stems = [_stem(t) for t in words[0] if _content(t)]
+    asked = {*ask_stems, *(a + " " + b for a, b in itertools.pairwise(ask_stems))}
+    body = {_stem(t) for t in words[1] if _content(t)} - asked
+    vector: dict[int, float] = {}
+    for family, weight in ((asked, 1.0), (body, BODY_WEIGHT)):
+        if family:
+            value = weight / math.sqrt(len(family))
+            for gram in family:
+                key = zlib.crc32(gram.encode()) % BUCKETS
+                vector[key] = vector.get(key, 0.0) + value
+    norm = math.sqrt(math.fsum(v * v for v in vector.values()))
+    return {k: v / norm for k, v in vector.items()} if norm else {}
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """One thing the user taught the router about one question."""
+
+    question: str  # its first TEXT_CHARS characters, to explain a vote
+    direction: str  # UP: too hard for ``rung``; DOWN: ``rung`` was enough
+    rung: str  # escalated from (UP) / kept on (DOWN)
+    to: str = ""  # UP: the rung the user escalated to
+    at: str = ""  # when, ISO 8601 UTC
+    vector: dict[int, float] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def sign(self) -> float:
+        return 1.0 if self.direction == UP else -1.0
+
+    def describe(self) -> str:
+        """One line for `--explain`: what happened, to which question."""
+        if self.direction == UP:
+            what = f"escalated {self.rung} -> {self.to}"
+        else:
+            what = f"kept on {self.rung}"
+        text = " ".join(self.question.split())
+        text = text if len(text) <= 60 else text[:59] + "…"
+        return f'{what}: "{text}"' + (f" ({self.at[:10]})" if self.at else "")
+
+
+@dataclass(frozen=True)
+class Hit:
+    lesson: Lesson
+    similarity: float
+    weight: float  # its vote's weight, 0..1, signed: positive for "climb"
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """What the lessons do to one question: their votes, and who cast them."""
+
+    up: float  # the summed weight of the similar lessons voting "climb"
+    down: float  # ... and "stay"
+    hits: tuple[Hit, ...]  # most similar first
+
+    def apply(self, score: float) -> float:
+        """The score once the lessons have voted with the model."""
+        return (PRIOR * score + self.up) / (PRIOR + self.up + self.down)
+
+    def driving(self, climbing: bool) -> list[Hit]:
+        """The lessons that voted the way the score moved."""
+        return [h for h in self.hits if (h.weight > 0) == climbing]
+
+
+class LessonMemory:
+    """The lessons and an inverted index over their features (pure: no I/O).
+
+    A look-up touches only lessons sharing a feature with the question, so its cost
+    grows with how many lessons are *like* it, not with the size of the memory."""
+
+    def __init__(self, lessons: Iterable[Lesson] = ()) -> None:
+        # Keyed by (question, direction, rung): the same lesson twice (the same question
+        # escalated from the same rung again, after a regeneration) replaces the first,
+        # so one question cannot outvote the others. Insertion order is age order.
+        self._lessons: dict[tuple[str, str, str], Lesson] = {}
+        self._index: dict[int, list[tuple[int, float]]] | None = None
+        self._listed: list[Lesson] | None = None
+        for lesson in lessons:
+            self.add(lesson)
+
+    @property
+    def lessons(self) -> list[Lesson]:
+        """Oldest first."""
+        if self._listed is None:
+            self._listed = list(self._lessons.values())
+        return self._listed
+
+    def __len__(self) -> int:
+        return len(self._lessons)
+
+    def count(self, direction: str) -> int:
+        return sum(1 for lesson in self._lessons.values() if lesson.direction == direction)
+
+    def add(self, lesson: Lesson) -> None:
+        if not lesson.vector:
+            lesson = Lesson(lesson.question, lesson.direction, lesson.rung, lesson.to,
+                            lesson.at, similarity_features(lesson.question))  # fmt: skip
+        key = (lesson.question, lesson.direction, lesson.rung)
+        self._lessons.pop(key, None)
+        self._lessons[key] = lesson
+        while len(self._lessons) > MAX_LESSONS:
+            del self._lessons[next(iter(self._lessons))]
+        self._index = self._listed = None
+
+    def clear(self) -> None:
+        self._lessons.clear()
+        self._index = self._listed = None
+
+    def _postings(self) -> dict[int, list[tuple[int, float]]]:
+        if self._index is None:
+            index: dict[int, list[tuple[int, float]]] = {}
+            for i, lesson in enumerate(self.lessons):
+                for key, value in lesson.vector.items():
+                    index.setdefault(key, []).append((i, value))
+            common = max(COMMON_MIN, int(COMMON_SHARE * len(self.lessons)))
+            self._index = {k: v for k, v in index.items() if len(v) <= common}
+        return self._index
+
+    def adjust(self, text: str, words: Words | None = None) -> Adjustment | None:
+        """The lessons' votes on a question (its last message), or None if none is
+        similar enough. ``words``: its tokens, if the router already read them."""
+        if not self.lessons:
+            return None
+        index = self._postings()
+        dots: dict[int, float] = {}
+        for key, value in similarity_features(text, words).items():
+            for i, weight in index.get(key, ()):
+                dots[i] = dots.get(i, 0.0) + value * weight
+        near = sorted(
+            ((s, i) for i, s in dots.items() if s >= THRESHOLD), key=lambda si: (-si[0], -si[1])
+        )[:TOP_K]
+        hits = []
+        for s, i in near:
+            lesson = self.lessons[i]
+            weight = min(1.0, (s - THRESHOLD) / (FULL - THRESHOLD))
+            if weight > 0:
+                hits.append(Hit(lesson, round(s, 3), lesson.sign * weight))
+        if not hits:
+            return None
+        up = math.fsum(h.weight for h in hits if h.weight > 0)
+        down = -math.fsum(h.weight for h in hits if h.weight < 0)
+        return Adjustment(up, down, tuple(hits))
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+class LessonStore:
+    """The memory in ``path``: read once, written after every new lesson. Problems
+    (a damaged file, a failed write) are collected in ``problems``, never raised."""
+
+    def __init__(self, path: Path, memory: LessonMemory | None = None) -> None:
+        self.path = path
+        self.memory = memory if memory is not None else LessonMemory()
+        self.problems: list[str] = []
+        # The file as we last read or wrote it (mtime in ns, size): another value means
+        # another Rung wrote it since.
+        self._seen: tuple[int, int] | None = None
+
+    @classmethod
+    def load(cls, path: Path) -> LessonStore:
+        store = cls(path)
+        store.memory = store._read()
+        return store
+
+    def take_problems(self) -> list[str]:
+        found, self.problems = self.problems, []
+        return found
+
+    # -- reading ------------------------------------------------------------------------
+    def _read(self) -> LessonMemory:
+        try:
+            raw = self.path.read_bytes()
+            self._seen = _signature(self.path)
+        except FileNotFoundError:
+            return LessonMemory()
+        except OSError as exc:
+            self.problems.append(f"Cannot read the router's lessons ({self.path}): {exc}")
+            return LessonMemory()
+        try:
+            return LessonMemory(parse(raw))
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            aside = self.path.with_name(self.path.name + ".damaged")
+            with contextlib.suppress(OSError):
+                os.replace(self.path, aside)
+            self._seen = None
+            self.problems.append(
+                f"The router's lessons file was damaged ({exc}); it was moved to {aside} "
+                "and routing starts again from the trained model."
+            )
+            return LessonMemory()
+
+    def _merge_from_disk(self) -> None:
+        """Another Rung (a second window, `rung ask`) may have added lessons since we
+        read the file: start from the file, so neither loses the other's."""
+        try:
+            seen = _signature(self.path)
+        except FileNotFoundError:
+            if self._seen is not None:  # deleted since we read it: `rung route --forget`
+                self.memory, self._seen = LessonMemory(), None
+            return
+        except OSError:
+            return
+        if seen != self._seen:
+            self.memory = self._read()
+
+    def current(self) -> LessonMemory:
+        """The memory, re-read first if another Rung changed the file (one stat)."""
+        self._merge_from_disk()
+        return self.memory
+
+    # -- writing ------------------------------------------------------------------------
+    def record_escalation(self, question: str, from_rung: str, to_rung: str) -> Lesson:
+        """F9 on an answer from ``from_rung``: similar questions should climb past it."""
+        return self._record(Lesson(question[:TEXT_CHARS], UP, from_rung, to_rung, now_iso(),
+                                   similarity_features(question)))  # fmt: skip
+
+    def record_kept(self, question: str, rung: str) -> Lesson:
+        """A pinned, cheaper ``rung`` answered and the user went on: it was enough."""
+        return self._record(Lesson(question[:TEXT_CHARS], DOWN, rung, "", now_iso(),
+                                   similarity_features(question)))  # fmt: skip
+
+    def _record(self, lesson: Lesson) -> Lesson:
+        self._merge_from_disk()
+        self.memory.add(lesson)
+        self.save()
+        return lesson
+
+    def forget(self) -> int:
+        """Drop every lesson (the file goes too); how many there were."""
+        self._merge_from_disk()
+        count = len(self.memory)
+        self.memory.clear()
+        for path in (self.path, self.path.with_name(self.path.name + ".damaged")):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        self._seen = None
+        return count
+
+    def save(self) -> bool:
+        """Write the file atomically, readable by the user only."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".lessons-", dir=self.path.parent)
+            try:
+                os.fchmod(fd, 0o600)
+                with os.fdopen(fd, "wb") as out:
+                    out.write(dump(self.memory.lessons))
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, self.path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            self._seen = _signature(self.path)
+            return True
+        except OSError as exc:
+            self.problems.append(f"Could not save the router's lessons ({self.path}): {exc}")
+            return False
+
+
+def _signature(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size
+
+
+def dump(lessons: list[Lesson]) -> bytes:
+    rows = []
+    for lesson in lessons:
+        keys = sorted(lesson.vector)
+        rows.append({
+            "q": lesson.question, "dir": lesson.direction, "rung": lesson.rung,
+            "to": lesson.to, "at": lesson.at,
+            # Buckets and weights in thousandths, as the model file stores them.
+            "f": keys, "w": [round(lesson.vector[k] * 1000) for k in keys],
+        })  # fmt: skip
+    data = {"format": FORMAT, "features_version": FEATURES_VERSION, "lessons": rows}
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def parse(raw: bytes) -> list[Lesson]:
+    """Lessons from the file's bytes; raises ValueError (or TypeError, KeyError) for
+    anything that is not a lessons file this version wrote."""
+    data = json.loads(raw.decode("utf-8"))
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ValueError("not a lessons file, or from another version of Rung")
+    fresh = data.get("features_version") == FEATURES_VERSION
+    rows = data["lessons"]
+    if not isinstance(rows, list):
+        raise ValueError("lessons is not a list")
+    out = []
+    for row in rows:
+        question, direction, rung = row["q"], row["dir"], row["rung"]
+        to, at = row.get("to", ""), row.get("at", "")
+        if not all(isinstance(v, str) for v in (question, direction, rung, to, at)):
+            raise TypeError("a lesson's text fields must be strings")
+        if direction not in (UP, DOWN) or not rung:
+            raise ValueError(f"a lesson has direction {direction!r} on rung {rung!r}")
+        vector: dict[int, float] = {}
+        if fresh:
+            keys, weights = row["f"], row["w"]
+            if len(keys) != len(weights):
+                raise ValueError("a lesson's features and weights differ in length")
+            for k, w in zip(keys, weights, strict=True):
+                if not (isinstance(k, int) and isinstance(w, int) and 0 <= k < BUCKETS):
+                    raise ValueError("a lesson has a feature out of range")
+                vector[k] = w / 1000
+        out.append(Lesson(question, direction, rung, to, at, vector))
+    return out
+
+
+def summary(path: Path) -> str:
+    """One line for the settings screen: how many lessons, of which kind (read only)."""
+    try:
+        lessons = parse(path.read_bytes())
+    except FileNotFoundError:
+        lessons = []
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return "Learned routing: the lessons file cannot be read (it is reset at next start)."
+    if not lessons:
+        return "Learned routing: no lessons yet (F9 on an answer teaches the router)."
+    up = sum(1 for lesson in lessons if lesson.direction == UP)
+    return (
+        f"Learned routing: {len(lessons)} lesson{'s' if len(lessons) != 1 else ''} "
+        f"({up} escalated, {len(lessons) - up} kept cheaper); `rung route --forget` resets."
+    )
