@@ -56,6 +56,9 @@ def build_local(config: Config, model_path: str | None = None) -> LocalTier:
         model_path or config.get("local", "model_path") or None,
         n_ctx=config.get("local", "n_ctx"),
         n_threads=config.get("local", "threads") or None,
+        max_tokens=config.get("local", "max_tokens"),
+        repeat_penalty=config.get("local", "repeat_penalty") or None,
+        repeat_guard=config.get("local", "repeat_guard"),
         weight_repacking=config.get("local", "weight_repacking"),
     )
 

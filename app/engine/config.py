@@ -113,7 +113,16 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
     "local": {
         "model_path": (_str, ""),
         "n_ctx": (_int(256, 1_048_576), 4096),
-        "threads": (_int(0, 512), 0),  # 0: physical cores
+        # 0: Rung's default, the cores other programs leave free, judged before each reply
+        # (llama.cpp's threads wait for each other: one on a busy core slows them all).
+        "threads": (_int(0, 512), 0),
+        # The local rung's output limit: a reply gets min(the request's, this). 512 holds
+        # a full chat answer and keeps a small model from spending minutes on one reply.
+        "max_tokens": (_int(1, 1_048_576), 512),
+        # 0: the model's own (its GGUF), else 1.1; 1.0 turns the penalty off.
+        "repeat_penalty": (_float(0.0, 2.0), 0.0),
+        # End a reply that repeats one passage over and over (with a notice).
+        "repeat_guard": (_bool, True),
         # "auto": no weight repacking on AMX CPUs, where llama.cpp's AMX backend crashes.
         "weight_repacking": (_choice("auto", "off", "on"), "auto"),
         "energy_watts": (_money, None),
