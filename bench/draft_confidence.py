@@ -53,7 +53,7 @@ def main() -> None:
     files = [Path(a) for a in sys.argv[1:]] or [DEFAULT]
     rows = [json.loads(line) for f in files for line in f.read_text().splitlines() if line]
     tier = LocalTier(n_ctx=2048)
-    tier._loaded.wait()
+    tier.wait_loaded()
     by_label: dict[str, list[float]] = {"quick": [], "hard": []}
     for row in rows:
         by_label[row["label"]].append(mean_logprob(tier, row["prompt"]))

@@ -71,7 +71,7 @@ def servers() -> Iterator[Callable[..., ScriptedServer]]:
 def local_tier() -> Iterator[LocalTier]:
     """The real embedded SmolLM2 model, loaded once for the whole run."""
     tier = LocalTier(n_ctx=2048)
-    tier._loaded.wait()
+    tier.wait_loaded()
     assert tier.ready, tier.load_error
     yield tier
     tier.close()

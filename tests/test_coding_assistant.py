@@ -125,8 +125,11 @@ def test_headless_diff_goes_through_git_apply(tmp_path: Path, servers) -> None:
     work = tmp_path / "project"
     work.mkdir()
     (work / "calc.py").write_text(CALC)
-    for args in (["init", "-q"], ["add", "."],
-                 ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "start"]):
+    for args in (
+        ["init", "-q"],
+        ["add", "."],
+        ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "start"],
+    ):
         _git(work, *args)  # fmt: skip
     api = servers(lambda r: openai_stream([REPLY]))
     base = ["ask", "--tier", "custom", "--base-url", api.url + "/v1", "--model", "m"]

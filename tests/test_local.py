@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -398,3 +399,17 @@ def test_the_tier_chooses_threads_from_the_load_before_each_reply(
     fixed = LocalTier(tmp_path / "none.gguf", n_threads=2)
     fixed.close()
     assert fixed._choose_threads() == (2, 2)
+
+
+async def test_the_model_loads_on_first_use_not_when_the_tier_is_built() -> None:
+    """Built but never asked (rung cost, the chat screen's first frame): nothing loads."""
+    tier = LocalTier(embedded_model_path(), name="lazy")
+    await asyncio.sleep(0.3)
+    assert not tier.ready and not any(t.name == "llama-lazy" for t in threading.enumerate())
+    events = [e async for e in tier.stream(ask("Say OK", max_tokens=4))]
+    assert tier.ready and isinstance(events[-1], Finished)
+    tier.close()
+    unused = LocalTier(embedded_model_path())
+    unused.close()  # closing a tier that never loaded returns at once, and load() says so
+    with pytest.raises(LocalModelError, match="closed"):
+        await unused.load()

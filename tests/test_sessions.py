@@ -98,3 +98,91 @@ async def test_export_from_the_chat_screen(servers, monkeypatch, tmp_path: Path)
         app.chat.action_export()
     exported = list(tmp_path.glob("rung-conversation-*.md"))
     assert len(exported) == 1 and "Exported answer." in exported[0].read_text()
+
+
+def seed_long_session(exchanges: int) -> int:
+    """A stored conversation of ``exchanges`` questions and Markdown answers; the first
+    answer was cancelled."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from rung.tiers.base import Usage
+    from rung.tiers.meter import MessageCost
+    from rung.tiers.pricing import Cost
+
+    store = open_store(data_dir())
+    try:
+        sid = store.start_session("tui")
+        for i in range(exchanges):
+            store.add_user_message(sid, f"Question number {i}")
+            row = store.begin_reply(sid, "local", "local", "local", "SmolLM2", "quick")
+            record = MessageCost(
+                tier="local", kind="local", provider="local", model="SmolLM2",
+                usage=Usage(input_tokens=10, output_tokens=20),
+                cost=Cost(Decimal(0), True, "local"),
+                reference=Cost(Decimal("0.001"), True, "genai-prices"),
+                when=datetime.now(UTC),
+                finish_reason="cancelled" if i == 0 else "stop",
+            )  # fmt: skip
+            text = f"Answer {i}.\n\n```python\nprint({i})\n```\n"
+            store.update_reply(row, text, record, final=True)
+        return sid
+    finally:
+        store.close()
+
+
+async def test_a_long_conversation_opens_with_its_latest_messages_and_the_rest_on_scroll_up(
+    tmp_path: Path,
+) -> None:
+    from rung.tui.widgets.messages import HISTORY_BATCH, MessageItem
+
+    session_id = seed_long_session(100)  # 200 messages
+    app = RungApp(load_config(), resume=session_id)
+    async with app.run_test(size=(100, 30)) as pilot:
+        messages = app.chat.query_one(MessageList)
+        await wait_for(lambda: len(messages.query(MessageItem)) == HISTORY_BATCH)
+        await pilot.pause()
+        shown = list(messages.query(MessageItem))
+        assert shown[-1].text.startswith("Answer 99.") and messages.is_vertical_scroll_end
+        marker = str(messages.query_one("#earlier").render())
+        assert f"{200 - HISTORY_BATCH} earlier messages" in marker
+        # Scrolling to the top shows the batch before, and keeps the reader where they were.
+        oldest_shown = shown[0]
+        messages.scroll_home(animate=False)
+        await wait_for(lambda: len(messages.query(MessageItem)) == 2 * HISTORY_BATCH)
+        # The message that was at the top stays at the top: the batch went above it.
+        await wait_for(lambda: messages.scroll_y > 0)
+        assert messages.scroll_y == oldest_shown.virtual_region.y
+        # Every message is reachable; the first reply still says it was cancelled.
+        while messages.earlier_count:
+            count = len(messages.query(MessageItem))
+            messages.scroll_home(animate=False)
+            await wait_for(lambda c=count: len(messages.query(MessageItem)) > c)
+            await wait_for(lambda: messages.scroll_y > 0)  # back at the reader's place
+        items = list(messages.query(MessageItem))
+        assert len(items) == 200 and not messages.query("#earlier")
+        assert items[0].text == "Question number 0"
+        assert items[1].has_class("cancelled") and "Cancelled" in items[1].markdown.source
+        # The conversation continues from its end.
+        assert len(app.conversation.history) == 200
+
+
+async def test_short_messages_in_a_tall_terminal_still_fill_the_view() -> None:
+    """Nothing to scroll means no way to reach the earlier messages: more are shown."""
+    from rung.tui.widgets.messages import HISTORY_BATCH, MessageItem
+
+    store = open_store(data_dir())
+    try:
+        sid = store.start_session("tui")
+        for i in range(60):
+            store.add_user_message(sid, f"q{i}")
+    finally:
+        store.close()
+    app = RungApp(load_config(), resume=sid)
+    async with app.run_test(size=(100, 120)) as pilot:
+        messages = app.chat.query_one(MessageList)
+        # 60 one-line questions: a batch of them is shorter than 120 rows.
+        await wait_for(lambda: len(messages.query(MessageItem)) > HISTORY_BATCH)
+        await wait_for(lambda: messages.max_scroll_y > 0 or not messages.earlier_count)
+        await pilot.pause()
+        assert messages.query(MessageItem).last().text == "q59"

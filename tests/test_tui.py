@@ -176,3 +176,30 @@ async def test_scrolling_up_stops_following_the_reply(servers, monkeypatch) -> N
         await wait_for(lambda: messages.assistant_items()[0].status == "cancelled")
         await pilot.pause()
         assert messages.scroll_y == 0
+
+
+async def test_the_key_bar_shows_each_action_once_and_a_click_presses_the_key() -> None:
+    from rung.tui.widgets.keybar import KeyBar
+
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        bar = app.chat.query_one(KeyBar)
+        line = str(bar.render())
+        # F9 and Ctrl+R both escalate: the bar names the action once, with F9.
+        assert line.count("Escalate") == 1 and "f9 Escalate" in line
+        assert "f1 Keys" in line and line.rstrip().endswith("palette")
+        start = line.index("f1 Keys")
+        await pilot.click(KeyBar, offset=(start + 1, 0))
+        await wait_for(lambda: isinstance(app.screen, HelpScreen))
+
+
+async def test_the_key_bar_cuts_the_least_useful_keys_at_80_columns() -> None:
+    from rung.tui.widgets.keybar import KeyBar
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        line = str(app.chat.query_one(KeyBar).render())
+        assert len(line) <= 80 and "f1 Keys" in line and "f2 local" in line
+        assert "palette" in line and "Quit" not in line

@@ -456,8 +456,22 @@ class LocalTier(TierBase):
         # CPU counter readings that bound the window the next thread choice looks at.
         self._mark: CpuTimes | None = None
         self._prev_mark: CpuTimes | None = None
-        self._thread = threading.Thread(target=self._run, name=f"llama-{name}", daemon=True)
-        self._thread.start()
+        # The worker (and llama.cpp's import and load) starts on first use: ``load()``,
+        # ``stream()`` or ``start_loading()``. Started here, it competed with the chat
+        # screen's start-up for the interpreter, and commands that never ask the local
+        # model (rung cost, rung route) loaded it for nothing.
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._closed = False
+
+    def start_loading(self) -> None:
+        """Start loading the model in the background, once (later calls do nothing)."""
+        with self._start_lock:
+            if self._thread is not None or self._closed:
+                return
+            self._thread = threading.Thread(target=self._run, name=f"llama-{self.name}",
+                                            daemon=True)  # fmt: skip
+            self._thread.start()
 
     # -- state the UI shows -------------------------------------------------
     @property
@@ -473,13 +487,20 @@ class LocalTier(TierBase):
         return "model failed to load" if self._load_error else None
 
     async def load(self) -> None:
-        """Wait until the model is loaded (it starts loading when the tier is created).
+        """Load the model (if not yet started) and wait until it is loaded.
 
         Raises LocalModelError naming the path when it cannot be loaded.
         """
+        self.start_loading()
         await asyncio.get_running_loop().run_in_executor(None, self._loaded.wait)
         if self._load_error:
             raise LocalModelError(self._load_error)
+
+    def wait_loaded(self, timeout: float | None = None) -> bool:
+        """Load the model (if not yet started) and block until it is loaded or failed, for
+        code outside an event loop (test fixtures, benchmarks). False on timeout."""
+        self.start_loading()
+        return self._loaded.wait(timeout)
 
     # -- the worker thread ----------------------------------------------------
     def _load(self) -> None:
@@ -792,6 +813,7 @@ class LocalTier(TierBase):
         )
         self._current = job
         self._jobs.put(job)
+        self.start_loading()
         try:
             while True:
                 event = await out.get()
@@ -815,9 +837,17 @@ class LocalTier(TierBase):
     def close(self, timeout: float = 10.0) -> None:
         """Stop the worker and wait for it: a process that exits while llama.cpp is
         still loading or generating on another thread can die without a word."""
+        with self._start_lock:
+            self._closed = True
+            thread = self._thread
         self._jobs.put(None)
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout)
+        if thread is None:  # never started: nothing to wait for, and nothing will load
+            if not self._loaded.is_set():
+                self._load_error = self._load_error or "The local tier was closed."
+                self._loaded.set()
+            return
+        if threading.current_thread() is not thread:
+            thread.join(timeout)
 
 
 def _common_prefix(previous: Any, tokens: list[int]) -> int:

@@ -7,16 +7,19 @@ never be handed to another provider, a custom endpoint or the self-hosted rung.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rung.engine.config import Config, data_dir
 from rung.engine.secrets import KeyStore
-from rung.tiers.anthropic import AnthropicTier
 from rung.tiers.base import Tier
-from rung.tiers.gemini import GeminiTier
-from rung.tiers.http import HttpOptions, RemoteTier
 from rung.tiers.local import LocalTier
-from rung.tiers.openai import OpenAITier, SelfHostedTier
 from rung.tiers.providers import PROVIDERS, allowed_key_for
+
+if TYPE_CHECKING:
+    from rung.tiers.http import HttpOptions, RemoteTier
+
+# The remote tiers (and httpx under them) are imported when a remote rung is built, not
+# at start: a ladder of the local rung alone never needs them (bench/startup.py).
 
 
 @dataclass
@@ -37,6 +40,8 @@ def key_store(config: Config) -> KeyStore:
 
 
 def http_options(config: Config, selfhosted: bool = False) -> HttpOptions:
+    from rung.tiers.http import HttpOptions
+
     return HttpOptions(
         connect_timeout=config.get("network", "connect_timeout"),
         read_timeout=config.get("network", "read_timeout"),
@@ -109,11 +114,19 @@ def build_tier(
     }
     tier: RemoteTier
     if name == "selfhosted":
+        from rung.tiers.openai import SelfHostedTier
+
         tier = SelfHostedTier(**common)
     elif preset.protocol == "anthropic":
+        from rung.tiers.anthropic import AnthropicTier
+
         tier = AnthropicTier(**common)
     elif preset.protocol == "gemini":
+        from rung.tiers.gemini import GeminiTier
+
         tier = GeminiTier(**common)
     else:
+        from rung.tiers.openai import OpenAITier
+
         tier = OpenAITier(provider=name, kind=preset.kind, **common)
     return tier

@@ -28,9 +28,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rung.engine.attachments import split_attached
-from rung.engine.edits import ParseResult, edit_instructions, parse_reply
 from rung.engine.ladder import AUTO as AUTO_MODE
 from rung.engine.ladder import Ladder
 from rung.engine.recorder import Handle
@@ -49,6 +49,10 @@ from rung.tiers.base import (
 from rung.tiers.meter import MessageCost
 from rung.tiers.route_cost import RouteContext
 from rung.tiers.turn import Turn
+
+if TYPE_CHECKING:
+    # The coding assistant's parser loads with the first reply about attached files.
+    from rung.engine.edits import ParseResult
 
 # The running cost is re-priced at most this often while a reply streams.
 LIVE_COST_INTERVAL_S = 0.15
@@ -228,6 +232,8 @@ class Conversation:
         system = o.system or None
         attached = attached_paths(messages)
         if attached:
+            from rung.engine.edits import edit_instructions  # loaded when files are attached
+
             # Files are in the conversation: ask for changes in a form Rung can review
             # hunk by hunk and apply (see engine/edits).
             system = (
@@ -362,6 +368,8 @@ class Conversation:
             self._remember(plan, outcome.final)
             self.last_edits = None
             if outcome.final.reply.text and attached_paths(list(plan.request.messages)):
+                from rung.engine.edits import parse_reply
+
                 found = parse_reply(outcome.final.reply.text)
                 if found.edits or found.problems:
                     self.last_edits = found

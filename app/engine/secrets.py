@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import keyring
-import keyring.errors
 import tomli_w
 
 from rung.tiers.providers import PROVIDERS
@@ -70,6 +68,9 @@ class KeyStore:
     # -- what is available --------------------------------------------------------
     def keyring_status(self) -> tuple[bool, str]:
         """(usable, description) of the OS keyring on this machine."""
+        # keyring is imported on first use, not at start: its import is 40 ms.
+        import keyring.errors
+
         backend = keyring.get_keyring()
         name = f"{type(backend).__module__}.{type(backend).__name__}"
         try:
@@ -105,6 +106,8 @@ class KeyStore:
         env_var = PROVIDERS[provider].env_var if provider in PROVIDERS else None
         if env_var and os.environ.get(env_var, "").strip():
             yield "environment", os.environ[env_var]
+        import keyring.errors
+
         try:
             stored = keyring.get_password(SERVICE, provider)
         except keyring.errors.KeyringError:
@@ -143,6 +146,8 @@ class KeyStore:
         key, problem = clean_key(key)
         if problem:
             raise ValueError(f"That key {problem}; it was not saved.")
+        import keyring.errors
+
         try:
             keyring.set_password(SERVICE, provider, key)
             return "keyring"
@@ -159,6 +164,8 @@ class KeyStore:
         return "file"
 
     def delete(self, provider: str) -> None:
+        import keyring.errors
+
         with contextlib.suppress(keyring.errors.KeyringError):
             keyring.delete_password(SERVICE, provider)
         data = self._read_file()

@@ -9,6 +9,7 @@ app calls down into the engine (pin, apply settings), never into a screen.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
@@ -33,19 +34,26 @@ from rung.engine.safe_text import for_terminal
 from rung.engine.session import Session
 from rung.tiers.base import Notice, TextDelta, Tier, TierLoadError
 from rung.tui.chat import ChatScreen
-from rung.tui.chat_options import ChatChoice, ChatOptionsScreen
-from rung.tui.commands import RungCommands
-from rung.tui.compare_screen import CompareScreen
-from rung.tui.confirm import ConfirmScreen
-from rung.tui.cost_screen import CostScreen
-from rung.tui.help import HelpScreen, binding_rows
-from rung.tui.keymap import keymap_problems
-from rung.tui.review_screen import ReviewScreen
-from rung.tui.sessions_screen import OpenSession, SessionsScreen
 from rung.tui.themes import DEFAULT_THEME, builtin_themes, user_themes
 from rung.tui.widgets.meter import CostView
 from rung.tui.widgets.prompt import PromptInput
 from rung.tui.widgets.status import StatusView
+
+if TYPE_CHECKING:
+    from textual.command import Provider
+
+    from rung.tui.chat_options import ChatChoice
+    from rung.tui.sessions_screen import OpenSession
+
+# Screens other than the chat are imported when first opened, not at start: together
+# they were ~80 ms of the time to the first frame (bench/startup.py).
+
+
+def rung_commands() -> type[Provider]:
+    """The palette's Rung commands (Textual accepts a callable that returns a provider)."""
+    from rung.tui.commands import RungCommands
+
+    return RungCommands
 
 
 def chat_options(config: Config) -> ChatOptions:
@@ -58,7 +66,7 @@ def chat_options(config: Config) -> ChatOptions:
 
 class RungApp(App[None]):
     TITLE = "Rung"
-    COMMANDS = App.COMMANDS | {RungCommands}
+    COMMANDS = App.COMMANDS | {rung_commands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
         Binding(
@@ -234,6 +242,8 @@ class RungApp(App[None]):
                 self.show_cost()
 
     def on_chat_screen_options_wanted(self) -> None:
+        from rung.tui.chat_options import ChatOptionsScreen
+
         self.push_screen(
             ChatOptionsScreen(self.conversation.options, self.active_tier), self._options_chosen
         )
@@ -268,6 +278,8 @@ class RungApp(App[None]):
             self.notify(self.session.store_error or "History is off.", severity="warning",
                         markup=False)  # fmt: skip
             return
+        from rung.tui.sessions_screen import SessionsScreen
+
         self.push_screen(
             SessionsScreen(self.session.store, self.config, self.session.session_id),
             self._session_chosen,
@@ -289,9 +301,9 @@ class RungApp(App[None]):
         self.install_screen(fresh, "chat")
 
     def on_mount(self) -> None:
+        self.apply_keymap(self.config.keymap)  # before the chat screen: its keys drawn once
         self.install_screen(ChatScreen(self.conversation, self.resume_id), "chat")
         self.push_screen("chat")
-        self.apply_keymap(self.config.keymap)
         self.show_status(self.idle_state())
         self.show_cost()
         for problem in self.session.problems():
@@ -305,11 +317,21 @@ class RungApp(App[None]):
             # One notification for all broken themes, not one per file.
             self.notify("\n".join(self._theme_problems), title="Theme", severity="warning",
                         timeout=15, markup=False)  # fmt: skip
-        self.load_local_models()
-        self.check_health()
+        # After the first frame: loading llama.cpp and the model (on a worker thread)
+        # competes with drawing the screen for the interpreter.
+        self.call_after_refresh(self.load_local_models)
+        self.call_after_refresh(self.check_health)
+        self.call_after_refresh(self.warm_up)
         self.price_updater = start_price_updates(self.config)
         if self.price_updater is not None:
             self.watch_price_updates()
+
+    @work(group="warm-up", thread=True)
+    def warm_up(self) -> None:
+        """Import what the first reply needs while the user types, off the event loop."""
+        from rung.tui.widgets.messages import markdown_widget
+
+        markdown_widget()
 
     @work(group="prices", thread=True)
     def watch_price_updates(self) -> None:
@@ -328,6 +350,17 @@ class RungApp(App[None]):
     def apply_keymap(self, keymap: dict[str, str]) -> None:
         """Use the user's keys, and say at once which of them cannot work."""
         self.set_keymap(keymap)
+        if not keymap:  # nothing of the user's to check (and no screens to import for it)
+            self.keymap_problems = []
+            return
+        from rung.tui.chat_options import ChatOptionsScreen
+        from rung.tui.compare_screen import CompareScreen
+        from rung.tui.confirm import ConfirmScreen
+        from rung.tui.cost_screen import CostScreen
+        from rung.tui.help import HelpScreen
+        from rung.tui.keymap import keymap_problems
+        from rung.tui.review_screen import ReviewScreen
+        from rung.tui.sessions_screen import SessionsScreen
         from rung.tui.settings import SettingsScreen
 
         screens = (SettingsScreen, HelpScreen, CostScreen, ChatOptionsScreen, ConfirmScreen,
@@ -341,6 +374,8 @@ class RungApp(App[None]):
                         timeout=20, markup=False)  # fmt: skip
 
     def action_help(self) -> None:
+        from rung.tui.help import HelpScreen, binding_rows
+
         self.push_screen(HelpScreen(binding_rows(self), self.keymap_problems))
 
     def on_settings_screen_preview_theme(self, message: object) -> None:
@@ -356,7 +391,15 @@ class RungApp(App[None]):
         self.config = config
         local_same = all(
             old.get("local", k) == config.get("local", k)
-            for k in ("model_path", "n_ctx", "threads", "weight_repacking")
+            for k in (
+                "model_path",
+                "n_ctx",
+                "threads",
+                "max_tokens",
+                "repeat_penalty",
+                "repeat_guard",
+                "weight_repacking",
+            )
         )
         built = self.ladder.built()
         keep = built.get("local") if local_same else None

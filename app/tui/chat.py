@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
@@ -19,7 +20,7 @@ from textual.binding import ActiveBinding, Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, OptionList, TextArea
+from textual.widgets import OptionList, TextArea
 from textual.widgets.option_list import Option
 
 from rung.engine import attachments
@@ -33,31 +34,33 @@ from rung.engine.conversation import (
     Refusal,
     Routed,
 )
-from rung.engine.edits import Outcome as EditOutcome
-from rung.engine.export import export_session
 from rung.engine.safe_text import for_terminal, one_line
-from rung.engine.side_by_side import SideBySide, adopt
 from rung.engine.store import StoredMessage
-from rung.engine.workspace import (
-    complete_path,
-    edits_journal,
-    project_files,
-    proposal_for,
-    save_file,
-    suggested_name,
-)
 from rung.tiers.base import Message as ChatMessage
 from rung.tiers.base import Reply, TextDelta, Usage
 from rung.tiers.meter import MessageCost
 from rung.tiers.pricing import format_usd
-from rung.tui.compare_screen import CompareScreen
 from rung.tui.confirm import AskScreen, ConfirmScreen
-from rung.tui.cost_screen import CostScreen
-from rung.tui.review_screen import ReviewScreen
+from rung.tui.widgets.keybar import KeyBar
 from rung.tui.widgets.messages import MessageItem, MessageList, last_code_block
 from rung.tui.widgets.meter import CostBar
 from rung.tui.widgets.prompt import PromptInput
 from rung.tui.widgets.status import StatusBar
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from rung.engine.edits import Outcome as EditOutcome
+    from rung.engine.side_by_side import SideBySide
+
+
+def workspace() -> ModuleType:
+    """The coding assistant's files and edits, loaded on first use: importing them at
+    start cost ~35 ms before the first frame (bench/startup.py)."""
+    from rung.engine import workspace as module
+
+    return module
+
 
 PIN_ACTION = re.compile(r"pin\((\d+)\)")
 PREVIEW_DELAY_S = 0.3
@@ -254,7 +257,9 @@ class ChatScreen(Screen[None]):
     def _suggest(self, prompt: PromptInput) -> None:
         partial = prompt.mention_at_cursor()
         choices = self.query_one("#completions", OptionList)
-        found = complete_path(partial, self._project_files()) if partial is not None else []
+        found = []
+        if partial is not None:
+            found = workspace().complete_path(partial, self._project_files())
         if not found or (len(found) == 1 and found[0] == partial):
             choices.remove_class("shown")
             prompt.completing = False
@@ -268,7 +273,7 @@ class ChatScreen(Screen[None]):
     def _project_files(self) -> list[str]:
         now = time.monotonic()
         if self._files is None or now - self._files[0] > FILE_LIST_TTL_S:
-            self._files = (now, project_files(Path.cwd()))
+            self._files = (now, workspace().project_files(Path.cwd()))
         return self._files[1]
 
     def on_prompt_input_completion_key(self, message: PromptInput.CompletionKey) -> None:
@@ -342,7 +347,7 @@ class ChatScreen(Screen[None]):
         yield PromptInput(id="prompt")
         yield StatusBar(id="status")
         yield CostBar(id="cost")
-        yield Footer()
+        yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
         # The status and cost lines draw the app's state; the app decides it.
@@ -362,18 +367,23 @@ class ChatScreen(Screen[None]):
             self.notify(for_terminal(str(exc)), title="Resume", severity="error", markup=False)
             return
         messages = self.query_one(MessageList)
+        items: list[MessageItem] = []
         for m in stored:
             if m.role == "user":
                 typed, files = attachments.split_attached(m.content)
                 meta = "you" + (f" · attached {', '.join(files)}" if files else "")
-                await messages.add(MessageItem("user", typed, meta=meta))
+                items.append(MessageItem("user", typed, meta=meta))
                 continue
-            item = await messages.add(MessageItem("assistant", m.content, meta=stored_meta(m)))
+            status, note = "done", ""
             if m.error and m.finish_reason != "interrupted":
-                await item.finish("failed", f"Failed: {m.error}")
+                status, note = "failed", f"Failed: {m.error}"
             elif m.finish_reason in ("cancelled", "interrupted"):
-                await item.finish("cancelled", f"{m.finish_reason.capitalize()} — the text above "
-                                  "is what arrived.")  # fmt: skip
+                status = "cancelled"
+                note = f"{m.finish_reason.capitalize()} — the text above is what arrived."
+            items.append(
+                MessageItem("assistant", m.content, stored_meta(m), status=status, note=note)
+            )
+        await messages.show_history(items)
         messages.follow()
         self.app.post_message(self.Resumed(session_id, len(stored)))
 
@@ -541,9 +551,11 @@ class ChatScreen(Screen[None]):
             self.notify("The last reply proposes no edits. Attach files with @path and "
                         "ask for a change.", severity="warning")  # fmt: skip
             return
-        root = Path.cwd()
+        from rung.tui.review_screen import ReviewScreen
+
+        root, files = Path.cwd(), workspace()
         self.app.push_screen(
-            ReviewScreen(proposal_for(result, root), edits_journal(root)), self._applied
+            ReviewScreen(files.proposal_for(result, root), files.edits_journal(root)), self._applied
         )
 
     def _applied(self, outcome: EditOutcome | None) -> None:
@@ -560,24 +572,25 @@ class ChatScreen(Screen[None]):
             return
         self.app.push_screen(
             AskScreen("Save the code block as (a path inside the project):",
-                      suggested_name(reply)),
+                      workspace().suggested_name(reply)),
             lambda name: self._save_code(name, code),
         )  # fmt: skip
 
     def _save_code(self, name: str | None, code: str) -> None:
         if not name:
             return
-        outcome = save_file(Path.cwd(), name, code + "\n", edits_journal(Path.cwd()))
+        files, root = workspace(), Path.cwd()
+        outcome = files.save_file(root, name, code + "\n", files.edits_journal(root))
         self.notify(for_terminal(outcome.message), markup=False,
                     severity="information" if outcome.ok else "error")  # fmt: skip
 
     def action_undo_edit(self) -> None:
-        outcome = edits_journal(Path.cwd()).undo()
+        outcome = workspace().edits_journal(Path.cwd()).undo()
         self.notify(for_terminal(outcome.message), markup=False,
                     severity="information" if outcome.ok else "warning")  # fmt: skip
 
     def action_redo_edit(self) -> None:
-        outcome = edits_journal(Path.cwd()).redo()
+        outcome = workspace().edits_journal(Path.cwd()).redo()
         self.notify(for_terminal(outcome.message), markup=False,
                     severity="information" if outcome.ok else "warning")  # fmt: skip
 
@@ -590,6 +603,8 @@ class ChatScreen(Screen[None]):
         question, prompt_text = prompt.text.strip(), prompt.text
         if question:
             prompt.clear()
+        from rung.tui.compare_screen import CompareScreen
+
         self.app.push_screen(
             CompareScreen(self.conversation, rungs=None, question=question),
             lambda result: self._compared(result, prompt_text),
@@ -600,6 +615,8 @@ class ChatScreen(Screen[None]):
             if typed:
                 self.query_one(PromptInput).load_text(typed)  # nothing asked: nothing lost
             return
+        from rung.engine.side_by_side import adopt
+
         question_row = adopt(self.conversation, result)
         if question_row is not None:
             self.conversation.note_question(question_row)
@@ -647,6 +664,8 @@ class ChatScreen(Screen[None]):
             self.notify("Nothing to export yet.", severity="warning")
             return
         try:
+            from rung.engine.export import export_session
+
             path = export_session(session.store, session_id, session.config, Path.cwd())
         except (OSError, LookupError) as exc:
             self.notify(f"Could not export: {for_terminal(str(exc))}", severity="error",
@@ -655,6 +674,8 @@ class ChatScreen(Screen[None]):
         self.notify(f"Exported to {path} (API keys masked).", markup=False)
 
     def action_cost_detail(self) -> None:
+        from rung.tui.cost_screen import CostScreen
+
         self.app.push_screen(CostScreen(self.conversation.session.meter))
 
     def _last_reply(self) -> str | None:

@@ -54,9 +54,7 @@ class ReviewScreen(ModalScreen["Outcome | None"]):
         Binding("down,j", "move(1)", "Next hunk", id="review-next", show=False),
         Binding("up,k", "move(-1)", "Previous hunk", id="review-previous", show=False),
         Binding("right,l,tab", "file(1)", "Next file", id="review-next-file", show=False),
-        Binding(
-            "left,h,shift+tab", "file(-1)", "Previous file", id="review-prev-file", show=False
-        ),
+        Binding("left,h,shift+tab", "file(-1)", "Previous file", id="review-prev-file", show=False),
         Binding("space", "toggle", "Toggle hunk", id="review-toggle"),
         Binding("a", "set_hunk(True)", "Accept", id="review-accept", show=False),
         Binding("r", "set_hunk(False)", "Reject", id="review-reject", show=False),

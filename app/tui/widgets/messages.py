@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from textual.containers import VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets import Static
 
 from rung.engine.safe_text import for_terminal
+
+if TYPE_CHECKING:
+    from textual.widgets import Markdown
+    from textual.widgets.markdown import MarkdownStream
+
+
+def markdown_widget() -> type[Markdown]:
+    """Textual's Markdown widget, imported with the first reply shown (or by the app's
+    warm-up after the first frame): with markdown-it it is ~60 ms that the empty chat
+    screen does not need before it can take input (bench/startup.py)."""
+    from textual.widgets import Markdown
+
+    return Markdown
+
 
 CODE_BLOCK = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
 
@@ -35,13 +49,20 @@ class MessageItem(Widget):
     MessageItem Markdown { margin: 0; padding: 0; }
     """
 
-    def __init__(self, role: str, text: str = "", meta: str = "") -> None:
+    def __init__(
+        self, role: str, text: str = "", meta: str = "", *, status: str = "", note: str = ""
+    ) -> None:
+        """``status`` and ``note``: how a stored reply ended ("failed"/"cancelled" and the
+        line under it), drawn with it at once instead of appended after mounting."""
         super().__init__(classes=role)
         self.role = role
         self.text = text  # as received (copied and stored as is)
         self._meta_text = for_terminal(meta)
+        self._note = note
         self._stream: MarkdownStream | None = None
-        self.status = "streaming" if role == "assistant" and not text else "done"
+        self.status = status or ("streaming" if role == "assistant" and not text else "done")
+        if self.status in ("failed", "cancelled"):
+            self.add_class(self.status)
 
     def compose(self):  # type: ignore[override]
         yield Static(self._meta_text, classes="meta", markup=False)
@@ -52,11 +73,12 @@ class MessageItem(Widget):
             # traceback or unfenced code not reflowed or styled as Markdown.
             yield Static(for_terminal(self.text), markup=False, classes="body")
         else:
-            yield Markdown(for_terminal(self.text))
+            note = f"\n\n*{self._note}*" if self._note else ""
+            yield markdown_widget()(for_terminal(self.text + note))
 
     @property
     def markdown(self) -> Markdown:
-        return self.query_one(Markdown)
+        return self.query_one(markdown_widget())
 
     @property
     def meta_text(self) -> str:
@@ -70,7 +92,7 @@ class MessageItem(Widget):
     async def append(self, delta: str) -> None:
         self.text += delta
         if self._stream is None:
-            self._stream = Markdown.get_stream(self.markdown)
+            self._stream = markdown_widget().get_stream(self.markdown)
         await self._stream.write(for_terminal(delta))
 
     async def finish(self, status: str, note: str = "") -> None:
@@ -87,12 +109,72 @@ class MessageItem(Widget):
             await self.markdown.append(f"\n\n*{note}*")
 
 
+# A resumed conversation shows its last HISTORY_BATCH messages (more if they do not fill
+# the view); each scroll to the top shows the batch before. Mounting all of a 200-message
+# session (a Markdown widget per reply) took 15 s before its last answer was on screen;
+# with batches of 20, 1.15 s; of 10, 0.83 s (bench/startup.py).
+HISTORY_BATCH = 10
+
+
 class MessageList(VerticalScroll):
     """Scrolls with the reply only while the reader is at the bottom (``anchor``)."""
 
     DEFAULT_CSS = """
     MessageList { height: 1fr; padding: 0 1; }
+    MessageList > #earlier { color: $text-muted; text-align: center; width: 1fr;
+        margin: 0 0 1 0; }
     """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._earlier: list[MessageItem] = []  # stored messages not mounted yet, oldest first
+        self._showing_earlier = False
+
+    async def show_history(self, items: list[MessageItem]) -> None:
+        """A stored conversation: the latest messages now, the earlier ones on scrolling up."""
+        cut = max(0, len(items) - HISTORY_BATCH)
+        self._earlier = items[:cut]
+        widgets: list[Widget] = [Static(self._earlier_text(), id="earlier")] if cut else []
+        await self.mount_all([*widgets, *items[cut:]])
+        self.call_after_refresh(self._fill_view)
+
+    def _fill_view(self) -> None:
+        """Short messages may not fill a tall terminal: with nothing to scroll, the reader
+        could never reach the earlier ones, so show batches until the view overflows."""
+        if self._earlier and self.max_scroll_y <= 0 and not self._showing_earlier:
+            self._showing_earlier = True
+            self.call_later(self.show_earlier)
+
+    def _earlier_text(self) -> str:
+        return f"↑ {len(self._earlier)} earlier messages: scroll up to show them"
+
+    @property
+    def earlier_count(self) -> int:
+        return len(self._earlier)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value <= 0 and self._earlier and not self._showing_earlier:
+            self._showing_earlier = True
+            self.call_later(self.show_earlier)
+
+    async def show_earlier(self) -> None:
+        """Mount the batch before the oldest message shown, keeping the reader's place."""
+        try:
+            batch = self._earlier[-HISTORY_BATCH:]
+            del self._earlier[-HISTORY_BATCH:]
+            first = next(iter(self.query_children(MessageItem)), None)
+            await self.mount_all(batch, before=first)
+            marker = self.query_one("#earlier", Static)
+            if self._earlier:
+                marker.update(self._earlier_text())
+            else:
+                await marker.remove()
+            if first is not None:
+                self.call_after_refresh(self.scroll_to_widget, first, top=True, animate=False)
+        finally:
+            self._showing_earlier = False
+        self.call_after_refresh(self._fill_view)
 
     async def add(self, item: MessageItem) -> MessageItem:
         await self.mount(item)
