@@ -138,6 +138,12 @@ class PriceBook:
         return Cost(usd, True, "gpu-time", note)
 
 
+def load_price_tables() -> None:
+    """Import genai-prices and its bundled tables now (~140 ms), ahead of the first reply
+    the live meter prices; callers do it off the event loop."""
+    import genai_prices  # noqa: F401
+
+
 def genai_price(price_id: str | None, model: str, usage: Usage, when: datetime) -> Decimal | None:
     """Price from genai-prices' bundled snapshot (no network), or None if unknown."""
     if not model:

@@ -328,10 +328,14 @@ class RungApp(App[None]):
 
     @work(group="warm-up", thread=True)
     def warm_up(self) -> None:
-        """Import what the first reply needs while the user types, off the event loop."""
+        """Import what the first reply needs while the user types, off the event loop:
+        the Markdown view, and the price tables the live meter reads with the first token
+        (imported on the event loop they held the first reply back ~140 ms)."""
+        from rung.tiers.pricing import load_price_tables
         from rung.tui.widgets.messages import markdown_widget
 
         markdown_widget()
+        load_price_tables()
 
     @work(group="prices", thread=True)
     def watch_price_updates(self) -> None:

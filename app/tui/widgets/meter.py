@@ -27,7 +27,7 @@ class CostView:
 
 class CostBar(Static):
     DEFAULT_CSS = """
-    CostBar { height: 1; background: $panel-darken-1; color: $text; padding: 0 1; }
+    CostBar { height: 1; width: 1fr; background: $panel-darken-1; color: $text; padding: 0 1; }
     CostBar.warn { background: $warning-darken-2; }
     CostBar.over { background: $error-darken-2; }
     """
@@ -56,7 +56,9 @@ class CostBar(Static):
 
     def _fit(self) -> None:
         width = self.content_size.width or self.size.width or 200
-        self.update(fit_line(getattr(self, "_parts", []), width))
+        # One line of fixed size, redrawn several times a second while a reply streams:
+        # a repaint, not a re-layout of the whole screen.
+        self.update(fit_line(getattr(self, "_parts", []), width), layout=False)
 
 
 SEPARATOR = "  │  "

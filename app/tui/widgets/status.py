@@ -22,7 +22,7 @@ class StatusView:
 
 class StatusBar(Static):
     DEFAULT_CSS = """
-    StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
+    StatusBar { height: 1; width: 1fr; background: $panel; color: $text; padding: 0 1; }
     """
 
     def __init__(self, **kwargs: object) -> None:
@@ -74,7 +74,9 @@ class StatusBar(Static):
             if room >= 12 or tail == view.state:
                 line = f"{head}{short_model(model, max(4, room))}  │  {tail}"
                 break
-        self.update(line if len(line) <= width else line[: max(1, width - 1)] + "…")
+        # One line of fixed size: a repaint, not a re-layout of the whole screen (the
+        # status changes while a reply streams).
+        self.update(line if len(line) <= width else line[: max(1, width - 1)] + "…", layout=False)
 
 
 def short_model(name: str, room: int) -> str:
