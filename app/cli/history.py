@@ -29,7 +29,8 @@ from rung.engine.store import (
 from rung.tiers.pricing import format_usd
 
 
-def _open(command: str) -> Store | None:
+def open_history(command: str) -> Store | None:
+    """The history store, or None after saying on stderr why it cannot be read."""
     try:
         return open_store(data_dir())
     except StoreError as exc:
@@ -78,7 +79,7 @@ def _amount(usd: Decimal, unknown: int, messages: int) -> str:
 
 
 def run_cost(as_json: bool) -> int:
-    store = _open("cost")
+    store = open_history("cost")
     if store is None:
         return 1
     try:
@@ -114,7 +115,7 @@ def run_cost(as_json: bool) -> int:
 def find_session(resume_id: int | None) -> tuple[int | None, str | None]:
     """The session to open: ``resume_id`` if it exists, else the newest chat-screen
     conversation (`rung ask` one-shots are continued only by id). (id, problem)."""
-    store = _open("--continue" if resume_id is None else "--resume")
+    store = open_history("--continue" if resume_id is None else "--resume")
     if store is None:
         return None, "the history cannot be read, so there is nothing to continue"
     try:
@@ -134,7 +135,7 @@ def find_session(resume_id: int | None) -> tuple[int | None, str | None]:
 
 def run_sessions(as_json: bool = False, limit: int = 20) -> int:
     """`rung sessions`: recent conversations, newest first (`--json`: with messages)."""
-    store = _open("sessions")
+    store = open_history("sessions")
     if store is None:
         return 1
     try:
@@ -202,7 +203,7 @@ def run_export(session_id: int | None, output: str | None, config: Config,
     if output and Path(output).exists() and not force:
         print(f"rung export: {output} exists; pass --force to replace it", file=sys.stderr)
         return 1
-    store = _open("export")
+    store = open_history("export")
     if store is None:
         return 1
     try:

@@ -9,9 +9,9 @@ import json
 import sys
 from decimal import Decimal
 
-from rung.engine.config import Config, data_dir
+from rung.cli.history import open_history
+from rung.engine.config import Config
 from rung.engine.safe_text import for_terminal, json_for_terminal, one_line
-from rung.engine.store import StoreError, open_store
 from rung.engine.whatif import BreakEven, Repriced, WhatIf, what_if, whatif_json
 from rung.tiers.pricing import format_usd
 
@@ -20,10 +20,8 @@ def run_whatif(config: Config, days: int, as_json: bool) -> int:
     if days < 1:
         print("rung cost: --days must be at least 1", file=sys.stderr)
         return 2
-    try:
-        store = open_store(data_dir())
-    except StoreError as exc:
-        print(f"rung cost: cannot read the history: {for_terminal(str(exc))}", file=sys.stderr)
+    store = open_history("cost")
+    if store is None:
         return 1
     try:
         result = what_if(config, store, days)

@@ -201,7 +201,11 @@ class MessageList(VerticalScroll):
     def _fill_view(self) -> None:
         """Short messages may not fill a tall terminal: with nothing to scroll, the reader
         could never reach the earlier ones, so show batches until the view overflows."""
-        if self._earlier and self.max_scroll_y <= 0 and not self._showing_earlier:
+        if self.max_scroll_y <= 0:
+            self._request_earlier()
+
+    def _request_earlier(self) -> None:
+        if self._earlier and not self._showing_earlier:
             self._showing_earlier = True
             self.call_later(self.show_earlier)
 
@@ -214,9 +218,8 @@ class MessageList(VerticalScroll):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
-        if new_value <= 0 and self._earlier and not self._showing_earlier:
-            self._showing_earlier = True
-            self.call_later(self.show_earlier)
+        if new_value <= 0:
+            self._request_earlier()
 
     async def show_earlier(self) -> None:
         """Mount the batch before the oldest message shown, keeping the reader's place."""
