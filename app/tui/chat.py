@@ -248,6 +248,8 @@ class ChatScreen(Screen[None]):
         prompt = self.query_one(PromptInput)
         if event.text_area is not prompt:
             return
+        if self._item is not None:
+            self._item.user_typed()  # the streaming reply gives way to typing
         self._suggest(prompt)
         if self._preview_timer is not None:
             self._preview_timer.stop()
@@ -704,7 +706,7 @@ class ChatScreen(Screen[None]):
         self.conversation.start_new()
         self._item = self._failed_item = None
         self.replies.clear()
-        await self.query_one(MessageList).remove_children()
+        await self.query_one(MessageList).clear()
         self.app.post_message(self.NewChat())
 
     class NewChat(Message):

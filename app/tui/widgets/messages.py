@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import TYPE_CHECKING
@@ -11,11 +12,12 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from rung.engine.safe_text import for_terminal
+from rung.tui import gc_pause
+from rung.tui.widgets.md_parts import PartCutter
 
 if TYPE_CHECKING:
     from textual.timer import Timer
     from textual.widgets import Markdown
-    from textual.widgets.markdown import MarkdownStream
 
 
 def markdown_widget() -> type[Markdown]:
@@ -47,6 +49,14 @@ FLUSH_MAX_S = 0.2
 BUSY_HIGH, BUSY_LOW = 0.5, 0.25
 
 
+# Typing comes first: each batch re-lays out the screen (20-60 ms on a 2-core VM with a
+# long reply), and a key pressed meanwhile waits for it. While the user types, the reply
+# is drawn when typing pauses for TYPING_HOLD_S, or at the latest every TYPING_MAX_HOLD_S,
+# right after a key's echo (bench/stream_render.py --typing).
+TYPING_HOLD_S = 0.15
+TYPING_MAX_HOLD_S = 5.0
+
+
 class FlushPacer:
     """How long to wait before the next batch, from the event loop thread's CPU use."""
 
@@ -67,8 +77,9 @@ class FlushPacer:
 
 
 class MessageItem(Widget):
-    """One turn. An assistant turn streams: ``append`` feeds Markdown.get_stream, so each
-    token costs the same however long the reply already is."""
+    """One turn. An assistant reply streams in through ``append``, in batches, into
+    Markdown views of about md_parts.PART_CHARS characters each: a write lays out only the
+    last view, so a token costs the same however long the reply already is."""
 
     DEFAULT_CSS = """
     MessageItem { height: auto; padding: 0 1; margin: 0 0 1 0; }
@@ -80,6 +91,15 @@ class MessageItem(Widget):
     MessageItem.notice { border-left: none; color: $text-warning; padding: 0 1; }
     MessageItem.replaced { opacity: 60%; }
     MessageItem Markdown { margin: 0; padding: 0; }
+    /* A reply in several views (md_parts) must read as one: within one view a block's
+       top margin and the bottom margin (1) of the block before it collapse into the
+       larger, across views they would add up. (Whole margins: a rule with margin-top
+       alone would zero the other sides.) */
+    MessageItem Markdown.continued > MarkdownBlock:first-child { margin: 0 0 1 0; }
+    MessageItem Markdown.continued > MarkdownH1:first-child,
+    MessageItem Markdown.continued > MarkdownH2:first-child { margin: 1 0 1 0; }
+    /* A parked view (far off screen) keeps its height with none of its blocks laid out. */
+    MessageItem Markdown.parked > * { display: none; }
     """
 
     def __init__(
@@ -92,7 +112,11 @@ class MessageItem(Widget):
         self.text = text  # as received (copied and stored as is)
         self._meta_text = for_terminal(meta)
         self._note = note
-        self._stream: MarkdownStream | None = None
+        self._cutter = PartCutter()
+        self._parked_width = 0
+        self._holding_gc = False
+        self._typed_at = 0.0
+        self._writing = asyncio.Lock()
         self._pending: list[str] = []  # pieces not yet in the view
         self._flush_timer: Timer | None = None
         self._flushed_at = 0.0
@@ -111,11 +135,55 @@ class MessageItem(Widget):
             yield Static(for_terminal(self.text), markup=False, classes="body")
         else:
             note = f"\n\n*{self._note}*" if self._note else ""
-            yield markdown_widget()(for_terminal(self.text + note))
+            # A long stored reply is shown in parts, like a streamed one (md_parts).
+            parts = PartCutter().split(for_terminal(self.text + note)) or [""]
+            for number, part in enumerate(parts):
+                yield markdown_widget()(part, classes="continued" if number else "")
 
     @property
     def markdown(self) -> Markdown:
-        return self.query_one(markdown_widget())
+        """The Markdown view the reply is being written to (the last of its parts)."""
+        return self.views()[-1]
+
+    @property
+    def shown_source(self) -> str:
+        """The Markdown on screen, all parts together."""
+        return "".join(view.source for view in self.views())
+
+    def views(self) -> list[Markdown]:
+        """The reply's Markdown views, in order (children only: no search of the blocks)."""
+        kind = markdown_widget()
+        return [child for child in self.children if isinstance(child, kind)]
+
+    def park_views(self, top: float, bottom: float, width: int) -> int:
+        """Park the views outside screen rows ``top``..``bottom`` and bring back those
+        inside; ``width`` is the list's: a view parked at another width would come back
+        with another height. Returns how many views are parked.
+
+        Textual lays out every widget of every message on each layout change, off
+        screen or not, so a frame cost more the longer the conversation (an 8,000-token
+        reply is ~1,000 widgets). A parked view is one widget of fixed height.
+        """
+        parked = 0
+        resized = self._parked_width != width  # parked heights are stale: all come back
+        self._parked_width = width
+        views = self.views()
+        for number, view in enumerate(views):
+            if self.status == "streaming" and number == len(views) - 1:
+                continue  # being written to
+            region = view.region
+            near = region.bottom > top and region.y < bottom
+            if view.has_class("parked"):
+                if near or resized:
+                    view.remove_class("parked")
+                    view.styles.height = "auto"
+                else:
+                    parked += 1
+            elif not near and region.height > 0 and not resized:
+                view.styles.height = region.height
+                view.add_class("parked")
+                parked += 1
+        return parked
 
     @property
     def meta_text(self) -> str:
@@ -131,26 +199,64 @@ class MessageItem(Widget):
         once), paced by FlushPacer."""
         self.text += delta
         self._pending.append(delta)
+        if not self._holding_gc:
+            self._holding_gc = True
+            gc_pause.hold()
         if self._flush_timer is not None:
             return
-        wait = self._flushed_at + self._pacer.interval - time.monotonic()
-        if wait <= 0:
+        wait = self._flush_due() - time.monotonic()
+        if wait <= 0 and not self._writing.locked():
             await self._flush()
         else:
-            self._flush_timer = self.set_timer(wait, self._flush)
+            self._flush_timer = self.set_timer(max(wait, 0.01), self._flush_when_due)
+
+    def _flush_due(self) -> float:
+        due = self._flushed_at + self._pacer.interval
+        if self._typed_at:
+            hold = min(self._typed_at + TYPING_HOLD_S, self._flushed_at + TYPING_MAX_HOLD_S)
+            due = max(due, hold)
+        return due
+
+    async def _flush_when_due(self) -> None:
+        self._flush_timer = None
+        wait = self._flush_due() - time.monotonic()
+        if wait > 0.005:  # a key was typed since the timer was set
+            self._flush_timer = self.set_timer(wait, self._flush_when_due)
+        else:
+            await self._flush()
+
+    def user_typed(self) -> None:
+        """A key changed the prompt: the reply gives way (TYPING_HOLD_S)."""
+        if self.status != "streaming":
+            return
+        now = time.monotonic()
+        self._typed_at = now
+        if self._pending and now - self._flushed_at >= TYPING_MAX_HOLD_S:
+            # Overdue: drawn right after this key's echo, the longest gap before the next.
+            if self._flush_timer is not None:
+                self._flush_timer.stop()
+                self._flush_timer = None
+            self.call_after_refresh(self._flush)
 
     async def _flush(self) -> None:
         self._flush_timer = None
-        if not self._pending:
-            return
-        # Sanitized as one piece: an escape sequence split across tokens is still caught.
-        text = for_terminal("".join(self._pending))
-        self._pending.clear()
-        self._flushed_at = time.monotonic()
-        self._pacer.flushed()
-        if self._stream is None:
-            self._stream = markdown_widget().get_stream(self.markdown)
-        await self._stream.write(text)
+        # One write at a time: Markdown.append reads the view's source before it takes
+        # its own lock, so two in flight would parse overlapping text.
+        async with self._writing:
+            if not self._pending:
+                return
+            # Sanitized as one piece: an escape sequence split across tokens is still caught.
+            text = for_terminal("".join(self._pending))
+            self._pending.clear()
+            self._flushed_at = time.monotonic()
+            self._pacer.flushed()
+            first, *parts = self._cutter.feed(text)
+            if first:
+                await self.markdown.append(first)
+            for part in parts:
+                view = markdown_widget()(classes="continued")
+                await self.mount(view)
+                await view.append(part)
 
     async def finish(self, status: str, note: str = "") -> None:
         """End the stream and add the closing note, appended like the tokens were: a full
@@ -158,15 +264,28 @@ class MessageItem(Widget):
         up back to the bottom."""
         if self._flush_timer is not None:
             self._flush_timer.stop()
+            self._flush_timer = None
         await self._flush()
-        if self._stream is not None:
-            await self._stream.stop()
-            self._stream = None
+        held = self._cutter.end()  # the start of a last line, if it was held back
+        if held:
+            async with self._writing:
+                await self.markdown.append(held)
         self.status = status
         if status in ("failed", "cancelled"):
             self.add_class(status)
         if note:
-            await self.markdown.append(f"\n\n*{note}*")
+            async with self._writing:
+                await self.markdown.append(f"\n\n*{note}*")
+        if self._holding_gc:
+            self._release_gc()
+
+    def _release_gc(self, freeze: bool = True) -> None:
+        self._holding_gc = False
+        gc_pause.release(freeze=freeze)
+
+    def on_unmount(self) -> None:
+        if self._holding_gc:  # removed mid-reply (a new chat, the app quitting)
+            self._release_gc(freeze=False)
 
 
 # A resumed conversation shows its last HISTORY_BATCH messages (more if they do not fill
@@ -174,6 +293,12 @@ class MessageItem(Widget):
 # session (a Markdown widget per reply) took 15 s before its last answer was on screen;
 # with batches of 20, 1.15 s; of 10, 0.83 s (bench/startup.py).
 HISTORY_BATCH = 10
+
+# Views more than PARK_MARGIN_SCREENS screen heights above or below the visible part of
+# the conversation are parked (MessageItem.park_views); checked every PARK_EVERY_S and
+# after each scroll. A screen of margin is more than a mouse wheel or Page Up moves.
+PARK_MARGIN_SCREENS = 1.0
+PARK_EVERY_S = 0.3
 
 
 class MessageList(VerticalScroll):
@@ -189,6 +314,8 @@ class MessageList(VerticalScroll):
         super().__init__(id=id)
         self._earlier: list[MessageItem] = []  # stored messages not mounted yet, oldest first
         self._showing_earlier = False
+        self._park_pending = False
+        self.parked = 0  # how many views the last pass left parked
 
     async def show_history(self, items: list[MessageItem]) -> None:
         """A stored conversation: the latest messages now, the earlier ones on scrolling up."""
@@ -220,6 +347,7 @@ class MessageList(VerticalScroll):
         super().watch_scroll_y(old_value, new_value)
         if new_value <= 0:
             self._request_earlier()
+        self._park_soon()
 
     async def show_earlier(self) -> None:
         """Mount the batch before the oldest message shown, keeping the reader's place."""
@@ -238,6 +366,36 @@ class MessageList(VerticalScroll):
         finally:
             self._showing_earlier = False
         self.call_after_refresh(self._fill_view)
+
+    def on_mount(self) -> None:
+        # Also after each scroll; the interval catches what streaming pushes off screen.
+        self.set_interval(PARK_EVERY_S, self._park)
+
+    def _park(self) -> None:
+        self._park_pending = False
+        viewport = self.region
+        if not viewport:
+            return
+        margin = viewport.height * PARK_MARGIN_SCREENS
+        top, bottom = viewport.y - margin, viewport.bottom + margin
+        width = self.scrollable_content_region.width
+        self.parked = sum(
+            item.park_views(top, bottom, width) for item in self.query_children(MessageItem)
+        )
+
+    def _park_soon(self) -> None:
+        if not self._park_pending:
+            self._park_pending = True
+            self.call_after_refresh(self._park)
+
+    async def clear(self) -> None:
+        """Remove every message (a new chat)."""
+        await self.remove_children()
+        self._earlier.clear()
+        gc_pause.forget()  # what was frozen with the old conversation can be collected
+
+    def on_unmount(self) -> None:
+        gc_pause.forget()
 
     async def add(self, item: MessageItem) -> MessageItem:
         await self.mount(item)
