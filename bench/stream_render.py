@@ -289,8 +289,11 @@ def type_while(term: Term, since: float, until_mark: bool, count: int = 40) -> l
 
 
 def clear_prompt(term: Term, count: int) -> None:
-    for _ in range(count):
+    # More than were counted: a key whose echo was not seen in time is still in the
+    # prompt, and would end up in the next case's question. Extra ones do nothing.
+    for _ in range(count + 10):
         term.write("\x7f")
+        time.sleep(0.01)  # one key per read, as a person types them
     term.quiet(0.3)
 
 
