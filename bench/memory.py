@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ptyterm import Term, isolated_env, tail_text
 from startup import REFERENCE_APP
-from stream_render import MARK, MODEL, ServerLog, handler_for, reply_text
+from stream_render import MARK, ServerLog, bench_config, handler_for, reply_text
 
 from tests.fakes import ScriptedServer
 
@@ -88,15 +88,7 @@ def main() -> int:
             ref_mem = ref.memory_kb()
             ref.close()
 
-            env["OPENAI_API_KEY"] = "sk-bench-0000000000000000"
-            config = Path(env["XDG_CONFIG_HOME"]) / "rung" / "config.toml"
-            config.parent.mkdir(parents=True, exist_ok=True)
-            config.write_text(
-                f'[ladder]\nrungs = ["local", "openai"]\n\n[providers.openai]\n'
-                f'base_url = "{server.url}/v1"\nmodel = "{MODEL}"\n\n'
-                # Rung cuts a reply that runs past the requested output limit.
-                "[ui]\nmax_tokens = 16384\n"
-            )
+            bench_config(env, server.url, ["local", "openai"])
             (tmp / "work").mkdir()
             term = Term([sys.executable, "-m", "rung"], env, ROWS, COLS, cwd=str(tmp / "work"))
             try:

@@ -222,17 +222,23 @@ class Result:
     typing_ms: list[float] = field(default_factory=list)
 
 
-def start_rung(tmp: Path, url: str) -> Term:
-    env = isolated_env(tmp, ROWS, COLS)
+def bench_config(env: dict[str, str], url: str, rungs: list[str]) -> None:
+    """Point an isolated environment's rung at the bench server (as the openai rung)."""
     env["OPENAI_API_KEY"] = "sk-bench-0000000000000000"
     config = Path(env["XDG_CONFIG_HOME"]) / "rung" / "config.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
+    ladder = ", ".join(f'"{name}"' for name in rungs)
     config.write_text(
-        f'[ladder]\nrungs = ["openai"]\n\n[providers.openai]\nbase_url = "{url}/v1"\n'
+        f'[ladder]\nrungs = [{ladder}]\n\n[providers.openai]\nbase_url = "{url}/v1"\n'
         f'model = "{MODEL}"\n\n'
         # Rung cuts a reply that runs past the requested output limit (2,048 by default).
         "[ui]\nmax_tokens = 16384\n"
     )
+
+
+def start_rung(tmp: Path, url: str) -> Term:
+    env = isolated_env(tmp, ROWS, COLS)
+    bench_config(env, url, ["openai"])
     work = tmp / "work"
     work.mkdir(exist_ok=True)
     term = Term([sys.executable, "-m", "rung"], env, ROWS, COLS, cwd=str(work))
