@@ -233,13 +233,15 @@ class MessageItem(Widget):
         self._typed_at = now
         if self._pending and now - self._flushed_at >= TYPING_MAX_HOLD_S:
             # Overdue: drawn right after this key's echo, the longest gap before the next.
-            if self._flush_timer is not None:
-                self._flush_timer.stop()
-                self._flush_timer = None
+            self._stop_flush_timer()
             self.call_after_refresh(self._flush)
 
+    def _stop_flush_timer(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+            self._flush_timer = None
+
     async def _flush(self) -> None:
-        self._flush_timer = None
         # One write at a time: Markdown.append reads the view's source before it takes
         # its own lock, so two in flight would parse overlapping text.
         async with self._writing:
@@ -262,20 +264,16 @@ class MessageItem(Widget):
         """End the stream and add the closing note, appended like the tokens were: a full
         re-render would collapse the content for a frame and yank a reader who scrolled
         up back to the bottom."""
-        if self._flush_timer is not None:
-            self._flush_timer.stop()
-            self._flush_timer = None
+        self._stop_flush_timer()
         await self._flush()
-        held = self._cutter.end()  # the start of a last line, if it was held back
-        if held:
+        # The start of a last line, if it was held back (md_parts), then the note.
+        tail = self._cutter.end() + (f"\n\n*{for_terminal(note)}*" if note else "")
+        if tail:
             async with self._writing:
-                await self.markdown.append(held)
+                await self.markdown.append(tail)
         self.status = status
         if status in ("failed", "cancelled"):
             self.add_class(status)
-        if note:
-            async with self._writing:
-                await self.markdown.append(f"\n\n*{note}*")
         if self._holding_gc:
             self._release_gc()
 
