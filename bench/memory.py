@@ -9,8 +9,10 @@ from the server. Measured from /proc: VmRSS (now) and VmHWM (peak).
 - start: the status line says the local model is ready;
 - one 8,000-token reply in a new chat;
 - 50 turns of ~300-token replies in one conversation (after Ctrl+N): RSS after each
-  turn; growth per turn (a least-squares slope over turns 10-50, after the allocator
-  has warmed up) against the characters a turn adds (question + reply).
+  turn; growth per turn (a least-squares slope) against the characters a turn adds
+  (question + reply), over two stretches: while the chat fills its window of mounted
+  messages (turns 11-25: every message has widgets), and once the oldest are shelved
+  as text (turns 31-50; rung.tui.widgets.messages.MOUNTED_MAX).
 
 Reference in the same run: the floor Textual app (one TextArea) at start.
 
@@ -35,6 +37,7 @@ from ptyterm import Term, isolated_env, tail_text
 from startup import REFERENCE_APP
 from stream_render import MARK, ServerLog, bench_config, handler_for, reply_text
 
+from rung.tui.widgets.messages import MOUNTED_MAX
 from tests.fakes import ScriptedServer
 
 ROWS, COLS = 40, 120
@@ -135,18 +138,23 @@ def main() -> int:
         f"= {(big['VmRSS'] - start['VmRSS']) * 1024 / big_chars:.0f} bytes per character"
     )
     print(f"after Ctrl+N (new chat):                      RSS {mb(after_new['VmRSS'])}")
-    first = 10 if args.turns > 20 else 0
-    xs = list(range(first + 1, args.turns + 1))
-    growth = slope([float(x) for x in xs], [float(v) for v in rss[first:]]) * 1024
     print(
         f"after {args.turns} turns of ~{args.turn_tokens} tokens "
         f"({per_turn_chars:,.0f} chars of text per turn): RSS {mb(end['VmRSS'])}, "
         f"peak {mb(end['VmHWM'])}"
     )
-    print(
-        f"growth per turn (slope over turns {first + 1}-{args.turns}): {growth / 1024:,.1f} KB"
-        f" = {growth / per_turn_chars:.0f} bytes per character of text kept"
-    )
+    full = MOUNTED_MAX // 2 + 5  # the first turn after the window filled, and a shelving
+    stretches = [("while the window fills", 11, min(full - 5, args.turns))]
+    stretches.append(("once old messages are shelved", full + 1, args.turns))
+    for label, first, last in stretches:
+        if last - first < 4:
+            continue
+        xs = [float(x) for x in range(first, last + 1)]
+        growth = slope(xs, [float(v) for v in rss[first - 1 : last]]) * 1024
+        print(
+            f"growth per turn {label} (turns {first}-{last}): {growth / 1024:,.1f} KB"
+            f" = {growth / per_turn_chars:.0f} bytes per character of text kept"
+        )
     print(
         "RSS by turn (MB): " + " ".join(f"{v / 1024:.0f}" for v in rss[:: max(1, args.turns // 10)])
     )

@@ -1,15 +1,20 @@
-"""How a long reply stays cheap to draw: parked views, typing first, no full GC mid-reply."""
+"""How a long reply stays cheap to draw: parked views, typing first, no full GC mid-reply;
+and how a long conversation stays small: old messages shelved as text."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
 
+import pytest
 from textual.app import App, ComposeResult
+from textual.widgets import Static
 
 from rung.tui import gc_pause
 from rung.tui.widgets import messages as messages_module
 from rung.tui.widgets.messages import MessageItem, MessageList
+from tests.conftest import wait_for
 from tests.test_md_parts import reply_text
 
 
@@ -107,9 +112,9 @@ async def test_no_full_collection_while_a_reply_streams() -> None:
             assert gc.get_threshold()[2] >= gc_pause.PAUSED_THRESHOLD
             frozen = gc.get_freeze_count()
             await item.finish("done")
-            await pilot.pause()
-            # After the reply: collections as before, and what lived is frozen.
-            assert not gc_pause.paused()
+            # After the frame that shows the reply's end: collections as before, and
+            # what lived is frozen.
+            await wait_for(lambda: not gc_pause.paused(), timeout=5)
             assert gc.get_threshold() == normal
             assert gc.get_freeze_count() > frozen
             # A reply removed mid-stream (a new chat) does not leave collections paused.
@@ -120,7 +125,71 @@ async def test_no_full_collection_while_a_reply_streams() -> None:
             await app.query_one(MessageList).clear()
             await pilot.pause()
             assert not gc_pause.paused()
-            assert gc.get_freeze_count() == 0  # the old conversation can be collected
+            # The old conversation can be collected (after a refresh: see gc_pause.forget).
+            await wait_for(lambda: gc.get_freeze_count() == 0, timeout=5)
     finally:
         gc.unfreeze()
         gc.set_threshold(*normal)
+
+
+async def one_turn(messages: MessageList, i: int, status: str = "done") -> MessageItem:
+    """A question and its streamed reply, sent as the chat screen sends them."""
+    messages.follow()
+    await messages.add(MessageItem("user", f"question {i}", meta="you"))
+    reply = await messages.add(MessageItem("assistant", meta=f"openai · turn {i}"))
+    await reply.append(f"Answer **{i}**.\n\n```python\nprint({i})\n```\n")
+    await reply.finish(status, "Cancelled — the text above is what arrived." if i == 0 else "")
+    return reply
+
+
+async def test_old_messages_are_shelved_as_text_and_come_back_on_scroll_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(messages_module, "MOUNTED_MAX", 8)
+    monkeypatch.setattr(messages_module, "MOUNTED_KEEP", 6)
+    app = Conversation()
+    async with app.run_test(size=(80, 24)) as pilot:
+        messages = app.query_one(MessageList)
+        first = weakref.ref(await one_turn(messages, 0, "cancelled"))
+        await one_turn(messages, 1)
+        first_widgets = weakref.ref(first().views()[0])  # type: ignore[union-attr]
+        for i in range(2, 6):
+            await one_turn(messages, i)
+            await pilot.pause()
+        # 12 messages: past 8, the oldest were shelved down to 6 (then more may have come).
+        await wait_for(lambda: len(messages.query_children(MessageItem)) <= 8)
+        shown = list(messages.query_children(MessageItem))
+        earlier = messages.earlier_count
+        assert earlier >= 4 and earlier + len(shown) == 12
+        assert shown[0].text == f"question {earlier // 2}"
+        assert shown[-1].text.startswith("Answer **5**")
+        marker = str(messages.query_one("#earlier", Static).render())
+        assert f"{earlier} earlier messages" in marker
+        assert messages.is_vertical_scroll_end  # the reader stays at the bottom
+        # The shelved widgets are freed as the next reply ends, although the replies
+        # froze them (gc_pause).
+        await one_turn(messages, 6)
+        await wait_for(lambda: first() is None and first_widgets() is None)
+        # Scrolling to the top brings them back as they were.
+        await wait_for(lambda: len(messages.query_children(MessageItem)) <= 8)
+        messages.scroll_home(animate=False)
+        await wait_for(lambda: len(messages.query_children(MessageItem)) == 14)
+        items = list(messages.query_children(MessageItem))
+        assert [item.text for item in items[:3:2]] == ["question 0", "question 1"]
+        reply = items[1]
+        assert reply.has_class("cancelled") and reply.meta_text == "openai · turn 0"
+        await wait_for(lambda: "Answer **0**" in reply.shown_source)  # parsed as it mounts
+        assert "Cancelled" in reply.shown_source
+        await wait_for(lambda: not messages.query("#earlier"))
+        # A reader who has scrolled up keeps their place: nothing is shelved under them.
+        await pilot.pause(messages_module.PARK_EVERY_S)
+        reading = messages.scroll_y
+        assert reading < messages.max_scroll_y
+        await messages.add(MessageItem("notice", "Escalating."))
+        await pilot.pause(messages_module.PARK_EVERY_S * 2)
+        assert len(messages.query_children(MessageItem)) == 15
+        assert messages.scroll_y == reading
+        # Back at the bottom, the next message shelves the oldest again.
+        await one_turn(messages, 7)
+        await wait_for(lambda: len(messages.query_children(MessageItem)) <= 8)
+        assert messages.earlier_count == 17 - len(messages.query_children(MessageItem))

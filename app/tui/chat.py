@@ -42,7 +42,7 @@ from rung.tiers.meter import MessageCost
 from rung.tiers.pricing import format_usd
 from rung.tui.confirm import AskScreen, ConfirmScreen
 from rung.tui.widgets.keybar import KeyBar
-from rung.tui.widgets.messages import MessageItem, MessageList, last_code_block
+from rung.tui.widgets.messages import MessageItem, MessageList, Shelved, last_code_block
 from rung.tui.widgets.meter import CostBar
 from rung.tui.widgets.prompt import PromptInput
 from rung.tui.widgets.status import StatusBar
@@ -369,12 +369,12 @@ class ChatScreen(Screen[None]):
             self.notify(for_terminal(str(exc)), title="Resume", severity="error", markup=False)
             return
         messages = self.query_one(MessageList)
-        items: list[MessageItem] = []
+        items: list[Shelved] = []
         for m in stored:
             if m.role == "user":
                 typed, files = attachments.split_attached(m.content)
                 meta = "you" + (f" · attached {', '.join(files)}" if files else "")
-                items.append(MessageItem("user", typed, meta=meta))
+                items.append(Shelved("user", typed, meta=meta))
                 continue
             status, note = "done", ""
             if m.error and m.finish_reason != "interrupted":
@@ -382,9 +382,7 @@ class ChatScreen(Screen[None]):
             elif m.finish_reason in ("cancelled", "interrupted"):
                 status = "cancelled"
                 note = f"{m.finish_reason.capitalize()} — the text above is what arrived."
-            items.append(
-                MessageItem("assistant", m.content, stored_meta(m), status=status, note=note)
-            )
+            items.append(Shelved("assistant", m.content, stored_meta(m), status=status, note=note))
         await messages.show_history(items)
         messages.follow()
         self.app.post_message(self.Resumed(session_id, len(stored)))

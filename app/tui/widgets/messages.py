@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from dataclasses import dataclass
+from itertools import takewhile
 from typing import TYPE_CHECKING
 
 from textual.containers import VerticalScroll
@@ -91,13 +93,6 @@ class MessageItem(Widget):
     MessageItem.notice { border-left: none; color: $text-warning; padding: 0 1; }
     MessageItem.replaced { opacity: 60%; }
     MessageItem Markdown { margin: 0; padding: 0; }
-    /* A reply in several views (md_parts) must read as one: within one view a block's
-       top margin and the bottom margin (1) of the block before it collapse into the
-       larger, across views they would add up. (Whole margins: a rule with margin-top
-       alone would zero the other sides.) */
-    MessageItem Markdown.continued > MarkdownBlock:first-child { margin: 0 0 1 0; }
-    MessageItem Markdown.continued > MarkdownH1:first-child,
-    MessageItem Markdown.continued > MarkdownH2:first-child { margin: 1 0 1 0; }
     /* A parked view (far off screen) keeps its height with none of its blocks laid out. */
     MessageItem Markdown.parked > * { display: none; }
     """
@@ -137,8 +132,8 @@ class MessageItem(Widget):
             note = f"\n\n*{self._note}*" if self._note else ""
             # A long stored reply is shown in parts, like a streamed one (md_parts).
             parts = PartCutter().split(for_terminal(self.text + note)) or [""]
-            for number, part in enumerate(parts):
-                yield markdown_widget()(part, classes="continued" if number else "")
+            for part in parts:
+                yield markdown_widget()(part)
 
     @property
     def markdown(self) -> Markdown:
@@ -256,7 +251,7 @@ class MessageItem(Widget):
             if first:
                 await self.markdown.append(first)
             for part in parts:
-                view = markdown_widget()(classes="continued")
+                view = markdown_widget()()
                 await self.mount(view)
                 await view.append(part)
 
@@ -272,18 +267,54 @@ class MessageItem(Widget):
             async with self._writing:
                 await self.markdown.append(tail)
         self.status = status
+        self._note = for_terminal(note)
         if status in ("failed", "cancelled"):
             self.add_class(status)
         if self._holding_gc:
-            self._release_gc()
+            # After the frame that shows the reply's end: the release may run a full
+            # collection (gc_pause.forget), ~0.1 s that would delay that frame. (Removed
+            # before that, the item releases as it unmounts.)
+            self.call_after_refresh(self._release_gc)
 
-    def _release_gc(self, freeze: bool = True) -> None:
-        self._holding_gc = False
-        gc_pause.release(freeze=freeze)
+    def _release_gc(self) -> None:
+        if self._holding_gc:
+            self._holding_gc = False
+            gc_pause.release()
+
+    def shelved(self) -> Shelved:
+        """What it takes to show this message again once its widgets are gone."""
+        return Shelved(
+            self.role,
+            self.text,
+            self._meta_text,
+            status=self.status,
+            note=self._note,
+            replaced=self.has_class("replaced"),
+        )
 
     def on_unmount(self) -> None:
         if self._holding_gc:  # removed mid-reply (a new chat, the app quitting)
-            self._release_gc(freeze=False)
+            self._holding_gc = False
+            gc_pause.release(freeze=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Shelved:
+    """A message kept as text, off screen: a stored one not shown yet (--resume), or an
+    old one whose widgets were removed (MOUNTED_MAX). ``item`` builds it again."""
+
+    role: str
+    text: str
+    meta: str = ""
+    status: str = ""
+    note: str = ""
+    replaced: bool = False
+
+    def item(self) -> MessageItem:
+        item = MessageItem(self.role, self.text, self.meta, status=self.status, note=self.note)
+        if self.replaced:
+            item.add_class("replaced")
+        return item
 
 
 # A resumed conversation shows its last HISTORY_BATCH messages (more if they do not fill
@@ -298,6 +329,14 @@ HISTORY_BATCH = 10
 PARK_MARGIN_SCREENS = 1.0
 PARK_EVERY_S = 0.3
 
+# At most MOUNTED_MAX messages have widgets; past that, the oldest are shelved (kept as
+# text, shown again on scrolling to the top) until MOUNTED_KEEP are left. Every mounted
+# reply keeps its blocks (~1,000 Python objects per 300 tokens): 50 turns grew the app
+# by 2.8 MB a turn, 2.4 KB per character of text (bench/memory.py). Shelving in batches
+# keeps the full garbage collection that frees them to one every few turns.
+MOUNTED_MAX = 50
+MOUNTED_KEEP = 40
+
 
 class MessageList(VerticalScroll):
     """Scrolls with the reply only while the reader is at the bottom (``anchor``)."""
@@ -310,17 +349,18 @@ class MessageList(VerticalScroll):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._earlier: list[MessageItem] = []  # stored messages not mounted yet, oldest first
+        self._earlier: list[Shelved] = []  # messages without widgets, oldest first
         self._showing_earlier = False
         self._park_pending = False
+        self._shelving = False
         self.parked = 0  # how many views the last pass left parked
 
-    async def show_history(self, items: list[MessageItem]) -> None:
+    async def show_history(self, stored: list[Shelved]) -> None:
         """A stored conversation: the latest messages now, the earlier ones on scrolling up."""
-        cut = max(0, len(items) - HISTORY_BATCH)
-        self._earlier = items[:cut]
+        cut = max(0, len(stored) - HISTORY_BATCH)
+        self._earlier = stored[:cut]
         widgets: list[Widget] = [Static(self._earlier_text(), id="earlier")] if cut else []
-        await self.mount_all([*widgets, *items[cut:]])
+        await self.mount_all([*widgets, *(message.item() for message in stored[cut:])])
         self.call_after_refresh(self._fill_view)
 
     def _fill_view(self) -> None:
@@ -350,7 +390,7 @@ class MessageList(VerticalScroll):
     async def show_earlier(self) -> None:
         """Mount the batch before the oldest message shown, keeping the reader's place."""
         try:
-            batch = self._earlier[-HISTORY_BATCH:]
+            batch = [message.item() for message in self._earlier[-HISTORY_BATCH:]]
             del self._earlier[-HISTORY_BATCH:]
             first = next(iter(self.query_children(MessageItem)), None)
             await self.mount_all(batch, before=first)
@@ -380,6 +420,7 @@ class MessageList(VerticalScroll):
         self.parked = sum(
             item.park_views(top, bottom, width) for item in self.query_children(MessageItem)
         )
+        self._shelve_soon()
 
     def _park_soon(self) -> None:
         if not self._park_pending:
@@ -390,7 +431,9 @@ class MessageList(VerticalScroll):
         """Remove every message (a new chat)."""
         await self.remove_children()
         self._earlier.clear()
-        gc_pause.forget()  # what was frozen with the old conversation can be collected
+        # What was frozen with the old conversation is garbage now (after a refresh,
+        # once Textual lets go of the removed widgets).
+        self.call_after_refresh(gc_pause.forget)
 
     def on_unmount(self) -> None:
         gc_pause.forget()
@@ -398,6 +441,39 @@ class MessageList(VerticalScroll):
     async def add(self, item: MessageItem) -> MessageItem:
         await self.mount(item)
         return item
+
+    def _shelve_soon(self) -> None:
+        """Checked with each park pass: only while the reader is at the bottom, so that
+        nothing moves under someone reading further up (the next pass tries again)."""
+        if (
+            not self._shelving
+            and len(self.query_children(MessageItem)) > MOUNTED_MAX
+            and self.scroll_y >= self.max_scroll_y
+        ):
+            self._shelving = True
+            self.call_later(self._shelve_oldest)
+
+    async def _shelve_oldest(self) -> None:
+        """Past MOUNTED_MAX messages, the oldest become text (Shelved) until MOUNTED_KEEP
+        are left; scrolling to the top shows them again."""
+        try:
+            items = list(self.query_children(MessageItem))
+            old = list(takewhile(lambda item: item.status != "streaming", items[:-MOUNTED_KEEP]))
+            if not old:
+                return
+            self._earlier.extend(item.shelved() for item in old)
+            markers = self.query_children("#earlier")
+            if markers:
+                markers.first(Static).update(self._earlier_text())
+            else:
+                await self.mount(Static(self._earlier_text(), id="earlier"), before=0)
+            await self.remove_children(old)
+            self.scroll_end(animate=False, immediate=True)
+            # Their widgets were frozen with the replies that made them. After a refresh:
+            # until then Textual still holds them, and a collection would not free them.
+            self.call_after_refresh(gc_pause.forget)
+        finally:
+            self._shelving = False
 
     def follow(self) -> None:
         """Stick to the bottom until the reader scrolls up."""
