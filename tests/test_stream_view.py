@@ -112,9 +112,8 @@ async def test_no_full_collection_while_a_reply_streams() -> None:
             assert gc.get_threshold()[2] >= gc_pause.PAUSED_THRESHOLD
             frozen = gc.get_freeze_count()
             await item.finish("done")
-            # After the frame that shows the reply's end: collections as before, and
-            # what lived is frozen.
-            await wait_for(lambda: not gc_pause.paused(), timeout=5)
+            # After the reply: collections as before, and what lived is frozen.
+            assert not gc_pause.paused()
             assert gc.get_threshold() == normal
             assert gc.get_freeze_count() > frozen
             # A reply removed mid-stream (a new chat) does not leave collections paused.
@@ -130,6 +129,22 @@ async def test_no_full_collection_while_a_reply_streams() -> None:
     finally:
         gc.unfreeze()
         gc.set_threshold(*normal)
+
+
+async def test_the_collection_of_removed_widgets_waits_for_a_pause_in_typing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(gc_pause, "COLLECT_QUIET_S", 0.3)
+    try:
+        gc_pause.forget()  # widgets were removed: a full collection is due
+        for _ in range(10):  # a second of typing
+            gc_pause.activity()
+            await asyncio.sleep(0.1)
+            assert gc.get_freeze_count() == 0  # not collected (and re-frozen) yet
+        # Typing paused: the collection runs, and what it kept is frozen again.
+        await wait_for(lambda: gc.get_freeze_count() > 0, timeout=3)
+    finally:
+        gc.unfreeze()
 
 
 async def one_turn(messages: MessageList, i: int, status: str = "done") -> MessageItem:

@@ -40,6 +40,7 @@ from rung.tiers.base import Message as ChatMessage
 from rung.tiers.base import Reply, TextDelta, Usage
 from rung.tiers.meter import MessageCost
 from rung.tiers.pricing import format_usd
+from rung.tui import gc_pause
 from rung.tui.confirm import AskScreen, ConfirmScreen
 from rung.tui.widgets.keybar import KeyBar
 from rung.tui.widgets.messages import MessageItem, MessageList, Shelved, last_code_block
@@ -248,6 +249,7 @@ class ChatScreen(Screen[None]):
         prompt = self.query_one(PromptInput)
         if event.text_area is not prompt:
             return
+        gc_pause.activity()  # a due full collection waits for a pause in typing
         if self._item is not None:
             self._item.user_typed()  # the streaming reply gives way to typing
         self._suggest(prompt)

@@ -13,20 +13,31 @@ not the whole conversation. The price: cyclic garbage among frozen objects is no
 until ``forget`` unfreezes them, and a third of what a 300-token turn froze was garbage
 (blocks replaced as the reply grew; 60 turns leaked 2.8 MB a turn). The chat list calls
 ``forget`` when it removes widgets: a new chat, or old messages shelved every few turns
-(messages.MOUNTED_MAX), which bounds that garbage to a few turns' worth.
+(messages.MOUNTED_MAX), which bounds that garbage to a few turns' worth. The full
+collection that frees it waits for a quiet moment: no reply streaming and no key typed
+for COLLECT_QUIET_S. Run as a reply ended, it delayed that reply's last frame by up to
+0.65 s (bench/stream_render.py, lag at 8,000 tokens); it costs ~0.2 s per 400,000 live
+objects on a 2-core VM.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import time
 
 # No full collection while a reply streams: generation 2 runs when its count passes its
 # threshold; this one is not reached in any reply.
 PAUSED_THRESHOLD = 1_000_000_000
 
+# A due collection runs once nothing streamed and nothing was typed for this long.
+COLLECT_QUIET_S = 1.0
+
 _holds = 0
 _saved: tuple[int, int, int] | None = None
 _collect_due = False
+_last_activity = 0.0
+_timer: asyncio.TimerHandle | None = None
 
 
 def hold() -> None:
@@ -41,29 +52,59 @@ def hold() -> None:
 def release(freeze: bool = True) -> None:
     """A reply has ended; full collections resume when no other reply streams.
     ``freeze=False``: the reply was removed, there is nothing worth keeping frozen."""
-    global _holds, _collect_due
+    global _holds
     if _holds == 0:
         return
     _holds -= 1
     if _holds == 0 and _saved is not None:
         if freeze:  # first: with the old threshold back, the next collection is a full one
-            if _collect_due:
-                _collect_due = False
-                gc.collect()
             gc.freeze()
         gc.set_threshold(*_saved)
+        if _collect_due:
+            _collect_soon(COLLECT_QUIET_S)
 
 
 def forget() -> None:
-    """Widgets were removed (a new chat, old messages shelved, the app quitting): they
-    are unfrozen now, and the next ``release`` runs a full collection before it freezes,
-    so that their garbage is not frozen again. That collection costs what is alive then
-    (~0.2 s for 400,000 objects on a 2-core VM), once, after a reply's last frame. Call
-    it after a refresh that follows the removal: until then Textual still holds the
-    removed widgets, and a collection would keep and freeze them again."""
+    """Widgets were removed (a new chat, old messages shelved, the app quitting): their
+    garbage is unfrozen, and collected at the next quiet moment. Call it after a refresh
+    that follows the removal: until then Textual still holds the removed widgets."""
     global _collect_due
     gc.unfreeze()
     _collect_due = True
+    if _holds == 0:
+        _collect_soon(COLLECT_QUIET_S)
+
+
+def activity() -> None:
+    """A key was typed: a due collection waits (it would delay the key's echo)."""
+    global _last_activity
+    _last_activity = time.monotonic()
+
+
+def _collect_soon(delay: float) -> None:
+    global _timer
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # no event loop (the app is gone): natural collections will do
+        return
+    if _timer is not None:
+        _timer.cancel()
+    _timer = loop.call_later(delay, _collect_if_quiet)
+
+
+def _collect_if_quiet() -> None:
+    global _timer, _collect_due
+    _timer = None
+    if not _collect_due or _holds:
+        return  # a reply streams: its release tries again
+    quiet = time.monotonic() - _last_activity
+    if quiet < COLLECT_QUIET_S:
+        _collect_soon(COLLECT_QUIET_S - quiet)
+        return
+    _collect_due = False
+    gc.unfreeze()  # what the last reply froze may hold the removed widgets' garbage
+    gc.collect()
+    gc.freeze()  # later full collections skip what is left, as after a reply
 
 
 def paused() -> bool:

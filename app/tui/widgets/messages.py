@@ -271,13 +271,6 @@ class MessageItem(Widget):
         if status in ("failed", "cancelled"):
             self.add_class(status)
         if self._holding_gc:
-            # After the frame that shows the reply's end: the release may run a full
-            # collection (gc_pause.forget), ~0.1 s that would delay that frame. (Removed
-            # before that, the item releases as it unmounts.)
-            self.call_after_refresh(self._release_gc)
-
-    def _release_gc(self) -> None:
-        if self._holding_gc:
             self._holding_gc = False
             gc_pause.release()
 
