@@ -73,12 +73,10 @@ async def test_a_parked_view_comes_back_at_a_new_width() -> None:
         assert first.has_class("parked")
         wide_height = first.outer_size.height
         await pilot.resize_terminal(60, 30)
-        await pilot.pause(messages_module.PARK_EVERY_S * 3)
         # Narrower, the view wraps to more lines: its parked height was remeasured.
-        assert first.outer_size.height > wide_height
+        await wait_for(lambda: first.outer_size.height > wide_height, timeout=10)
         messages.scroll_home(animate=False)
-        await pilot.pause(messages_module.PARK_EVERY_S * 2)
-        assert not first.has_class("parked")
+        await wait_for(lambda: not first.has_class("parked"), timeout=10)
         assert first.outer_size.height > wide_height
 
 
@@ -143,6 +141,11 @@ async def test_the_collection_of_removed_widgets_waits_for_a_pause_in_typing(
             assert gc.get_freeze_count() == 0  # not collected (and re-frozen) yet
         # Typing paused: the collection runs, and what it kept is frozen again.
         await wait_for(lambda: gc.get_freeze_count() > 0, timeout=3)
+        # Someone who sends their next question without a pause: it runs as they send.
+        gc_pause.forget()
+        gc_pause.activity()
+        gc_pause.sending()
+        await wait_for(lambda: gc.get_freeze_count() > 0, timeout=gc_pause.COLLECT_QUIET_S / 2)
     finally:
         gc.unfreeze()
 

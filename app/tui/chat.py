@@ -457,6 +457,7 @@ class ChatScreen(Screen[None]):
 
     @work(exclusive=True, group="reply")
     async def run_plan(self, plan: Plan) -> None:
+        gc_pause.sending()  # a due full collection runs while the request is on its way
         await self.conversation.run(plan)
 
     # -- what the engine says -----------------------------------------------------------------

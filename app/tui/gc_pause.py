@@ -15,9 +15,11 @@ until ``forget`` unfreezes them, and a third of what a 300-token turn froze was 
 ``forget`` when it removes widgets: a new chat, or old messages shelved every few turns
 (messages.MOUNTED_MAX), which bounds that garbage to a few turns' worth. The full
 collection that frees it waits for a quiet moment: no reply streaming and no key typed
-for COLLECT_QUIET_S. Run as a reply ended, it delayed that reply's last frame by up to
-0.65 s (bench/stream_render.py, lag at 8,000 tokens); it costs ~0.2 s per 400,000 live
-objects on a 2-core VM.
+for COLLECT_QUIET_S, or the moment a message is sent (``sending``), when the reply is
+a round trip away — someone who types their next question as soon as a reply ends
+never leaves a quiet second. Run as a reply ended, it delayed that reply's last frame
+by up to 0.65 s (bench/stream_render.py, lag at 8,000 tokens); it costs ~0.2 s per
+400,000 live objects on a 2-core VM.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ PAUSED_THRESHOLD = 1_000_000_000
 
 # A due collection runs once nothing streamed and nothing was typed for this long.
 COLLECT_QUIET_S = 1.0
+# ... or this long after a message is sent: its request is on its way by then.
+COLLECT_AFTER_SEND_S = 0.05
 
 _holds = 0
 _saved: tuple[int, int, int] | None = None
@@ -81,7 +85,13 @@ def activity() -> None:
     _last_activity = time.monotonic()
 
 
-def _collect_soon(delay: float) -> None:
+def sending() -> None:
+    """A message is being sent: a due collection runs while its reply is on its way."""
+    if _collect_due and _holds == 0:
+        _collect_soon(COLLECT_AFTER_SEND_S, quiet=False)
+
+
+def _collect_soon(delay: float, quiet: bool = True) -> None:
     global _timer
     try:
         loop = asyncio.get_running_loop()
@@ -89,17 +99,17 @@ def _collect_soon(delay: float) -> None:
         return
     if _timer is not None:
         _timer.cancel()
-    _timer = loop.call_later(delay, _collect_if_quiet)
+    _timer = loop.call_later(delay, _collect_when_due, quiet)
 
 
-def _collect_if_quiet() -> None:
+def _collect_when_due(quiet: bool) -> None:
     global _timer, _collect_due
     _timer = None
     if not _collect_due or _holds:
         return  # a reply streams: its release tries again
-    quiet = time.monotonic() - _last_activity
-    if quiet < COLLECT_QUIET_S:
-        _collect_soon(COLLECT_QUIET_S - quiet)
+    idle = time.monotonic() - _last_activity
+    if quiet and idle < COLLECT_QUIET_S:
+        _collect_soon(COLLECT_QUIET_S - idle)
         return
     _collect_due = False
     gc.unfreeze()  # what the last reply froze may hold the removed widgets' garbage
