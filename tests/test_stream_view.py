@@ -141,11 +141,16 @@ async def test_the_collection_of_removed_widgets_waits_for_a_pause_in_typing(
             assert gc.get_freeze_count() == 0  # not collected (and re-frozen) yet
         # Typing paused: the collection runs, and what it kept is frozen again.
         await wait_for(lambda: gc.get_freeze_count() > 0, timeout=3)
-        # Someone who sends their next question without a pause: it runs as they send.
+        # Someone who sends their next question without a pause: it runs as they send,
+        # even if a fast server's first tokens are already streaming.
         gc_pause.forget()
         gc_pause.activity()
         gc_pause.sending()
-        await wait_for(lambda: gc.get_freeze_count() > 0, timeout=gc_pause.COLLECT_QUIET_S / 2)
+        gc_pause.hold()
+        try:
+            await wait_for(lambda: gc.get_freeze_count() > 0, timeout=gc_pause.COLLECT_QUIET_S)
+        finally:
+            gc_pause.release(freeze=False)
     finally:
         gc.unfreeze()
 

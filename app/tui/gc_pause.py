@@ -86,8 +86,9 @@ def activity() -> None:
 
 
 def sending() -> None:
-    """A message is being sent: a due collection runs while its reply is on its way."""
-    if _collect_due and _holds == 0:
+    """A message is being sent: a due collection runs while its reply is on its way
+    (or as its first tokens arrive, from a fast server: once, not worth waiting for)."""
+    if _collect_due:
         _collect_soon(COLLECT_AFTER_SEND_S, quiet=False)
 
 
@@ -105,12 +106,15 @@ def _collect_soon(delay: float, quiet: bool = True) -> None:
 def _collect_when_due(quiet: bool) -> None:
     global _timer, _collect_due
     _timer = None
-    if not _collect_due or _holds:
-        return  # a reply streams: its release tries again
-    idle = time.monotonic() - _last_activity
-    if quiet and idle < COLLECT_QUIET_S:
-        _collect_soon(COLLECT_QUIET_S - idle)
+    if not _collect_due:
         return
+    if quiet:
+        if _holds:
+            return  # a reply streams: its release tries again
+        idle = time.monotonic() - _last_activity
+        if idle < COLLECT_QUIET_S:
+            _collect_soon(COLLECT_QUIET_S - idle)
+            return
     _collect_due = False
     gc.unfreeze()  # what the last reply froze may hold the removed widgets' garbage
     gc.collect()
