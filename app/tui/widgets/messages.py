@@ -352,8 +352,8 @@ class MessageList(VerticalScroll):
         """A stored conversation: the latest messages now, the earlier ones on scrolling up."""
         cut = max(0, len(stored) - HISTORY_BATCH)
         self._earlier = stored[:cut]
-        widgets: list[Widget] = [Static(self._earlier_text(), id="earlier")] if cut else []
-        await self.mount_all([*widgets, *(message.item() for message in stored[cut:])])
+        await self.mount_all([message.item() for message in stored[cut:]])
+        await self._show_marker()
         self.call_after_refresh(self._fill_view)
 
     def _fill_view(self) -> None:
@@ -367,8 +367,17 @@ class MessageList(VerticalScroll):
             self._showing_earlier = True
             self.call_later(self.show_earlier)
 
-    def _earlier_text(self) -> str:
-        return f"↑ {len(self._earlier)} earlier messages: scroll up to show them"
+    async def _show_marker(self) -> None:
+        """The "↑ N earlier messages" line at the top: there while some messages have no
+        widgets (stored or shelved), with their number."""
+        markers = self.query_children("#earlier")
+        text = f"↑ {len(self._earlier)} earlier messages: scroll up to show them"
+        if not self._earlier:
+            await markers.remove()
+        elif markers:
+            markers.first(Static).update(text)
+        else:
+            await self.mount(Static(text, id="earlier"), before=0)
 
     @property
     def earlier_count(self) -> int:
@@ -387,11 +396,7 @@ class MessageList(VerticalScroll):
             del self._earlier[-HISTORY_BATCH:]
             first = next(iter(self.query_children(MessageItem)), None)
             await self.mount_all(batch, before=first)
-            marker = self.query_one("#earlier", Static)
-            if self._earlier:
-                marker.update(self._earlier_text())
-            else:
-                await marker.remove()
+            await self._show_marker()
             if first is not None:
                 self.call_after_refresh(self.scroll_to_widget, first, top=True, animate=False)
         finally:
@@ -455,11 +460,7 @@ class MessageList(VerticalScroll):
             if not old:
                 return
             self._earlier.extend(item.shelved() for item in old)
-            markers = self.query_children("#earlier")
-            if markers:
-                markers.first(Static).update(self._earlier_text())
-            else:
-                await self.mount(Static(self._earlier_text(), id="earlier"), before=0)
+            await self._show_marker()
             await self.remove_children(old)
             self.scroll_end(animate=False, immediate=True)
             # Their widgets were frozen with the replies that made them. After a refresh:
