@@ -41,6 +41,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import tomli_w
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -227,13 +229,13 @@ def bench_config(env: dict[str, str], url: str, rungs: list[str]) -> None:
     env["OPENAI_API_KEY"] = "sk-bench-0000000000000000"
     config = Path(env["XDG_CONFIG_HOME"]) / "rung" / "config.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
-    ladder = ", ".join(f'"{name}"' for name in rungs)
-    config.write_text(
-        f'[ladder]\nrungs = [{ladder}]\n\n[providers.openai]\nbase_url = "{url}/v1"\n'
-        f'model = "{MODEL}"\n\n'
+    settings = {
+        "ladder": {"rungs": rungs},
+        "providers": {"openai": {"base_url": f"{url}/v1", "model": MODEL}},
         # Rung cuts a reply that runs past the requested output limit (2,048 by default).
-        "[ui]\nmax_tokens = 16384\n"
-    )
+        "ui": {"max_tokens": 16384},
+    }
+    config.write_text(tomli_w.dumps(settings))
 
 
 def start_rung(tmp: Path, url: str) -> Term:
