@@ -150,7 +150,7 @@ def test_paths_leaving_the_root_or_into_git_are_refused(
     root.mkdir()
     proposal = build_proposal(root, [sr(name, "", "pwned\n")])
     assert proposal.to_write == []
-    assert says in proposal.all_problems[0]
+    assert says in proposal.refused[0].reason  # refused by edits.policy, with the reason
     assert not (tmp_path / "escape.txt").exists()
 
 
@@ -174,10 +174,10 @@ def test_symlinks_leading_outside_are_refused(tmp_path: Path) -> None:
         ],
     )
     assert proposal.to_write == []
-    problems = "\n".join(proposal.all_problems)
-    assert "link.txt: link.txt is a link to" in problems and "outside" in problems
-    assert "linkdir/secret.txt: linkdir is a link to" in problems
-    assert "linkdir/new.txt: linkdir is a link to" in problems
+    problems = "\n".join(r.describe() for r in proposal.refused)
+    assert "link.txt: refused, link.txt is a link to" in problems and "outside" in problems
+    assert "linkdir/secret.txt: refused, linkdir is a link to" in problems
+    assert "linkdir/new.txt: refused, linkdir is a link to" in problems
     assert "leads into .git" in problems
     assert (outside / "secret.txt").read_text() == "secret\n"
     assert not (outside / "new.txt").exists()

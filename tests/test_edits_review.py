@@ -96,7 +96,10 @@ def test_problems_for_missing_binary_and_unsafe_files(tmp_path: Path) -> None:
     problems = "\n".join(proposal.all_problems)
     assert "logo.png is not a text file" in problems
     assert "missing.py does not exist" in problems
-    assert "'..' is refused" in problems
+    # An unsafe path is a refusal (edits.policy): named, and the rest is not held back.
+    assert [r.describe() for r in proposal.refused] == [
+        "../outside.py: refused, '..' is refused; edits stay inside the project (1 edit not used)"
+    ]
     assert "full.py already has content" in problems
     assert proposal.to_write == []
 

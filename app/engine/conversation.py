@@ -367,10 +367,11 @@ class Conversation:
                 tier_name = above
             self._remember(plan, outcome.final)
             self.last_edits = None
-            if outcome.final.reply.text and attached_paths(list(plan.request.messages)):
+            attached = attached_paths(list(plan.request.messages))
+            if outcome.final.reply.text and attached:
                 from rung.engine.edits import parse_reply
 
-                found = parse_reply(outcome.final.reply.text)
+                found = parse_reply(outcome.final.reply.text, attached=attached)
                 if found.edits or found.problems:
                     self.last_edits = found
                     await self._emit(EditsProposed(found))

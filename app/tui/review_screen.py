@@ -4,6 +4,11 @@ The screen shows the files a reply wants to change (left) and the selected file'
 hunks as a highlighted diff (right). Nothing is written until Enter; a file that
 changed on disk since the proposal is shown as it is now and is not written. Applying
 goes through the edits journal, so it can be undone (palette, or `rung undo`).
+
+Each file is marked with what edits.policy says of it: "not attached" (the reply chose
+it itself), "runs code" (a hook, CI workflow, build script...: such a file is written
+only after its own yes, asked on Enter, since accepting its hunks is not enough), and
+the files the reply may not change at all are listed as refused.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from textual.widgets import Static
 
 from rung.engine.edits import FileProposal, Journal, Proposal, apply_proposal
 from rung.engine.safe_text import for_terminal
+from rung.tui.confirm import ConfirmScreen
 
 HELP = (
     "↑↓ hunk · ←→ file · space toggle · a/r accept/reject hunk · A/R whole file · "
@@ -46,6 +52,7 @@ class ReviewScreen(ModalScreen["Outcome | None"]):
     ReviewScreen #review-diff { height: 1fr; padding: 0 1; }
     ReviewScreen .problem { color: $warning; height: auto; }
     ReviewScreen .changed { color: $error; height: auto; }
+    ReviewScreen .policy { color: $warning; text-style: bold; height: auto; }
     ReviewScreen #review-summary { padding: 0 1; height: auto; }
     """
     BINDINGS = [
@@ -70,6 +77,7 @@ class ReviewScreen(ModalScreen["Outcome | None"]):
         self.files = [f for f in proposal.files if f.hunks or f.creates or f.problems]
         self.file_index = 0
         self.hunk_index = 0
+        self._declined: set[str] = set()  # runs-code files the user said no to, this Enter
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -97,10 +105,21 @@ class ReviewScreen(ModalScreen["Outcome | None"]):
         else:
             state = "!"
         changed = " changed on disk" if f.edits and self.proposal.disk_state(f.path).changed else ""
-        return f"{marker} {for_terminal(f.path)}  {state}{changed}"
+        return f"{marker} {for_terminal(f.path)}  {state}{changed}{self._marks(f)}"
+
+    @staticmethod
+    def _marks(f: FileProposal) -> str:
+        marks = "" if f.attached else " · not attached"
+        if f.runs_code:
+            marks += " · runs code, yes given" if f.confirmed else " · runs code"
+        return marks
 
     def _refresh_side(self) -> None:
         lines = [self._file_line(i, f) for i, f in enumerate(self.files)]
+        if self.proposal.refused:
+            lines += ["", *(f"✗ {for_terminal(r.describe())}" for r in self.proposal.refused)]
+        if self.proposal.notes:
+            lines += ["", *(f"· {for_terminal(n)}" for n in self.proposal.notes)]
         if self.proposal.problems:
             lines += ["", *(f"! {for_terminal(p)}" for p in self.proposal.problems)]
         self.query_one("#review-files", Static).update("\n".join(lines) or "No changes.")
@@ -119,7 +138,7 @@ class ReviewScreen(ModalScreen["Outcome | None"]):
             await pane.mount(Static("The reply proposes no changes Rung could use.",
                                     markup=False))  # fmt: skip
             return
-        widgets: list[Static] = []
+        widgets: list[Static] = [*self._policy_notes(f)]
         for problem in f.problems:
             widgets.append(Static(f"! {for_terminal(problem)}", classes="problem", markup=False))
         state = self.proposal.disk_state(f.path) if f.edits else None
@@ -141,6 +160,23 @@ class ReviewScreen(ModalScreen["Outcome | None"]):
             widgets.append(view)
         await pane.mount_all(widgets)
         self._mark_current()
+
+    @staticmethod
+    def _policy_notes(f: FileProposal) -> list[Static]:
+        notes: list[Static] = []
+        name = for_terminal(f.path)
+        if not f.attached:
+            notes.append(Static(f"{name} was not attached: the reply chose this file itself.",
+                                classes="policy", markup=False))  # fmt: skip
+        if f.runs_code:
+            state = (
+                "you said yes to writing it"
+                if f.confirmed
+                else ("accepting its hunks is not enough: Enter asks you about this file")
+            )
+            notes.append(Static(f"{name} runs code by itself ({f.runs_code}); {state}.",
+                                classes="policy", markup=False))  # fmt: skip
+        return notes
 
     def _render_hunk(self, f: FileProposal, index: int) -> Syntax | Text:
         hunk = f.hunks[index]
@@ -206,6 +242,20 @@ class ReviewScreen(ModalScreen["Outcome | None"]):
         await self._show_file()
 
     def action_apply(self) -> None:
+        # A file that runs code is written only after its own yes, one file at a time.
+        for f in self.proposal.files:
+            if f.needs_yes and f.path not in self._declined:
+                question = (
+                    f"{for_terminal(f.path)} runs code by itself: {f.runs_code}."
+                    f"{'' if f.attached else ' You did not attach it.'}\n\n"
+                    "Write the accepted changes to this file?"
+                )
+                self.app.push_screen(
+                    ConfirmScreen(question, yes="Write it", no="Leave it"),
+                    lambda yes, f=f: self._answered(f, bool(yes)),
+                )
+                return
+        self._declined.clear()
         outcome = apply_proposal(self.proposal, self.journal)
         if not outcome.ok:
             # Nothing was written; say why and stay, so the user can change the choice.
@@ -213,6 +263,14 @@ class ReviewScreen(ModalScreen["Outcome | None"]):
                         markup=False)  # fmt: skip
             return
         self.dismiss(outcome)
+
+    def _answered(self, f: FileProposal, yes: bool) -> None:
+        if yes:
+            f.confirmed = True
+        else:
+            self._declined.add(f.path)
+        self._refresh_side()
+        self.action_apply()
 
     def action_close(self) -> None:
         self.dismiss(None)

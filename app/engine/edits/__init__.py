@@ -4,7 +4,9 @@ The flow: ``edit_instructions`` goes into the system prompt; ``StreamParser`` (o
 ``parse_partial``) counts complete blocks while a reply streams; ``propose`` turns the
 finished reply into a ``Proposal`` to review hunk by hunk; ``apply_proposal`` writes
 the accepted hunks and records them in a ``Journal``, whose ``undo``/``redo`` restore
-exact bytes, also after a restart.
+exact bytes, also after a restart. ``policy`` says what a proposal may touch (never
+Rung's own files, keys, shell start-up files or anything outside the project; files
+that run code only after their own yes); ``build_proposal`` applies it.
 """
 
 from rung.engine.edits.apply import apply_proposal, default_title

@@ -1,9 +1,11 @@
 """The hunks between a file and its proposed text, and the text with only some of them.
 
 Hunks come from difflib on lines *with* their endings (a CRLF file compares as CRLF,
-and a lost final newline is a change), grouped with three lines of context as
-``diff -u`` does. Each change belongs to exactly one hunk, so any subset of hunks can
-be taken independently: rejected hunks keep the old lines, accepted ones the new.
+and a lost final newline is a change), with up to three lines of context as
+``diff -u`` shows them, but one hunk per change even when changes are close together
+(``diff -u`` would merge them, so one could not be kept without the other). Each change
+belongs to exactly one hunk, so any subset of hunks can be taken independently:
+rejected hunks keep the old lines, accepted ones the new.
 """
 
 from __future__ import annotations
@@ -91,26 +93,40 @@ def _opcodes(old: Sequence[str], new: Sequence[str]) -> list[Opcode]:
 
 
 def _groups(old: Sequence[str], new: Sequence[str], context: int) -> Iterator[list[Opcode]]:
-    """difflib's ``get_grouped_opcodes``, on the opcodes above."""
+    """One group per change, so each can be kept or rejected on its own (``git add -p``'s
+    split), with up to ``context`` equal lines around it. Two changes closer than twice
+    the context share the equal lines between them instead of overlapping: ``git apply``
+    refuses hunks whose context overlaps, and takes a hunk without trailing context to
+    be at the end of the file, so each such hunk keeps at least one line after it."""
     codes = _opcodes(old, new)
-    if not codes or all(code[0] == "equal" for code in codes):
-        return
-    if codes[0][0] == "equal":
-        tag, i1, i2, j1, j2 = codes[0]
-        codes[0] = (tag, max(i1, i2 - context), i2, max(j1, j2 - context), j2)
-    if codes[-1][0] == "equal":
-        tag, i1, i2, j1, j2 = codes[-1]
-        codes[-1] = (tag, i1, min(i2, i1 + context), j1, min(j2, j1 + context))
-    group: list[Opcode] = []
-    for tag, i1, i2, j1, j2 in codes:
-        if tag == "equal" and i2 - i1 > 2 * context:
-            group.append((tag, i1, min(i2, i1 + context), j1, min(j2, j1 + context)))
-            yield group
-            group = []
-            i1, j1 = max(i1, i2 - context), max(j1, j2 - context)
-        group.append((tag, i1, i2, j1, j2))
-    if group and not (len(group) == 1 and group[0][0] == "equal"):
+    changes: list[list[Opcode]] = []
+    for code in codes:
+        if code[0] == "equal":
+            continue
+        if changes and changes[-1][-1][2] == code[1] and changes[-1][-1][4] == code[3]:
+            changes[-1].append(code)  # adjacent changes, no equal line between: one change
+        else:
+            changes.append([code])
+    lead = context
+    for number, change in enumerate(changes):
+        i1, j1 = change[0][1], change[0][3]
+        i2, j2 = change[-1][2], change[-1][4]
+        if number == 0:
+            lead = min(context, i1)
+        if number + 1 < len(changes):
+            gap = changes[number + 1][0][1] - i2
+            trail = context if gap > 2 * context else (gap + 1) // 2
+            next_lead = context if gap > 2 * context else gap - trail
+        else:
+            trail, next_lead = min(context, len(old) - i2), 0
+        group: list[Opcode] = []
+        if lead:
+            group.append(("equal", i1 - lead, i1, j1 - lead, j1))
+        group.extend(change)
+        if trail:
+            group.append(("equal", i2, i2 + trail, j2, j2 + trail))
         yield group
+        lead = next_lead
 
 
 def diff_lines(old: list[str], new: list[str], context: int = CONTEXT) -> list[Hunk]:

@@ -12,7 +12,10 @@ token.
 What is tolerated: code fences with or without a language, the file name on the line
 before the fence, in the fence's info string or on the first line inside it; several
 blocks in one fence (a block without a name belongs to the previous block's file);
-CRLF; trailing whitespace on marker lines; prose anywhere between blocks. Unified diff
+CRLF; trailing whitespace on marker lines; prose anywhere between blocks; a doubled
+``=======`` right before ``>>>>>>> REPLACE`` (dropped, never written into the file);
+a block closed by a second ``=======`` instead of the marker, when the next block or
+the end of the reply follows (it ends at that divider). File names: see ``names``. Unified diff
 hunks are located by their context and removed lines; their line numbers are ignored,
 since models often get them wrong.
 """
@@ -20,8 +23,11 @@ since models often get them wrong.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
+
+from rung.engine.edits.names import FENCE, find_path, known_names
 
 Origin = Literal["search-replace", "unified-diff"]
 
@@ -29,13 +35,6 @@ Origin = Literal["search-replace", "unified-diff"]
 HEAD = re.compile(r"^\s*<{5,9} ?(?:SEARCH|ORIGINAL)\b.*$")
 DIVIDER = re.compile(r"^\s*={5,9}\s*$")
 UPDATED = re.compile(r"^\s*>{5,9} ?(?:REPLACE|UPDATED)\b.*$")
-FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})(.*)$")
-# A file name standing alone: no spaces, some path-like shape, a word character at the end.
-PATHLIKE = re.compile(r"^[\w.\-+@~/\\]*\w$")
-NAME_PREFIX = re.compile(r"^(?:file(?:name)?|path)\s*[:=]\s*", re.IGNORECASE)
-BACKTICKED = re.compile(r"`([^`\s]+)`")
-PARENTHETICAL = re.compile(r"\s+\([^()]*\):?$")
-KNOWN_BARE_NAME = re.compile(r"^(?:[A-Z][a-z]*file|LICENSE|README|CODEOWNERS)$")
 DIFF_HEADER_LINES = (
     "diff ",
     "index ",
@@ -47,7 +46,6 @@ DIFF_HEADER_LINES = (
     "rename from",
     "rename to",
 )
-LOOKBACK = 3  # non-blank lines searched above a block for its file name, as aider does
 
 
 @dataclass(frozen=True)
@@ -69,6 +67,9 @@ class ParseProblem:
 class ParseResult:
     edits: tuple[Edit, ...] = ()
     problems: tuple[ParseProblem, ...] = ()
+    # The files attached to the conversation, as the user named them: what the user
+    # chose to show the model, which decides what its edits may change (edits.policy).
+    attached: tuple[str, ...] = ()
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -89,72 +90,9 @@ class _State:
     last_path: str | None = None  # the file of the previous block, for unnamed blocks
     floor: int = 0  # the file-name lookback never reads above this line (previous block)
     fence: bool = False  # inside a ``` fence
+    known: frozenset[str] = frozenset()  # attached files: names a reply may use bare
     edits: list[Edit] = field(default_factory=list)
     problems: list[ParseProblem] = field(default_factory=list)
-
-
-def _strip_decoration(text: str) -> str:
-    """``### **`app/x.py`**:`` → ``app/x.py``; ``File: app/x.py`` → ``app/x.py``."""
-    text = text.strip().lstrip("#>").strip()
-    if text.startswith("// "):  # a comment naming the file, first line inside the fence
-        text = text[3:]
-    text = PARENTHETICAL.sub("", text)  # "app/x.py (new file)"
-    for _ in range(3):  # markup nests: **`x`**:
-        text = NAME_PREFIX.sub("", text.rstrip(":").strip())
-        for mark in ("**", "__", "`", "*", "'", '"'):
-            if len(text) > 2 * len(mark) and text.startswith(mark) and text.endswith(mark):
-                text = text[len(mark) : -len(mark)].strip()
-    return text
-
-
-def _looks_like_path(text: str) -> bool:
-    if not PATHLIKE.match(text) or "://" in text or len(text) > 300:
-        return False
-    # "python" or "Here" alone are not files; "Makefile" and "Dockerfile" are.
-    return "." in text.strip(".") or "/" in text or KNOWN_BARE_NAME.match(text) is not None
-
-
-def _path_in_line(line: str) -> str | None:
-    text = _strip_decoration(line)
-    return text if _looks_like_path(text) else None
-
-
-def _path_in_fence(info: str) -> str | None:
-    """``python app/x.py``, ``app/x.py``, ``python title=app/x.py``, ``py:app/x.py``."""
-    for token in re.split(r"[\s:]+", info.strip()):
-        name = token.split("=", 1)[1] if "=" in token else token
-        name = name.strip("`'\"{}")
-        if _looks_like_path(name) and "." in name.strip("."):
-            return name
-    return None
-
-
-def _backticked_path(line: str) -> str | None:
-    """The one path quoted in prose like "In `app/main.py`, change:"."""
-    found = [name for name in BACKTICKED.findall(line) if _looks_like_path(name)]
-    return found[0] if len(found) == 1 else None
-
-
-def _find_path(lines: list[str], head: int, floor: int) -> str | None:
-    seen = 0
-    nearest_prose: str | None = None
-    for index in range(head - 1, floor - 1, -1):
-        line = lines[index]
-        if not line.strip():
-            continue
-        seen += 1
-        fence = FENCE.match(line)
-        if fence:
-            found = _path_in_fence(fence.group(2))
-        else:
-            found = _path_in_line(line)
-            if found is None and nearest_prose is None:
-                nearest_prose = line
-        if found:
-            return found
-        if seen >= LOOKBACK:
-            break
-    return _backticked_path(nearest_prose) if nearest_prose else None
 
 
 def _report(state: _State, line: int, message: str) -> None:
@@ -175,7 +113,7 @@ def _text(lines: list[str]) -> str:
 
 def _read_block(lines: list[str], head: int, state: _State, final: bool) -> int | None:
     """Read the SEARCH/REPLACE block at ``head``; the index after it, None if unfinished."""
-    named = _find_path(lines, head, state.floor)
+    named = find_path(lines, head, state.floor, state.known)
     path = named or state.last_path
     block = f"The block{f' for {path}' if path else ''} at reply line {head + 1}"
     index = head + 1
@@ -192,25 +130,38 @@ def _read_block(lines: list[str], head: int, state: _State, final: bool) -> int 
         _report(state, head + 1, f"{block} ends before its ======= line; not used.")
         return _give_up(state, path, index)
     index += 1
+    first = index  # of the REPLACE part
     replace: list[str] = []
     while index < len(lines) and not UPDATED.match(lines[index]):
         if HEAD.match(lines[index]):
-            _report(state, head + 1, f"{block} has no >>>>>>> REPLACE line; not used.")
-            return _give_up(state, path, index)
+            break
         replace.append(lines[index])
         index += 1
-    if index >= len(lines):
-        if not final:
-            return None
-        _report(state, head + 1, f"{block} ends before its >>>>>>> REPLACE line; not used.")
-        return _give_up(state, path, index)
+    if index >= len(lines) and not final:
+        return None
+    if index >= len(lines) or HEAD.match(lines[index]):
+        # No >>>>>>> REPLACE before the next block or the end: a block closed by a second
+        # "=======" instead still says clearly what it wants; it ends there.
+        dividers = [n for n, line in enumerate(replace) if DIVIDER.match(line)]
+        if not dividers:
+            where = "ends before its" if index >= len(lines) else "has no"
+            _report(state, head + 1, f"{block} {where} >>>>>>> REPLACE line; not used.")
+            return _give_up(state, path, index)
+        replace = replace[: dividers[-1]]
+        resume = first + dividers[-1] + 1  # lines after it may name the next block's file
+    else:
+        # "=======" doubled right before the marker is a slip, not a line of the file
+        # (SEARCH cannot hold such a line either: the first one ends it).
+        if replace and DIVIDER.match(replace[-1]):
+            replace.pop()
+        resume = index + 1
     if path is None:
         _report(state, head + 1, f"{block} does not say which file it changes; not used.")
     else:
         state.edits.append(Edit(path, _text(search), _text(replace), "search-replace", head + 1))
         state.last_path = path
-    state.floor = index + 1
-    return index + 1
+    state.floor = resume
+    return resume
 
 
 def _is_diff_start(lines: list[str], index: int) -> bool | None:
@@ -398,26 +349,31 @@ def _lines(text: str, final: bool) -> list[str]:
     return [part[:-1] if part.endswith("\r") else part for part in parts]
 
 
-def parse_reply(text: str, final: bool = True) -> ParseResult:
-    """The edits in ``text``; ``final=False`` for a reply still streaming."""
-    state = _State()
+def parse_reply(text: str, final: bool = True, attached: Sequence[str] = ()) -> ParseResult:
+    """The edits in ``text``; ``final=False`` for a reply still streaming.
+
+    ``attached``: the files attached to the conversation, as the user named them; a
+    reply may name them even when the name has no file-like shape (``tmpk2x9_q1v``).
+    """
+    state = _State(known=known_names(attached))
     _scan(_lines(text, final), state, final)
-    return ParseResult(tuple(state.edits), tuple(state.problems))
+    return ParseResult(tuple(state.edits), tuple(state.problems), tuple(attached))
 
 
-def parse_partial(text: str) -> ParseResult:
+def parse_partial(text: str, attached: Sequence[str] = ()) -> ParseResult:
     """The complete blocks of a reply still streaming; unfinished ones are not problems."""
-    return parse_reply(text, final=False)
+    return parse_reply(text, final=False, attached=attached)
 
 
 class StreamParser:
     """Feed a streamed reply piece by piece; each call reads only the new lines."""
 
-    def __init__(self) -> None:
+    def __init__(self, attached: Sequence[str] = ()) -> None:
         self._text: list[str] = []
         self._lines: list[str] = []
         self._pending = ""  # the line still being written
-        self._state = _State()
+        self._attached = tuple(attached)
+        self._state = _State(known=known_names(attached))
 
     def feed(self, delta: str) -> ParseResult:
         """The complete blocks so far, after adding ``delta``."""
@@ -432,8 +388,8 @@ class StreamParser:
         return self.result()
 
     def result(self) -> ParseResult:
-        return ParseResult(tuple(self._state.edits), tuple(self._state.problems))
+        return ParseResult(tuple(self._state.edits), tuple(self._state.problems), self._attached)
 
     def finish(self) -> ParseResult:
         """The whole reply, now complete: unfinished blocks become problems."""
-        return parse_reply("".join(self._text))
+        return parse_reply("".join(self._text), attached=self._attached)

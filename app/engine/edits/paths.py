@@ -4,7 +4,9 @@ A model's reply names the files, so every name is untrusted. Refused: absolute p
 ``..`` anywhere, anything inside ``.git``, and a symlink anywhere on the way that leads
 outside the root (each link is resolved and checked, then the whole path once more).
 A link that stays inside the root is followed, so the file it points to is the one
-edited and the link itself survives.
+edited and the link itself survives. A name with a control character, a bidirectional
+control (which can make ``evil.py`` show as ``yp.live``) or a zero-width character is
+refused: the user could not read which file is meant.
 """
 
 from __future__ import annotations
@@ -17,6 +19,24 @@ from rung.engine.edits.errors import EditError, UnsafePathError
 
 MAX_NAME = 4096
 MAX_FILE_BYTES = 1_000_000  # larger files are generated or data, not something to patch by chat
+# Characters that change how a name looks on screen, or hide part of it.
+BIDI_CONTROLS = frozenset(
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+)
+ZERO_WIDTH = frozenset("\u200b\u200c\u200d\ufeff\u2060")
+
+
+def unreadable_character(name: str) -> str | None:
+    """Why ``name`` cannot be shown as it is (a control, bidi or zero-width character)."""
+    for char in name:
+        code = ord(char)
+        if code < 0x20 or 0x7F <= code < 0xA0:
+            return f"a control character (U+{code:04X})"
+        if char in BIDI_CONTROLS:
+            return f"a bidirectional text control (U+{code:04X})"
+        if char in ZERO_WIDTH:
+            return f"a zero-width character (U+{code:04X})"
+    return None
 
 
 def normalize(name: str) -> str:
@@ -29,6 +49,10 @@ def normalize(name: str) -> str:
     cleaned = cleaned.replace("\\", "/")
     if not cleaned or len(cleaned) > MAX_NAME or "\0" in cleaned:
         raise UnsafePathError(f"{name!r} is not a usable file name")
+    hidden = unreadable_character(cleaned)
+    if hidden:
+        # ascii(): the message itself must not carry the character to a terminal.
+        raise UnsafePathError(f"{cleaned!a}: the name has {hidden}; refused")
     if cleaned.startswith(("/", "~")) or (len(cleaned) > 1 and cleaned[1] == ":"):
         raise UnsafePathError(
             f"{cleaned}: absolute paths are refused; name files relative to the project"

@@ -9,16 +9,23 @@ review of old text must not be written over new text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from rung.engine.edits.errors import EditError, NotTextError
+from rung.engine.edits.errors import EditError, NotTextError, UnsafePathError
 from rung.engine.edits.gitdiff import file_diff
 from rung.engine.edits.hunks import Hunk, combine, compute_hunks
 from rung.engine.edits.match import Replaced, replace_once
 from rung.engine.edits.parse import Edit, parse_reply
-from rung.engine.edits.paths import normalize, read_current, resolve_inside
+from rung.engine.edits.paths import normalize, read_current, real_root, resolve_inside
+from rung.engine.edits.policy import (
+    Allowance,
+    Verdict,
+    attached_files,
+    classify,
+    headless_refusal,
+)
 from rung.engine.edits.textio import BOM, decode, encode
 
 
@@ -32,7 +39,26 @@ class FileProposal:
     edits: tuple[Edit, ...]  # the edits that matched and are part of ``proposed_text``
     problems: list[str] = field(default_factory=list)  # edits that could not be used, and why
     bom: bool = False
+    # What edits.policy says of this file: attached by the user, runs code by itself.
+    verdict: Verdict | None = None
+    # The user's explicit yes for this file (needed when it runs code by itself):
+    # accepting its hunks is not enough.
+    confirmed: bool = False
     _empty_accepted: bool = field(default=True, repr=False)  # creating an empty file
+
+    @property
+    def attached(self) -> bool:
+        return self.verdict is not None and self.verdict.attached
+
+    @property
+    def runs_code(self) -> str | None:
+        """Why writing this file could run code by itself (None: it could not)."""
+        return self.verdict.runs_code if self.verdict else None
+
+    @property
+    def needs_yes(self) -> bool:
+        """Accepted, but it runs code and the user has not said yes to this file."""
+        return self.runs_code is not None and not self.confirmed and self.accepted
 
     @property
     def is_new(self) -> bool:
@@ -70,7 +96,10 @@ class FileProposal:
 
     @property
     def will_write(self) -> bool:
-        """Applying would write this file: a new file accepted, or accepted changes."""
+        """Applying would write this file: a new file accepted, or accepted changes (and,
+        for a file that runs code, the user's yes to it)."""
+        if self.runs_code is not None and not self.confirmed:
+            return False
         if self.base is None:
             return self.accepted
         return self.accepted and self.result_bytes() != self.base
@@ -84,12 +113,29 @@ class DiskState:
     problem: str | None = None  # why it cannot be compared or shown
 
 
+@dataclass(frozen=True)
+class Refused:
+    """A file the reply wants to change that edits.policy keeps it from."""
+
+    path: str
+    reason: str  # "it is in an .ssh directory (keys and logins)"
+    edits: int  # how many of the reply's edits were for it
+
+    def describe(self) -> str:
+        count = f"{self.edits} edit{'' if self.edits == 1 else 's'}"
+        return f"{self.path}: refused, {self.reason} ({count} not used)"
+
+
 @dataclass
 class Proposal:
     root: Path
     files: list[FileProposal]
-    # Problems not tied to one file that could be read: malformed blocks, refused paths.
+    # Problems not tied to one file that could be read: malformed blocks, unreadable files.
     problems: list[str] = field(default_factory=list)
+    # Files the reply may not change at all (edits.policy, unsafe names and paths).
+    refused: list[Refused] = field(default_factory=list)
+    # What Rung decided for the reader, e.g. which file a bare name was taken to mean.
+    notes: list[str] = field(default_factory=list)
 
     def file(self, path: str) -> FileProposal:
         name = normalize(path)
@@ -108,6 +154,25 @@ class Proposal:
     def reject_all(self) -> None:
         for proposed in self.files:
             proposed.reject()
+
+    def limit(self, allowance: Allowance) -> list[Refused]:
+        """Keep only what `rung ask --apply`/`--diff` may write without asking: attached
+        files, and others as ``allowance`` allows; a file that runs code only when an
+        ``--allow-path`` names it (that is its yes). Returns the files left out."""
+        kept: list[FileProposal] = []
+        left_out: list[Refused] = []
+        for f in self.files:
+            verdict = f.verdict or Verdict(f.path)
+            reason = headless_refusal(verdict, not f.is_new, allowance)
+            if reason is not None:
+                # Its unusable blocks do not matter any more: it is left out anyway.
+                left_out.append(Refused(f.path, reason, len(f.edits) + len(f.problems)))
+                continue
+            f.confirmed = f.confirmed or f.runs_code is not None
+            kept.append(f)
+        self.files = kept
+        self.refused.extend(left_out)
+        return left_out
 
     @property
     def all_problems(self) -> list[str]:
@@ -170,10 +235,12 @@ def _what(edit: Edit) -> str:
     return f"The SEARCH text of the block at reply line {edit.line}"
 
 
-def _propose_file(root: Path, name: str, edits: Sequence[Edit]) -> FileProposal | str:
+def _propose_file(
+    real: Path, name: str, edits: Sequence[Edit], verdict: Verdict
+) -> FileProposal | str:
     """The file's proposal, or why none can be made for it."""
     try:
-        raw = read_current(resolve_inside(root, name), name)
+        raw = read_current(real, name)
         decoded = decode(raw, name) if raw is not None else None
     except EditError as exc:
         count = len(edits)
@@ -220,32 +287,108 @@ def _propose_file(root: Path, name: str, edits: Sequence[Edit]) -> FileProposal 
         edits=tuple(applied),
         problems=problems,
         bom=decoded.bom if decoded else False,
+        verdict=verdict,
     )
 
 
-def build_proposal(root: Path, edits: Sequence[Edit], problems: Sequence[str] = ()) -> Proposal:
+Listing = Callable[[], Iterable[str]]
+
+
+def _same_name(
+    name: str, top: Path, attached: frozenset[Path], listing: Listing | None
+) -> tuple[str, str] | None:
+    """A bare name (``file3.py``) that is not in the root, but is the base name of exactly
+    one attached file or, failing that, one project file: (that file, where found)."""
+    if "/" in name or (top / name).exists():
+        return None
+    mine = sorted(
+        {p.relative_to(top).as_posix() for p in attached if p.name == name and top in p.parents}
+    )
+    if len(mine) == 1:
+        return mine[0], "attached"
+    if mine or listing is None:
+        return None
+    found = sorted({f for f in listing() if PurePosixPath(f).name == name})
+    return (found[0], "in the project") if len(found) == 1 else None
+
+
+def build_proposal(
+    root: Path,
+    edits: Sequence[Edit],
+    problems: Sequence[str] = (),
+    attached: Sequence[str] = (),
+    listing: Listing | None = None,
+) -> Proposal:
     """Match ``edits`` to the files under ``root``. Edits to one file apply in order, each
-    to the text the previous ones left; one that does not match is reported, not fatal."""
+    to the text the previous ones left; one that does not match is reported, not fatal.
+
+    ``attached``: the files the user attached, as named (relative to ``root``); they
+    decide what edits.policy allows. ``listing``: the project's files, to find the one
+    a bare base name means. A file the policy refuses is in ``Proposal.refused``.
+    """
     notes = list(problems)
+    proposal = Proposal(root, [], notes)
+    try:
+        top = real_root(root)
+    except EditError as exc:
+        notes.append(f"No edit can be used: {exc}.")
+        return proposal
+    chosen = attached_files(attached, top)
     grouped: dict[str, list[Edit]] = {}
     for edit in edits:
         try:
             name = normalize(edit.path)
+        except UnsafePathError as exc:
+            proposal.refused.append(Refused(ascii_safe(edit.path), _reason(exc), 1))
+            continue
         except EditError as exc:
             notes.append(f"{_source(edit)} is not used: {exc}.")
             continue
+        if any(e.search.strip() for e in [edit, *grouped.get(name, [])]):
+            same = _same_name(name, top, chosen, listing)
+            if same is not None:
+                meant, where = same
+                note = f"{name} was taken to mean {meant}, the only file of that name {where}."
+                if note not in proposal.notes:
+                    proposal.notes.append(note)
+                name = meant
         grouped.setdefault(name, []).append(edit)
-    files: list[FileProposal] = []
     for name, group in grouped.items():
-        made = _propose_file(root, name, group)
+        try:
+            real = resolve_inside(top, name)
+        except UnsafePathError as exc:
+            proposal.refused.append(Refused(name, _reason(exc), len(group)))
+            continue
+        except EditError as exc:
+            count = f"{len(group)} edit{'' if len(group) == 1 else 's'}"
+            notes.append(f"{exc}; {count} to it not used.")
+            continue
+        verdict = classify(name, real, top, chosen)
+        if verdict.refused:
+            proposal.refused.append(Refused(name, verdict.refused, len(group)))
+            continue
+        made = _propose_file(real, name, group, verdict)
         if isinstance(made, str):
             notes.append(made)
         else:
-            files.append(made)
-    return Proposal(root, files, notes)
+            proposal.files.append(made)
+    return proposal
 
 
-def propose(root: Path, reply: str) -> Proposal:
+def _reason(exc: EditError) -> str:
+    """``"app/x: '..' is refused"`` → ``"'..' is refused"``: Refused names the file itself."""
+    text = str(exc).removesuffix("; refused")
+    head, sep, tail = text.partition(": ")
+    return tail if sep and " " not in head.strip("'") else text
+
+
+def ascii_safe(name: str) -> str:
+    """A name from a reply as it may be shown even when it is refused for its characters."""
+    return ascii(name)[1:-1] if not name.isprintable() else name
+
+
+def propose(root: Path, reply: str, attached: Sequence[str] = ()) -> Proposal:
     """Parse a finished reply and match its edits to the files under ``root``."""
-    parsed = parse_reply(reply)
-    return build_proposal(root, parsed.edits, [problem.message for problem in parsed.problems])
+    parsed = parse_reply(reply, attached=attached)
+    problems = [problem.message for problem in parsed.problems]
+    return build_proposal(root, parsed.edits, problems, attached)
