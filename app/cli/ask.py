@@ -136,28 +136,49 @@ def run_ask(args: argparse.Namespace, config: Config) -> int:
         warn(f"{final.tier}: {final.reply.failed.message}")
         return 1
     if wants_edits:
-        return _edits(conversation, apply=args.apply)
+        return _edits(conversation, args)
     return 0
 
 
-def _edits(conversation: Conversation, *, apply: bool) -> int:
+def _edits(conversation: Conversation, args: argparse.Namespace) -> int:
     """The answer's proposed edits as a diff on stdout (`| git apply`), or applied.
+
+    Only attached files are changed, and others the flags allow (--allow-new,
+    --allow-path; a file that runs code by itself only when named exactly): each file
+    left out is named with the reason, the rest still goes ahead, and the exit code is 1.
     Nothing is applied when any block cannot be used: a half-applied change is worse
     than none."""
+    from rung.engine.edits.policy import Allowance
+
     result = conversation.last_edits
     if result is None or not result.edits:
         warn("the answer proposes no edits to the attached files")
         return 1
     root = Path.cwd()
     proposal = proposal_for(result, root)
+    allowance = Allowance(
+        new_files=getattr(args, "allow_new", False),
+        patterns=tuple(getattr(args, "allow_path", None) or ()),
+    )
+    proposal.limit(allowance)
+    for note in proposal.notes:
+        warn(f"note: {note}")
+    for refused in proposal.refused:
+        warn(f"left out {refused.describe()}")
     problems = proposal.all_problems
     for problem in problems:
         warn(f"edit not usable: {problem}")
-    if not apply:
-        sys.stdout.write(proposal.as_unified_diff())
-        return 1 if problems else 0
+    failed = 1 if problems or proposal.refused else 0
+    if not args.apply:
+        diff = proposal.as_unified_diff()
+        # Byte for byte for `git apply` in a pipe; a terminal shows it made safe.
+        sys.stdout.write(for_terminal(diff) if sys.stdout.isatty() else diff)
+        return failed
     if problems:
         warn("nothing was applied: fix or drop the blocks above, or use --diff")
+        return 1
+    if not proposal.to_write:
+        warn("nothing was applied: every change was left out (see above)")
         return 1
     applied = apply_proposal(proposal, edits_journal(root))
     if not applied.ok:
@@ -167,7 +188,7 @@ def _edits(conversation: Conversation, *, apply: bool) -> int:
     for path in applied.paths:
         print(f"  {for_terminal(path)}")
     print("Undo with: rung undo")
-    return 0
+    return failed
 
 
 def _wait_for_prices(updater: Any) -> None:

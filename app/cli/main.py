@@ -77,6 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--apply", action="store_true",
         help="apply the edits the answer proposes to @files (undo with `rung undo`)",
     )  # fmt: skip
+    ask.add_argument(
+        "--allow-new", action="store_true",
+        help="with --diff/--apply: the answer may also create new files",
+    )  # fmt: skip
+    ask.add_argument(
+        "--allow-path", action="append", default=[], metavar="GLOB",
+        help="with --diff/--apply: the answer may also change files matching GLOB (relative "
+        "to this directory; repeatable); a file that runs code (hooks, CI, build scripts) "
+        "must be named without wildcards",
+    )  # fmt: skip
     route = sub.add_parser(
         "route", help="which rung would answer a prompt (reads JSON lines when none given)"
     )

@@ -28,7 +28,11 @@ def edits_journal(root: Path) -> Journal:
 def proposal_for(result: ParseResult, root: Path) -> Proposal:
     """A reply's parsed edits matched against the files as they are now."""
     problems = [f"line {p.line} of the reply: {p.message}" for p in result.problems]
-    return build_proposal(root, result.edits, problems)
+    # The attached files decide what the edits may change (edits.policy); the project's
+    # files say which one a bare base name means.
+    return build_proposal(
+        root, result.edits, problems, result.attached, lambda: project_files(root)
+    )
 
 
 # "```python title=app/x.py", "```js app.js", or a path alone on the line before a fence.
