@@ -175,11 +175,12 @@ def refusal(real: Path, root: Path) -> str | None:
     for private in _private_dirs():
         if _under(real, private):
             return f"it is in Rung's own directory {private} (keys, history, settings)"
-    if any(part in NEVER_DIRS for part in real.parts):
+    # Case-folded: on macOS and Windows ".SSH" is the same directory.
+    if any(part.casefold() in NEVER_DIRS for part in real.parts):
         return "it is in an .ssh directory (keys and logins)"
     home = _home()
     if home is not None and _under(real, home):
-        relative = real.relative_to(home).as_posix()
+        relative = real.relative_to(home).as_posix().casefold()
         if relative in SHELL_STARTUP or any(
             relative.startswith(d + "/") for d in SHELL_STARTUP_DIRS
         ):
