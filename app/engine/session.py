@@ -70,6 +70,7 @@ class Session:
                 # History is worth a warning, not a crash: the chat still works.
                 self.store_error = f"History is off: {exc}"
         self._session = Handle()
+        self._pin: str | None = None  # the rung pinned (None: Auto), stored with the session
         self._today_at_send = Decimal(0)
         # Called once before the first reply is priced (`rung ask` waits for fresh
         # prices there when online price updates are on).
@@ -175,7 +176,31 @@ class Session:
     def _ensure_session(self, store: Store) -> int:
         if self._session.row_id is None:
             self._session.row_id = store.start_session(self.source)
+            if self._pin is not None:
+                store.set_session_pin(self._session.row_id, self._pin)
         return self._session.row_id
+
+    def note_pin(self, pin: str | None) -> None:
+        """The rung this conversation is pinned to (None: Auto), kept with it so that a
+        resumed conversation comes back pinned the same way."""
+        self._pin = pin
+        if self.recorder is None:
+            return
+
+        def write(store: Store) -> None:
+            if self._session.row_id is not None:
+                store.set_session_pin(self._session.row_id, pin)
+
+        self.recorder.submit(write)
+
+    def stored_pin(self, session_id: int) -> str | None:
+        """The rung a stored session was pinned to (None: Auto, or unreadable)."""
+        if self.store is None:
+            return None
+        try:
+            return self.store.session_pin(session_id)
+        except Exception:  # a damaged history: the conversation still resumes, on Auto
+            return None
 
     def record_question(self, question: str) -> Handle:
         handle = Handle()

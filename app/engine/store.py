@@ -16,6 +16,7 @@ directory: they hold everything pasted and attached.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
@@ -103,6 +104,10 @@ MIGRATIONS: list[str] = [
         checks TEXT                     -- JSON: each check's verdict, a judge's with its cost
     );
     CREATE INDEX compare_cells_run ON compare_cells(run_id);
+    """,
+    # 5: the rung a conversation was pinned to (NULL: Auto), so a resumed one keeps it
+    """
+    ALTER TABLE sessions ADD COLUMN pin TEXT;
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -349,6 +354,14 @@ class Store:
             (session_id, from_row),
         )
 
+    def set_session_pin(self, session_id: int, pin: str | None) -> None:
+        self.db.execute("UPDATE sessions SET pin = ? WHERE id = ?", (pin, session_id))
+
+    def session_pin(self, session_id: int) -> str | None:
+        """The rung the session was pinned to when last used; None for Auto."""
+        row = self.db.execute("SELECT pin FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return row[0] if row else None
+
     def rename_session(self, session_id: int, title: str) -> None:
         self.db.execute("UPDATE sessions SET title = ? WHERE id = ?", (title, session_id))
 
@@ -412,13 +425,23 @@ class Store:
             for (tier, model), g in sorted(groups.items())
         ]
 
-    def sessions(self, limit: int = 20, source: str | None = None) -> list[SessionSummary]:
-        """The most recent sessions that have messages, newest first."""
+    def sessions(
+        self, limit: int = 20, source: str | None = None, search: str = ""
+    ) -> list[SessionSummary]:
+        """The most recent sessions that have messages, newest first; with ``search``,
+        those whose title or any question contains it (case-insensitive for ASCII)."""
         where = "WHERE EXISTS (SELECT 1 FROM messages WHERE session_id = s.id)"
         args: list[object] = []
         if source is not None:
             where += " AND s.source = ?"
             args.append(source)
+        if search.strip():
+            # LIKE with its wildcards escaped: "100%" or "a_b" are searched as typed.
+            pattern = "%" + re.sub(r"([\\%_])", r"\\\1", search.strip()) + "%"
+            where += """ AND (s.title LIKE ? ESCAPE '\\' OR EXISTS (
+                SELECT 1 FROM messages WHERE session_id = s.id AND role = 'user'
+                AND superseded = 0 AND content LIKE ? ESCAPE '\\'))"""
+            args += [pattern, pattern]
         rows = self.db.execute(
             f"""SELECT s.id, s.started_at, s.source, s.title,
                       (SELECT content FROM messages WHERE session_id = s.id AND role = 'user'

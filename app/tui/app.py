@@ -28,6 +28,7 @@ from rung.engine.conversation import (
     Routed,
     StoreProblem,
 )
+from rung.engine.cost_label import spent_is_estimate
 from rung.engine.ladder import AUTO, Ladder
 from rung.engine.prices_update import start_price_updates, wait_for_prices
 from rung.engine.safe_text import for_terminal
@@ -94,6 +95,12 @@ class RungApp(App[None]):
         ),
     ]
 
+    # Notifications at the top right, over old messages: at the bottom (Textual's place)
+    # they covered the status and cost lines for their whole five seconds.
+    CSS = """
+    ToastRack { dock: top; align: right top; margin-bottom: 0; }
+    """
+
     status: reactive[StatusView] = reactive(StatusView, always_update=False)
     cost_view: reactive[CostView | None] = reactive(None, always_update=False)
 
@@ -113,6 +120,7 @@ class RungApp(App[None]):
         self.overrides = overrides or RungOverrides()
         self.ladder = Ladder(config, self.overrides, reuse=tiers)
         self.startup_warnings: list[str] = [*self.ladder.problems, *self.ladder.build_all()]
+        self.hosts_asked: set[str] = set()  # rungs whose unconfirmed host was asked about
         self.session = Session(config, "tui")
         self.conversation = Conversation(self.ladder, self.session, chat_options(config))
         self.conversation.add_listener(self._on_engine_event)
@@ -123,6 +131,8 @@ class RungApp(App[None]):
         self._budget_level = "ok"
         self.price_updater = None
         self.keymap_problems: list[str] = []
+        # Each rung's last measured speed (tokens/s, time to first token), for the status.
+        self._speeds: dict[str, tuple[float | None, float | None]] = {}
         self._register_themes()
 
     # -- themes --------------------------------------------------------------------
@@ -166,7 +176,13 @@ class RungApp(App[None]):
     def show_cost(self, live: object = None) -> None:
         meter = self.session.meter
         budget = self.session.budget_state(live)  # type: ignore[arg-type]
-        self.cost_view = CostView(meter.totals(live), meter.reference_model, live, budget)  # type: ignore[arg-type]
+        totals = meter.totals(live)  # type: ignore[arg-type]
+        # "~" on the line exactly when a figure in it is an estimate by the same rule as
+        # the message header and F7 (GPU-time prices are estimates, see cost_label).
+        records = [*meter.records, *([live] if live is not None else [])]
+        estimated = spent_is_estimate(r.cost for r in records)  # type: ignore[attr-defined]
+        totals = dataclasses.replace(totals, estimated=estimated)
+        self.cost_view = CostView(totals, meter.reference_model, live, budget)  # type: ignore[arg-type]
         if budget.level != self._budget_level:
             self._budget_level = budget.level
             if budget.level in ("warn", "over"):
@@ -193,18 +209,26 @@ class RungApp(App[None]):
             )
             return
         self.active_name = pinned
-        self.show_status(self.idle_state())
+        self.session.note_pin(pinned)
+        self.show_status(self.idle_state(), **self._speed_of(pinned))
         self.check_health()
         model = self.active_tier.model
         self.notify(f"Pinned to {pinned}" + (f" ({model})." if model else "."), markup=False)
 
     def action_toggle_auto(self) -> None:
         mode = self.ladder.toggle_auto(self.active_name)
+        self.session.note_pin(None if mode == AUTO else mode)
         if mode == AUTO:
             self.notify("Auto on: each message goes to the cheapest rung that fits.")
         else:
             self.notify(f"Auto off: pinned to {mode}.", markup=False)
-        self.show_status()
+        self.show_status(**self._speed_of(self.active_name))
+
+    def _speed_of(self, name: str) -> dict[str, float | None]:
+        """The status line's speed fields for rung ``name``: its own last reply's figures,
+        never another rung's (a pin used to keep showing the previous rung's speed)."""
+        tokens_per_s, ttft_s = self._speeds.get(name, (None, None))
+        return {"tokens_per_s": tokens_per_s, "ttft_s": ttft_s}
 
     # -- what the engine says ---------------------------------------------------------
     def _on_engine_event(self, event: EngineEvent) -> None:
@@ -232,13 +256,14 @@ class RungApp(App[None]):
                 if last and reply.failed is not None:
                     self.notify(for_terminal(reply.failed.message), title=f"{event.tier} failed",
                                 severity="error", markup=False)  # fmt: skip
+                self._speeds[event.tier] = (
+                    (finished.output_tokens_per_s, finished.time_to_first_token_s)
+                    if finished
+                    else (None, None)
+                )
                 if last and self.ladder.mode != AUTO:
                     self.active_name = self.ladder.mode  # the status shows the pin, not the detour
-                self.show_status(
-                    state,
-                    tokens_per_s=finished.output_tokens_per_s if finished else None,
-                    ttft_s=finished.time_to_first_token_s if finished else None,
-                )
+                self.show_status(state, **self._speed_of(self.active_name))
                 self.show_cost()
 
     def on_chat_screen_options_wanted(self) -> None:
@@ -266,7 +291,20 @@ class RungApp(App[None]):
 
     def on_chat_screen_resumed(self, message: ChatScreen.Resumed) -> None:
         self.show_cost()
-        self.notify(f"Continuing session #{message.session_id} ({message.count} messages).")
+        pin = self.session.stored_pin(message.session_id)
+        # The conversation's own pin comes back with it, unless this run's --tier chose.
+        if pin in self.ladder.names and self.overrides.tier is None and pin != self.ladder.mode:
+            self.ladder.mode = self.active_name = pin
+            self.show_status(self.idle_state(), **self._speed_of(pin))
+            self.check_health()
+            pinned = f"; pinned to {pin} as before (F8: Auto)"
+        else:
+            pinned = ""
+        self.session.note_pin(None if self.ladder.mode == AUTO else self.ladder.mode)
+        self.notify(
+            f"Continuing session #{message.session_id} ({message.count} messages){pinned}.",
+            markup=False,
+        )
 
     # -- screens and background work -------------------------------------------------
     @property
@@ -302,6 +340,7 @@ class RungApp(App[None]):
 
     def on_mount(self) -> None:
         self.apply_keymap(self.config.keymap)  # before the chat screen: its keys drawn once
+        self.session.note_pin(None if self.ladder.mode == AUTO else self.ladder.mode)
         self.install_screen(ChatScreen(self.conversation, self.resume_id), "chat")
         self.push_screen("chat")
         self.show_status(self.idle_state())
@@ -322,9 +361,40 @@ class RungApp(App[None]):
         self.call_after_refresh(self.load_local_models)
         self.call_after_refresh(self.check_health)
         self.call_after_refresh(self.warm_up)
+        self.call_after_refresh(self.confirm_hosts)
         self.price_updater = start_price_updates(self.config)
         if self.price_updater is not None:
             self.watch_price_updates()
+
+    def confirm_hosts(self) -> None:
+        """Ask once for each rung whose key would go to a base URL that config.toml names
+        but the user never confirmed (engine/trusted_hosts.py). Yes: the host is recorded
+        and the rungs are built again with the key; no: that rung keeps refusing, saying
+        why, and nothing is sent."""
+        from rung.engine.trusted_hosts import trust_configured
+        from rung.tui.confirm import ConfirmScreen
+
+        asked = self.hosts_asked
+        pending = [
+            (name, tier.host_question)
+            for name, tier in self.ladder.built().items()
+            if tier.host_question and name not in asked
+        ]
+        if not pending:
+            return
+        name, question = pending[0]
+        asked.add(name)
+
+        async def answered(yes: bool | None) -> None:
+            if yes:
+                host, message = trust_configured(self.config, name)
+                self.notify(for_terminal(message), markup=False)
+                if host:
+                    await self.apply_config(self.config)
+            self.confirm_hosts()
+
+        self.push_screen(ConfirmScreen(question or "", yes="Send the key", no="Do not send"),
+                         answered)  # fmt: skip
 
     @work(group="warm-up", thread=True)
     def warm_up(self) -> None:
@@ -423,6 +493,7 @@ class RungApp(App[None]):
                 self.ladder.mode if self.ladder.mode != AUTO else self.ladder.names[0]
             )
         self.session.reload_config(config)
+        self.session.note_pin(None if self.ladder.mode == AUTO else self.ladder.mode)
         self.conversation.ladder = self.ladder
         self.conversation.options = chat_options(config)
         self.apply_keymap(config.keymap)

@@ -34,6 +34,7 @@ from rung.engine.conversation import (
     Refusal,
     Routed,
 )
+from rung.engine.cost_label import header_money
 from rung.engine.safe_text import for_terminal, one_line
 from rung.engine.store import StoredMessage
 from rung.tiers.base import Message as ChatMessage
@@ -82,10 +83,8 @@ def reply_meta(tier: str, reply: Reply, record: MessageCost) -> str:
     meta = f"{tier} · {record.model} · {u.input_tokens:,} in / {u.output_tokens:,} out"
     if u.cached_input_tokens:
         meta += f" ({u.cached_input_tokens:,} cached)"
-    meta += f" · {format_usd(record.cost.usd, not record.cost.exact)}"
-    if u.estimated:
-        meta += " (estimated)"
-    return meta
+    cost = record.cost
+    return meta + f" · {header_money(cost.usd, cost.exact and not u.estimated, cost.basis)}"
 
 
 def stored_meta(m: StoredMessage) -> str:
@@ -94,14 +93,15 @@ def stored_meta(m: StoredMessage) -> str:
         meta += f" · {m.input_tokens:,} in / {m.output_tokens:,} out"
         if m.cached_input_tokens:
             meta += f" ({m.cached_input_tokens:,} cached)"
-    meta += f" · {format_usd(m.cost_usd, m.estimated)}"
-    if m.estimated:
-        meta += " (estimated)"
+    meta += f" · {header_money(m.cost_usd, not m.estimated, m.price_basis)}"
     return meta + (f" — {m.reason}" if m.reason else "")
 
 
-def closing_note(reply: Reply, fallback_to: str | None = None) -> tuple[str, str]:
-    """(status word, the note under the reply) for how an attempt ended."""
+def closing_note(
+    reply: Reply, fallback_to: str | None = None, limit: int | None = None
+) -> tuple[str, str]:
+    """(status word, the note under the reply) for how an attempt ended; ``limit``: the
+    output token limit the request carried."""
     if reply.failed is not None:
         if fallback_to:
             return "failed", f"Failed: {reply.failed.message} — falling back to {fallback_to}."
@@ -109,8 +109,27 @@ def closing_note(reply: Reply, fallback_to: str | None = None) -> tuple[str, str
     if reply.finish_reason == "cancelled":
         return "cancelled", "Cancelled — the text above is what arrived."
     if reply.finish_reason == "length":
-        return "done", "Stopped at the output token limit."
+        out = reply.usage.output_tokens
+        # The rung may have a lower limit of its own (the local rung's, which says so).
+        at = f"the {limit:,}-token limit" if limit and out >= limit else "the output token limit"
+        return "done", f"Cut at {at}: Ctrl+B raises it for this chat ([ui] max_tokens for all)."
     return "done", ""
+
+
+def path_choices(partial: str, files: list[str], limit: int = 8) -> list[str]:
+    """What Tab can complete ``@partial`` to: the directories one level further down
+    (ending in "/", so a Tab on one goes on into it, as in a shell), then the files."""
+    needle = partial.casefold()
+    directories: dict[str, None] = {}
+    for path in files:
+        if path.casefold().startswith(needle):
+            slash = path.find("/", len(partial))
+            if slash != -1:
+                directories[path[: slash + 1]] = None
+    found = workspace().complete_path(partial, files, limit)
+    if len(found) + len(directories) <= 1:
+        return found  # one file, or one directory's single file: straight to it
+    return (sorted(directories)[: limit // 2] + found)[:limit]
 
 
 class ChatScreen(Screen[None]):
@@ -263,7 +282,7 @@ class ChatScreen(Screen[None]):
         choices = self.query_one("#completions", OptionList)
         found = []
         if partial is not None:
-            found = workspace().complete_path(partial, self._project_files())
+            found = path_choices(partial, self._project_files())
         if not found or (len(found) == 1 and found[0] == partial):
             choices.remove_class("shown")
             prompt.completing = False
@@ -295,6 +314,14 @@ class ChatScreen(Screen[None]):
             choices.remove_class("shown")
             prompt.completing = False
             prompt.complete_mention(path)
+
+    def on_prompt_input_page_key(self, message: PromptInput.PageKey) -> None:
+        """PageUp/PageDown while typing turn the messages' pages; the prompt keeps focus."""
+        messages = self.query_one(MessageList)
+        if message.key == "pageup":
+            messages.scroll_page_up(animate=False)
+        else:
+            messages.scroll_page_down(animate=False)
 
     def _preview_attachments(self) -> None:
         """Under the prompt: what the attached files add, in tokens and money, on the
@@ -384,6 +411,8 @@ class ChatScreen(Screen[None]):
             elif m.finish_reason in ("cancelled", "interrupted"):
                 status = "cancelled"
                 note = f"{m.finish_reason.capitalize()} — the text above is what arrived."
+            elif m.finish_reason == "length":
+                note = "Cut at the output token limit: Ctrl+B raises it for this chat."
             items.append(Shelved("assistant", m.content, stored_meta(m), status=status, note=note))
         await messages.show_history(items)
         messages.follow()
@@ -481,7 +510,7 @@ class ChatScreen(Screen[None]):
                 self.replies.append(reply)
                 item.set_meta(f"{reply_meta(tier, reply, record)} — {reason}")
                 if last:
-                    status, note = closing_note(reply)
+                    status, note = closing_note(reply, limit=self.conversation.options.max_tokens)
                     await item.finish(status, note)
                 else:
                     self._failed_item = (item, reply)

@@ -140,6 +140,13 @@ class CompareColumn(Vertical):
         self.set_meter(final_meter(answered))
 
 
+PICK_HINT = (
+    "←/→ pick an answer, Enter keeps it in the conversation, Esc stops the answers "
+    "(and again closes)."
+)
+ASKING_HINT = "Asking every rung at once: " + PICK_HINT
+
+
 class CompareScreen(ModalScreen["SideBySide | None"]):
     """Ask one question on several rungs; ←/→ pick a column, Enter keeps its answer."""
 
@@ -184,9 +191,9 @@ class CompareScreen(ModalScreen["SideBySide | None"]):
                 for name in self.rungs:
                     tier, why_not = self._rung(name)
                     yield CompareColumn(name, tier, why_not)
+            # Asked at once when the prompt had a question: the hint says so, not "Enter".
             yield Static(
-                "Enter asks. Then ←/→ pick an answer, Enter keeps it in the conversation, "
-                "Esc stops the answers (and again closes).",
+                ASKING_HINT if self.initial.strip() else "Enter asks every rung. Then " + PICK_HINT,
                 id="compare-hint",
                 markup=False,
             )
@@ -239,6 +246,7 @@ class CompareScreen(ModalScreen["SideBySide | None"]):
         field = self.query_one(Input)
         field.disabled = True
         self.set_focus(None)  # ←/→ and Enter now choose and keep an answer
+        self.query_one("#compare-hint", Static).update(ASKING_HINT)
         # The conversation so far goes with the question, so the kept answer continues it.
         request = self.conversation.request([*self.conversation.history, Message("user", question)])
         for column in asked:

@@ -8,6 +8,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from rung.engine.cost_label import figure, money, spent_is_estimate
 from rung.tiers.meter import CostMeter
 from rung.tiers.pricing import format_usd, savings_text
 from rung.tui.widgets.status import short_model
@@ -32,9 +33,10 @@ class CostScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         totals = self.meter.totals()
+        estimated = spent_is_estimate(r.cost for r in self.meter.records)
         with Vertical():
             summary = (
-                f"Session cost  {format_usd(totals.spent, totals.estimated)} spent, "
+                f"Session cost  {format_usd(totals.spent, estimated)} spent, "
                 f"{savings_text(totals.saved, self.meter.reference_model)}"
                 + (f", {totals.unknown} message(s) with unknown price" if totals.unknown else "")
             )
@@ -49,13 +51,10 @@ class CostScreen(ModalScreen[None]):
                 columns = ["#", "tier", "model", "in", "out", "cost", "figure", "ended"]
             table.add_columns(*columns)
             for i, r in enumerate(self.meter.records, start=1):
-                figure = (
-                    "unknown price"
-                    if r.cost.usd is None
-                    else ("exact" if r.cost.exact else "estimated")
-                )
+                # The same words as the message header and the cost line (cost_label).
+                kind = figure(r.cost.usd, r.cost.exact, r.cost.basis, short=not wide)
                 if r.cost.note and wide:
-                    figure += f" ({r.cost.note})"
+                    kind += f" ({r.cost.note})"
                 cells = {
                     "#": str(i),
                     "time": r.when.astimezone().strftime("%H:%M:%S"),
@@ -65,8 +64,8 @@ class CostScreen(ModalScreen[None]):
                     "in": f"{r.usage.input_tokens:,}",
                     "out": f"{r.usage.output_tokens:,}",
                     "cached": f"{r.usage.cached_input_tokens:,}",
-                    "cost": format_usd(r.cost.usd),
-                    "figure": figure if wide else figure.replace("estimated", "est."),
+                    "cost": money(r.cost.usd, r.cost.exact, r.cost.basis),
+                    "figure": kind,
                     "saved": format_usd(r.saved) if r.saved is not None else "-",
                     "ended": ENDED.get(r.finish_reason, r.finish_reason),
                 }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 PROMPT_KEYS = [
     ("enter", "Send the message", ""),
@@ -19,8 +21,7 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll { width: 90; max-width: 100%; height: auto; max-height: 95%;
-        border: round $accent; background: $surface; padding: 1 2; }
-    HelpScreen DataTable { height: auto; }
+        border: round $accent; background: $surface; padding: 0 1; }
     HelpScreen .problem { color: $warning; }
     """
     BINDINGS = [
@@ -33,20 +34,33 @@ class HelpScreen(ModalScreen[None]):
         self.problems = problems or []
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll():
+        # One scrolling list, focused: ↑/↓/PgUp/PgDn reach every key (an inner table that
+        # scrolled on its own hid all past F6 at 80x24 until Tab moved into it).
+        with VerticalScroll(id="help-keys"):
             yield Static("[b]Keys[/b]  (remap any key with an id under \\[keymap] in the config)")
             for problem in self.problems:
                 yield Static(problem, markup=False, classes="problem")
-            table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True)
-            table.add_columns("key", "does", "id")
-            for row in PROMPT_KEYS + self.rows:
-                table.add_row(*row)
-            yield table
+            yield Static(key_table(PROMPT_KEYS + self.rows), id="help-table")
             yield Static(
                 "The prompt also has the usual editing keys (Ctrl+A/E line start/end, "
                 "Ctrl+W delete word, Ctrl+Z undo, Ctrl+X/C/V). Esc closes this.",
                 classes="muted",
             )
+
+    def on_mount(self) -> None:
+        self.query_one("#help-keys", VerticalScroll).focus()
+
+
+def key_table(rows: list[tuple[str, str, str]]) -> Table:
+    """key · what it does · id: the description wraps, the key and the id never do (the
+    id is what a [keymap] line needs, so it must be readable at 80 columns)."""
+    table = Table(box=None, expand=True, show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column("key", no_wrap=True, style="bold")
+    table.add_column("does", ratio=1)
+    table.add_column("id", no_wrap=True, style="dim")
+    for key, does, ident in rows:
+        table.add_row(Text(key), Text(does), Text(ident))
+    return table
 
 
 def binding_rows(app: object) -> list[tuple[str, str, str]]:

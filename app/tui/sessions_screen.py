@@ -25,6 +25,12 @@ from rung.tiers.pricing import format_usd
 from rung.tui.confirm import AskScreen, ConfirmScreen
 
 LIMIT = 500  # a screen, not an archive: the newest 500
+COLUMNS = ("#", "when", "title", "rungs", "msgs", "cost", "saved")
+TITLE = COLUMNS.index("title")
+WIDE = 120  # columns from which the full date and time and longer rung lists are shown
+FRAME = 6  # the border, the padding and the table's scrollbar
+CELL_PADDING = 2  # a DataTable cell's padding, both sides
+MIN_TITLE, MAX_TITLE = 12, 48
 
 
 @dataclass(frozen=True)
@@ -64,9 +70,7 @@ class SessionsScreen(ModalScreen["OpenSession | None"]):
                 markup=False,
             )
             yield Input(placeholder="search titles and questions", id="search")
-            table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True)
-            table.add_columns("#", "when", "title", "rungs", "msgs", "cost", "saved")
-            yield table
+            yield DataTable(cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         self.reload()
@@ -74,31 +78,39 @@ class SessionsScreen(ModalScreen["OpenSession | None"]):
 
     def reload(self, query: str = "") -> None:
         try:
-            rows = self.store.sessions(limit=LIMIT)
+            # Searched by the store: the title and every question, not just the first.
+            rows = self.store.sessions(limit=LIMIT, search=query)
         except Exception as exc:  # a damaged file: say so, show nothing
             self.notify(f"Cannot read the history: {for_terminal(str(exc))}",
                         severity="error", markup=False)  # fmt: skip
             rows = []
-        needle = query.casefold().strip()
-        if needle:
-            rows = [
-                r for r in rows if needle in f"{r.title} {typed_part(r.first_question)}".casefold()
-            ]
         self.rows = rows
         table = self.query_one(DataTable)
-        table.clear()
-        for r in rows:
-            title = one_line(r.title or typed_part(r.first_question), 48) or "(no question)"
-            if r.unknown and not r.spent:
-                cost = "price unknown"
-            else:
-                cost = format_usd(r.spent) + ("+?" if r.unknown else "")
-            saved = ("-" if r.saved < 0 else "") + format_usd(abs(r.saved))
-            marker = "●" if r.id == self.current else ""
-            table.add_row(
-                f"{r.id}{marker}", r.started_at[:16].replace("T", " "), title,
-                one_line(", ".join(r.tiers), 24), str(r.messages), cost, saved,
-            )  # fmt: skip
+        table.clear(columns=True)
+        wide = self.app.size.width >= WIDE
+        cells = [self._cells(r, wide) for r in rows]
+        # The title takes what the other columns leave: at 80 columns the rung, cost and
+        # saved columns stay in view (the title used to push them off the right).
+        others = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(COLUMNS)]
+        room = self.app.size.width - FRAME - CELL_PADDING * len(COLUMNS) - sum(others)
+        room += others[TITLE]
+        title_width = max(MIN_TITLE, min(MAX_TITLE, room))
+        for i, header in enumerate(COLUMNS):
+            table.add_column(header, width=title_width if i == TITLE else None)
+        for r, row in zip(rows, cells, strict=True):
+            title = one_line(r.title or typed_part(r.first_question), title_width)
+            table.add_row(*row[:TITLE], title or "(no question)", *row[TITLE + 1 :])
+
+    def _cells(self, r: SessionSummary, wide: bool) -> list[str]:
+        if r.unknown and not r.spent:
+            cost = "unknown"
+        else:
+            cost = format_usd(r.spent) + ("+?" if r.unknown else "")
+        saved = ("-" if r.saved < 0 else "") + format_usd(abs(r.saved))
+        marker = "●" if r.id == self.current else ""
+        when = r.started_at[:16].replace("T", " ") if wide else r.started_at[5:10]
+        rungs = one_line(", ".join(r.tiers), 24 if wide else 12)
+        return [f"{r.id}{marker}", when, "", rungs, str(r.messages), cost, saved]
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.reload(event.value)
@@ -116,9 +128,8 @@ class SessionsScreen(ModalScreen["OpenSession | None"]):
         self.action_open()
 
     def action_open(self) -> None:
-        if isinstance(self.focused, Input):
-            self.query_one(DataTable).focus()
-            return
+        # Enter in the search opens the highlighted match at once (it used to only move
+        # to the table, so the first Enter after filtering did nothing).
         row = self.selected()
         if row is not None:
             self.dismiss(OpenSession(row.id))

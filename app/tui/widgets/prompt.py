@@ -41,6 +41,12 @@ class PromptInput(TextArea):
 
         key: str
 
+    @dataclass
+    class PageKey(Message):
+        """PageUp or PageDown while typing: meant for the messages above, not the prompt."""
+
+        key: str
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(
             "",
@@ -72,7 +78,11 @@ class PromptInput(TextArea):
         if partial is None:
             return
         row, column = self.cursor_location
-        self.replace(path + " ", (row, column - len(partial)), (row, column))
+        after = self.document.get_line(row)[column : column + 1]
+        # A directory goes on being typed (its files are offered next); after a file, a
+        # space, as a shell adds one, unless one follows already.
+        ending = "" if path.endswith("/") or after.isspace() else " "
+        self.replace(path + ending, (row, column - len(partial)), (row, column))
 
     def remember(self, text: str) -> None:
         if not self.sent or self.sent[-1] != text:
@@ -115,6 +125,12 @@ class PromptInput(TextArea):
             event.stop()
             event.prevent_default()
             self.post_message(self.CompletionKey(event.key))
+            return
+        if event.key in ("pageup", "pagedown"):
+            # The prompt is a few lines at most: the pages worth turning are the messages.
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.PageKey(event.key))
             return
         if event.key == "enter":
             event.stop()

@@ -1,0 +1,220 @@
+"""What a newcomer hit in the first hour in the chat screen (issue 24 §3), each as a
+regression test: the real app driven by Pilot at the sizes people use (80x24 most of
+all), with scripted tiers, a real SQLite history and real files."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import AsyncIterator
+
+from rung.tiers.base import ChatRequest, Event, Finished, TextDelta, Usage
+from rung.tui.app import RungApp
+from rung.tui.help import HelpScreen
+from rung.tui.sessions_screen import SessionsScreen
+from rung.tui.widgets.messages import MessageList
+from rung.tui.widgets.prompt import PromptInput
+from rung.tui.widgets.status import StatusBar
+from tests.conftest import wait_for
+from tests.scripted import Script, ScriptedTier, anthropic, local
+from tests.test_first_contact import app_with, ask
+
+
+def screen_lines(app: RungApp) -> list[str]:
+    """The terminal's text as a user sees it, line by line (from Textual's own SVG
+    screenshot: every cell it would draw, styles dropped)."""
+    svg = app.export_screenshot()
+    cells: dict[float, list[tuple[float, str]]] = {}
+    for x, y, text in re.findall(
+        r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)"[^>]*>(.*?)</text>', svg
+    ):
+        cells.setdefault(float(y), []).append((float(x), html.unescape(text)))
+    return [
+        "".join(t for _, t in sorted(row)).replace("\xa0", " ") for _, row in sorted(cells.items())
+    ]
+
+
+def screen_text(app: RungApp) -> str:
+    return "\n".join(screen_lines(app))
+
+
+def timed(name: str = "local", *, tokens_per_s: float = 42.0, ttft_s: float = 0.25) -> ScriptedTier:
+    """A scripted rung whose replies report a speed, as real tiers do."""
+
+    class Timed(ScriptedTier):
+        async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
+            self.requests.append(request)
+            yield TextDelta("fast answer")
+            yield Usage(10, 5)
+            yield Finished(
+                "stop",
+                model=self.model,
+                duration_s=0.5,
+                output_tokens_per_s=tokens_per_s,
+                time_to_first_token_s=ttft_s,
+            )
+
+    return Timed(name, "local", "local", "SmolLM2-135M-Instruct")
+
+
+# -- 80x24: the key bar, F1, Ctrl+S, notifications ----------------------------------------
+async def test_the_key_bar_shows_every_chat_key_at_80x24() -> None:
+    app = app_with(local(), anthropic())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        bottom = "\n".join(screen_lines(app)[-2:])
+        for key in ("f1 Keys", "f2 local", "f8 Auto", "f9 Escalate", "f10 Review",
+                    "esc Cancel", "f7 Costs", "f6 Settings", "^q Quit", "palette"):  # fmt: skip
+            assert key in bottom, (key, bottom)
+
+
+async def test_f1_scrolls_as_one_list_to_the_last_key_with_its_id_at_80x24() -> None:
+    app = app_with(local(), anthropic())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        await wait_for(lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause()
+        first = screen_text(app)
+        assert "id" in first and "help" in first
+        await pilot.press("pagedown", "pagedown", "pagedown")
+        await pilot.pause()
+        shown = screen_lines(app)
+        # The last keys and their ids, each on one line with its key: readable and
+        # remappable without Tab into an inner table.
+        for key, ident in (("^q", "quit"), ("f12", "compare"), ("^s", "sessions"),
+                           ("^b", "chat-options")):  # fmt: skip
+            assert any(key in line and ident in line for line in shown), (key, shown)
+
+
+async def test_ctrl_s_keeps_rung_cost_and_saved_in_view_at_80x24() -> None:
+    app = app_with(local(), anthropic())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ask(app, pilot, "a rather long first question about the many ways of "
+                  "routing messages between rungs of a ladder", 1)  # fmt: skip
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: isinstance(app.screen, SessionsScreen))
+        await pilot.pause()
+        lines = screen_lines(app)
+        header = next(line for line in lines if "title" in line and "msgs" in line)
+        for column in ("#", "when", "title", "rungs", "msgs", "cost", "saved"):
+            assert column in header, header
+        row = next(line for line in lines if "a rather long" in line)
+        # The rung that answered, the cost and the saving, on the row itself.
+        assert app.chat.replies and re.search(r"(local|anthropic) +\d+ +\S*\$\S+ +\S*\$", row), row
+
+
+async def test_notifications_leave_the_status_and_cost_lines_visible() -> None:
+    app = app_with(local(), anthropic())
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause()
+        before = screen_lines(app)
+        status = next(line for line in before if "ready" in line)
+        cost = next(line for line in before if "spent" in line)
+        app.notify("Something worth a notification, long enough to be wide on screen.")
+        await pilot.pause(0.3)
+        after = screen_lines(app)
+        assert any("Something" in line for line in after), after
+        # The status and cost lines read the same with the notification up.
+        assert status in after and cost in after, after
+
+
+# -- sessions: search every question, Enter opens, the pin comes back ----------------------
+async def test_session_search_finds_a_later_question_and_the_first_enter_opens_it() -> None:
+    app = app_with(local(), anthropic())
+    async with app.run_test(size=(120, 30)) as pilot:
+        await ask(app, pilot, "how do I boil an egg", 1)
+        await ask(app, pilot, "and what about 100%_rye bread", 2)
+        wanted = app.session.session_id
+        await pilot.press("ctrl+n")
+        await ask(app, pilot, "something else entirely", 1)
+        assert app.session.session_id != wanted
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: isinstance(app.screen, SessionsScreen))
+        sessions = app.screen
+        await pilot.press(*"rye")  # only in the second question of the first session
+        await pilot.pause()
+        assert [r.id for r in sessions.rows] == [wanted]
+        await pilot.press("backspace", "backspace", "backspace", *"0%_")  # LIKE wildcards
+        await pilot.pause()
+        assert [r.id for r in sessions.rows] == [wanted]
+        await pilot.press("enter")  # the first Enter opens the match
+        await wait_for(lambda: app.session.session_id == wanted)
+        assert not isinstance(app.screen, SessionsScreen)
+
+
+async def test_a_resumed_conversation_keeps_its_pinned_rung() -> None:
+    first = app_with(local(), anthropic())
+    async with first.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f3")  # pin anthropic
+        await ask(first, pilot, "pinned question", 1)
+        assert first.session.session_id is not None
+        session_id = first.session.session_id
+    config = first.config
+    app = RungApp(config, resume=session_id, tiers={"local": local(), "anthropic": anthropic()})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(lambda: app.ladder.mode == "anthropic")
+        bar = app.chat.query_one(StatusBar)
+        await wait_for(lambda: bar.tier == "anthropic")
+        assert "Pinned" in str(bar.render())
+        await ask(app, pilot, "and again", 1)
+        assert app.conversation.last_tier == "anthropic"
+
+
+# -- the status line's speed belongs to the rung it names -----------------------------------
+async def test_pinning_another_rung_drops_the_previous_rungs_speed() -> None:
+    app = app_with(timed("local"), anthropic(), mode="local")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await ask(app, pilot, "quick one", 1)
+        bar = app.chat.query_one(StatusBar)
+        assert "42.0 tok/s" in str(bar.render())
+        await pilot.press("f3")
+        await pilot.pause()
+        line = str(bar.render())
+        assert "anthropic" in line and "tok/s" not in line and "TTFT" not in line
+        await pilot.press("f2")  # back on local: its own last figures again
+        await pilot.pause()
+        assert "42.0 tok/s" in str(bar.render())
+
+
+# -- @path completion: a directory goes on, a file ends like in a shell --------------------
+async def test_tab_on_a_directory_adds_no_space_and_offers_its_files(tmp_path, monkeypatch) -> None:
+    (tmp_path / "src" / "rung").mkdir(parents=True)
+    (tmp_path / "src" / "rung" / "ladder.py").write_text("x = 1\n")
+    (tmp_path / "src" / "rung" / "router.py").write_text("y = 2\n")
+    (tmp_path / "setup.cfg").write_text("[x]\n")
+    monkeypatch.chdir(tmp_path)
+    app = app_with(local())
+    async with app.run_test(size=(100, 30)) as pilot:
+        prompt = app.chat.query_one(PromptInput)
+        await pilot.press(*"look at @s")
+        await pilot.pause()
+        assert prompt.completing
+        await pilot.press("tab")  # the first choice: the directory
+        await pilot.pause()
+        assert prompt.text == "look at @src/"
+        await pilot.press(*"rung/la")
+        await pilot.pause()
+        await pilot.press("tab")
+        assert prompt.text == "look at @src/rung/ladder.py "  # a file: a space, as a shell
+
+
+# -- PageUp while typing ---------------------------------------------------------------------
+async def test_page_up_and_down_while_typing_scroll_the_messages() -> None:
+    long = "\n\n".join(f"Paragraph {i} of a long answer." for i in range(60))
+    app = app_with(local(Script(pieces=[long])))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ask(app, pilot, "tell me a lot", 1)
+        messages = app.chat.query_one(MessageList)
+        prompt = app.chat.query_one(PromptInput)
+        await wait_for(lambda: messages.max_scroll_y > 20 and messages.scroll_y > 0)
+        await pilot.pause()
+        await pilot.press(*"half typed")
+        bottom = messages.scroll_y
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert messages.scroll_y < bottom
+        assert app.focused is prompt and prompt.text == "half typed"
+        up = messages.scroll_y
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert messages.scroll_y > up and app.focused is prompt
