@@ -124,9 +124,11 @@ class ReviewScreen(ModalScreen["Outcome | None"]):
             lines += ["", *(f"! {for_terminal(p)}" for p in self.proposal.problems)]
         self.query_one("#review-files", Static).update("\n".join(lines) or "No changes.")
         writes = self.proposal.to_write
+        asking = sum(1 for f in self.proposal.files if f.needs_yes)
+        later = f" (+{asking} if you say yes)" if asking else ""
         self.query_one("#review-summary", Static).update(
-            f"{self.proposal.summary()} · Enter writes {len(writes)} file(s) · undo later "
-            "from the palette or `rung undo`"
+            f"{self.proposal.summary()} · Enter writes {len(writes)} file(s){later} · undo "
+            "later from the palette or `rung undo`"
         )
 
     async def _show_file(self) -> None:
@@ -170,11 +172,11 @@ class ReviewScreen(ModalScreen["Outcome | None"]):
                                 classes="policy", markup=False))  # fmt: skip
         if f.runs_code:
             state = (
-                "you said yes to writing it"
+                "You said yes to writing it."
                 if f.confirmed
-                else ("accepting its hunks is not enough: Enter asks you about this file")
+                else "Accepting its hunks is not enough: Enter asks you about this file."
             )
-            notes.append(Static(f"{name} runs code by itself ({f.runs_code}); {state}.",
+            notes.append(Static(f"{name} runs code by itself: {f.runs_code}. {state}",
                                 classes="policy", markup=False))  # fmt: skip
         return notes
 
