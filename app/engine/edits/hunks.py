@@ -108,6 +108,7 @@ def _groups(old: Sequence[str], new: Sequence[str], context: int) -> Iterator[li
         else:
             changes.append([code])
     lead = context
+    previous: list[Opcode] = []
     for number, change in enumerate(changes):
         i1, j1 = change[0][1], change[0][3]
         i2, j2 = change[-1][2], change[-1][4]
@@ -125,8 +126,17 @@ def _groups(old: Sequence[str], new: Sequence[str], context: int) -> Iterator[li
         group.extend(change)
         if trail:
             group.append(("equal", i2, i2 + trail, j2, j2 + trail))
-        yield group
+        if previous and not lead and not trail:
+            # One line after another change, at the end of the file: no line is left to
+            # anchor it, and git applies no hunk without any context; it joins that one.
+            previous.extend(group)
+        else:
+            if previous:
+                yield previous
+            previous = group
         lead = next_lead
+    if previous:
+        yield previous
 
 
 def diff_lines(old: list[str], new: list[str], context: int = CONTEXT) -> list[Hunk]:
