@@ -90,7 +90,9 @@ def test_a_wildcard_allows_ordinary_files_but_is_no_yes_for_code(tmp_path: Path)
     assert headless_refusal(make, True, Allowance(patterns=("./Makefile",))) is None
     assert "--allow-new" in (headless_refusal(new, False, Allowance()) or "")
     assert headless_refusal(new, False, Allowance(new_files=True)) is None
-    assert headless_refusal(new, False, Allowance(patterns=("docs/**",))) is None
+    for pattern in ("docs/**", "docs/", "./docs/*.md", "DOCS/NEW.MD"):
+        assert headless_refusal(new, False, Allowance(patterns=(pattern,))) is None, pattern
+    assert headless_refusal(new, False, Allowance(patterns=("doc/**", "*.txt"))) is not None
 
 
 def test_refusals_hold_whatever_is_allowed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

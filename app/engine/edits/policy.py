@@ -112,7 +112,11 @@ class Allowance:
         )
 
     def matches(self, path: str) -> bool:
-        return any(_glob(_clean(p), path.casefold()) for p in self.patterns)
+        """A pattern matches ``path``; ``docs/`` means everything below ``docs``."""
+        return any(
+            _glob(_clean(p) + ("/**" if p.strip().endswith("/") else ""), path.casefold())
+            for p in self.patterns
+        )
 
 
 def _clean(pattern: str) -> str:
