@@ -60,6 +60,9 @@ MIN_OUTPUT_ROOM = 256
 # a few seconds for the embedded model and about a minute for a 7B model on a CPU,
 # where the app's 2,048 tokens took minutes of looping.
 DEFAULT_MAX_TOKENS = 512
+# The longest token assumed when a model's vocabulary cannot be read (real vocabularies:
+# a few dozen bytes at most).
+FALLBACK_TOKEN_CHARS = 256
 
 
 def embedded_model_path() -> Path | None:
@@ -451,6 +454,7 @@ class LocalTier(TierBase):
         self._formatter: Any = None
         self._load_error: str | None = None
         self._loaded = threading.Event()
+        self._longest_token_chars: int | None = None
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._current: _Job | None = None
         # CPU counter readings that bound the window the next thread choice looks at.
@@ -646,11 +650,48 @@ class LocalTier(TierBase):
         )
         return tokens, stop
 
+    def _longest_token(self) -> int:
+        """Characters in the model's longest token (at least 1), found once. Text longer
+        than ``n_ctx`` times this cannot fit the context whatever it says."""
+        if self._longest_token_chars is None:
+            llm, longest = self._llm, 1
+            try:
+                for token in range(llm.n_vocab()):
+                    longest = max(longest, len(llm.detokenize([token], special=True)))
+            except Exception:  # an odd vocabulary: a bound no tokenizer reaches
+                longest = max(longest, FALLBACK_TOKEN_CHARS)
+            # In bytes: a token's bytes are at least its characters, so this bounds both.
+            self._longest_token_chars = longest
+        return self._longest_token_chars
+
+    def _too_long(self, texts: list[dict[str, str]]) -> bool:
+        """Whether these messages certainly exceed the context: a check on their length,
+        no tokenizing (20 MB of stdin took 68 s and 2.9 GB to tokenize)."""
+        chars = sum(len(m["content"]) for m in texts)
+        return chars > self.n_ctx and chars > self.n_ctx * self._longest_token()
+
     def _fit_context(self, request: ChatRequest, job: _Job) -> tuple[list[int], list[str]] | None:
         """Tokenize the conversation, dropping the oldest turns if it does not fit."""
         system = [{"role": "system", "content": request.system}] if request.system else []
         turns = [{"role": m.role, "content": m.content} for m in request.messages]
         dropped = 0
+        # Turns that certainly cannot fit go first, untokenized; then the last message
+        # alone may be too long to try at all.
+        while len(turns) > 1 and self._too_long(system + turns):
+            cut = 2 if len(turns) > 2 and turns[1]["role"] == "assistant" else 1
+            turns = turns[cut:]
+            dropped += cut
+        if self._too_long(system + turns):
+            chars = sum(len(m["content"]) for m in system + turns)
+            job.emit(
+                Failed(
+                    f"This message is {chars:,} characters, far more than the local "
+                    f"model's context window of {self.n_ctx} tokens holds. Shorten it, "
+                    "raise n_ctx in the config, or use a higher rung.",
+                    kind="context",
+                )
+            )
+            return None
         while True:
             tokens, stop = self._prompt_tokens(system + turns)
             room = self.n_ctx - len(tokens)

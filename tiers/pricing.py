@@ -22,6 +22,21 @@ from .providers import PROVIDERS
 
 MILLION = Decimal(1_000_000)
 SECONDS_PER_HOUR = Decimal(3600)
+# Money from a rate times a measured time (GPU hours, energy) is not exact: $2.50/h x
+# 0.041756 s divides by 3600 into a 28-digit fraction. Such amounts are rounded here, once,
+# to a ten-billionth of a dollar (far below any figure shown); per-token prices stay exact.
+TIME_PRICED_QUANTUM = Decimal("1e-10")
+
+
+def time_priced(usd: Decimal) -> Decimal:
+    """An amount computed from a rate and a measured time, rounded to the money quantum."""
+    rounded = usd.quantize(TIME_PRICED_QUANTUM, ROUND_HALF_UP)
+    return rounded if rounded else Decimal(0)  # "0", not "0E-10"
+
+
+def usd_text(amount: Decimal) -> str:
+    """An exact decimal string for JSON: plain digits, never "1E-7"."""
+    return format(amount, "f")
 
 
 @dataclass(frozen=True)
@@ -120,7 +135,7 @@ class PriceBook:
     def _local(self, busy_s: float, exact: bool) -> Cost:
         if self.energy_watts and self.energy_usd_per_kwh:
             kwh = self.energy_watts * Decimal(str(busy_s)) / SECONDS_PER_HOUR / 1000
-            return Cost(kwh * self.energy_usd_per_kwh, exact, "energy")
+            return Cost(time_priced(kwh * self.energy_usd_per_kwh), exact, "energy")
         return Cost(Decimal(0), exact, "local")
 
     def _selfhosted(self, usage: Usage, busy_s: float, exact: bool) -> Cost:
@@ -130,7 +145,7 @@ class PriceBook:
             return Cost(usd, exact, "gpu-mtok", f"${self.selfhosted_usd_per_mtok}/Mtok")
         if self.gpu_usd_per_hour is None:
             return Cost(None, exact, "unknown", "no GPU price per hour set")
-        usd = self.gpu_usd_per_hour * Decimal(str(busy_s)) / SECONDS_PER_HOUR
+        usd = time_priced(self.gpu_usd_per_hour * Decimal(str(busy_s)) / SECONDS_PER_HOUR)
         # Busy time is measured by Rung, so it is exact even when tokens were counted.
         note = ""
         if tokens:

@@ -10,9 +10,11 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from rung.cli import pipes
 from rung.engine import attachments
 from rung.engine.build_tiers import RungOverrides, UnknownTierError
 from rung.engine.config import Config
@@ -28,10 +30,11 @@ from rung.engine.conversation import (
 from rung.engine.edits import apply_proposal
 from rung.engine.ladder import Ladder
 from rung.engine.prices_update import start_price_updates, wait_for_prices
-from rung.engine.safe_text import for_terminal, json_for_terminal
+from rung.engine.safe_text import StreamSanitizer, for_terminal, json_for_terminal
 from rung.engine.session import Session
 from rung.engine.workspace import edits_journal, proposal_for
-from rung.tiers.base import Notice, TextDelta
+from rung.tiers.base import Failed, Finished, Notice, TextDelta, Usage
+from rung.tiers.pricing import usd_text
 from rung.tiers.providers import PROVIDERS
 
 # With price updates on, how long an answered question waits for fresh prices.
@@ -42,14 +45,37 @@ def warn(message: str) -> None:
     print(f"rung: {for_terminal(message)}", file=sys.stderr, flush=True)
 
 
-def _question(args: argparse.Namespace) -> tuple[str, str]:
-    """(what the user typed, what was piped in). `git diff | rung ask "write a commit
-    message"` sends the instruction followed by the piped text."""
+def _question(args: argparse.Namespace) -> tuple[str, str] | None:
+    """(what the user typed, what was piped in), or None after saying why stdin cannot
+    be sent. `git diff | rung ask "write a commit message"` sends the instruction
+    followed by the piped text."""
+    # An argument that is not UTF-8 arrives with surrogate escapes, which no encoder
+    # takes: its odd bytes become U+FFFD, as in piped text.
     asked = " ".join(args.question).strip()
-    piped = ""
-    if sys.stdin is not None and not sys.stdin.isatty():
-        piped = sys.stdin.read().strip()
-    return asked, piped
+    asked = asked.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if sys.stdin is None or sys.stdin.isatty():
+        return asked, ""
+    piped = pipes.read_stdin()
+    size = _size(pipes.MAX_STDIN_BYTES)
+    if piped.too_big and not getattr(args, "truncate_stdin", False):
+        print(
+            f"rung ask: stdin is more than {size}; nothing was sent. Pass --truncate-stdin "
+            f"to send its first {size}, or pipe in less (e.g. `| tail -c 500000`).",
+            file=sys.stderr,
+        )
+        return None
+    if piped.too_big:
+        warn(f"stdin is more than {size}: sending its first {size} only (--truncate-stdin)")
+    if piped.replaced:
+        warn(
+            f"stdin is not UTF-8 text: {piped.replaced} byte(s) that could not be read "
+            "are sent as U+FFFD (\ufffd)"
+        )
+    return asked, piped.text.strip()
+
+
+def _size(n: int) -> str:
+    return f"{n // 1_048_576} MiB" if n % 1_048_576 == 0 else f"{n:,} bytes"
 
 
 def _attach(asked: str, piped: str) -> str:
@@ -71,7 +97,10 @@ def _attach(asked: str, piped: str) -> str:
 def run_ask(args: argparse.Namespace, config: Config) -> int:
     for problem in config.problems:
         warn(f"warning: {problem}")
-    asked, piped = _question(args)
+    question_parts = _question(args)
+    if question_parts is None:
+        return 2
+    asked, piped = question_parts
     if not asked and not piped:
         print("rung ask: no question given (pass it as an argument or on stdin)", file=sys.stderr)
         return 2
@@ -101,9 +130,10 @@ def run_ask(args: argparse.Namespace, config: Config) -> int:
     )
     # With --diff/--apply, stdout is for the diff or the changes: the answer goes to stderr.
     text_out = sys.stderr if wants_edits else sys.stdout
-    conversation = Conversation(
-        ladder, session, options, [_printer(stream_text=not args.json, out=text_out)]
-    )
+    # A reader that closed stdout has read enough: the reply stops there (late binding:
+    # ``conversation`` exists by the time text is printed) and is saved as cancelled.
+    printer = _printer(not args.json, text_out, on_closed=lambda: conversation.cancel())
+    conversation = Conversation(ladder, session, options, [printer])
     try:
         try:
             plan = conversation.prepare(question)
@@ -135,6 +165,8 @@ def run_ask(args: argparse.Namespace, config: Config) -> int:
     if final.reply.failed is not None:
         warn(f"{final.tier}: {final.reply.failed.message}")
         return 1
+    if final.reply.finish_reason == "length":
+        warn(_cut_note(args.max_tokens, options.max_tokens, final.reply.usage))
     if wants_edits:
         return _edits(conversation, args)
     return 0
@@ -191,6 +223,17 @@ def _edits(conversation: Conversation, args: argparse.Namespace) -> int:
     return failed
 
 
+def _cut_note(asked: int | None, limit: int, usage: Usage) -> str:
+    """Why the answer ends where it does, when the limit (not the model) ended it."""
+    produced = usage.output_tokens
+    if produced and produced < limit and not usage.estimated:
+        # Fewer tokens than allowed: the model's context window ran out first.
+        return f"answer cut after {produced} tokens: the model's context window is full"
+    if asked:
+        return f"answer cut at the --max-tokens limit ({asked})"
+    return f"answer cut at the output token limit ({limit}; raise it with --max-tokens)"
+
+
 def _wait_for_prices(updater: Any) -> None:
     problem = wait_for_prices(updater, PRICE_WAIT_S)
     if problem:
@@ -204,12 +247,36 @@ async def _run(conversation: Conversation, plan: Plan) -> Outcome:
         await conversation.ladder.aclose()
 
 
-def _printer(stream_text: bool, out: TextIO = sys.stdout):  # type: ignore[no-untyped-def]
+def _printer(  # type: ignore[no-untyped-def]
+    stream_text: bool, out: TextIO = sys.stdout, on_closed: Callable[[], None] | None = None
+):
+    closed = False
+    # Keys split across two pieces are masked too: the last word waits for the next.
+    sanitizer = StreamSanitizer()
+
+    def write(text: str) -> None:
+        nonlocal closed
+        if closed or not text:
+            return
+        try:
+            out.write(text)
+            out.flush()
+        except OSError as exc:
+            if not pipes.is_closed_pipe(exc):
+                raise
+            # The reader left (`| head -1`): the end of this answer, not a failure.
+            closed = True
+            if out is sys.stdout:
+                pipes.silence_stdout()
+            if on_closed is not None:
+                on_closed()
+
     def show(event: EngineEvent) -> None:
         match event:
             case TextDelta(text=text) if stream_text:
-                out.write(for_terminal(text))
-                out.flush()
+                write(sanitizer.feed(text))
+            case Finished() | Failed() if stream_text:
+                write(sanitizer.end())
             case Notice(text=text):
                 warn(text)
             case FallingBack(from_tier=bad, to_tier=good, failed=failed):
@@ -239,7 +306,7 @@ def _as_json(outcome: Outcome, route: str) -> dict[str, object]:
             "estimated": u.estimated,
         },
         # Exact decimal string; null only when the price is unknown.
-        "cost_usd": None if record.cost.usd is None else str(record.cost.usd),
+        "cost_usd": None if record.cost.usd is None else usd_text(record.cost.usd),
         "cost_estimated": not record.cost.exact,
         "error": reply.failed.message if reply.failed else None,
         "route": route,
@@ -250,9 +317,9 @@ def _as_json(outcome: Outcome, route: str) -> dict[str, object]:
                 "model": a.model,
                 "finish_reason": a.reply.finish_reason,
                 "error": a.reply.failed.message if a.reply.failed else None,
-                "cost_usd": None if a.record.cost.usd is None else str(a.record.cost.usd),
+                "cost_usd": None if a.record.cost.usd is None else usd_text(a.record.cost.usd),
             }
             for a in outcome.attempts
         ],
-        "total_cost_usd": None if total is None else str(total),
+        "total_cost_usd": None if total is None else usd_text(total),
     }

@@ -26,7 +26,7 @@ from rung.engine.store import (
     start_of_today,
     start_of_week,
 )
-from rung.tiers.pricing import format_usd
+from rung.tiers.pricing import format_usd, usd_text
 
 
 def open_history(command: str) -> Store | None:
@@ -44,16 +44,16 @@ def _period(rows: list[SpendRow]) -> dict[str, object]:
     for row in rows:
         by_tier[row.tier] += row.usd
     return {
-        "total_usd": str(sum((r.usd for r in rows), Decimal(0))),
+        "total_usd": usd_text(sum((r.usd for r in rows), Decimal(0))),
         "messages": sum(r.messages for r in rows),
         "unknown_price_messages": sum(r.unknown for r in rows),
         "estimated_messages": sum(r.estimated for r in rows),
-        "by_tier": {tier: str(usd) for tier, usd in sorted(by_tier.items())},
+        "by_tier": {tier: usd_text(usd) for tier, usd in sorted(by_tier.items())},
         "by_model": [
             {
                 "tier": r.tier,
                 "model": r.model,
-                "usd": str(r.usd),
+                "usd": usd_text(r.usd),
                 "messages": r.messages,
                 "unknown_price_messages": r.unknown,
                 "estimated_messages": r.estimated,
@@ -173,9 +173,9 @@ def _session_json(s: SessionSummary, messages: list[StoredMessage]) -> dict[str,
         "title": s.title or typed_part(s.first_question),
         "created": s.started_at,
         "source": s.source,
-        "cost_usd": None if s.unknown and not s.spent else str(s.spent),
+        "cost_usd": None if s.unknown and not s.spent else usd_text(s.spent),
         "unknown_price_replies": s.unknown,
-        "saved_usd": str(s.saved),
+        "saved_usd": usd_text(s.saved),
         "rungs": list(s.tiers),
         "messages": [
             {
@@ -185,7 +185,7 @@ def _session_json(s: SessionSummary, messages: list[StoredMessage]) -> dict[str,
                 "status": "replaced" if m.superseded else (m.finish_reason or "sent"),
                 "rung": m.tier,
                 "model": m.model,
-                "cost_usd": None if m.cost_usd is None else str(m.cost_usd),
+                "cost_usd": None if m.cost_usd is None else usd_text(m.cost_usd),
                 "text": m.content,
                 "error": m.error,
             }

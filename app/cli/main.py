@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument(
         "--no-save", action="store_true", help="do not keep this question and answer in the history"
     )
+    ask.add_argument(
+        "--truncate-stdin", action="store_true",
+        help="stdin over 1 MiB: send its first 1 MiB (by default such input is refused)",
+    )  # fmt: skip
     edits = ask.add_mutually_exclusive_group()
     edits.add_argument(
         "--diff", action="store_true",
@@ -176,6 +180,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command ``argv`` asks for; its exit status.
+
+    A reader that closes stdout early (`rung cost | head -1`) ends any command quietly
+    with status 141, whichever print found it gone (rung.cli.pipes)."""
+    from rung.cli import pipes
+
+    try:
+        try:
+            code = _command(argv)
+        finally:
+            # Inside the try: what is still buffered meets a closed pipe here, not in the
+            # interpreter's last flush (which would print "Exception ignored ...").
+            sys.stdout.flush()
+    except BrokenPipeError:
+        pipes.silence_stdout()
+        return pipes.CLOSED_STDOUT_EXIT
+    return pipes.CLOSED_STDOUT_EXIT if pipes.stdout_closed() else code
+
+
+def _command(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from rung.engine.config import load_config

@@ -9,7 +9,9 @@ in plaintext unless the user asked for exactly that.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import re
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,6 +56,75 @@ def mask(key: str) -> str:
     if len(key) <= 8:
         return "•" * len(key)
     return f"{key[:3]}…{key[-4:]}"
+
+
+# -- keys by their shape -----------------------------------------------------------------
+# Text a user pasted or a model echoed can hold a key Rung never stored (a colleague's, a
+# revoked one, one no longer in the environment). Every view masks what *looks* like a
+# key: the providers' published formats, and long random values after a word that names
+# a secret. Ordinary code and words must pass: a git sha, a UUID or base64 on its own is
+# not a key, and neither is `sk-learn` or `api_key = settings.api_key`.
+_PREFIXED_KEY = re.compile(
+    r"(?<![A-Za-z0-9_\-])(?:"
+    r"sk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{20,}"  # Anthropic
+    r"|sk-(?:proj-|svcacct-|admin-|or-v\d-)?[A-Za-z0-9_\-]{20,}"  # OpenAI, DeepSeek, OpenRouter
+    r"|AIza[A-Za-z0-9_\-]{30,}"  # Google (Gemini)
+    r"|gsk_[A-Za-z0-9]{20,}"  # Groq
+    r"|xai-[A-Za-z0-9]{20,}"  # xAI
+    r"|hf_[A-Za-z0-9]{30,}"  # Hugging Face
+    r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}"  # GitHub
+    r"|(?:AKIA|ASIA)[A-Z0-9]{16}"  # AWS access key id
+    r"|(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"  # Stripe
+    r"|xox[abprs]-[A-Za-z0-9\-]{20,}"  # Slack
+    r")(?![A-Za-z0-9_\-])"
+)
+# "Authorization: Bearer X", "api_key=X", "token: 'X'", '"secret": "X"' (also inside JSON
+# text, where the quotes arrive escaped).
+_NAMED_SECRET = re.compile(
+    # No repeated groups before the name: a long "a_a_a_..." must not make this quadratic.
+    r"(?i)(?P<name>(?<![a-z0-9])bearer\s+"
+    r"|(?<![a-z0-9])(?:api[_-]?key|apikey|access[_-]?key|secret(?:[_-]?key)?|token"
+    r"|password|passwd)\\?[\"']?\s*[:=]\s*\\?[\"']?)"
+    r"(?P<value>[A-Za-z0-9_\-+/.~]{12,}=*)"
+)
+
+
+def _looks_random(value: str) -> bool:
+    """A value with the mix of a generated secret: letters and digits, switching often.
+    Identifiers (``settings.api_key``, ``get_token2``) switch once or twice."""
+    if not (any(c.isdigit() for c in value) and any(c.isalpha() for c in value)):
+        return False
+    switches = sum(1 for a, b in itertools.pairwise(value) if a.isdigit() != b.isdigit())
+    return switches >= 4
+
+
+def _looks_like_key(body: str) -> bool:
+    """A prefixed candidate is a key unless it reads like words: real keys mix cases or
+    digits (OpenAI/Anthropic base64url, DeepSeek hex, Hugging Face mixed-case letters)."""
+    tail = body.split("-", 2)[-1] if body.startswith("sk-") else body
+    has_digit = any(c.isdigit() for c in tail)
+    mixed_case = any(c.isupper() for c in tail) and any(c.islower() for c in tail)
+    if body.startswith("sk-"):
+        return _looks_random(tail) or (has_digit and mixed_case)
+    return has_digit or mixed_case
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with everything shaped like a key masked (see ``mask``), known to Rung
+    or not. Masked text no longer matches, so masking twice changes nothing."""
+    if not text:
+        return text
+    text = _PREFIXED_KEY.sub(
+        lambda m: mask(m.group()) if _looks_like_key(m.group()) else m.group(), text
+    )
+
+    def named(m: re.Match[str]) -> str:
+        value = m.group("value")
+        if not _looks_random(value) or "…" in value:
+            return m.group()
+        return m.group("name") + mask(value)
+
+    return _NAMED_SECRET.sub(named, text)
 
 
 class NoSafeStorageError(RuntimeError):
