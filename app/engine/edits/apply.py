@@ -4,6 +4,7 @@ none, and recorded in the journal (when one is given) so it can be undone."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from rung.engine.edits.errors import ChangedOnDiskError, EditError, WriteError
 from rung.engine.edits.journal import Journal
@@ -41,8 +42,17 @@ def apply_proposal(
 
     Refuses (and writes nothing) when a file changed on disk since the proposal was
     made, a path is unsafe, or a file is not text. With a ``journal`` the apply is
-    recorded and can be undone; without one it cannot.
+    recorded and can be undone; without one it cannot. The message starts with what
+    the journal settled first (an apply a killed process left half done, rolled back).
     """
+    outcome = _apply(proposal, journal, title)
+    notices = journal.take_notices() if journal is not None else []
+    if notices:
+        outcome = replace(outcome, message=" ".join([*notices, outcome.message]))
+    return outcome
+
+
+def _apply(proposal: Proposal, journal: Journal | None, title: str | None) -> Outcome:
     files = proposal.to_write
     if not files:
         return Outcome(False, "Nothing to apply: no accepted changes.")

@@ -13,120 +13,58 @@ the apply for undo, before it for redo) and change nothing when any differs: a f
 someone else changed since is never overwritten. Entries live on disk only, so a new
 process with the same directory and root undoes what an earlier one applied. Git is
 never called: it works the same in and outside a repository.
+
+Write-ahead: an apply, undo or redo first writes its entry marked pending, with both
+the old and the new bytes of every file, and makes it durable (fsync of the file and
+its directory) before the first file changes; the mark is cleared after the last. A
+process killed in between (kill -9, power loss) leaves the mark, and whoever takes the
+lock next puts every file of that entry back to its bytes from before the edit (the
+one state that is whole whatever was interrupted): an interrupted apply is gone as if
+it never ran, an interrupted undo is finished, an interrupted redo is undone again.
+Temporary files the dead process left next to those files are removed.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
-import json
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rung.engine.edits.errors import ChangedOnDiskError, EditError, JournalError, WriteError
+from rung.engine.edits.journal_entry import JournalEntry, JournalFile, from_json, to_json
 from rung.engine.edits.outcome import Outcome
-from rung.engine.edits.writes import FileWrite, Written, apply_writes, write_atomic
+from rung.engine.edits.paths import normalize, read_current, real_root, resolve_inside
+from rung.engine.edits.writes import (
+    CheckedWrite,
+    FileWrite,
+    apply_writes,
+    check,
+    missing_dirs,
+    remove_empty_dirs,
+    remove_stray_temps,
+    write_atomic,
+)
 
 try:
     import fcntl
 except ImportError:  # not on Windows: one process at a time is then the caller's duty
     fcntl = None  # type: ignore[assignment]
 
+__all__ = ["MAX_ENTRIES", "Journal", "JournalEntry", "JournalFile"]
+
 MAX_ENTRIES = 100  # per root; the oldest applied ones go first
-FORMAT = 1
-
-
-@dataclass(frozen=True)
-class JournalFile:
-    path: str  # relative to the root
-    before: bytes | None  # None: the apply created the file
-    after: bytes | None  # None: the file was removed (not done by apply today)
-    created_dirs: tuple[str, ...] = ()  # directories the apply made for it
-
-    @property
-    def created(self) -> bool:
-        return self.before is None
-
-
-@dataclass(frozen=True)
-class JournalEntry:
-    id: int
-    root: str
-    timestamp: str  # UTC, ISO 8601
-    title: str
-    files: tuple[JournalFile, ...]
-    undone: bool = False
-
-    @property
-    def paths(self) -> tuple[str, ...]:
-        return tuple(f.path for f in self.files)
-
-    def describe(self) -> str:
-        """One line for ``rung undo --list``."""
-        when = self.timestamp[:19].replace("T", " ")
-        state = "  (undone)" if self.undone else ""
-        return f"{self.id:>4}  {when}  {self.title}  [{', '.join(self.paths)}]{state}"
-
-
-def _encode(data: bytes | None) -> str | None:
-    return None if data is None else base64.b64encode(data).decode("ascii")
-
-
-def _decode(data: str | None) -> bytes | None:
-    return None if data is None else base64.b64decode(data.encode("ascii"), validate=True)
-
-
-def _to_json(entry: JournalEntry) -> bytes:
-    files = [
-        {
-            "path": f.path,
-            "before": _encode(f.before),
-            "after": _encode(f.after),
-            "created_dirs": list(f.created_dirs),
-        }
-        for f in entry.files
-    ]
-    record = {
-        "format": FORMAT,
-        "id": entry.id,
-        "root": entry.root,
-        "timestamp": entry.timestamp,
-        "title": entry.title,
-        "undone": entry.undone,
-        "files": files,
-    }
-    return json.dumps(record, ensure_ascii=False).encode("utf-8")
-
-
-def _from_json(raw: bytes) -> JournalEntry:
-    record = json.loads(raw)
-    if record.get("format") != FORMAT:
-        raise ValueError(f"unknown format {record.get('format')!r}")
-    files = tuple(
-        JournalFile(
-            str(f["path"]),
-            _decode(f["before"]),
-            _decode(f["after"]),
-            tuple(str(d) for d in f.get("created_dirs", ())),
-        )
-        for f in record["files"]
-    )
-    return JournalEntry(
-        int(record["id"]),
-        str(record["root"]),
-        str(record["timestamp"]),
-        str(record["title"]),
-        files,
-        bool(record["undone"]),
-    )
 
 
 def _names(paths: Sequence[str]) -> str:
     return ", ".join(paths)
+
+
+def _files(count: int) -> str:
+    return f"{count} file{'' if count == 1 else 's'}"
 
 
 def _refusal(exc: EditError) -> str:
@@ -134,6 +72,11 @@ def _refusal(exc: EditError) -> str:
     if isinstance(exc, WriteError) and not exc.clean:
         return f"{exc}."
     return f"{exc}. Nothing was changed."
+
+
+def _interrupted(entry: JournalEntry) -> str:
+    what = {"apply": "An apply", "undo": "An undo", "redo": "A redo"}[entry.pending or "apply"]
+    return f"{what} of {_files(len(entry.files))} (“{entry.title}”) was interrupted"
 
 
 class Journal:
@@ -144,6 +87,7 @@ class Journal:
         self.root = Path(root).resolve()
         key = hashlib.sha256(str(self.root).encode("utf-8", "surrogateescape")).hexdigest()[:24]
         self._dir = self.directory / key
+        self._notices: list[str] = []  # recoveries no Outcome has reported yet
 
     # --- storage -------------------------------------------------------------------
 
@@ -158,7 +102,8 @@ class Journal:
             ) from exc
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> Iterator[list[Outcome]]:
+        """Hold the lock; yields what finishing the operations of dead processes did."""
         self._ensure_dirs()
         try:
             fd = os.open(self._dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -168,7 +113,7 @@ class Journal:
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
+            yield self._recover()
         finally:
             os.close(fd)  # closing releases the lock
 
@@ -182,7 +127,7 @@ class Journal:
         entries: list[JournalEntry] = []
         for path in sorted(self._dir.glob("[0-9]*.json")):
             try:
-                entry = _from_json(path.read_bytes())
+                entry = from_json(path.read_bytes())
                 if entry.root != str(self.root):
                     raise ValueError("it belongs to another directory")
             except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -196,8 +141,9 @@ class Journal:
         return sorted(entries, key=lambda entry: entry.id)
 
     def _save(self, entry: JournalEntry) -> None:
+        # write_atomic fsyncs the file and its directory: durable when this returns.
         try:
-            write_atomic(self._entry_path(entry.id), _to_json(entry), None, private=True)
+            write_atomic(self._entry_path(entry.id), to_json(entry), None, private=True)
         except OSError as exc:
             raise JournalError(
                 f"the undo journal could not be written ({exc.strerror or exc})"
@@ -206,6 +152,85 @@ class Journal:
     def _drop(self, entry: JournalEntry) -> None:
         with contextlib.suppress(OSError):
             self._entry_path(entry.id).unlink()
+
+    def has_entries(self) -> bool:
+        """Whether anything was ever recorded for this root (and is still kept)."""
+        return self._dir.is_dir() and any(self._dir.glob("[0-9]*.json"))
+
+    # --- recovery ------------------------------------------------------------------
+
+    def _recover(self) -> list[Outcome]:
+        """Finish what dead processes left pending (the lock is held: none is alive)."""
+        remove_stray_temps(self._dir)
+        return [self._settle(e) for e in self._load(strict=False) if e.pending is not None]
+
+    def _settle(self, entry: JournalEntry) -> Outcome:
+        """Put every file of a pending entry back to its bytes from before the edit."""
+        writes: list[FileWrite] = []
+        left: list[str] = []
+        try:
+            top = real_root(self.root)
+            for f in entry.files:
+                name = normalize(f.path)
+                try:
+                    real = resolve_inside(self.root, name)
+                    remove_stray_temps(real.parent, real.name)
+                    current = read_current(real, name)
+                except EditError:
+                    left.append(name)
+                    continue
+                if current == f.before:
+                    if f.before is None:  # never written: only its new directories remain
+                        remove_empty_dirs(top, f.created_dirs)
+                elif current == f.after:
+                    writes.append(FileWrite(name, f.after, f.before, remove_dirs=f.created_dirs))
+                else:
+                    left.append(name)  # a third version: someone else's, never overwritten
+            apply_writes(self.root, writes)
+        except EditError as exc:
+            # Left pending: the next command that opens the journal tries again.
+            message = f"{_interrupted(entry)}, and its files cannot be put back yet: {exc}."
+            return Outcome(False, message, entry.paths, entry.id)
+        try:
+            if entry.pending == "apply" and not left:
+                self._drop(entry)  # as if it never ran
+            else:
+                self._save(replace(entry, undone=True, pending=None))
+        except JournalError as exc:
+            return Outcome(False, f"{_interrupted(entry)}: {exc}.", entry.paths, entry.id)
+        done = {
+            "apply": "restored the original files",
+            "undo": "finished undoing it",
+            "redo": "put the files back as they were before it (redo it again if you want it)",
+        }[entry.pending or "apply"]
+        message = f"{_interrupted(entry)}; {done}."
+        if left:
+            how = (
+                "was changed by something else and is"
+                if len(left) == 1
+                else ("were changed by something else and are")
+            )
+            message += f" {_names(left)} {how} left as found."
+        return Outcome(not left, message, entry.paths, entry.id)
+
+    def recover(self) -> list[Outcome]:
+        """Finish any apply, undo or redo a killed process left half done: what was done,
+        one ``Outcome`` each (none when nothing was pending). Raises ``JournalError``."""
+        with self._locked() as recovered:
+            return recovered
+
+    def take_notices(self) -> list[str]:
+        """Recoveries done while recording an apply (its caller shows them once)."""
+        notices, self._notices = self._notices, []
+        return notices
+
+    @staticmethod
+    def _reported(recovered: list[Outcome]) -> Outcome:
+        # The recovery stands for the command: undoing (or redoing) another entry right
+        # after it would surprise whoever asked.
+        paths = tuple(p for outcome in recovered for p in outcome.paths)
+        message = " ".join(outcome.message for outcome in recovered)
+        return Outcome(all(o.ok for o in recovered), message, paths, recovered[-1].entry_id)
 
     # --- the stack ---------------------------------------------------------------
 
@@ -237,39 +262,81 @@ class Journal:
     def record(self, writes: Sequence[FileWrite], title: str) -> JournalEntry:
         """Do ``writes`` (all or nothing) and record them as one entry.
 
-        The entry is written before the writes count as done: if it cannot be saved the
-        files are restored, so every apply can be undone. Raises an ``EditError``.
+        The entry, with the old and new bytes, is durable before the first file changes
+        and marked done after the last, so every apply can be undone, even one killed
+        part way (the next opening of the journal rolls it back). Raises an ``EditError``.
         """
-        made: list[JournalEntry] = []
-        with self._locked():
+        with self._locked() as recovered:
+            self._notices.extend(outcome.message for outcome in recovered)
             entries = self._load(strict=False)
-            entry_id = self._highest_name() + 1
-
-            def save(done: list[Written]) -> None:
-                files = tuple(JournalFile(w.path, w.before, w.after, w.created_dirs) for w in done)
-                timestamp = datetime.now(UTC).isoformat(timespec="seconds")
-                made.append(JournalEntry(entry_id, str(self.root), timestamp, title, files))
-                self._save(made[0])
-
-            apply_writes(self.root, writes, on_success=save)
+            top = real_root(self.root)
+            checked = check(self.root, writes)  # every refusal before anything is written
+            files = tuple(
+                JournalFile(normalize(c.write.path), c.write.expected, c.write.new,
+                            missing_dirs(top, c.real))
+                for c in checked
+            )  # fmt: skip
+            timestamp = datetime.now(UTC).isoformat(timespec="seconds")
+            entry = JournalEntry(
+                self._highest_name() + 1, str(self.root), timestamp, title, files,
+                pending="apply",
+            )  # fmt: skip
+            self._save(entry)
+            try:
+                apply_writes(self.root, writes, checked=checked)
+                # Every created file keeps every directory missing before the apply (not
+                # only the first file in it), so whichever is removed last removes them.
+                self._save(replace(entry, pending=None))
+            except BaseException:
+                # apply_writes put back what it wrote; this drops the entry, or tries again.
+                with contextlib.suppress(EditError, OSError):
+                    self._settle(entry)
+                raise
+            entry = replace(entry, pending=None)
             # A new apply ends the redo history, as in an editor; then keep the newest.
-            for entry in entries:
-                if entry.undone:
-                    self._drop(entry)
-            kept = [entry for entry in entries if not entry.undone] + made
-            for entry in kept[: max(0, len(kept) - MAX_ENTRIES)]:
-                self._drop(entry)
-        return made[0]
+            for old in entries:
+                if old.undone:
+                    self._drop(old)
+            kept = [old for old in entries if not old.undone] + [entry]
+            for old in kept[: max(0, len(kept) - MAX_ENTRIES)]:
+                self._drop(old)
+        return entry
 
     def _highest_name(self) -> int:
         # Counted from the names, so a damaged entry's number is never reused.
         numbers = [int(p.stem) for p in self._dir.glob("[0-9]*.json") if p.stem.isdigit()]
         return max(numbers, default=0)
 
+    def _run(self, entry: JournalEntry, writes: list[FileWrite], checked: list[CheckedWrite],
+             pending: JournalEntry, done: JournalEntry) -> None:  # fmt: skip
+        """Write ``pending`` durably, then ``writes``, then ``done``. On a clean failure
+        the entry is as it was; after an unclean one it stays pending for the next
+        opening to finish. Raises an ``EditError``."""
+        self._save(pending)
+        try:
+            apply_writes(self.root, writes, checked=checked)
+        except WriteError as exc:
+            if exc.clean:
+                self._save(entry)
+            raise
+        except EditError:
+            self._save(entry)  # refused before any file changed
+            raise
+        try:
+            self._save(done)
+        except JournalError as exc:
+            raise WriteError(
+                f"{exc} after the files were written; the next undo, redo or apply puts "
+                "them back as they were before the edit",
+                clean=False,
+            ) from exc
+
     def undo(self) -> Outcome:
         """Restore the exact bytes from before the newest apply (removing files it created)."""
         try:
-            with self._locked():
+            with self._locked() as recovered:
+                if recovered:
+                    return self._reported(recovered)
                 entry = self._next_undo(self._load())
                 if entry is None:
                     return Outcome(False, f"Nothing to undo in {self.root}.")
@@ -277,9 +344,10 @@ class Journal:
                     FileWrite(f.path, f.after, f.before, remove_dirs=f.created_dirs)
                     for f in entry.files
                 ]
-                undone = replace(entry, undone=True)
                 try:
-                    apply_writes(self.root, writes, on_success=lambda _: self._save(undone))
+                    checked = check(self.root, writes)  # a refused undo marks nothing
+                    self._run(entry, writes, checked, replace(entry, pending="undo"),
+                              replace(entry, undone=True))  # fmt: skip
                 except ChangedOnDiskError as exc:
                     return Outcome(
                         False,
@@ -287,6 +355,8 @@ class Journal:
                         "Nothing was changed.",
                         entry_id=entry.id,
                     )
+                except JournalError:
+                    raise
                 except EditError as exc:
                     message = f"Cannot undo “{entry.title}”: {_refusal(exc)}"
                     return Outcome(False, message, entry_id=entry.id)
@@ -302,22 +372,23 @@ class Journal:
     def redo(self) -> Outcome:
         """Apply again what the last undo took back."""
         try:
-            with self._locked():
+            with self._locked() as recovered:
+                if recovered:
+                    return self._reported(recovered)
                 entry = self._next_redo(self._load())
                 if entry is None:
                     return Outcome(False, f"Nothing to redo in {self.root}.")
                 writes = [FileWrite(f.path, f.before, f.after) for f in entry.files]
-
-                def save(done: list[Written]) -> None:
+                try:
+                    top = real_root(self.root)
+                    checked = check(self.root, writes)
                     # The directories made this time are the ones a later undo removes.
                     files = tuple(
-                        replace(f, created_dirs=w.created_dirs)
-                        for f, w in zip(entry.files, done, strict=True)
+                        replace(f, created_dirs=missing_dirs(top, c.real))
+                        for f, c in zip(entry.files, checked, strict=True)
                     )
-                    self._save(replace(entry, undone=False, files=files))
-
-                try:
-                    apply_writes(self.root, writes, on_success=save)
+                    self._run(entry, writes, checked, replace(entry, files=files, pending="redo"),
+                              replace(entry, files=files, undone=False))  # fmt: skip
                 except ChangedOnDiskError as exc:
                     return Outcome(
                         False,
@@ -325,6 +396,8 @@ class Journal:
                         "Nothing was changed.",
                         entry_id=entry.id,
                     )
+                except JournalError:
+                    raise
                 except EditError as exc:
                     message = f"Cannot redo “{entry.title}”: {_refusal(exc)}"
                     return Outcome(False, message, entry_id=entry.id)
