@@ -1,5 +1,5 @@
 """The project Rung was started in, as the coding assistant sees it: where a reply's
-proposed edits apply, and the journal that undoes them."""
+proposed edits apply, and the journal that undoes them (found from any folder inside)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,22 @@ from rung.engine.edits.writes import FileWrite
 def edits_journal(root: Path) -> Journal:
     """The undo journal for ``root`` (in the data directory, 0700/0600, per project)."""
     return Journal(data_dir() / "edits", root)
+
+
+def project_journal(start: Path) -> Journal:
+    """The journal undo and redo use from ``start``, any folder inside a project: the
+    nearest folder from ``start`` upwards that has one, not above the repository root
+    (the folder holding ``.git``); none: the repository root's (``start``'s outside one).
+
+    Git itself is not run: a ``.git`` entry (a directory, or a file in a worktree or
+    submodule) marks the root, so this costs a few ``stat`` calls.
+    """
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        journal = edits_journal(folder)
+        if journal.has_entries() or (folder / ".git").exists():
+            return journal
+    return edits_journal(here)
 
 
 def proposal_for(result: ParseResult, root: Path) -> Proposal:
@@ -72,10 +88,10 @@ def save_file(root: Path, name: str, text: str, journal: Journal) -> Outcome:
         entry = journal.record([FileWrite(relative, base, text.encode("utf-8"))],
                                f"save {relative}")  # fmt: skip
     except EditError as exc:
-        return Outcome(False, f"Not saved: {exc}.")
+        return Outcome(False, " ".join([*journal.take_notices(), f"Not saved: {exc}."]))
     verb = "Replaced" if base is not None else "Saved"
-    return Outcome(True, f"{verb} {relative} (undo from the palette or `rung undo`).",
-                   (relative,), entry.id)  # fmt: skip
+    saved = f"{verb} {relative} (undo from the palette or `rung undo`)."
+    return Outcome(True, " ".join([*journal.take_notices(), saved]), (relative,), entry.id)
 
 
 # Folders never offered for @ completion outside a git repository (inside one, git's own
