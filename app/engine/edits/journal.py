@@ -37,14 +37,14 @@ from pathlib import Path
 from rung.engine.edits.errors import ChangedOnDiskError, EditError, JournalError, WriteError
 from rung.engine.edits.journal_entry import JournalEntry, JournalFile, from_json, to_json
 from rung.engine.edits.outcome import Outcome
-from rung.engine.edits.paths import normalize, read_current, real_root, resolve_inside
+from rung.engine.edits.paths import normalize, real_root
+from rung.engine.edits.recovery import interrupted, settled, writes_back
 from rung.engine.edits.writes import (
     CheckedWrite,
     FileWrite,
     apply_writes,
     check,
     missing_dirs,
-    remove_empty_dirs,
     remove_stray_temps,
     write_atomic,
 )
@@ -63,20 +63,11 @@ def _names(paths: Sequence[str]) -> str:
     return ", ".join(paths)
 
 
-def _files(count: int) -> str:
-    return f"{count} file{'' if count == 1 else 's'}"
-
-
 def _refusal(exc: EditError) -> str:
     """The reason, and whether files were left as they were (a failed restore was not)."""
     if isinstance(exc, WriteError) and not exc.clean:
         return f"{exc}."
     return f"{exc}. Nothing was changed."
-
-
-def _interrupted(entry: JournalEntry) -> str:
-    what = {"apply": "An apply", "undo": "An undo", "redo": "A redo"}[entry.pending or "apply"]
-    return f"{what} of {_files(len(entry.files))} (“{entry.title}”) was interrupted"
 
 
 class Journal:
@@ -166,30 +157,12 @@ class Journal:
 
     def _settle(self, entry: JournalEntry) -> Outcome:
         """Put every file of a pending entry back to its bytes from before the edit."""
-        writes: list[FileWrite] = []
-        left: list[str] = []
         try:
-            top = real_root(self.root)
-            for f in entry.files:
-                name = normalize(f.path)
-                try:
-                    real = resolve_inside(self.root, name)
-                    remove_stray_temps(real.parent, real.name)
-                    current = read_current(real, name)
-                except EditError:
-                    left.append(name)
-                    continue
-                if current == f.before:
-                    if f.before is None:  # never written: only its new directories remain
-                        remove_empty_dirs(top, f.created_dirs)
-                elif current == f.after:
-                    writes.append(FileWrite(name, f.after, f.before, remove_dirs=f.created_dirs))
-                else:
-                    left.append(name)  # a third version: someone else's, never overwritten
+            writes, left = writes_back(self.root, entry)
             apply_writes(self.root, writes)
         except EditError as exc:
             # Left pending: the next command that opens the journal tries again.
-            message = f"{_interrupted(entry)}, and its files cannot be put back yet: {exc}."
+            message = f"{interrupted(entry)}, and its files cannot be put back yet: {exc}."
             return Outcome(False, message, entry.paths, entry.id)
         try:
             if entry.pending == "apply" and not left:
@@ -197,21 +170,8 @@ class Journal:
             else:
                 self._save(replace(entry, undone=True, pending=None))
         except JournalError as exc:
-            return Outcome(False, f"{_interrupted(entry)}: {exc}.", entry.paths, entry.id)
-        done = {
-            "apply": "restored the original files",
-            "undo": "finished undoing it",
-            "redo": "put the files back as they were before it (redo it again if you want it)",
-        }[entry.pending or "apply"]
-        message = f"{_interrupted(entry)}; {done}."
-        if left:
-            how = (
-                "was changed by something else and is"
-                if len(left) == 1
-                else ("were changed by something else and are")
-            )
-            message += f" {_names(left)} {how} left as found."
-        return Outcome(not left, message, entry.paths, entry.id)
+            return Outcome(False, f"{interrupted(entry)}: {exc}.", entry.paths, entry.id)
+        return Outcome(not left, settled(entry, left), entry.paths, entry.id)
 
     def recover(self) -> list[Outcome]:
         """Finish any apply, undo or redo a killed process left half done: what was done,
@@ -284,13 +244,24 @@ class Journal:
             self._save(entry)
             try:
                 apply_writes(self.root, writes, checked=checked)
+            except EditError as exc:
+                if isinstance(exc, WriteError) and not exc.clean:
+                    with contextlib.suppress(EditError, OSError):
+                        self._settle(entry)  # once more now; else the next opening does
+                else:
+                    self._drop(entry)  # every file is as it was
+                raise
+            except BaseException:  # interrupted (Ctrl+C, a thread's exit): settle now
+                with contextlib.suppress(EditError, OSError):
+                    self._settle(entry)
+                raise
+            try:
                 # Every created file keeps every directory missing before the apply (not
                 # only the first file in it), so whichever is removed last removes them.
                 self._save(replace(entry, pending=None))
-            except BaseException:
-                # apply_writes put back what it wrote; this drops the entry, or tries again.
+            except JournalError:
                 with contextlib.suppress(EditError, OSError):
-                    self._settle(entry)
+                    self._settle(entry)  # never an apply that cannot be undone
                 raise
             entry = replace(entry, pending=None)
             # A new apply ends the redo history, as in an editor; then keep the newest.
