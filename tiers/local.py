@@ -53,6 +53,7 @@ EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct"
 RUNNING_COUNT_EVERY = 32
 # Output room we keep free when trimming old turns to fit the context window.
 MIN_OUTPUT_ROOM = 256
+LOAD_POLL_S = 0.05  # how often an awaited load looks whether the model is ready
 # The local rung's own output limit (``[local] max_tokens``); a reply gets
 # min(request.max_tokens, this). 512 tokens hold a full chat answer: with the repeat
 # penalty, 18 of 24 open questions to the embedded model ended by themselves after
@@ -496,7 +497,11 @@ class LocalTier(TierBase):
         Raises LocalModelError naming the path when it cannot be loaded.
         """
         self.start_loading()
-        await asyncio.get_running_loop().run_in_executor(None, self._loaded.wait)
+        # Polled, not waited for on an executor thread: the end of asyncio.run joins its
+        # executor, so a thread blocked here held a quick quit back until the model had
+        # loaded (bench/startup.py).
+        while not self._loaded.is_set():
+            await asyncio.sleep(LOAD_POLL_S)
         if self._load_error:
             raise LocalModelError(self._load_error)
 

@@ -8,8 +8,11 @@ app calls down into the engine (pin, apply settings), never into a screen.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
-from typing import TYPE_CHECKING
+import os
+import sys
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App
@@ -34,6 +37,7 @@ from rung.engine.prices_update import start_price_updates, wait_for_prices
 from rung.engine.safe_text import for_terminal
 from rung.engine.session import Session
 from rung.tiers.base import Notice, TextDelta, Tier, TierLoadError
+from rung.tui import gc_pause
 from rung.tui.chat import ChatScreen
 from rung.tui.themes import DEFAULT_THEME, builtin_themes, user_themes
 from rung.tui.widgets.meter import CostView
@@ -131,6 +135,8 @@ class RungApp(App[None]):
         self._budget_level = "ok"
         self.price_updater = None
         self.keymap_problems: list[str] = []
+        self._as_program = False  # run() as the program, not run_test() or embedded
+        self._left_loading = False  # quit while a local model was still loading
         # Each rung's last measured speed (tokens/s, time to first token), for the status.
         self._speeds: dict[str, tuple[float | None, float | None]] = {}
         self._register_themes()
@@ -534,9 +540,45 @@ class RungApp(App[None]):
             if tier is self.active_tier and self.status.state == "loading model":
                 self.show_status("ready")
 
+    def run(self, *args: Any, **kwargs: Any) -> None:
+        """Run the chat as the program (what `rung` does): its end is the program's end.
+
+        Quitting used to take 3x a bare Textual app's time (bench/startup.py): the
+        interpreter's teardown collected the whole heap, and a model still loading was
+        waited for (by the worker's join, and by asyncio.run's end, which joins the
+        executor threads: the warm-up's imports among them). Now the teardown skips
+        garbage collection, and when llama.cpp is still loading on its thread (a quick
+        Ctrl+Q after start) the process ends as soon as the terminal is restored and the
+        history is written and closed: an interpreter finalizing around llama.cpp
+        mid-load can crash, an ended process cannot."""
+        # Headless runs (snapshots, scripts) are not the program's end.
+        self._as_program = not kwargs.get("headless", False)
+        if self._as_program:
+            atexit.register(gc_pause.at_exit)
+        return super().run(*args, **kwargs)
+
+    async def run_async(self, *args: Any, **kwargs: Any) -> None:
+        result = await super().run_async(*args, **kwargs)
+        if self._left_loading:  # the terminal is back, the history closed: see run()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(self.return_code or 0)
+        return result
+
     async def on_unmount(self) -> None:
-        self.session.close()
+        self.session.close()  # the history is written and closed first, always
         if self.price_updater is not None:
             self.price_updater.stop()
-        # Joins the local worker: exiting mid-load can kill the process.
+        loading = [
+            tier
+            for tier in self.ladder.built().values()
+            if tier.needs_loading and not tier.ready and tier.unusable_reason is None
+        ]
+        if self._as_program and len(loading) == 1:
+            # Not waited for: run() ends the process without a teardown (see there).
+            self._left_loading = True
+            await self.ladder.aclose(keep=loading[0])
+            return
+        # Joins the local worker: an interpreter that goes on (tests, embedding) or
+        # finalizes while llama.cpp is loading can be killed.
         await self.ladder.aclose()
