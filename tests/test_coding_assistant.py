@@ -198,7 +198,7 @@ async def test_sessions_screen_search_rename_open_delete_export(project: Path) -
         await pilot.press(*"cats")
         await pilot.pause()
         assert [r.id for r in screen.rows] == [cats]
-        await pilot.press("enter")  # from the search box to the list
+        await pilot.press("tab")  # from the search box to the list (Enter would open it)
         await pilot.press("ctrl+r")
         await wait_for(lambda: isinstance(app.screen, AskScreen))
         await pilot.press("ctrl+a", "ctrl+k", *"Feline notes", "enter")
