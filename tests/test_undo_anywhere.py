@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from rung.engine.edits.writes import FileWrite
 from rung.engine.workspace import edits_journal
 from tests.test_cli import rung
@@ -73,3 +75,32 @@ def test_nothing_to_undo_names_the_repository_root_and_stops_there(tmp_path: Pat
     assert (outer / "f.txt").read_text() == "b\n"
     empty = rung(tmp_path, "undo", "--list", cwd=root / "src")
     assert empty.stdout.strip() == f"No edits applied by Rung in {root.resolve()}."
+
+
+async def test_the_chat_screen_undoes_the_projects_edits_from_a_subfolder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rung.engine.config import load_config
+    from rung.tui.app import RungApp
+    from tests.scripted import Script, local
+
+    root = git_project(tmp_path)
+    calc = root / "src" / "pkg" / "calc.py"
+    edits_journal(root).record([FileWrite("src/pkg/calc.py", b"x = 1\n", b"x = 2\n")], "Bump x")
+    monkeypatch.chdir(root / "src")  # Rung started in a subfolder of the repository
+    tier = local(Script(pieces=["ok"]))
+    config = load_config()
+    config.set("ladder", "rungs", [tier.name])
+    config.set("ladder", "mode", tier.name)
+    app = RungApp(config, tiers={tier.name: tier})
+    shown: list[str] = []
+    async with app.run_test(size=(100, 30)):
+        monkeypatch.setattr(app.chat, "notify", lambda message, **_: shown.append(message))
+        app.chat.action_undo_edit()
+        assert calc.read_text() == "x = 1\n"
+        app.chat.action_redo_edit()
+        assert calc.read_text() == "x = 2\n"
+    assert shown == [
+        "Undid “Bump x”: restored src/pkg/calc.py.",
+        "Redid “Bump x”: src/pkg/calc.py.",
+    ]

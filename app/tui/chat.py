@@ -617,12 +617,13 @@ class ChatScreen(Screen[None]):
                     severity="information" if outcome.ok else "error")  # fmt: skip
 
     def action_undo_edit(self) -> None:
-        outcome = workspace().edits_journal(Path.cwd()).undo()
+        # The project's journal as `rung undo` finds it from here (also from a subfolder).
+        outcome = workspace().project_journal(Path.cwd()).undo()
         self.notify(for_terminal(outcome.message), markup=False,
                     severity="information" if outcome.ok else "warning")  # fmt: skip
 
     def action_redo_edit(self) -> None:
-        outcome = workspace().edits_journal(Path.cwd()).redo()
+        outcome = workspace().project_journal(Path.cwd()).redo()
         self.notify(for_terminal(outcome.message), markup=False,
                     severity="information" if outcome.ok else "warning")  # fmt: skip
 
