@@ -266,3 +266,31 @@ def test_a_file_changed_by_someone_else_meanwhile_is_left_alone(
     assert temp_files(root) == []
     listed = cli(tmp_path, "undo", "--list", cwd=root)
     assert "Big change" in listed.stdout and "(undone)" in listed.stdout
+
+
+async def test_the_chat_screen_says_an_interrupted_apply_was_rolled_back(
+    tmp_path: Path, place: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rung.engine.config import load_config
+    from rung.tui.app import RungApp
+    from tests.scripted import Script, local
+
+    root = make_project(place)
+    assert run_helper(tmp_path, root, "apply", stop_at="f62") == "killed"
+    monkeypatch.chdir(root)
+    tier = local(Script(pieces=["ok"]))
+    config = load_config()
+    config.set("ladder", "rungs", [tier.name])
+    config.set("ladder", "mode", tier.name)
+    app = RungApp(config, tiers={tier.name: tier})
+    shown: list[str] = []
+    async with app.run_test(size=(100, 30)):
+        monkeypatch.setattr(app.chat, "notify", lambda message, **_: shown.append(message))
+        app.chat.action_undo_edit()
+        assert state(root) == "old"
+        app.chat.action_undo_edit()  # now the apply before it
+        assert (root / "base.txt").read_text() == "base\n"
+    assert shown == [
+        "An apply of 400 files (“Big change”) was interrupted; restored the original files.",
+        "Undid “Earlier”: restored base.txt.",
+    ]
