@@ -26,7 +26,18 @@ AMX_FLAGS = frozenset({"amx_int8", "amx_tile", "amx_bf16"})
 # "auto": protect only where needed; "off": never repack weights; "on": llama.cpp's default.
 REPACK_MODES = ("auto", "off", "on")
 
+# Set to 1 (tests only) to make this machine behave like an AMX CPU with a native build:
+# detection says "needs the safe load", and any load with repacking dies from SIGILL, as
+# it does there. A test that assumes the unsafe load works then fails on every machine,
+# not only on CI's AMX one (tests/test_amx_simulated.py runs the model tests this way).
+SIMULATE_AMX_ENV = "RUNG_SIMULATE_AMX"
+_SIMULATED_FLAGS = " amx_bf16 amx_tile amx_int8"
+
 _patch_lock = threading.Lock()
+
+
+def simulating_amx() -> bool:
+    return os.environ.get(SIMULATE_AMX_ENV, "").strip() == "1"
 
 
 def cpu_flags(cpuinfo: str) -> set[str]:
@@ -40,9 +51,12 @@ def cpu_flags(cpuinfo: str) -> set[str]:
 
 def read_cpuinfo() -> str:
     try:
-        return Path("/proc/cpuinfo").read_text(errors="replace")
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
     except OSError:  # not Linux: macOS and Windows CPUs are not affected
-        return ""
+        text = ""
+    if simulating_amx():  # the first flags line is the one read: put AMX's there
+        text = f"flags\t: {' '.join(sorted(cpu_flags(text)))}{_SIMULATED_FLAGS}\n{text}"
+    return text
 
 
 def build_has_amx(system_info: str) -> bool:
@@ -56,9 +70,12 @@ def llama_system_info() -> str:
     try:
         import llama_cpp
 
-        return llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+        info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
     except Exception:  # an exotic build without it: decide by the CPU alone
-        return ""
+        info = ""
+    if simulating_amx() and not build_has_amx(info):
+        info += " AMX_INT8 = 1 |"
+    return info
 
 
 def needs_safe_load(cpuinfo: str | None = None, system_info: str | None = None) -> bool:
@@ -176,3 +193,27 @@ def disable_repacking_for_process() -> None:
     import llama_cpp.llama_cpp as low
 
     low.llama_model_default_params = _without_repacking(low.llama_model_default_params)  # type: ignore[assignment]
+
+
+def _crash_like_amx(load_from_file: Any) -> Any:
+    def load(path: Any, params: Any) -> Any:
+        if params.use_extra_bufts:
+            import signal
+
+            os.write(2, b"RUNG_SIMULATE_AMX: a model was loaded with weight repacking\n")
+            os.kill(os.getpid(), signal.SIGILL)
+        return load_from_file(path, params)
+
+    return load
+
+
+def _install_simulated_amx() -> None:
+    """Under ``RUNG_SIMULATE_AMX=1``: every model load in this process with repacking on
+    dies from SIGILL, whoever makes it (``Llama(...)``, the server, a probe child)."""
+    import llama_cpp.llama_cpp as low
+
+    low.llama_model_load_from_file = _crash_like_amx(low.llama_model_load_from_file)
+
+
+if simulating_amx():
+    _install_simulated_amx()
