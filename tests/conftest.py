@@ -89,6 +89,18 @@ async def wait_for(
         await asyncio.sleep(interval)
 
 
+def confirm_hosts(**urls: str) -> None:
+    """Record each provider's base URL as the user's choice for its key, as typing it in
+    Settings does (engine/trusted_hosts.py). A test that writes a base URL into the
+    config stands for a user who chose it; tests/security/test_key_hosts.py covers the
+    base URL nobody confirmed."""
+    from rung.engine.trusted_hosts import TrustedHosts
+
+    record = TrustedHosts()
+    for provider, url in urls.items():
+        record.trust(provider, url)
+
+
 def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in PROVIDER_ENV}
     env.update(

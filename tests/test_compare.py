@@ -30,7 +30,7 @@ from rung.engine.ladder import Ladder
 from rung.engine.session import Session
 from rung.engine.store import open_store
 from rung.tiers.base import ChatRequest, Event
-from tests.conftest import wait_for
+from tests.conftest import confirm_hosts, wait_for
 from tests.fakes import Request, Sleep, Step, anthropic_stream, openai_stream
 from tests.scripted import Script, ScriptedTier
 from tests.test_cli import rung
@@ -51,6 +51,7 @@ def write_config(
     path = tmp_path / "config" / "rung" / "config.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
     providers = "".join(f'[providers.{n}]\nbase_url = "{u}"\n' for n, u in urls.items())
+    confirm_hosts(**urls)
     ladder = ", ".join(f'"{n.strip()}"' for n in rungs.split(","))
     path.write_text(
         f"[ladder]\nrungs = [{ladder}]\n"

@@ -11,7 +11,7 @@ from rung.engine.config import load_config
 from rung.engine.side_by_side import KEPT_REASON, NOT_KEPT_REASON, SideBySide, adopt
 from rung.tui.app import RungApp
 from rung.tui.compare_screen import CompareColumn, CompareScreen
-from tests.conftest import wait_for
+from tests.conftest import confirm_hosts, wait_for
 from tests.fakes import Sleep, Step, anthropic_stream, openai_stream
 
 PIECES = ["Two ", "plus ", "two ", "is ", "four."]
@@ -51,6 +51,7 @@ def compare_app(servers, monkeypatch, pause: float = 0.15) -> RungApp:  # type: 
     config.set("network", "max_retries", 0)
     config.providers["anthropic"] = {"base_url": sonnet.url}
     config.providers["deepseek"] = {"base_url": flash.url + "/v1"}
+    confirm_hosts(anthropic=sonnet.url, deepseek=flash.url)
     # An override keeps DeepSeek's figure exact at any hour (its own price has peak hours).
     config.prices["deepseek-v4-flash"] = {"input": Decimal("1.00"), "output": Decimal("2.00")}
     return RungApp(config)

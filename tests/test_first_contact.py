@@ -18,7 +18,7 @@ from rung.tui.help import HelpScreen
 from rung.tui.widgets.messages import MessageList
 from rung.tui.widgets.meter import CostBar, cost_parts, fit_line
 from rung.tui.widgets.status import StatusBar, StatusView
-from tests.conftest import wait_for
+from tests.conftest import confirm_hosts, wait_for
 from tests.fakes import anthropic_stream, gemini_stream, json_reply, openai_stream
 from tests.scripted import Script, anthropic, local
 from tests.test_cli import rung
@@ -419,6 +419,7 @@ async def test_chat_options_change_the_next_request_and_pick_a_model(servers) ->
     config = load_config()
     config.set("ladder", "rungs", ["openai"])
     config.providers["openai"] = {"base_url": api.url + "/v1"}
+    confirm_hosts(openai=api.url)
     import os
 
     os.environ["OPENAI_API_KEY"] = "sk-test-options-123456"

@@ -12,7 +12,7 @@ from rung.engine.config import load_config
 from rung.tui.app import RungApp
 from rung.tui.widgets.messages import MessageList
 from rung.tui.widgets.status import StatusBar
-from tests.conftest import wait_for
+from tests.conftest import confirm_hosts, wait_for
 from tests.fakes import anthropic_stream, gemini_stream, json_reply
 from tests.test_cli import rung
 
@@ -30,6 +30,7 @@ def ladder_app(monkeypatch, rungs: list[str], urls: dict[str, str], settings=Non
         config.set(section, key, value)
     for name, url in urls.items():
         config.providers[name] = {"base_url": url}
+    confirm_hosts(**urls)
     return RungApp(config)
 
 
@@ -189,6 +190,7 @@ def test_ask_routes_and_falls_back(tmp_path: Path, servers) -> None:
         f'[providers.anthropic]\nbase_url = "{broken.url}/v1"\n'
         f'[providers.gemini]\nbase_url = "{backup.url}/v1beta"\n',
     )
+    confirm_hosts(anthropic=broken.url, gemini=backup.url)
     env = {"ANTHROPIC_API_KEY": "a", "GEMINI_API_KEY": "g"}
     quick = json.loads(rung(tmp_path, "ask", "--json", "--max-tokens", "4", "--tier", "local",
                             "hello", **env).stdout)  # fmt: skip

@@ -8,6 +8,7 @@ from httpx_sse import ServerSentEvent
 
 from .base import ChatRequest, TextDelta, Usage
 from .http import ProviderError, RemoteTier, StreamState, json_data
+from .usage_check import count_sum, token_count
 
 API_VERSION = "2023-06-01"
 STOP_REASONS = {
@@ -23,11 +24,14 @@ EPHEMERAL = {"type": "ephemeral"}
 def anthropic_usage(raw: dict[str, Any], output_tokens: int) -> Usage:
     """Normalise: Anthropic's ``input_tokens`` excludes cache reads and writes; ours is
     the whole prompt, with the cached and written parts inside it."""
-    read = int(raw.get("cache_read_input_tokens") or 0)
-    write = int(raw.get("cache_creation_input_tokens") or 0)
-    write_1h = int((raw.get("cache_creation") or {}).get("ephemeral_1h_input_tokens") or 0)
+    read = token_count(raw.get("cache_read_input_tokens"))
+    write = token_count(raw.get("cache_creation_input_tokens"))
+    creation = raw.get("cache_creation")
+    creation = creation if isinstance(creation, dict) else {}
+    write_1h = token_count(creation.get("ephemeral_1h_input_tokens"))
     return Usage(
-        input_tokens=int(raw.get("input_tokens") or 0) + read + write,
+        # Checked, not trusted (usage_check): an invalid part makes the sum invalid.
+        input_tokens=count_sum(token_count(raw.get("input_tokens")), read, write),
         output_tokens=output_tokens,
         cached_input_tokens=read,
         cache_write_tokens=write,
@@ -69,7 +73,7 @@ class AnthropicTier(RemoteTier):
         if request.stop:
             body["stop_sequences"] = list(request.stop)
         headers = {"content-type": "application/json", **self.auth_headers()}
-        return f"{self.base_url}/messages", headers, body
+        return self.url("/messages"), headers, body
 
     def auth_headers(self) -> dict[str, str]:
         return {"anthropic-version": API_VERSION, "x-api-key": self._api_key or ""}
@@ -84,7 +88,7 @@ class AnthropicTier(RemoteTier):
             message = data["message"]
             state.model = message.get("model", "")
             state.extra["start_usage"] = message.get("usage") or {}
-            out = int((message.get("usage") or {}).get("output_tokens") or 0)
+            out = token_count((message.get("usage") or {}).get("output_tokens"))
             state.usage = anthropic_usage(state.extra["start_usage"], out)
             # Output tokens are final only with message_delta; until then, partial.
             state.extra["usage_partial"] = True
@@ -100,7 +104,7 @@ class AnthropicTier(RemoteTier):
             usage = data.get("usage") or {}
             merged = {**state.extra.get("start_usage", {}), **usage}
             # output_tokens in message_delta is cumulative: the latest value is the total.
-            state.usage = anthropic_usage(merged, int(usage.get("output_tokens") or 0))
+            state.usage = anthropic_usage(merged, token_count(usage.get("output_tokens")))
             state.extra["usage_partial"] = False
             reason = (data.get("delta") or {}).get("stop_reason")
             if reason:

@@ -164,6 +164,9 @@ class TierBase:
     model: str
     can_stop = False
     has_health = False
+    # A yes/no question to ask before this tier may send its key (a base URL from the
+    # config file the user never confirmed), or None. See engine/trusted_hosts.py.
+    host_question: str | None = None
     needs_loading = False
 
     async def load(self) -> None:

@@ -12,6 +12,7 @@ import html
 import json
 import re
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -24,12 +25,14 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
 class FaultMessages:
-    """Mixed into RemoteTier: needs ``label``, ``model``, ``base_url``, ``options``,
+    """Mixed into RemoteTier: needs ``label``, ``model``, ``base_url``, ``shown_url``,
+    ``options``,
     ``_api_key``, ``_key_env`` and ``scrub``."""
 
     label: str
     model: str
     base_url: str
+    shown_url: str  # the base URL without its credentials (urls.display_url)
     _api_key: str | None
     _key_env: str | None
 
@@ -63,7 +66,7 @@ class FaultMessages:
             )
         if status == 404:
             return Failed(
-                f"{self.label} answered 404 for model {self.model!r} at {self.base_url}: {detail}",
+                f"{self.label} answered 404 for model {self.model!r} at {self.shown_url}: {detail}",
                 kind="model",
             )
         return Failed(f"{self.label} refused the request (HTTP {status}): {detail}", kind="request")
@@ -86,7 +89,7 @@ class FaultMessages:
         return Failed(msg, retryable=True, kind="network")
 
     def _network_failure(self, exc: Exception, received_text: bool) -> Failed:
-        host = httpx.URL(self.base_url).host
+        host = host_name(self.base_url)
         o = self.options  # type: ignore[attr-defined]
         if isinstance(exc, httpx.ConnectTimeout):
             return Failed(
@@ -178,6 +181,14 @@ def size_text(n: int) -> str:
         if n >= size:
             return f"{n / size:g} {unit}"
     return f"{n} bytes"
+
+
+def host_name(url: str) -> str:
+    """The host of a URL for a message (never its credentials), whatever the URL."""
+    try:
+        return urlsplit(url).hostname or "(no host)"
+    except ValueError:
+        return "(a malformed URL)"
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

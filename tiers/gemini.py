@@ -10,17 +10,19 @@ from httpx_sse import ServerSentEvent
 
 from .base import ChatRequest, TextDelta, Usage
 from .http import ProviderError, RemoteTier, StreamState, json_data
+from .usage_check import count_sum, token_count
 
 FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}
 
 
 def gemini_usage(meta: dict[str, Any]) -> Usage:
     """``promptTokenCount`` already includes cached tokens; thoughts are billed as output."""
-    thoughts = int(meta.get("thoughtsTokenCount") or 0)
+    # Checked, not trusted (usage_check): an invalid part makes the sum invalid.
+    thoughts = token_count(meta.get("thoughtsTokenCount"))
     return Usage(
-        input_tokens=int(meta.get("promptTokenCount") or 0),
-        output_tokens=int(meta.get("candidatesTokenCount") or 0) + thoughts,
-        cached_input_tokens=int(meta.get("cachedContentTokenCount") or 0),
+        input_tokens=token_count(meta.get("promptTokenCount")),
+        output_tokens=count_sum(token_count(meta.get("candidatesTokenCount")), thoughts),
+        cached_input_tokens=token_count(meta.get("cachedContentTokenCount")),
         reasoning_tokens=thoughts,
     )
 
@@ -52,7 +54,7 @@ class GeminiTier(RemoteTier):
         body: dict[str, Any] = {"contents": contents, "generationConfig": config}
         if request.system:
             body["systemInstruction"] = {"parts": [{"text": request.system}]}
-        url = f"{self.base_url}/models/{quote(self.model, safe='')}:streamGenerateContent?alt=sse"
+        url = self.url(f"/models/{quote(self.model, safe='')}:streamGenerateContent?alt=sse")
         headers = {"content-type": "application/json", **self.auth_headers()}
         return url, headers, body
 

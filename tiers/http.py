@@ -41,6 +41,8 @@ from .base import (
     estimate_usage,
 )
 from .faults import FaultMessages, clip, error_detail, size_text
+from .urls import display_url, split_query, url_secrets, with_query
+from .usage_check import OUTPUT_SLACK, OUTPUT_SLACK_TOKENS, check_usage
 
 RETRY_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504, 529}
 # An error page says what went wrong in its first few KiB; the rest is never read.
@@ -48,9 +50,8 @@ ERROR_BODY_LIMIT = 64 * 1024
 # A model list, even a big gateway's with hundreds of models, is far smaller than this.
 LISTING_LIMIT = 8 * 1024 * 1024
 # Output estimates are rough (about 4 characters a token), so a stream is cut only when
-# it is clearly past max_tokens: at twice as much, plus a little for tiny limits.
-OUTPUT_SLACK = 2
-OUTPUT_SLACK_TOKENS = 16
+# it is clearly past max_tokens: at twice as much, plus a little for tiny limits
+# (OUTPUT_SLACK, OUTPUT_SLACK_TOKENS: the same bound judges reported usage).
 # OpenAI frames each streamed token in about 250-300 bytes of JSON; a reply allowed many
 # tokens may use this many bytes for each before the per-reply byte bound applies.
 WIRE_BYTES_PER_TOKEN = 512
@@ -287,14 +288,26 @@ async def next_chunk(chunks: AsyncIterator[bytes], timeout: float) -> bytes | No
             return None
 
 
+def content_coding(response: httpx.Response) -> str | None:
+    """The content codings the server applied ("gzip", "gzip, gzip"), or None for an
+    uncompressed body. Rung asks for ``identity`` and reads raw bytes: httpx would
+    inflate whatever the server declares (a decoder per coding, stacked) before any of
+    Rung's byte bounds saw the result, so a few KiB could become gigabytes."""
+    declared = response.headers.get("content-encoding", "")
+    codings = [c.strip().lower() for c in declared.split(",") if c.strip()]
+    other = [c for c in codings if c != "identity"]
+    return clip(", ".join(other), 60) if other else None
+
+
 async def read_capped(response: httpx.Response, limit: int, timeout: float) -> bytes:
     """At most ``limit`` bytes of a body, whatever arrived within ``timeout`` seconds.
 
     Error pages and model lists are read through this: a body that never ends, or
-    trickles, costs neither memory nor time beyond the bound.
+    trickles, costs neither memory nor time beyond the bound. The bytes are the raw
+    ones: a compressed body is not inflated (callers check ``content_coding`` first).
     """
     data = bytearray()
-    chunks = response.aiter_bytes()
+    chunks = response.aiter_raw()
     deadline = time.monotonic() + timeout
     try:
         while len(data) < limit:
@@ -328,25 +341,42 @@ class RemoteTier(FaultMessages, TierBase):
         options: HttpOptions | None = None,
         kind: str = "api",
         key_env: str | None = None,
+        host_problem: str | None = None,
+        host_question: str | None = None,
     ) -> None:
+        """``host_problem``: why no request may go out because the base URL's host was
+        never confirmed for this provider's key (the tier then has no key); the chat
+        screen asks ``host_question`` once and rebuilds the tier on a yes."""
         self.name = name
         self.label = label
-        self.base_url = self.normalize_base_url(base_url.rstrip("/"))
+        # A query on the base URL (a gateway's ?token=...) goes at the end of every
+        # request URL, after the path; it is never shown (display_url).
+        base, self._query = split_query(base_url.strip())
+        self.base_url = self.normalize_base_url(base.rstrip("/"))
+        self.shown_url = display_url(with_query(self.base_url, self._query))
+        self._url_secrets = url_secrets(base_url)
         self.model = model
         self.kind = kind
         self.options = options or HttpOptions()
         self._api_key = api_key
         self._key_env = key_env
+        self.host_problem = host_problem
+        self.host_question = host_question
         self._client: httpx.AsyncClient | None = None
 
     def __repr__(self) -> str:  # never show the key
-        return f"<{type(self).__name__} {self.name} {self.base_url} model={self.model!r}>"
+        return f"<{type(self).__name__} {self.name} {self.shown_url} model={self.model!r}>"
 
     @classmethod
     def normalize_base_url(cls, base_url: str) -> str:
         """The base URL requests are built on, from what the user pasted (protocols
         whose SDKs spell it differently accept both spellings)."""
         return base_url
+
+    def url(self, path: str) -> str:
+        """The real URL of an endpoint under the base (``path`` starts with "/" and may
+        have its own query), with the base URL's query kept."""
+        return with_query(f"{self.base_url}{path}", self._query)
 
     # -- to implement ------------------------------------------------------------
     def build(self, request: ChatRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
@@ -365,6 +395,8 @@ class RemoteTier(FaultMessages, TierBase):
     async def list_models(self) -> ModelList:
         """The models the endpoint serves (``GET {base}/models``), or why not: the
         cheapest real call, for Settings' "Test connection" and its model picker."""
+        if self.host_problem:
+            return ModelList(False, self.host_problem)
         if self.needs_key and not self._api_key:
             return ModelList(False, f"No API key for {self.label}.")
         problem = self.key_problem()
@@ -372,7 +404,7 @@ class RemoteTier(FaultMessages, TierBase):
             return ModelList(False, problem)
         start = time.monotonic()
         try:
-            status, body = await self.get_small(f"{self.base_url}/models")
+            status, body = await self.get_small(self.url("/models"))
         except httpx.HTTPError as exc:
             return ModelList(False, self._network_failure(exc, False).message)
         except ProviderError as exc:
@@ -402,20 +434,29 @@ class RemoteTier(FaultMessages, TierBase):
     async def get_small(self, url: str) -> tuple[int, bytes]:
         """GET a small document (a model list): (status, body), bounded in bytes and time."""
         o = self.options
+        shown = display_url(url)
         try:
             async with asyncio.timeout(o.connect_timeout + o.read_timeout):
                 request = self.client.build_request("GET", url, headers=self.auth_headers())
                 response = await self.client.send(request, stream=True)
         except TimeoutError:
             raise ProviderError(
-                f"no answer from {url} within {o.connect_timeout + o.read_timeout:g}s",
+                f"no answer from {shown} within {o.connect_timeout + o.read_timeout:g}s",
                 kind="network",
                 retryable=True,
             ) from None
+        coding = content_coding(response)
+        if coding is not None:
+            await response.aclose()
+            raise ProviderError(
+                f"the answer from {shown} is {coding}-compressed although Rung asked for "
+                "an uncompressed one; Rung does not inflate it",
+                kind="protocol",
+            )
         body = await read_capped(response, LISTING_LIMIT + 1, o.read_timeout)
         if len(body) > LISTING_LIMIT:
             raise ProviderError(
-                f"the answer from {url} is larger than {size_text(LISTING_LIMIT)}",
+                f"the answer from {shown} is larger than {size_text(LISTING_LIMIT)}",
                 kind="protocol",
             )
         return response.status_code, body
@@ -434,6 +475,8 @@ class RemoteTier(FaultMessages, TierBase):
     def unusable_reason(self) -> str | None:
         # Auto routing skips a rung with no key (and says so); a pinned one still
         # answers with the message that tells the user where to put the key.
+        if self.host_problem:
+            return "base URL not confirmed"
         return None if self.has_key else "no API key"
 
     def key_problem(self) -> str | None:
@@ -482,6 +525,8 @@ class RemoteTier(FaultMessages, TierBase):
         stripped, and as reprs and escapes show it (an exception quoting a header)."""
         for form in key_forms(self._api_key or ""):
             text = text.replace(form, "****")
+        for secret in self._url_secrets:  # a base URL's password or token
+            text = text.replace(secret, "****")
         return text
 
     def _backoff(self, attempt: int, response: httpx.Response | None) -> float | None:
@@ -537,7 +582,8 @@ class RemoteTier(FaultMessages, TierBase):
                     # the live cost uses them at once instead of guessing.
                     shown = state.usage
                     if shown is not None:
-                        yield replace(shown, partial=True)
+                        running, _ = check_usage(shown, request)  # told once, at the end
+                        yield replace(running, partial=True)
                 for delta in deltas:
                     yield delta
             failed = reader.incomplete()
@@ -568,7 +614,10 @@ class RemoteTier(FaultMessages, TierBase):
 
     # -- the steps of one reply ---------------------------------------------------------
     def _request_problem(self) -> str | None:
-        """Why no request may go out at all (no key, a key no header can carry)."""
+        """Why no request may go out at all (an unconfirmed host, no key, a key no
+        header can carry)."""
+        if self.host_problem:
+            return self.host_problem
         if self.needs_key and not self._api_key:
             where = f" ${self._key_env} or" if self._key_env else ""
             return f"No API key for {self.label}: set{where} add one in Settings."
@@ -580,7 +629,7 @@ class RemoteTier(FaultMessages, TierBase):
         """After an error status: the notice and the wait before the next attempt, or
         (raised) the failure when there is none."""
         status = response.status_code
-        error_body = await read_capped(response, ERROR_BODY_LIMIT, self._body_wait(clock))
+        error_body = await self._error_body(response, clock)
         clock.end_attempt()
         wait = self._retry_wait(status, attempt, response, clock)
         if wait is None:
@@ -612,12 +661,21 @@ class RemoteTier(FaultMessages, TierBase):
                     "Rung stopped reading."
                 )
             )
-        events.append(self._final_usage(request, state, complete=failed is None and not over_limit))
+        usage = self._final_usage(request, state, complete=failed is None and not over_limit)
+        usage, problems = check_usage(usage, request)
+        if problems:
+            events.append(
+                Notice(
+                    f"{self.label} reported impossible usage ({'; '.join(problems)}); Rung "
+                    "charged no more than this request's limits."
+                )
+            )
+        events.append(usage)
         if failed is not None:
             return [*events, replace(failed, duration_s=duration, busy_s=clock.busy_s)]
         first = clock.first_text_at
         gen = end - first if first else 0.0
-        usage_out = state.usage.output_tokens if state.usage else state.deltas
+        usage_out = usage.output_tokens if state.usage else state.deltas
         finished = Finished(
             finish_reason="length" if over_limit else state.finish_reason or "stop",
             model=state.model or self.model,
@@ -645,6 +703,14 @@ class RemoteTier(FaultMessages, TierBase):
         except TimeoutError:
             raise _Failure(self.deadline_failure("total", False, 0)) from None
 
+    async def _error_body(self, response: httpx.Response, clock: ReplyClock) -> bytes:
+        """The start of an error body; a compressed one is described, never inflated."""
+        coding = content_coding(response)
+        if coding is not None:
+            await response.aclose()
+            return f"({coding}-compressed body, not read)".encode()
+        return await read_capped(response, ERROR_BODY_LIMIT, self._body_wait(clock))
+
     def _body_wait(self, clock: ReplyClock) -> float:
         return max(0.0, min(self.options.idle_limit, clock.total_deadline - time.monotonic()))
 
@@ -668,6 +734,16 @@ class RemoteTier(FaultMessages, TierBase):
                     f"{self.label} redirected to {where}. Rung does not follow redirects, "
                     "so a key never goes to another host: use that address as the base URL.",
                     kind="request",
+                )
+            )
+        coding = content_coding(response)
+        if coding is not None:
+            raise _Failure(
+                Failed(
+                    f"{self.label} sent a {clip(self.scrub(coding), 60)}-compressed reply "
+                    "although Rung asked for an uncompressed one (accept-encoding: "
+                    "identity). Rung does not inflate replies, so it stopped reading.",
+                    kind="protocol",
                 )
             )
         content_type = clip(self.scrub(response.headers.get("content-type", "")), 80)
@@ -739,7 +815,8 @@ class ReplyReader:
         self.state = state
         self.clock = clock
         self.over_limit = False
-        self._chunks = response.aiter_bytes()
+        # Raw bytes: nothing is inflated (a compressed stream was refused before this).
+        self._chunks = response.aiter_raw()
         self._parser = SSEParser(o.max_event_bytes)
         self._wire_limit = o.reply_byte_limit(request.max_tokens)
         self._wire_bytes = 0

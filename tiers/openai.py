@@ -14,6 +14,7 @@ from httpx_sse import ServerSentEvent
 from .base import ChatRequest, TextDelta, Usage
 from .faults import clip
 from .http import ProviderError, RemoteTier, StreamState, json_data
+from .usage_check import token_count
 
 # Mistral rejects unknown fields (422 "extra_forbidden") and sends usage in its last
 # chunk anyway.
@@ -24,18 +25,22 @@ FINISH = {"stop": "stop", "length": "length", "content_filter": "content_filter"
 
 def usage_from_openai(raw: dict[str, Any]) -> Usage:
     """OpenAI's usage block, with DeepSeek's and reasoning models' extra fields."""
-    prompt = int(raw.get("prompt_tokens") or 0)
-    details = raw.get("prompt_tokens_details") or {}
+    # Counts are checked, not trusted: see usage_check (a server may send 1e30 or -5).
+    details = _object(raw.get("prompt_tokens_details"))
     cached = details.get("cached_tokens")
     if cached is None:  # DeepSeek: hit + miss = prompt_tokens
         cached = raw.get("prompt_cache_hit_tokens")
-    out_details = raw.get("completion_tokens_details") or {}
+    out_details = _object(raw.get("completion_tokens_details"))
     return Usage(
-        input_tokens=prompt,
-        output_tokens=int(raw.get("completion_tokens") or 0),
-        cached_input_tokens=int(cached or 0),
-        reasoning_tokens=int(out_details.get("reasoning_tokens") or 0),
+        input_tokens=token_count(raw.get("prompt_tokens")),
+        output_tokens=token_count(raw.get("completion_tokens")),
+        cached_input_tokens=token_count(cached),
+        reasoning_tokens=token_count(out_details.get("reasoning_tokens")),
     )
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 class OpenAITier(RemoteTier):
@@ -74,7 +79,7 @@ class OpenAITier(RemoteTier):
             body["temperature"] = request.temperature
         if request.stop:
             body["stop"] = list(request.stop)
-        return f"{self.base_url}/chat/completions", self.auth_headers(), body
+        return self.url("/chat/completions"), self.auth_headers(), body
 
     def parse(self, sse: ServerSentEvent, state: StreamState) -> list[TextDelta]:
         if sse.data.strip() == "[DONE]":
@@ -107,7 +112,7 @@ class OpenAITier(RemoteTier):
                 state.finish_reason = FINISH.get(reason, reason)
         # Groq also reports usage under x_groq on its last chunk.
         usage = data.get("usage") or (data.get("x_groq") or {}).get("usage")
-        if usage:
+        if isinstance(usage, dict) and usage:
             state.usage = usage_from_openai(usage)
         return out
 
@@ -127,15 +132,15 @@ class SelfHostedTier(OpenAITier):
         problem = self.key_problem()
         if problem:
             raise ProviderError(problem, kind="auth")
-        status, body = await self.get_small(f"{self.base_url}/models")
+        status, body = await self.get_small(self.url("/models"))
         if status >= 400:
-            raise ProviderError(f"HTTP {status} from {self.base_url}/models", kind="model")
+            raise ProviderError(f"HTTP {status} from {self.shown_url} (/models)", kind="model")
         try:
             models = json.loads(body).get("data") or []
             first = models[0]["id"] if models else None
         except (ValueError, AttributeError, LookupError, TypeError):
             raise ProviderError(
-                f"{self.base_url}/models did not answer with a model list", kind="model"
+                f"{self.shown_url} did not answer /models with a model list", kind="model"
             ) from None
         if first is None:
             raise ProviderError("the server lists no models at /models", kind="model")

@@ -114,6 +114,8 @@ def run_ask(args: argparse.Namespace, config: Config) -> int:
         print("rung ask: --diff and --apply need files attached with @path in the question",
               file=sys.stderr)  # fmt: skip
         return 2
+    if getattr(args, "trust_base_url", False):
+        _trust_base_url(args.tier, config)
     overrides = RungOverrides(args.tier, args.model, args.base_url)
     ladder = Ladder(config, overrides, only_override=bool(args.tier))
     for problem in ladder.problems:
@@ -170,6 +172,17 @@ def run_ask(args: argparse.Namespace, config: Config) -> int:
     if wants_edits:
         return _edits(conversation, args)
     return 0
+
+
+def _trust_base_url(tier: str | None, config: Config) -> None:
+    """--trust-base-url: confirm the config's base URL for the tier asked (or the first
+    rung), as `rung trust-host` would."""
+    from rung.engine.trusted_hosts import trust_configured
+
+    name = tier or (config.get("ladder", "rungs") or ["local"])[0]
+    host, message = trust_configured(config, name)
+    if host:
+        warn(message)
 
 
 def _edits(conversation: Conversation, args: argparse.Namespace) -> int:

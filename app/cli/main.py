@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-save", action="store_true", help="do not keep this question and answer in the history"
     )
     ask.add_argument(
+        "--trust-base-url", action="store_true",
+        help="confirm the base URL config.toml gives this tier, so its key may go there",
+    )  # fmt: skip
+    ask.add_argument(
         "--truncate-stdin", action="store_true",
         help="stdin over 1 MiB: send its first 1 MiB (by default such input is refused)",
     )  # fmt: skip
@@ -129,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("id", nargs="?", type=int, help="conversation id (default: newest)")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
     export.add_argument("--force", action="store_true", help="replace FILE if it exists")
+
+    trust = sub.add_parser(
+        "trust-host", help="let a provider's key go to the base URL your config gives it"
+    )
+    trust.add_argument("provider", help="the provider, e.g. anthropic")
 
     cost = sub.add_parser("cost", help="what you spent today, this week and all time")
     cost.add_argument("--json", action="store_true", help="print JSON")
@@ -221,6 +230,10 @@ def _command(argv: list[str] | None) -> int:
         from rung.cli.history import run_export
 
         return run_export(args.id, args.output, config, args.force)
+    if args.command == "trust-host":
+        from rung.cli.trust import run_trust_host
+
+        return run_trust_host(args.provider, config)
     if args.command == "cost":
         if args.what_if or args.days is not None:
             from rung.cli.whatif import run_whatif

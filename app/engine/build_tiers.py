@@ -1,7 +1,10 @@
 """Turn the config (and command-line overrides) into the tiers of the ladder.
 
 A tier's key is looked up by the tier's own provider name, so one provider's key can
-never be handed to another provider, a custom endpoint or the self-hosted rung.
+never be handed to another provider, a custom endpoint or the self-hosted rung. And a
+key goes only to a host the user chose (engine/trusted_hosts.py): a base URL that is
+only written in config.toml, never confirmed, gets a tier without the key that refuses
+to send anything and says how to confirm the host.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from rung.engine.config import Config, data_dir
 from rung.engine.secrets import KeyStore
+from rung.engine.trusted_hosts import configured_url, needs_confirmation, question, refusal
 from rung.tiers.base import Tier
 from rung.tiers.local import LocalTier
 from rung.tiers.providers import PROVIDERS, allowed_key_for
@@ -85,11 +89,11 @@ def build_tier(
         known = ", ".join(PROVIDERS)
         raise UnknownTierError(f"Unknown tier {name!r}. Known tiers: {known}.")
     settings = config.provider(name)
+    config_url = configured_url(config, name)
+    user_url = overrides.base_url or config_url or None
     if name == "selfhosted":
-        user_url = overrides.base_url or config.get("selfhosted", "base_url") or None
         model = overrides.model or config.get("selfhosted", "model")
     else:
-        user_url = overrides.base_url or settings.get("base_url") or None
         model = overrides.model or settings.get("model") or preset.default_model
     base_url = user_url or preset.base_url
     if not base_url:
@@ -103,6 +107,13 @@ def build_tier(
         api_key = found.value if found and not found.problem else None
     if api_key and not allowed_key_for(name, base_url, user_url):
         api_key = None
+    host_problem = host_question = None
+    if api_key and not overrides.base_url:
+        # The flag is the user's choice for this run; the config file may not be.
+        check = needs_confirmation(name, config_url)
+        if check is not None:
+            api_key = None  # the tier never holds a key it may not send
+            host_problem, host_question = refusal(check, config.path), question(check)
     common = {
         "name": name,
         "label": preset.label.split(" (")[0],
@@ -111,6 +122,8 @@ def build_tier(
         "api_key": api_key,
         "key_env": preset.env_var,
         "options": http_options(config, selfhosted=name == "selfhosted"),
+        "host_problem": host_problem,
+        "host_question": host_question,
     }
     tier: RemoteTier
     if name == "selfhosted":

@@ -567,6 +567,23 @@ class SettingsScreen(ModalScreen["Config | None"]):
         self.dismiss(None)
 
     # -- saving -----------------------------------------------------------------------------
+    def _trust_typed_urls(self) -> None:
+        """A base URL typed here is the user's choice: its provider's key may go to its
+        host (engine/trusted_hosts.py). One merely shown here, unchanged from the
+        config file, is not confirmed by saving other settings."""
+        from rung.engine.trusted_hosts import TrustedHosts, configured_url
+
+        record: TrustedHosts | None = None
+        for name in KEYED:
+            url = self.section(name).base_url
+            if url and url != configured_url(self.config, name):
+                record = record or TrustedHosts()
+                try:
+                    record.trust(name, url)
+                except (ValueError, OSError) as exc:
+                    self.notify(f"Base URL not confirmed: {exc}", severity="warning",
+                                markup=False)  # fmt: skip
+
     def _collect(self, config: Config) -> list[Problem]:
         """Copy the form into ``config``; return what is wrong, field by field."""
         problems: list[Problem] = []
@@ -748,6 +765,7 @@ class SettingsScreen(ModalScreen["Config | None"]):
         except OSError as exc:
             self.notify(f"Could not write {config.path}: {exc}", severity="error", markup=False)
             return
+        self._trust_typed_urls()
         message = f"Settings saved to {config.path}."
         if stored:
             message += " Keys: " + ", ".join(stored) + "."

@@ -19,7 +19,7 @@ from rung.engine.config import load_config
 from rung.tui.app import RungApp
 from rung.tui.confirm import ConfirmScreen
 from rung.tui.widgets.prompt import PromptInput
-from tests.conftest import wait_for
+from tests.conftest import confirm_hosts, wait_for
 from tests.fakes import anthropic_stream, openai_stream
 from tests.test_cli import rung
 
@@ -129,6 +129,7 @@ def chat_app(servers, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type:
     config = load_config()
     config.set("ladder", "rungs", ["anthropic"])
     config.providers["anthropic"] = {"base_url": api.url + "/v1"}
+    confirm_hosts(anthropic=api.url)
     return RungApp(config), api, work
 
 
