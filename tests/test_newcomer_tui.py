@@ -4,12 +4,15 @@ all), with scripted tiers, a real SQLite history and real files."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from collections.abc import AsyncIterator
 
+from rung.engine.config import load_config
 from rung.tiers.base import ChatRequest, Event, Finished, TextDelta, Usage
 from rung.tui.app import RungApp
+from rung.tui.compare_screen import CompareScreen
 from rung.tui.help import HelpScreen
 from rung.tui.sessions_screen import SessionsScreen
 from rung.tui.widgets.messages import MessageList
@@ -218,3 +221,109 @@ async def test_page_up_and_down_while_typing_scroll_the_messages() -> None:
         await pilot.press("pagedown")
         await pilot.pause()
         assert messages.scroll_y > up and app.focused is prompt
+
+
+# -- time to first token: measured for a regenerate and an escalation as for a send ---------
+async def test_regenerate_and_escalate_show_a_measured_time_to_first_token() -> None:
+    class SaysZero(ScriptedTier):
+        """Its own clock says 0.00 s, as a tier's did for an all-cached prompt."""
+
+        async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
+            await asyncio.sleep(0.2)  # the first token takes this long to come
+            yield TextDelta("answer")
+            yield Usage(10, 5)
+            yield Finished("stop", model=self.model, duration_s=0.3, time_to_first_token_s=0.0)
+
+    app = app_with(
+        SaysZero("local", "local", "local", "SmolLM2"),
+        SaysZero("anthropic", "api", "anthropic", "claude-sonnet-4-5"),
+        mode="local",
+    )
+    async with app.run_test(size=(120, 30)) as pilot:
+        bar = app.chat.query_one(StatusBar)
+        for key in ("enter", "ctrl+g", "f9"):  # send, regenerate, escalate
+            done = len(app.chat.replies)
+            if key == "enter":
+                await pilot.press(*"question")
+            await pilot.press(key)
+            await wait_for(lambda n=done: len(app.chat.replies) > n and not app.chat.busy)
+            await pilot.pause()
+            ttft = bar.ttft_s
+            assert ttft is not None and 0.15 <= ttft < 5, (key, ttft, str(bar.render()))
+
+
+# -- an answer cut at the output limit says so, and what to do -------------------------------
+async def test_a_reply_cut_at_the_token_limit_says_so_under_it() -> None:
+    app = app_with(local(Script(pieces=["The cat was"], usage=Usage(20, 2048), finish="length")))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ask(app, pilot, "a long story please", 1)
+        item = app.chat.query_one(MessageList).assistant_items()[-1]
+        await pilot.pause()
+        note = item.shelved().note
+        assert "2,048-token limit" in note and "Ctrl+B" in note, note
+        assert "2,048-token limit" in screen_text(app)  # drawn under the reply
+
+
+# -- one label for GPU-time prices: header, F7 and the cost line ------------------------------
+async def test_a_gpu_time_price_is_an_estimate_in_the_header_f7_and_the_meter() -> None:
+    from textual.widgets import DataTable
+
+    from rung.tui.cost_screen import CostScreen
+    from rung.tui.widgets.meter import CostBar
+
+    config = load_config()
+    config.set("ladder", "rungs", ["selfhosted"])
+    config.set("selfhosted", "gpu_usd_per_hour", "36")  # a cent a second of GPU
+    tier = ScriptedTier("selfhosted", "selfhosted", "selfhosted", "qwen", [Script(["ok"])])
+    app = RungApp(config, tiers={"selfhosted": tier})
+    async with app.run_test(size=(160, 30)) as pilot:
+        await ask(app, pilot, "hi", 1)
+        await pilot.pause()
+        item = app.chat.query_one(MessageList).assistant_items()[-1]
+        header = str(item.query_one(".meta").render())
+        assert "~$" in header and "estimated from GPU time" in header, header
+        assert str(app.chat.query_one(CostBar).render()).startswith("spent ~$")
+        await pilot.press("f7")
+        await wait_for(lambda: isinstance(app.screen, CostScreen))
+        table = app.screen.query_one(DataTable)
+        row = [str(cell) for cell in table.get_row_at(0)]
+        assert any(cell.startswith("~$") for cell in row), row
+        assert any(cell.startswith("estimated from GPU time") for cell in row), row
+        assert not any(cell.startswith("exact") for cell in row), row
+
+
+# -- the compare screen's hint says what happens -------------------------------------------
+async def test_the_compare_hint_does_not_ask_for_enter_when_it_asks_by_itself() -> None:
+    hold = asyncio.Event()
+    app = app_with(
+        local(Script(pieces=["a"], hold=hold)), anthropic(Script(pieces=["b"], hold=hold))
+    )
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press(*"what is two and two", "f12")
+        await wait_for(lambda: isinstance(app.screen, CompareScreen))
+        await pilot.pause()
+        hint = str(app.screen.query_one("#compare-hint").render())
+        assert "Enter asks" not in hint and "Asking" in hint, hint
+        hold.set()
+
+
+# -- quitting: nothing waits for a model still loading ------------------------------------------
+def test_awaiting_a_model_load_does_not_hold_back_the_end_of_the_event_loop() -> None:
+    """The app awaits the local model's load; quitting ends its event loop, and the end of
+    asyncio.run joins the executor's threads. A thread blocked on the load held a quick
+    Ctrl+Q back until the model had loaded (bench/startup.py: 3x the floor's exit)."""
+    from rung.tiers.local import LocalTier
+
+    tier = LocalTier(n_ctx=512)  # the product's own AMX-safe load decision
+
+    async def start_then_quit() -> None:
+        waiting = asyncio.ensure_future(tier.load())
+        await asyncio.sleep(0.01)
+        waiting.cancel()
+
+    try:
+        asyncio.run(start_then_quit())
+        assert not tier.ready  # the loop ended while llama.cpp was still loading
+    finally:
+        tier.close()  # joined: this process goes on
+    assert tier.ready, tier.load_error

@@ -12,6 +12,7 @@ import atexit
 import dataclasses
 import os
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 from textual import work
@@ -135,6 +136,8 @@ class RungApp(App[None]):
         self._budget_level = "ok"
         self.price_updater = None
         self.keymap_problems: list[str] = []
+        self._routed_at = 0.0  # when the reply in flight was asked for
+        self._first_text_at: float | None = None  # when its first text arrived
         self._as_program = False  # run() as the program, not run_test() or embedded
         self._left_loading = False  # quit while a local model was still loading
         # Each rung's last measured speed (tokens/s, time to first token), for the status.
@@ -239,11 +242,17 @@ class RungApp(App[None]):
     # -- what the engine says ---------------------------------------------------------
     def _on_engine_event(self, event: EngineEvent) -> None:
         if isinstance(event, TextDelta):
+            if self._first_text_at is None:
+                self._first_text_at = time.monotonic()
             if self.status.state != "streaming":
                 self.show_status("streaming")
             return
         match event:
             case Routed(tier=tier):
+                # Time to first token is measured here, from the request to the first
+                # text, the same way for a send, a regenerate and an escalation (a tier's
+                # own figure said 0.00 s for an answer whose prompt was all cached).
+                self._routed_at, self._first_text_at = time.monotonic(), None
                 self.active_name = tier
                 self.show_status("waiting for first token", tokens_per_s=None, ttft_s=None)
             case LiveCost(record=record):
@@ -262,10 +271,11 @@ class RungApp(App[None]):
                 if last and reply.failed is not None:
                     self.notify(for_terminal(reply.failed.message), title=f"{event.tier} failed",
                                 severity="error", markup=False)  # fmt: skip
+                first = self._first_text_at
+                ttft = first - self._routed_at if first is not None and finished else None
                 self._speeds[event.tier] = (
-                    (finished.output_tokens_per_s, finished.time_to_first_token_s)
-                    if finished
-                    else (None, None)
+                    finished.output_tokens_per_s if finished else None,
+                    ttft,
                 )
                 if last and self.ladder.mode != AUTO:
                     self.active_name = self.ladder.mode  # the status shows the pin, not the detour
