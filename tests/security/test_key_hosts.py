@@ -23,6 +23,7 @@ from rung.tui.confirm import ConfirmScreen
 from tests.conftest import wait_for
 from tests.fakes import Request, Step, anthropic_stream, openai_stream, received_key
 from tests.test_cli import rung
+from tests.test_secrets import memory_keyring  # noqa: F401
 
 KEY = "sk-ant-CANARY-hostile-0123456789abcdef"
 
@@ -220,3 +221,39 @@ async def test_the_chat_screen_yes_records_the_host_and_sends(servers, monkeypat
     # Asked once: the next start asks nothing.
     again = planted_app(attacker.url, monkeypatch)
     assert again.ladder.tier("anthropic").host_question is None
+
+
+async def test_a_base_url_typed_in_settings_is_confirmed_one_left_unchanged_is_not(
+    servers,
+    monkeypatch,
+    memory_keyring,  # noqa: F811
+) -> None:
+    from textual.widgets import Input
+
+    from rung.tui.settings import SettingsScreen
+
+    planted = Attacker(servers)
+    mine = Attacker(servers)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    config = load_config()
+    config.providers["gemini"] = {"base_url": planted.url}
+    config.set("ladder", "rungs", ["anthropic", "gemini"])
+    app = RungApp(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        question = await _answer(app, pilot, "n")
+        assert "Google Gemini API key" in question
+        await pilot.press("f6")
+        await wait_for(lambda: isinstance(app.screen, SettingsScreen))
+        app.screen.query_one("#anthropic-url", Input).value = mine.url
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: not isinstance(app.screen, SettingsScreen))
+        await wait_for(lambda: app.ladder.tier("anthropic").host_question is None)
+        reply = await _ask_anthropic(app)
+        assert reply.failed is None and reply.text == "stolen"
+        assert app.ladder.tier("gemini").host_question is not None
+    record = TrustedHosts()
+    assert record.trusts("anthropic", mine.url)
+    assert not record.trusts("gemini", planted.url)  # shown in the form, never typed
+    assert mine.keys == [KEY] and planted.requests == []
