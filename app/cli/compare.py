@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TextIO
 
+from rung.cli import pipes
 from rung.engine.compare import (
     Cell,
     ComparePrompt,
@@ -52,6 +53,8 @@ from rung.tiers.pricing import format_usd
 from rung.tiers.providers import PROVIDERS
 
 PROMPT_COLUMN = 40
+# A prompts file or stdin: read with a cap (`rung compare /dev/zero` must not fill memory).
+MAX_PROMPTS_BYTES = 8 * 1_048_576
 # Spreadsheets run a cell that starts with one of these as a formula.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -324,7 +327,12 @@ def _read_prompts(args: argparse.Namespace) -> tuple[list[ComparePrompt], str] |
     if args.file and args.file != "-":
         path = Path(args.file)
         try:
-            text = path.read_text(encoding="utf-8")
+            with path.open("rb") as fh:
+                raw = pipes.read_capped(fh, MAX_PROMPTS_BYTES)
+            if len(raw) > MAX_PROMPTS_BYTES:
+                _say(f"{args.file} is more than 8 MiB of prompts; split it")
+                return None
+            text = raw.decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             _say(f"cannot read {args.file}: {getattr(exc, 'strerror', None) or exc}")
             return None
@@ -333,7 +341,13 @@ def _read_prompts(args: argparse.Namespace) -> tuple[list[ComparePrompt], str] |
         if sys.stdin is None or sys.stdin.isatty():
             _say("no prompts: give a file, pipe them in, or use --session ID")
             return None
-        text, source = sys.stdin.read(), "stdin"
+        piped = pipes.read_stdin(MAX_PROMPTS_BYTES)
+        if piped.too_big:
+            _say("stdin is more than 8 MiB of prompts; split it")
+            return None
+        if piped.replaced:
+            _say(f"stdin is not UTF-8 text: {piped.replaced} byte(s) read as U+FFFD")
+        text, source = piped.text, "stdin"
     try:
         prompts = parse_prompts(text)
     except PromptFileError as exc:

@@ -18,7 +18,9 @@ import codecs
 import errno
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 # The exit status of a writer stopped by SIGPIPE (128 + 13), as a shell reports it.
 CLOSED_STDOUT_EXIT = 141
@@ -61,13 +63,9 @@ class PipedText:
     replaced: int = 0  # bytes that were not UTF-8, shown as U+FFFD
 
 
-def read_stdin(limit: int = MAX_STDIN_BYTES) -> PipedText:
-    """At most ``limit`` bytes of stdin as text. Bytes that are not UTF-8 become U+FFFD
-    (a Latin-1 log still gets its question answered) and are counted for a warning."""
-    stream = getattr(sys.stdin, "buffer", None)
-    if stream is None:  # a text-only stdin (embedded use): still bounded
-        text = sys.stdin.read(limit + 1)
-        return PipedText(text[:limit], too_big=len(text) > limit)
+def read_capped(stream: BinaryIO, limit: int) -> bytes:
+    """At most ``limit`` + 1 bytes of ``stream``: one more than allowed says "too big"
+    without holding what follows."""
     chunks: list[bytes] = []
     left = limit + 1
     while left > 0:
@@ -76,7 +74,12 @@ def read_stdin(limit: int = MAX_STDIN_BYTES) -> PipedText:
             break
         chunks.append(chunk)
         left -= len(chunk)
-    raw = b"".join(chunks)
+    return b"".join(chunks)
+
+
+def decode(raw: bytes, limit: int) -> PipedText:
+    """``raw`` (from ``read_capped``) as text: cut at ``limit`` on a whole character,
+    bytes that are not UTF-8 as U+FFFD, counted for a warning."""
     too_big = len(raw) > limit
     if too_big:
         # Cut at the cap; a character the cut splits is left out, not shown as U+FFFD.
@@ -86,3 +89,32 @@ def read_stdin(limit: int = MAX_STDIN_BYTES) -> PipedText:
     # Only what was replaced counts, not U+FFFD characters the input really had.
     replaced = text.count("\ufffd") - raw[:limit].count("\ufffd".encode())
     return PipedText(text, too_big=too_big, replaced=max(0, replaced))
+
+
+def read_stdin(limit: int = MAX_STDIN_BYTES) -> PipedText:
+    """At most ``limit`` bytes of stdin as text. Bytes that are not UTF-8 become U+FFFD
+    (a Latin-1 log still gets its question answered) and are counted for a warning."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text-only stdin (embedded use): still bounded
+        text = sys.stdin.read(limit + 1)
+        return PipedText(text[:limit], too_big=len(text) > limit)
+    return decode(read_capped(stream, limit), limit)
+
+
+def stdin_lines(limit: int = MAX_STDIN_BYTES) -> Iterator[str | None]:
+    """stdin line by line, each read with a cap: a line longer than ``limit`` bytes is
+    skipped (read through, never held) and yielded as None."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        yield from sys.stdin
+        return
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while (rest := stream.readline(65536)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+            continue
+        yield line.decode("utf-8", errors="replace")

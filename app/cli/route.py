@@ -8,9 +8,10 @@ import json
 import sys
 from decimal import Decimal
 
+from rung.cli import pipes
 from rung.engine.config import Config, data_dir
 from rung.engine.ladder import Ladder, kinds_ladder
-from rung.engine.safe_text import for_terminal, one_line
+from rung.engine.safe_text import for_terminal, json_for_terminal, one_line
 from rung.engine.session import price_book
 from rung.tiers.base import ChatRequest, Message
 from rung.tiers.lessons import FILE_NAME, LessonMemory, LessonStore
@@ -72,14 +73,14 @@ def run_route(args: argparse.Namespace, config: Config) -> int:
     if args.prompt and args.explain:
         why = explain(request(" ".join(args.prompt)), ladder, quality, context, lessons)
         if args.json:
-            print(json.dumps(_explanation_dict(why)))
+            print(json_for_terminal(json.dumps(_explanation_dict(why))))
         else:
             print(for_terminal(_explanation_text(why, ladder, quality, lessons, args.no_lessons)))
         return 0
     if args.prompt:
         decision = decide(" ".join(args.prompt))
         if args.json:
-            print(json.dumps(_as_dict(decision)))
+            print(json_for_terminal(json.dumps(_as_dict(decision))))
         else:
             print(f"rung {decision.rung + 1} of {len(ladder)} ({decision.tier}), "
                   f"score {decision.score:.2f}: {for_terminal(decision.reason)}")  # fmt: skip
@@ -89,7 +90,11 @@ def run_route(args: argparse.Namespace, config: Config) -> int:
         return 2
     # No prompt: JSON lines on stdin, one decision per line, in order.
     failures = 0
-    for number, line in enumerate(sys.stdin, start=1):
+    for number, line in enumerate(pipes.stdin_lines(), start=1):
+        if line is None:
+            failures += 1
+            print(json.dumps({"error": f"line {number}: longer than 1 MiB"}), flush=True)
+            continue
         if not line.strip():
             continue
         try:
@@ -101,7 +106,7 @@ def run_route(args: argparse.Namespace, config: Config) -> int:
             failures += 1
             print(json.dumps({"error": f"line {number}: {exc}"}), flush=True)
             continue
-        print(json.dumps(_as_dict(decide(prompt))), flush=True)
+        print(json_for_terminal(json.dumps(_as_dict(decide(prompt)))), flush=True)
     return 1 if failures else 0
 
 

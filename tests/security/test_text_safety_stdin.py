@@ -39,13 +39,15 @@ try:
                           stdin=producer.stdout, capture_output=True, timeout=60,
                           preexec_fn=cap)
     status, err = done.returncode, done.stderr.decode("utf-8", "replace")
+    out = done.stdout.decode("utf-8", "replace")[-4000:]
 except subprocess.TimeoutExpired:
-    status, err = "timeout", ""
+    status, err, out = "timeout", "", ""
 producer.stdout.close()
 producer.kill()
 producer.wait()
 print(json.dumps({"rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-                  "status": status, "stderr": err, "seconds": time.monotonic() - start}))
+                  "status": status, "stderr": err, "stdout": out,
+                  "seconds": time.monotonic() - start}))
 """
 
 
@@ -217,3 +219,27 @@ def test_tiny_amounts_in_cost_and_sessions_json_are_plain_decimals(tmp_path: Pat
         sessions[0]["messages"][1]["cost_usd"],
     ]
     assert amounts == ["0.00000007"] * 5
+
+
+ENDLESS_LINE = [
+    sys.executable,
+    "-c",
+    "import sys; w = sys.stdout.write; w('{\"prompt\": \"' + 'x' * 5_000_000 + '\"}\\n');"
+    ' w(\'{"prompt": "fix the bug"}\\n\')',
+]
+
+
+def test_route_reads_json_lines_each_with_a_cap(tmp_path: Path) -> None:
+    run = measured(tmp_path, ENDLESS_LINE, "route", "--ladder", "local,api")
+    assert run["status"] == 1, run
+    lines = [json.loads(line) for line in str(run["stdout"]).splitlines()]
+    assert lines[0] == {"error": "line 1: longer than 1 MiB"}
+    assert lines[1]["tier"] in ("local", "api")  # the next line is still answered
+    assert run["rss_kib"] < 250 * 1024, run
+
+
+def test_compare_reads_a_prompts_file_with_a_cap(tmp_path: Path) -> None:
+    run = measured(tmp_path, ["true"], "compare", "--rungs", "local", "/dev/zero")
+    assert run["status"] != 0 and "more than 8 MiB of prompts" in str(run["stderr"]), run
+    assert "Traceback" not in str(run["stderr"])
+    assert run["seconds"] < 15 and run["rss_kib"] < 250 * 1024, run
