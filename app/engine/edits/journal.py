@@ -39,6 +39,7 @@ from rung.engine.edits.journal_entry import JournalEntry, JournalFile, from_json
 from rung.engine.edits.outcome import Outcome
 from rung.engine.edits.paths import normalize, real_root
 from rung.engine.edits.recovery import interrupted, settled, writes_back
+from rung.engine.edits.turns import changed_since, redo_group, undo_group
 from rung.engine.edits.writes import (
     CheckedWrite,
     FileWrite,
@@ -219,8 +220,11 @@ class Journal:
 
     # --- operations --------------------------------------------------------------
 
-    def record(self, writes: Sequence[FileWrite], title: str) -> JournalEntry:
-        """Do ``writes`` (all or nothing) and record them as one entry.
+    def record(
+        self, writes: Sequence[FileWrite], title: str, turn: str | None = None
+    ) -> JournalEntry:
+        """Do ``writes`` (all or nothing) and record them as one entry; ``turn`` (the
+        agent's user turn) makes consecutive entries of one turn one undo step.
 
         The entry, with the old and new bytes, is durable before the first file changes
         and marked done after the last, so every apply can be undone, even one killed
@@ -239,7 +243,7 @@ class Journal:
             timestamp = datetime.now(UTC).isoformat(timespec="seconds")
             entry = JournalEntry(
                 self._highest_name() + 1, str(self.root), timestamp, title, files,
-                pending="apply",
+                pending="apply", turn=turn,
             )  # fmt: skip
             self._save(entry)
             try:
@@ -302,77 +306,132 @@ class Journal:
                 clean=False,
             ) from exc
 
+    def _undo_entry(self, entry: JournalEntry) -> Outcome | None:
+        """Undo one entry (the lock is held): None when done, else why not."""
+        writes = [
+            FileWrite(f.path, f.after, f.before, remove_dirs=f.created_dirs) for f in entry.files
+        ]
+        try:
+            checked = check(self.root, writes)  # a refused undo marks nothing
+            self._run(entry, writes, checked, replace(entry, pending="undo"),
+                      replace(entry, undone=True))  # fmt: skip
+        except ChangedOnDiskError as exc:
+            return Outcome(
+                False,
+                f"Cannot undo “{entry.title}”: {exc} since Rung applied it. Nothing was changed.",
+                entry_id=entry.id,
+            )
+        except JournalError:
+            raise
+        except EditError as exc:
+            message = f"Cannot undo “{entry.title}”: {_refusal(exc)}"
+            return Outcome(False, message, entry_id=entry.id)
+        return None
+
     def undo(self) -> Outcome:
-        """Restore the exact bytes from before the newest apply (removing files it created)."""
+        """Restore the exact bytes from before the newest apply (removing files it created);
+        an agent turn of several applies is undone whole."""
         try:
             with self._locked() as recovered:
                 if recovered:
                     return self._reported(recovered)
-                entry = self._next_undo(self._load())
-                if entry is None:
+                entries = self._load()
+                first = self._next_undo(entries)
+                if first is None:
                     return Outcome(False, f"Nothing to undo in {self.root}.")
-                writes = [
-                    FileWrite(f.path, f.after, f.before, remove_dirs=f.created_dirs)
-                    for f in entry.files
-                ]
-                try:
-                    checked = check(self.root, writes)  # a refused undo marks nothing
-                    self._run(entry, writes, checked, replace(entry, pending="undo"),
-                              replace(entry, undone=True))  # fmt: skip
-                except ChangedOnDiskError as exc:
-                    return Outcome(
-                        False,
-                        f"Cannot undo “{entry.title}”: {exc} since Rung applied it. "
-                        "Nothing was changed.",
-                        entry_id=entry.id,
-                    )
-                except JournalError:
-                    raise
-                except EditError as exc:
-                    message = f"Cannot undo “{entry.title}”: {_refusal(exc)}"
-                    return Outcome(False, message, entry_id=entry.id)
+                group = undo_group(entries, first)
+                title = _turn_title(group)
+                if len(group) > 1:
+                    changed = changed_since(self.root, group, undoing=True)
+                    if changed:
+                        message = f"Cannot undo “{title}”: {changed}. Nothing was changed."
+                        return Outcome(False, message, entry_id=first.id)
+                for number, entry in enumerate(group):
+                    failed = self._undo_entry(entry)
+                    if failed is not None:
+                        if number:
+                            failed = replace(failed, message=failed.message.replace(
+                                "Nothing was changed.", f"{number} of its {len(group)} steps "
+                                "were undone; undo again for the rest."))  # fmt: skip
+                        return failed
         except JournalError as exc:
             return Outcome(False, f"Cannot undo: {_refusal(exc)}")
-        restored = [f.path for f in entry.files if not f.created]
-        removed = [f.path for f in entry.files if f.created]
+        files = _turn_files(group[::-1])
+        restored = [f.path for f in files if not f.created]
+        removed = [f.path for f in files if f.created]
         parts = ([f"restored {_names(restored)}"] if restored else []) + (
             [f"removed {_names(removed)}"] if removed else []
         )
-        return Outcome(True, f"Undid “{entry.title}”: {'; '.join(parts)}.", entry.paths, entry.id)
+        paths = tuple(f.path for f in files)
+        return Outcome(True, f"Undid “{title}”: {'; '.join(parts)}.", paths, group[-1].id)
+
+    def _redo_entry(self, entry: JournalEntry) -> Outcome | None:
+        """Redo one entry (the lock is held): None when done, else why not."""
+        writes = [FileWrite(f.path, f.before, f.after) for f in entry.files]
+        try:
+            top = real_root(self.root)
+            checked = check(self.root, writes)
+            # The directories made this time are the ones a later undo removes.
+            files = tuple(
+                replace(f, created_dirs=missing_dirs(top, c.real))
+                for f, c in zip(entry.files, checked, strict=True)
+            )
+            self._run(entry, writes, checked, replace(entry, files=files, pending="redo"),
+                      replace(entry, files=files, undone=False))  # fmt: skip
+        except ChangedOnDiskError as exc:
+            return Outcome(
+                False,
+                f"Cannot redo “{entry.title}”: {exc} since it was undone. Nothing was changed.",
+                entry_id=entry.id,
+            )
+        except JournalError:
+            raise
+        except EditError as exc:
+            message = f"Cannot redo “{entry.title}”: {_refusal(exc)}"
+            return Outcome(False, message, entry_id=entry.id)
+        return None
 
     def redo(self) -> Outcome:
-        """Apply again what the last undo took back."""
+        """Apply again what the last undo took back (a whole agent turn at once)."""
         try:
             with self._locked() as recovered:
                 if recovered:
                     return self._reported(recovered)
-                entry = self._next_redo(self._load())
-                if entry is None:
+                entries = self._load()
+                first = self._next_redo(entries)
+                if first is None:
                     return Outcome(False, f"Nothing to redo in {self.root}.")
-                writes = [FileWrite(f.path, f.before, f.after) for f in entry.files]
-                try:
-                    top = real_root(self.root)
-                    checked = check(self.root, writes)
-                    # The directories made this time are the ones a later undo removes.
-                    files = tuple(
-                        replace(f, created_dirs=missing_dirs(top, c.real))
-                        for f, c in zip(entry.files, checked, strict=True)
-                    )
-                    self._run(entry, writes, checked, replace(entry, files=files, pending="redo"),
-                              replace(entry, files=files, undone=False))  # fmt: skip
-                except ChangedOnDiskError as exc:
-                    return Outcome(
-                        False,
-                        f"Cannot redo “{entry.title}”: {exc} since it was undone. "
-                        "Nothing was changed.",
-                        entry_id=entry.id,
-                    )
-                except JournalError:
-                    raise
-                except EditError as exc:
-                    message = f"Cannot redo “{entry.title}”: {_refusal(exc)}"
-                    return Outcome(False, message, entry_id=entry.id)
+                group = redo_group(entries, first)
+                title = _turn_title(group)
+                if len(group) > 1:
+                    changed = changed_since(self.root, group, undoing=False)
+                    if changed:
+                        message = f"Cannot redo “{title}”: {changed}. Nothing was changed."
+                        return Outcome(False, message, entry_id=first.id)
+                for entry in group:
+                    failed = self._redo_entry(entry)
+                    if failed is not None:
+                        return failed
         except JournalError as exc:
             return Outcome(False, f"Cannot redo: {_refusal(exc)}")
-        message = f"Redid “{entry.title}”: {_names(entry.paths)}."
-        return Outcome(True, message, entry.paths, entry.id)
+        paths = tuple(f.path for f in _turn_files(group))
+        message = f"Redid “{title}”: {_names(paths)}."
+        return Outcome(True, message, paths, group[-1].id)
+
+
+def _turn_title(group: list[JournalEntry]) -> str:
+    """The title of a group's oldest entry, and how many edits the turn made."""
+    if len(group) == 1:
+        return group[0].title
+    oldest = min(group, key=lambda entry: entry.id)
+    return f"{oldest.title} (one turn of {len(group)} edits)"
+
+
+def _turn_files(oldest_first: list[JournalEntry]) -> list[JournalFile]:
+    """One file per path across a group: its first ``before`` and last ``after``."""
+    merged: dict[str, JournalFile] = {}
+    for entry in oldest_first:
+        for f in entry.files:
+            old = merged.get(f.path)
+            merged[f.path] = f if old is None else replace(old, after=f.after)
+    return list(merged.values())

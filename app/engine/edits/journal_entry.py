@@ -36,6 +36,9 @@ class JournalEntry:
     files: tuple[JournalFile, ...]
     undone: bool = False
     pending: str | None = None  # one of PENDING while its files are being written
+    # The agent's user turn this apply belongs to: consecutive entries of one turn are
+    # undone (and redone) together, so a turn of several tool edits is one undo step.
+    turn: str | None = None
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -78,6 +81,8 @@ def to_json(entry: JournalEntry) -> bytes:
         "pending": entry.pending,
         "files": files,
     }
+    if entry.turn is not None:  # absent otherwise: older readers see the same record
+        record["turn"] = entry.turn
     return json.dumps(record, ensure_ascii=False).encode("utf-8")
 
 
@@ -106,4 +111,5 @@ def from_json(raw: bytes) -> JournalEntry:
         files,
         bool(record["undone"]),
         pending,
+        None if record.get("turn") is None else str(record["turn"]),
     )
