@@ -160,6 +160,9 @@ class Hit:
     lesson: Lesson
     similarity: float
     weight: float  # its vote's weight, 0..1, signed: positive for "climb"
+    # The similarity is to the frame this lesson shares with an agreeing one (the
+    # question fills the slot where they differ), not to the lesson itself.
+    framed: bool = False
 
 
 @dataclass(frozen=True)
@@ -246,17 +249,57 @@ class LessonMemory:
         near = sorted(
             ((s, i) for i, s in dots.items() if s >= THRESHOLD), key=lambda si: (-si[0], -si[1])
         )[:TOP_K]
+        question = similarity_features(text, words) if len(near) > 1 else {}
+        framed = _framed(question, [(s, self.lessons[i]) for s, i in near])
         hits = []
-        for s, i in near:
+        for (s, i), f in zip(near, framed, strict=True):
             lesson = self.lessons[i]
+            s = max(s, f)
             weight = min(1.0, (s - THRESHOLD) / (FULL - THRESHOLD))
             if weight > 0:
-                hits.append(Hit(lesson, round(s, 3), lesson.sign * weight))
+                hits.append(Hit(lesson, round(s, 3), lesson.sign * weight, f > 0))
+        hits.sort(key=lambda h: -h.similarity)
         if not hits:
             return None
         up = math.fsum(h.weight for h in hits if h.weight > 0)
         down = -math.fsum(h.weight for h in hits if h.weight < 0)
         return Adjustment(up, down, tuple(hits))
+
+
+def _dot(a: dict[int, float], b: dict[int, float]) -> float:
+    if len(b) < len(a):
+        a, b = b, a
+    return math.fsum(v * b.get(k, 0.0) for k, v in a.items())
+
+
+def _frame(a: dict[int, float], b: dict[int, float]) -> dict[int, float]:
+    """What two lessons' questions have in common, as a unit vector: the frame
+    "summarise the play _ in one line" of the Hamlet and the Macbeth question."""
+    shared = {k: min(v, b[k]) for k, v in a.items() if k in b}
+    norm = math.sqrt(math.fsum(v * v for v in shared.values()))
+    return {k: v / norm for k, v in shared.items()} if norm else {}
+
+
+def _framed(question: dict[int, float], near: list[tuple[float, Lesson]]) -> list[float]:
+    """Per near lesson, the question's similarity to the frame it shares with another
+    near lesson that agrees with it (same direction, same rungs) and is itself like it
+    (at least ``THRESHOLD``), and that the question matches better than either lesson
+    alone (0.0: none). Two lessons that agree teach their frame, not their slot
+    fillers: "Hamlet" and "Macbeth" are most of each question's content words, so a
+    third play matches each lesson at 0.50 but their shared frame at 0.67 (see the
+    module doc). The question must already be near both lessons, so a frame gives
+    no new lesson a say: it only lets agreeing ones count for what they agree on."""
+    best = [0.0] * len(near)
+    for x, y in itertools.combinations(range(len(near)), 2):
+        (sx, a), (sy, b) = near[x], near[y]
+        if (a.direction, a.rung, a.to) != (b.direction, b.rung, b.to):
+            continue
+        if _dot(a.vector, b.vector) < THRESHOLD:
+            continue
+        f = _dot(question, _frame(a.vector, b.vector))
+        if f > max(sx, sy):
+            best[x], best[y] = max(best[x], f), max(best[y], f)
+    return best
 
 
 def now_iso() -> str:
