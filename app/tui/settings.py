@@ -41,6 +41,7 @@ from rung.tiers.lessons import FILE_NAME as LESSONS_FILE
 from rung.tiers.lessons import summary as lessons_summary
 from rung.tiers.local import embedded_model_path
 from rung.tiers.providers import PROVIDERS
+from rung.tiers.urls import display_url
 from rung.tui.widgets.provider_section import (
     KeyState,
     ProviderSection,
@@ -414,7 +415,8 @@ class SettingsScreen(ModalScreen["Config | None"]):
         for name in ("selfhosted", *API_PROVIDERS):
             url = self._base_url(name)
             if name == "selfhosted":
-                text = f"your server at {url or PROVIDERS[name].base_url}"
+                # Never a password or token from the URL on screen (tiers/urls.py).
+                text = f"your server at {display_url(url or PROVIDERS[name].base_url)}"
             elif name == "custom" and not url:
                 text = "no base URL yet"
             else:

@@ -12,6 +12,7 @@ import pytest
 from rung.tiers.urls import display_url, origin, url_secrets
 from tests.fakes import Request, Step, json_reply, openai_stream
 from tests.test_cli import rung
+from tests.test_secrets import memory_keyring  # noqa: F401
 
 PASSWORD = "PWcanary7f3e9a"
 TOKEN = "TOKcanary51b2c8"
@@ -110,3 +111,21 @@ def test_a_base_url_with_a_query_still_answers(tmp_path: Path, servers) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["text"] == "fine"
     assert seen[0].path == f"/v1/chat/completions?api-version=2024-06&token={TOKEN}"
+
+
+async def test_settings_show_a_selfhosted_url_without_its_credentials(memory_keyring) -> None:  # noqa: F811
+    from rung.engine.config import load_config
+    from rung.tui.app import RungApp
+    from rung.tui.settings import SettingsScreen
+    from rung.tui.widgets.settings_ladder import LadderEditor
+    from tests.conftest import wait_for
+
+    config = load_config()
+    config.set("selfhosted", "base_url", f"http://alice:{PASSWORD}@127.0.0.1:9/v1?token={TOKEN}")
+    app = RungApp(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f6")
+        await wait_for(lambda: isinstance(app.screen, SettingsScreen))
+        await pilot.pause()
+        state = app.screen.query_one(LadderEditor).states["selfhosted"]
+        assert state == "your server at http://127.0.0.1:9/v1?token=****"
