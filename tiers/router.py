@@ -36,6 +36,7 @@ import json
 import math
 import re
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -43,6 +44,7 @@ from typing import TYPE_CHECKING
 
 from .base import ChatRequest, Usage
 from .budget import PAID_KINDS
+from .competence import Gate, Profile, gate
 from .pricing import format_usd
 from .route_cost import (
     OUTPUT_ROOM,
@@ -58,6 +60,7 @@ from .route_cost import (
 # The hand-written signals live in router_features; `features` and `score` are read
 # from here too (tests, bench, lessons).
 from .router_features import Features, _instruction, features, score
+from .task_kind import task_kind
 
 if TYPE_CHECKING:  # the lessons module reads this one's tokens: imported for types only
     from .lessons import Adjustment, Hit, LessonMemory
@@ -293,6 +296,7 @@ class _Trace:
     primary: dict[str, float]
     shapes: dict[str, float]
     tokens: int
+    gate: Gate | None = None
 
 
 @dataclass(frozen=True)
@@ -308,6 +312,8 @@ class Explanation:
     output_tokens: int
     costs: dict[str, Decimal | None]  # each rung's expected cost for this message (no prices: {})
     cached: dict[str, int]  # tokens of the next prompt warm in a rung's cache
+    # The task's kind and each rung's P(right | kind) (None: no profiles were given).
+    gate: Gate | None = None
 
 
 def thresholds(n_rungs: int, quality: float) -> list[float]:
@@ -347,6 +353,8 @@ def choose(
     quality: float = 0.5,
     context: RouteContext | None = None,
     lessons: LessonMemory | None = None,
+    competence: Mapping[str, Profile] | None = None,
+    floors: Mapping[str, str] | None = None,
 ) -> Decision:
     """Pick the cheapest rung that fits the request; skip rungs that are not usable.
 
@@ -355,8 +363,11 @@ def choose(
     rung whose context window the conversation outgrew is skipped, a rung holding the
     conversation in its prompt cache is kept when moving would cost more, and a climb
     to a paid rung names what the rung passed over would have cost. Both are optional:
-    without them the decision is the trained model's alone. Pure: no I/O."""
-    return _route(request, ladder, quality, context, lessons)[0]
+    without them the decision is the trained model's alone. ``competence``: each rung's
+    P(right | task kind) by rung name (tiers/competence.py): the decision climbs past a
+    rung whose model misses the quality dial's bar for this kind of task. ``floors``:
+    the user's lowest rung per kind (``[ladder] floors``). Pure: no I/O."""
+    return _route(request, ladder, quality, context, lessons, competence, floors)[0]
 
 
 def _route(
@@ -365,6 +376,8 @@ def _route(
     quality: float,
     context: RouteContext | None,
     lessons: LessonMemory | None,
+    competence: Mapping[str, Profile] | None = None,
+    floors: Mapping[str, str] | None = None,
 ) -> tuple[Decision, _Trace]:
     if not ladder:
         raise ValueError("the ladder has no rungs")
@@ -381,14 +394,23 @@ def _route(
     if adjustment is not None:
         target = _bounded(target, base_target, adjustment.driving(value > base), ladder)
     tokens = prompt_tokens(request, context)
-    trace = _Trace(base_target, primary, shapes, tokens)
+    checked = None
+    if competence is not None or floors:
+        last = request.messages[-1].content if request.messages else ""
+        checked = gate(task_kind(last), target, ladder, competence or {}, quality, floors)
+        # A user's own lesson that a cheaper rung was enough outranks a profile's average.
+        if not (adjustment is not None and target < base_target):
+            target = checked.target
+    trace = _Trace(base_target, primary, shapes, tokens, checked)
 
     def decided(index: int, reason: str) -> tuple[Decision, _Trace]:
         return Decision(index, ladder[index].name, round(value, 4), reason, round(base, 4),
                         adjustment), trace  # fmt: skip
 
     climbing = target > 0
-    if target != base_target and adjustment is not None:
+    if checked is not None and checked.why and target == checked.target:
+        why = checked.why
+    elif target != base_target and adjustment is not None:
         # The lessons decided; the model's words argue the other way.
         why = _learned_why(adjustment.driving(target > base_target), target > base_target)
     else:
@@ -437,10 +459,12 @@ def explain(
     quality: float = 0.5,
     context: RouteContext | None = None,
     lessons: LessonMemory | None = None,
+    competence: Mapping[str, Profile] | None = None,
+    floors: Mapping[str, str] | None = None,
 ) -> Explanation:
     """`choose`, with what is behind it: the trained model's own score and pushes, the
     lessons that moved it, and each rung's expected cost."""
-    decision, trace = _route(request, ladder, quality, context, lessons)
+    decision, trace = _route(request, ladder, quality, context, lessons, competence, floors)
     pushes = sorted({**trace.shapes, **trace.primary}.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
     out = output_tokens(request, context)
     costs: dict[str, Decimal | None] = {}
@@ -462,6 +486,7 @@ def explain(
         out,
         costs,
         cached,
+        trace.gate,
     )
 
 

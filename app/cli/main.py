@@ -115,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument(
         "--no-lessons", action="store_true", help="route with the trained model alone"
     )
+    route.add_argument(
+        "--no-competence", action="store_true",
+        help="ignore what each rung's model can do (rung calibrate); difficulty alone",
+    )  # fmt: skip
 
     sessions = sub.add_parser(
         "sessions", help="list recent conversations (continue one with --resume ID)"
@@ -185,6 +189,33 @@ def build_parser() -> argparse.ArgumentParser:
     compare_which = compare.add_mutually_exclusive_group()
     compare_which.add_argument("--show", type=int, metavar="ID", help="print stored run ID")
     compare_which.add_argument("--list", action="store_true", help="list stored runs")
+
+    calibrate = sub.add_parser(
+        "calibrate",
+        help="measure what a rung's model gets right per task kind; Auto routes by it",
+    )
+    calibrate.add_argument("--rung", metavar="NAME", help="the rung to measure (default: local)")
+    calibrate.add_argument("--set", metavar="FILE", help="labelled JSON lines (default: shipped)")
+    calibrate.add_argument("--limit", type=int, metavar="N", help="only N prompts, across kinds")
+    calibrate.add_argument(
+        "--max-tokens", type=int, default=64, metavar="N", help="output limit per answer"
+    )
+    calibrate.add_argument("--json", action="store_true", help="print the profile as JSON")
+
+    models = sub.add_parser(
+        "models", help="local models that suit this machine, what is on disk; pull one"
+    )
+    models.add_argument("--json", action="store_true", help="print the list as JSON")
+    models_sub = models.add_subparsers(dest="models_command", metavar="ACTION")
+    pull = models_sub.add_parser(
+        "pull", help="download a GGUF model (resumable, checked against the hub's sha256)"
+    )
+    pull.add_argument(
+        "name", metavar="NAME", help="a name from `rung models`, or OWNER/REPO/FILE.gguf"
+    )
+    pull.add_argument(
+        "--set-local", action="store_true", help="make it the local rung's model (no question)"
+    )
     return parser
 
 
@@ -249,6 +280,14 @@ def _command(argv: list[str] | None) -> int:
         from rung.cli.compare import run_compare
 
         return run_compare(args, config)
+    if args.command == "models":
+        from rung.cli.models import run_models
+
+        return run_models(args, config)
+    if args.command == "calibrate":
+        from rung.cli.calibrate import run_calibrate
+
+        return run_calibrate(args, config)
     from rung.engine import crashlog
     from rung.engine.config import data_dir
 

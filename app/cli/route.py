@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from decimal import Decimal
+from pathlib import Path
 
 from rung.cli import pipes
 from rung.engine.config import Config, data_dir
@@ -14,10 +15,13 @@ from rung.engine.ladder import Ladder, kinds_ladder
 from rung.engine.safe_text import for_terminal, json_for_terminal, one_line
 from rung.engine.session import price_book
 from rung.tiers.base import ChatRequest, Message
+from rung.tiers.competence import Profile, profiles_for
 from rung.tiers.lessons import FILE_NAME, LessonMemory, LessonStore
+from rung.tiers.local import embedded_model_path
 from rung.tiers.pricing import format_usd
 from rung.tiers.route_cost import RouteContext
 from rung.tiers.router import Decision, Explanation, Rung, choose, explain
+from rung.tiers.task_kind import expand_floors
 
 
 def _as_dict(decision: Decision) -> dict[str, object]:
@@ -47,6 +51,9 @@ def run_route(args: argparse.Namespace, config: Config) -> int:
         print(f"rung: warning: {problem}", file=sys.stderr)
     if args.forget:
         return _forget()
+    # What each rung's model can do: only for your own ladder, whose rungs name their
+    # models; a ladder of bare kinds (--ladder local,api) is routed by difficulty alone.
+    competence: dict[str, Profile] | None = None
     if args.ladder:
         ladder: list[Rung] = kinds_ladder(args.ladder)
         store = LessonStore.load(data_dir() / FILE_NAME)
@@ -54,6 +61,8 @@ def run_route(args: argparse.Namespace, config: Config) -> int:
     else:
         users = Ladder(config)
         ladder, store, problems = users.rungs(), users.lessons, users.problems
+        if not getattr(args, "no_competence", False):
+            competence = profiles_for(ladder, local_model_path(config), data_dir())
     for problem in problems:
         print(f"rung: warning: {problem}", file=sys.stderr)
     lessons = None if args.no_lessons else store.memory
@@ -67,11 +76,14 @@ def run_route(args: argparse.Namespace, config: Config) -> int:
     def request(prompt: str) -> ChatRequest:
         return ChatRequest(messages=(Message("user", prompt),))
 
+    floors = expand_floors(config.get("ladder", "floors")) if not args.ladder else None
+
     def decide(prompt: str) -> Decision:
-        return choose(request(prompt), ladder, quality, context, lessons)
+        return choose(request(prompt), ladder, quality, context, lessons, competence, floors)
 
     if args.prompt and args.explain:
-        why = explain(request(" ".join(args.prompt)), ladder, quality, context, lessons)
+        why = explain(request(" ".join(args.prompt)), ladder, quality, context, lessons,
+                      competence, floors)  # fmt: skip
         if args.json:
             print(json_for_terminal(json.dumps(_explanation_dict(why))))
         else:
@@ -108,6 +120,12 @@ def run_route(args: argparse.Namespace, config: Config) -> int:
             continue
         print(json_for_terminal(json.dumps(_as_dict(decide(prompt)))), flush=True)
     return 1 if failures else 0
+
+
+def local_model_path(config: Config) -> Path | None:
+    """The GGUF the local rung runs: the configured file, else the embedded model."""
+    configured = config.get("local", "model_path")
+    return Path(configured).expanduser() if configured else embedded_model_path()
 
 
 def _forget() -> int:
@@ -166,6 +184,7 @@ def _explanation_text(
                 f"    {vote:<5} weight {abs(hit.weight):.2f}, similarity {hit.similarity:.2f}: "
                 f"{one_line(hit.lesson.describe())}"
             )
+    lines.extend(_competence_lines(why, quality))
     if why.costs:
         costs = " · ".join(
             f"{name} {_price(cost)}"
@@ -177,6 +196,22 @@ def _explanation_text(
             f"(~{why.prompt_tokens:,} tokens in, ~{why.output_tokens:,} out)"
         )
     return "\n".join(lines)
+
+
+def _competence_lines(why: Explanation, quality: float) -> list[str]:
+    gate = why.gate
+    if gate is None:
+        return ["  task kind      not used (a ladder of bare kinds, or --no-competence)"]
+    rates = ", ".join(
+        f"{name} {rate:.2f} ({source})" for name, (rate, source) in gate.rates.items()
+    )
+    lines = [
+        f"  task kind      {gate.kind}; bar {gate.need:.2f} at quality {quality:.2f}",
+        f"  P(right|kind)  {rates or 'no profiles'}",
+    ]
+    if gate.why:
+        lines.append(f"  competence     {gate.why}")
+    return lines
 
 
 def _price(cost: Decimal | None) -> str:
@@ -196,4 +231,10 @@ def _explanation_dict(why: Explanation) -> dict[str, object]:
         output_tokens=why.output_tokens,
         costs={name: None if c is None else str(c) for name, c in why.costs.items()},
     )
+    if why.gate is not None:
+        data.update(
+            task_kind=why.gate.kind,
+            bar=why.gate.need,
+            competence={n: {"p_right": r, "source": s} for n, (r, s) in why.gate.rates.items()},
+        )
     return data

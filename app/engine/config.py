@@ -107,6 +107,24 @@ def _str_list(value: Any) -> list[str]:
     return list(value)
 
 
+def _floors(value: Any) -> dict[str, str]:
+    """``{ code = "deepseek" }``: the lowest rung Auto may use per task kind."""
+    from rung.tiers.providers import PROVIDERS
+    from rung.tiers.task_kind import FLOOR_GROUPS, KINDS
+
+    if not isinstance(value, dict):
+        raise ConfigValueError(f'must be a table such as {{ code = "deepseek" }}, got {value!r}')
+    known = sorted({*KINDS, *FLOOR_GROUPS} - {"other"})
+    for kind, rung in value.items():
+        if kind not in known:
+            raise ConfigValueError(f"names unknown task kind {kind!r}; known: {', '.join(known)}")
+        if not isinstance(rung, str) or rung not in PROVIDERS:
+            raise ConfigValueError(
+                f"{kind} = {rung!r} is not a rung; known: {', '.join(PROVIDERS)}"
+            )
+    return dict(value)
+
+
 # section -> field -> (checker, default). Sections with free-form tables (providers,
 # prices, keymap) are checked separately.
 SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
@@ -140,8 +158,16 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
         "rungs": (_str_list, ["local"]),
         "mode": (_str, "auto"),  # "auto" or the name of a pinned rung
         "fallback": (_bool, True),
+        # A pinned rung that fails falls back down (to a cheaper, weaker rung) only if
+        # this is on; up, when `fallback` is on, as Auto does.
+        "fallback_below_pinned": (_bool, False),
         "quality": (_float(0.0, 1.0), 0.5),
         "local_first": (_bool, False),
+        # Per task kind, the cheapest rung Auto may use (tiers/competence.py).
+        "floors": (_floors, {}),
+        # A warm conversation on a paid rung moves to the local model only to save more
+        # than this per message (tiers/route_cost.py weighs the wait, too).
+        "min_saving_usd": (_money, Decimal("0.002")),
     },
     "budget": {
         "session_usd": (_money, None),
