@@ -14,7 +14,10 @@ MAX_FILES = 200  # a picker, not an index: stop early on huge model folders
 def _places() -> list[tuple[str, Path]]:
     home = Path.home()
     hf_home = Path(os.environ.get("HF_HOME", home / ".cache" / "huggingface"))
+    from rung.engine.model_pull import models_dir  # here: model_pull uses is_gguf
+
     return [
+        ("Rung models", models_dir()),
         ("Hugging Face cache", Path(os.environ.get("HF_HUB_CACHE", hf_home / "hub"))),
         ("LM Studio", home / ".lmstudio" / "models"),
         ("LM Studio", home / ".cache" / "lm-studio" / "models"),
