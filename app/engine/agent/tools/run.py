@@ -1,0 +1,61 @@
+"""run: a shell command in the project, sandboxed where bubblewrap works."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rung.engine.agent.base import Need, Plan, ToolContext, ToolResult, failed
+from rung.engine.agent.sandbox import run_command
+
+NAME = "run"
+NEEDS = Need.RUN
+MAX_COMMAND = 16_000
+DESCRIPTION = (
+    "Run a shell command (bash -c) in the project root and return its exit code and "
+    "output (stdout and stderr together; long output keeps its start and end). Runs "
+    "without a terminal or stdin, with a timeout (`timeout` seconds). Where sandboxed, "
+    "only the project is writable, /tmp is private and the network is off."
+)
+PARAMETERS: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "command": {"type": "string", "minLength": 1, "description": "The command line."},
+        "timeout": {"type": "integer", "minimum": 1, "description": "Seconds it may take."},
+    },
+    "required": ["command"],
+    "additionalProperties": False,
+}
+
+
+def _short(command: str, limit: int = 60) -> str:
+    flat = " ".join(command.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def plan(arguments: dict[str, Any], context: ToolContext) -> Plan | ToolResult:
+    command: str = arguments["command"]
+    if len(command) > MAX_COMMAND:
+        return failed(f"The command is longer than {MAX_COMMAND} characters", "run refused")
+    if "\0" in command:
+        return failed("The command holds a NUL character", "run refused")
+    timeout = min(float(arguments.get("timeout", context.run_timeout)), context.max_run_timeout)
+    shown = _short(command)
+
+    async def execute() -> ToolResult:
+        try:
+            done = await run_command(
+                command, context.root, timeout=timeout, cap=context.output_cap,
+                sandbox=context.sandbox, network=context.allow_network,
+            )  # fmt: skip
+        except OSError as exc:
+            return failed(f"The command could not start: {exc}", f"run {shown} → not started")
+        if done.timed_out:
+            status = f"timed out after {timeout:g} s; its processes were killed"
+            summary = f"run {shown} → timed out"
+        else:
+            status = f"exit code {done.exit_code}"
+            summary = f"run {shown} → exit {done.exit_code}"
+        text = f"[{status}; {done.total_bytes} bytes of output]\n{done.output}"
+        return ToolResult(text, summary, is_error=done.timed_out)
+
+    return Plan(NEEDS, command, f"run {shown}", execute, detail=command)
