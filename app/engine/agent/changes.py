@@ -43,7 +43,7 @@ def target(context: ToolContext, name: str, verb: str) -> Target | ToolResult:
         return failed(f"{exc}", f"{verb} {name} refused")
     sensitive = edit_sensitivity(relative)
     if verdict.runs_code and not sensitive:
-        sensitive = f"it is {verdict.runs_code}"
+        sensitive = f"it is {verdict.runs_code}, which runs code by itself"
     return Target(relative, real, current, sensitive)
 
 

@@ -59,4 +59,4 @@ def edit_sensitivity(relative: str) -> str | None:
     if in_git_dir(relative):
         return "it is inside .git (hooks and config run code)"
     why = runs_code(relative)
-    return f"it is {why}" if why else None
+    return f"it is {why}, which runs code by itself" if why else None
