@@ -166,7 +166,8 @@ class Permissions:
         if self.saved is not None:
             self.saved.add([str(r) for r in rules])
 
-    def _allows(self) -> list[Rule]:
+    def allows(self) -> list[Rule]:
+        """Every allow rule in force: the given ones, then the saved "always" ones."""
         return [*self.allow, *self._saved_rules]
 
     def judge(self, plan: Plan) -> Verdict:
@@ -187,7 +188,7 @@ class Permissions:
             return Verdict(Decision.ASK, f"{plan.subject}: {plan.sensitive}")
         if self.mode is Mode.ACCEPT_EDITS:
             return Verdict(Decision.ALLOW, "accept-edits mode")
-        allowed = next((r for r in self._allows() if r.kind is Need.EDIT
+        allowed = next((r for r in self.allows() if r.kind is Need.EDIT
                         and r.matches_path(plan.subject)), None)  # fmt: skip
         if allowed is not None:
             return Verdict(Decision.ALLOW, f"the rule allow {allowed}")
@@ -208,7 +209,7 @@ class Permissions:
             return Verdict(Decision.ASK, f"it cannot be judged part by part: {split.unsure}")
         if not split.parts:
             return Verdict(Decision.ASK, "no command found in it")
-        allows = [r for r in self._allows() if r.kind is Need.RUN]
+        allows = [r for r in self.allows() if r.kind is Need.RUN]
         missing = [p for p in split.parts if not any(r.matches_part(p) for r in allows)]
         if not missing:
             return Verdict(Decision.ALLOW, "allowed by the rules, part by part")
