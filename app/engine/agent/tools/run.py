@@ -43,8 +43,9 @@ def plan(arguments: dict[str, Any], context: ToolContext) -> Plan | ToolResult:
 
     async def execute() -> ToolResult:
         try:
+            # The capture leaves room for the status line: the dispatcher's bound cuts nothing.
             done = await run_command(
-                command, context.root, timeout=timeout, cap=context.output_cap,
+                command, context.root, timeout=timeout, cap=context.output_cap - 512,
                 sandbox=context.sandbox, network=context.allow_network,
             )  # fmt: skip
         except OSError as exc:
