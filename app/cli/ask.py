@@ -292,8 +292,8 @@ def _printer(  # type: ignore[no-untyped-def]
                 write(sanitizer.end())
             case Notice(text=text):
                 warn(text)
-            case FallingBack(from_tier=bad, to_tier=good, failed=failed):
-                warn(f"{bad} failed ({failed.message}); falling back to {good}")
+            case FallingBack():
+                warn(event.notice)
             case StoreProblem(message=message):
                 warn(f"warning: {message}")
 

@@ -6,8 +6,8 @@ steps, so a view can react at the moment the engine commits to it:
 - ``prepare(question)`` decides the rung and applies the budget gate, synchronously:
   it returns a ``Plan`` (the view clears its prompt, shows the question) or a
   ``Refusal`` (nothing is sent, nothing is lost);
-- ``await run(plan)`` streams the reply on that rung, falls back up the ladder when a
-  rung fails (out loud), prices every attempt and records it as it streams.
+- ``await run(plan)`` streams the reply on that rung, falls back when a rung fails
+  (out loud; see ``fallback_target``), prices every attempt and records it as it streams.
 
 Listeners receive the tier events (``TextDelta``, ``Usage``, ``Notice``, ``Finished``,
 ``Failed``) and the engine's own: ``Routed`` (an attempt begins), ``LiveCost``,
@@ -24,6 +24,7 @@ ended, so it can weigh a warm prompt cache and the local model's context window.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -58,6 +59,11 @@ if TYPE_CHECKING:
 LIVE_COST_INTERVAL_S = 0.15
 # A streaming reply is written to the history at most this often.
 DURABLE_INTERVAL_S = 1.0
+# The failures a lower rung would not share: the provider's side (an outage, an
+# overload, a cut connection, a garbled stream). Not "auth" or "model" (the user must
+# fix a key or a model name), "request"/"context" (the same request would be refused
+# below too, with a smaller context window), "budget", or a cancel (not a failure).
+FALLS_DOWN_ON = frozenset({"server", "network", "rate_limit", "protocol"})
 
 
 @dataclass(frozen=True)
@@ -91,11 +97,22 @@ class LiveCost:
 
 @dataclass(frozen=True)
 class FallingBack:
-    """``from_tier`` failed; the same question goes to ``to_tier`` next."""
+    """``from_tier`` failed; the same question goes to ``to_tier`` next (``down``: a
+    lower, cheaper rung, because nothing above it could answer)."""
 
     from_tier: str
     to_tier: str
     failed: Failed
+    down: bool = False
+
+    @property
+    def notice(self) -> str:
+        """One line for the user: which rung failed, how, and who answers instead."""
+        status = re.search(r"\bHTTP (\d{3})\b", self.failed.message)
+        why = f"HTTP {status[1]}" if status else self.failed.kind
+        if self.down:
+            return f"{self.from_tier} failed ({why}): answering on {self.to_tier} instead"
+        return f"{self.from_tier} failed ({why}): falling back to {self.to_tier}"
 
 
 @dataclass(frozen=True)
@@ -345,26 +362,27 @@ class Conversation:
                 self.history.append(Message("user", plan.question))
                 self._last_question_row = self.session.record_question(plan.question)
             tier_name, reason = plan.tier, plan.reason
+            tried: list[str] = []
             while True:
                 tier = self.ladder.tier(tier_name)
+                tried.append(tier_name)
                 await self._emit(Routed(tier_name, tier.model, reason, len(outcome.attempts),
                                         plan.escalation))  # fmt: skip
                 attempt = await self._attempt(tier, plan, reason)
                 outcome.attempts.append(attempt)
                 failed = attempt.reply.failed
-                above = None
+                target: tuple[str, bool] | None = None
                 if failed is not None and self.options.fallback:
-                    above = self.ladder.above(
-                        tier_name, not self.session.budget_state().blocks_paid
-                    )
+                    target = self.fallback_target(plan, tried, failed)
                 await self._emit(Recorded(tier_name, attempt.reply, attempt.record, reason,
-                                          last=above is None))  # fmt: skip
+                                          last=target is None))  # fmt: skip
                 await self._report_store_problems()
-                if failed is None or above is None:
+                if failed is None or target is None:
                     break
-                await self._emit(FallingBack(tier_name, above, failed))
-                reason = f"fallback from {tier_name} ({failed.kind})"
-                tier_name = above
+                to, down = target
+                await self._emit(FallingBack(tier_name, to, failed, down))
+                reason = f"fallback {'down ' if down else ''}from {tier_name} ({failed.kind})"
+                tier_name = to
             self._remember(plan, outcome.final)
             self.last_edits = None
             attached = attached_paths(list(plan.request.messages))
@@ -378,6 +396,33 @@ class Conversation:
             return outcome
         finally:
             self.busy = False
+
+    def fallback_target(
+        self, plan: Plan, tried: list[str], failed: Failed
+    ) -> tuple[str, bool] | None:
+        """Where the question goes after ``failed``: (rung, down), or None.
+
+        Up first, as ever: the next usable rung above the highest one tried. When
+        nothing above can answer, down: the nearest usable rung below the lowest one
+        tried that the conversation fits, but only for a failure a lower rung would not
+        share (``FALLS_DOWN_ON``), never for an escalation or a regeneration (the user
+        asked for that rung or a better one), and from a pinned rung only when the user
+        allows it (``[ladder] fallback_below_pinned``): a pinned model is not swapped for
+        a weaker one unasked."""
+        names = self.ladder.names
+        on_ladder = [n for n in tried if n in names]
+        if not on_ladder:
+            return None
+        allows_paid = not self.session.budget_state().blocks_paid
+        above = self.ladder.above(max(on_ladder, key=names.index), allows_paid)
+        if above is not None:
+            return above, False
+        if failed.kind not in FALLS_DOWN_ON or plan.escalation:
+            return None
+        if self.ladder.mode != AUTO_MODE and not self.ladder.pinned_falls_below():
+            return None
+        below = self.ladder.below(min(on_ladder, key=names.index), allows_paid, plan.request)
+        return None if below is None else (below, True)
 
     def _remember(self, plan: Plan, final: Attempt) -> None:
         # A partial reply stays in the conversation, so the next question sees it; an

@@ -19,7 +19,7 @@ from rung.tiers.budget import PAID_KINDS
 from rung.tiers.lessons import FILE_NAME, LessonStore
 from rung.tiers.local import embedded_model_path
 from rung.tiers.providers import PROVIDERS
-from rung.tiers.route_cost import RouteContext
+from rung.tiers.route_cost import OUTPUT_ROOM, RouteContext, prompt_tokens
 from rung.tiers.router import Decision, Rung, choose, next_usable
 
 AUTO = "auto"
@@ -224,6 +224,24 @@ class Ladder:
             return None
         index = next_usable(self.rungs(budget_allows_paid), self.names.index(name))
         return None if index is None else self.names[index]
+
+    def below(
+        self, name: str, budget_allows_paid: bool = True, request: ChatRequest | None = None
+    ) -> str | None:
+        """The nearest usable rung below ``name`` that ``request`` fits (its context
+        window, when known), for fallback down."""
+        if name not in self.names:
+            return None
+        tokens = prompt_tokens(request) if request is not None else 0
+        rungs = self.rungs(budget_allows_paid)
+        for rung in reversed(rungs[: self.names.index(name)]):
+            if rung.usable and not (rung.n_ctx and tokens + OUTPUT_ROOM > rung.n_ctx):
+                return rung.name
+        return None
+
+    def pinned_falls_below(self) -> bool:
+        """May a pinned rung that failed fall back to a lower one? Only if allowed."""
+        return bool(self.config.get("ladder", "fallback_below_pinned"))
 
     # -- the mode ---------------------------------------------------------------------
     def pin(self, position: int) -> str | None:

@@ -259,9 +259,9 @@ class RungApp(App[None]):
                 self.show_cost(record)
             case Notice(text=text):
                 self.notify(for_terminal(text), title=self.active_name, markup=False)
-            case FallingBack(from_tier=bad, to_tier=good, failed=failed):
-                self.notify(f"{bad} failed ({failed.kind}); falling back to {good}.",
-                            title="Fallback", severity="warning", markup=False)  # fmt: skip
+            case FallingBack():
+                self.notify(f"{event.notice}.", title="Fallback", severity="warning",
+                            markup=False)  # fmt: skip
             case StoreProblem(message=message):
                 self.notify(for_terminal(message), severity="warning", markup=False)
             case Recorded(reply=reply, last=last):

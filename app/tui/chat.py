@@ -98,11 +98,13 @@ def stored_meta(m: StoredMessage) -> str:
 
 
 def closing_note(
-    reply: Reply, fallback_to: str | None = None, limit: int | None = None
+    reply: Reply, fallback_to: str | None = None, limit: int | None = None, down: bool = False
 ) -> tuple[str, str]:
     """(status word, the note under the reply) for how an attempt ended; ``limit``: the
-    output token limit the request carried."""
+    output token limit the request carried; ``down``: the fallback is to a lower rung."""
     if reply.failed is not None:
+        if fallback_to and down:
+            return "failed", f"Failed: {reply.failed.message} — answering on {fallback_to} instead."
         if fallback_to:
             return "failed", f"Failed: {reply.failed.message} — falling back to {fallback_to}."
         return "failed", f"Failed: {reply.failed.message}"
@@ -526,11 +528,11 @@ class ChatScreen(Screen[None]):
                     title="Edits",
                     markup=False,
                 )
-            case FallingBack(to_tier=target):
+            case FallingBack(to_tier=target, down=down):
                 if self._failed_item is not None:
                     item, reply = self._failed_item
                     self._failed_item = None
-                    status, note = closing_note(reply, target)
+                    status, note = closing_note(reply, target, down=down)
                     await item.finish(status, note)
 
     async def _mark_replaced(self, messages: MessageList) -> None:
