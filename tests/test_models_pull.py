@@ -46,7 +46,8 @@ class FakeHub:
     bytes; ``stall_after``: every GET stops after that many bytes until ``release`` is
     set; ``corrupt``: the bytes served differ from the ETag's sha256."""
 
-    def __init__(self, filename: str, data: bytes) -> None:
+    def __init__(self, filename: str, data: bytes, repo: str = REPO) -> None:
+        self.repo = repo
         self.filename = filename
         self.data = data
         self.sha256 = hashlib.sha256(data).hexdigest()
@@ -71,7 +72,7 @@ class FakeHub:
 
             def _answer(self, body: bool) -> None:
                 hub.requests.append((self.command, self.path, self.headers.get("Range")))
-                if self.path == f"/{REPO}/resolve/main/{hub.filename}":
+                if self.path == f"/{hub.repo}/resolve/main/{hub.filename}":
                     # The real hub: an LFS file is a redirect to its CDN, the hash and size
                     # in X-Linked-* headers.
                     self.send_response(302)
@@ -136,7 +137,7 @@ class FakeHub:
 
     @property
     def ref(self) -> str:
-        return f"{REPO}/{self.filename}"
+        return f"{self.repo}/{self.filename}"
 
     def ranges(self) -> list[str]:
         return [r for m, _, r in self.requests if m == "GET" and r]

@@ -326,6 +326,7 @@ class SettingsScreen(ModalScreen["Config | None"]):
         with Vertical(classes="field"):
             yield FieldLabel("Model", "the embedded one, GGUF files found here, or any file")
             yield Select(options, value=selected, allow_blank=False, id="local-model", compact=True)
+            yield Button("Get a model…", id="get-model", compact=True, classes="plain")
         path_field = Vertical(
             FieldLabel("GGUF file path"),
             Input(value=current if current not in known else "", id="local-path", compact=True),
@@ -503,6 +504,22 @@ class SettingsScreen(ModalScreen["Config | None"]):
     @on(Select.Changed, "#local-model")
     def _local_model_changed(self, event: Select.Changed) -> None:
         self.query_one("#local-path-field").set_class(event.value == CUSTOM_PATH, "-shown")
+
+    @on(Button.Pressed, "#get-model")
+    def _get_model(self) -> None:
+        from rung.engine.model_catalog import this_machine
+        from rung.tui.model_pull_screen import GetModelScreen
+
+        def picked(path: Path | None) -> None:
+            if path is None:
+                return
+            select = self.query_one("#local-model", Select)
+            options = [(label, str(p)) for label, p in find_gguf_files()]
+            select.set_options([*options, ("Another file (type its path below)", CUSTOM_PATH)])
+            select.value = str(path)  # pulled into the models folder, which the finder reads
+            self.notify(f"{path.name} is picked: Save to use it.", markup=False)
+
+        self.app.push_screen(GetModelScreen(this_machine()), picked)
 
     @on(Select.Changed, "#theme")
     def preview_theme(self, event: Select.Changed) -> None:
