@@ -1,7 +1,10 @@
 """A conversation as Markdown, for sharing or keeping. Every API key Rung can find on
 this machine is masked, even one pasted into the chat by mistake or shadowed by another
-source, so an export is safe to send to someone. Control characters from model output
-are made visible, so `cat`-ing an export cannot drive the terminal."""
+source, and so is anything shaped like a key (``secrets.mask_secrets``: one no longer in
+the environment, a colleague's), so an export is safe to send to someone. Control
+characters from model output are made visible, so `cat`-ing an export cannot drive the
+terminal, and bidi controls and zero-width characters are spelled out (``<U+202E>``): an
+editor opening the file later would otherwise reorder or hide text."""
 
 from __future__ import annotations
 
