@@ -8,7 +8,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
+import pty
 import random
+import select
 import signal
 import subprocess
 import sys
@@ -346,3 +349,61 @@ def test_references_are_checked_before_anything_is_sent() -> None:
     for bad in ("a/b", "a/b/../x.gguf", "a/b/x.bin", "a/b/x\x1b]0;t\x07.gguf", "../b/x.gguf"):
         with pytest.raises(PullError):
             parse_ref(bad)
+
+
+def test_on_a_terminal_the_pull_asks_before_changing_the_local_rung(
+    tmp_path: Path, hubs: list[FakeHub]
+) -> None:
+    hub = start(hubs, "tiny-q4.gguf", small_gguf(MB))
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rung", "models", "pull", hub.ref],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=subprocess_env(tmp_path, **hub_env(tmp_path, hub.url)),
+        start_new_session=True,
+    )
+    os.close(slave)
+    seen = bytearray()
+
+    def answer_when(prompt: bytes, reply: bytes) -> None:
+        deadline = time.monotonic() + 60
+        while prompt not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                with contextlib.suppress(OSError):
+                    seen.extend(os.read(master, 65536))
+        assert prompt in seen, seen.decode(errors="replace")
+        os.write(master, reply)
+
+    try:
+        answer_when(b"Use it as the local rung's model? [y/N]", b"y\r")
+        answer_when(b"Calibrate it now (rung calibrate --rung local)? [y/N]", b"\r")
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+
+    assert proc.returncode == 0, seen.decode(errors="replace")
+    assert b"Traceback" not in seen
+    config = tomllib.loads((tmp_path / "config" / "rung" / "config.toml").read_text())
+    assert config["local"]["model_path"] == str(pulled_path(tmp_path, hub))
+
+
+def test_a_config_with_problems_is_left_as_it_is(tmp_path: Path, hubs: list[FakeHub]) -> None:
+    hub = start(hubs, "tiny-q4.gguf", small_gguf(MB))
+    config_file = tmp_path / "config" / "rung" / "config.toml"
+    config_file.parent.mkdir(parents=True)
+    broken = '[local]\nn_ctx = "big"\n\n[ui]\ntheme = "mine"\n'
+    config_file.write_text(broken)
+
+    result = rung(tmp_path, "models", "pull", hub.ref, "--set-local", **hub_env(tmp_path, hub.url))
+
+    assert result.returncode == 1
+    no_traceback(result)
+    assert "has problems, so Rung leaves it as it is" in result.stderr
+    assert str(pulled_path(tmp_path, hub)) in result.stderr  # what to write by hand
+    assert config_file.read_text() == broken  # the value it could not read is not lost
+    assert pulled_path(tmp_path, hub).is_file()
