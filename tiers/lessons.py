@@ -30,6 +30,17 @@ model was unsure of, two or three escalations of paraphrases tip even a confiden
 0..1 and needs no cap. The router also bounds the move by the rungs the lessons name
 (an escalation from local to deepseek never sends a similar question past deepseek).
 
+Lessons that agree teach what they agree on. Two escalations of "Summarise the play
+Hamlet in one line." and "... Macbeth ..." share a frame ("summarise the play _ in one
+line") and differ in the slot, and the slot is most of each question's content words:
+"... King Lear ..." is only 0.50 like each of them (weight 0.26 each, score 0.34: it
+stays local). So when two of the near lessons agree (same direction, same rungs) and
+are like each other (``THRESHOLD``), a question is also compared with their shared
+frame (the features both have, as a unit vector), and each of the two counts with the
+better of the two similarities: King Lear is 0.67 like the frame (weight 0.67 each,
+score 0.57: it climbs). The question must already be near both lessons, so a frame
+gives no new lesson a say; a single lesson, or two that disagree, have no frame.
+
 Similarity reads the question's content words (the router's tokens, without common
 words and generic asks such as "write" or "explain"), without their endings and cut to
 six letters, so "validate" meets "validation" and "collector" meets "collection",
@@ -243,13 +254,13 @@ class LessonMemory:
             return None
         index = self._postings()
         dots: dict[int, float] = {}
-        for key, value in similarity_features(text, words).items():
+        question = similarity_features(text, words)
+        for key, value in question.items():
             for i, weight in index.get(key, ()):
                 dots[i] = dots.get(i, 0.0) + value * weight
         near = sorted(
             ((s, i) for i, s in dots.items() if s >= THRESHOLD), key=lambda si: (-si[0], -si[1])
         )[:TOP_K]
-        question = similarity_features(text, words) if len(near) > 1 else {}
         framed = _framed(question, [(s, self.lessons[i]) for s, i in near])
         hits = []
         for (s, i), f in zip(near, framed, strict=True):

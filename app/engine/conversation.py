@@ -351,7 +351,8 @@ class Conversation:
 
     # -- sending -------------------------------------------------------------------------
     async def run(self, plan: Plan) -> Outcome:
-        """Answer ``plan`` on its rung, falling back up the ladder when a rung fails."""
+        """Answer ``plan`` on its rung, falling back up the ladder when a rung fails, and
+        down when nothing above can answer (``fallback_target``)."""
         outcome = Outcome()
         try:
             if plan.replaces_last:
