@@ -145,8 +145,20 @@ def run_calibrate(args: argparse.Namespace, config: Config) -> int:
         print(f"  [{i}/{n}] {item.kind:<11} {mark}: {one_line(item.prompt.text)[:60]}",
               file=sys.stderr, flush=True)  # fmt: skip
 
+    async def run() -> dict[str, tuple[int, int]]:
+        try:
+            return (await measure(tier, items, args.max_tokens, progress))[0]
+        except asyncio.CancelledError:
+            # Ctrl-C: end the reply in flight and the model's worker while this loop
+            # still runs; a worker left emitting into a closed loop dies with a traceback.
+            tier.stop()
+            closer = getattr(tier, "close", None)
+            if callable(closer):
+                closer()
+            raise
+
     try:
-        results, _ = asyncio.run(measure(tier, items, args.max_tokens, progress))
+        results = asyncio.run(run())
     except KeyboardInterrupt:
         print("\nrung calibrate: interrupted; nothing stored (the last profile stays).",
               file=sys.stderr)  # fmt: skip
