@@ -63,81 +63,32 @@ import itertools
 import json
 import math
 import os
-import re
 import tempfile
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .router import ASK_TOKENS, BODY_TOKENS, STOPWORDS, Words, _instruction, _tokens
+from .lesson_features import BUCKETS, dot, frame, similarity_features
+from .router import Words
 
 FILE_NAME = "router_lessons.json"
 FORMAT = 1
-# Bumped whenever `similarity_features` changes: stored vectors are then rebuilt from
-# the stored text (the first TEXT_CHARS characters: close enough for a neighbour).
+# Bumped whenever `similarity_features` (tiers/lesson_features.py) changes: stored
+# vectors are then rebuilt from the stored text (the first TEXT_CHARS characters:
+# close enough for a neighbour).
 FEATURES_VERSION = 1
 MAX_LESSONS = 500  # the oldest go first; 500 is a year of F9 for most people
 THRESHOLD = 0.4  # below this a lesson has no say at all
 FULL = 0.8  # from this similarity on, a lesson counts fully
 PRIOR = 1.0  # the trained model's score counts as this many lessons
 TOP_K = 8  # only the nearest lessons count
-STEM = 6  # letters of a word that count, after its suffix: "collector" ~ "collection"
-BODY_WEIGHT = 0.5  # the material after the instruction, against the instruction itself
 TEXT_CHARS = 300
-BUCKETS = 1 << 20
 # A word in more lessons than this share (and at least COMMON_MIN of them) says little
 # about which lesson a question is like; skipping it also keeps look-ups short.
 COMMON_SHARE = 0.2
 COMMON_MIN = 40
 UP, DOWN = "up", "down"
-# Asks and fillers that say nothing about the subject (the router's STOPWORDS too).
-GENERIC = frozenset(
-    re.findall(
-        r"\S+",
-        "write explain give make tell need want use using get like just also one new help "
-        "show let me please thanks thank hi hello hey ok okay yes no can will could would "
-        "what's it's i'm i'd i've don't doesn't that's there's let's how's can't isn't "
-        "into about than then them they their has have had been were more most very much "
-        "many only each other such when where which while out up over after before "
-        "between through again still really something thing things way every",
-    )
-)
-# Endings cut before the first STEM letters count, longest first: "validates",
-# "validated" and "validation" all become "valid".
-SUFFIXES = ("ations", "ation", "ings", "ing", "ions", "ion", "ates", "ated", "ate", "ers",
-            "er", "es", "ed", "s")  # fmt: skip
-
-
-def _stem(token: str) -> str:
-    for suffix in SUFFIXES:
-        if token.endswith(suffix) and len(token) - len(suffix) >= 4:
-            return token[: -len(suffix)][:STEM]
-    return token[:STEM]
-
-
-def _content(token: str) -> bool:
-    return len(token) > 1 and token != "0" and token not in STOPWORDS and token not in GENERIC
-
-
-def similarity_features(text: str, words: Words | None = None) -> dict[int, float]:
-    """The question as a unit vector of hashed content-word stems (see the module doc).
-    ``words``: its instruction's and its whole text's tokens, when the router has them."""
-    if words is None:
-        words = (_tokens(_instruction(text), ASK_TOKENS), _tokens(text, BODY_TOKENS))
-    ask_stems = [_stem(t) for t in words[0] if _content(t)]
-    asked = {*ask_stems, *(a + " " + b for a, b in itertools.pairwise(ask_stems))}
-    body = {_stem(t) for t in words[1] if _content(t)} - asked
-    vector: dict[int, float] = {}
-    for family, weight in ((asked, 1.0), (body, BODY_WEIGHT)):
-        if family:
-            value = weight / math.sqrt(len(family))
-            for gram in family:
-                key = zlib.crc32(gram.encode()) % BUCKETS
-                vector[key] = vector.get(key, 0.0) + value
-    norm = math.sqrt(math.fsum(v * v for v in vector.values()))
-    return {k: v / norm for k, v in vector.items()} if norm else {}
 
 
 @dataclass(frozen=True)
@@ -277,20 +228,6 @@ class LessonMemory:
         return Adjustment(up, down, tuple(hits))
 
 
-def _dot(a: dict[int, float], b: dict[int, float]) -> float:
-    if len(b) < len(a):
-        a, b = b, a
-    return math.fsum(v * b.get(k, 0.0) for k, v in a.items())
-
-
-def _frame(a: dict[int, float], b: dict[int, float]) -> dict[int, float]:
-    """What two lessons' questions have in common, as a unit vector: the frame
-    "summarise the play _ in one line" of the Hamlet and the Macbeth question."""
-    shared = {k: min(v, b[k]) for k, v in a.items() if k in b}
-    norm = math.sqrt(math.fsum(v * v for v in shared.values()))
-    return {k: v / norm for k, v in shared.items()} if norm else {}
-
-
 def _framed(question: dict[int, float], near: list[tuple[float, Lesson]]) -> list[float]:
     """Per near lesson, the question's similarity to the frame it shares with another
     near lesson that agrees with it (same direction, same rungs) and is itself like it
@@ -305,9 +242,9 @@ def _framed(question: dict[int, float], near: list[tuple[float, Lesson]]) -> lis
         (sx, a), (sy, b) = near[x], near[y]
         if (a.direction, a.rung, a.to) != (b.direction, b.rung, b.to):
             continue
-        if _dot(a.vector, b.vector) < THRESHOLD:
+        if dot(a.vector, b.vector) < THRESHOLD:
             continue
-        f = _dot(question, _frame(a.vector, b.vector))
+        f = dot(question, frame(a.vector, b.vector))
         if f > max(sx, sy):
             best[x], best[y] = max(best[x], f), max(best[y], f)
     return best
