@@ -58,7 +58,7 @@ def test_a_command_question_climbs_past_a_model_that_gets_commands_wrong() -> No
     assert before.tier == "local"  # the difficulty score alone keeps it local
     after = choose(question, LADDER, 0.5, competence={"local": SMALL, **REMOTE})
     assert after.tier == "deepseek"
-    assert "local gets command right ~25%, under the 85% bar" in after.reason
+    assert "local gets command right ~14%, under the 85% bar" in after.reason
     # What the same model does well stays local.
     hello = choose(
         ask("Hello! How are you today?"), LADDER, 0.5, competence={"local": SMALL, **REMOTE}

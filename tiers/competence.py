@@ -39,10 +39,8 @@ SHIPPED_PROFILES = CALIBRATION_DIR / "profiles.json"
 PROFILE_DIR_NAME = "competence"
 # The highest bar: even at quality 1 a rung measured at 97% per kind may answer.
 MAX_BAR = 0.97
-# Measured rates are shrunk toward this with PRIOR_WEIGHT pseudo-answers, so 3 of 3
-# right does not read as 100% (Laplace-like smoothing).
-SHRINK_TO = 0.5
-PRIOR_WEIGHT = 2.0
+# A measured rate is the lower end of its one-sided ~90% confidence interval.
+WILSON_Z = 1.2816
 HASHED_BYTES = 1 << 20
 
 
@@ -66,6 +64,7 @@ class Profile:
     rates: dict[str, float]
     counts: dict[str, int] = field(default_factory=dict)  # answers measured per kind
     note: str = ""
+    observed: dict[str, int] = field(default_factory=dict)  # right answers per kind
 
     def rate(self, kind: str) -> float:
         if kind in self.rates:
@@ -75,7 +74,7 @@ class Profile:
 
     def as_dict(self) -> dict[str, object]:
         return {"model": self.model, "source": self.source, "rates": self.rates,
-                "counts": self.counts, "note": self.note}  # fmt: skip
+                "counts": self.counts, "right": self.observed, "note": self.note}  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> Profile:
@@ -86,20 +85,35 @@ class Profile:
         ):
             raise ValueError("rates must map task kinds to numbers between 0 and 1")
         counts = data.get("counts") or {}
-        if not isinstance(counts, dict):
-            raise ValueError("counts must be an object")
+        right = data.get("right") or {}
+        if not isinstance(counts, dict) or not isinstance(right, dict):
+            raise ValueError("counts and right must be objects")
         return cls(str(data.get("model", "")), str(data.get("source", "measured")),
                    {k: float(v) for k, v in rates.items()},
                    {str(k): int(v) for k, v in counts.items()},
-                   str(data.get("note", "")))  # fmt: skip
+                   str(data.get("note", "")),
+                   {str(k): int(v) for k, v in right.items()})  # fmt: skip
 
 
 def measured(model: str, results: Mapping[str, tuple[int, int]], note: str = "") -> Profile:
-    """A profile from (right, asked) per kind, shrunk toward SHRINK_TO."""
-    rates = {k: round((r + PRIOR_WEIGHT * SHRINK_TO) / (n + PRIOR_WEIGHT), 3)
-             for k, (r, n) in results.items() if n}  # fmt: skip
+    """A profile from (right, asked) per kind. Each rate is the Wilson lower bound of
+    the measured share (one-sided, about 90%): precision first, so 23 right of 26
+    counts as ~0.78, not 0.88, and a kind measured on few prompts cannot clear the
+    bar by luck. The observed share is kept beside it (``observed``) for display."""
+    rates = {k: round(wilson_lower(r, n), 3) for k, (r, n) in results.items() if n}
     counts = {k: n for k, (_, n) in results.items() if n}
-    return Profile(model, "measured", rates, counts, note)
+    observed = {k: r for k, (r, n) in results.items() if n}
+    return Profile(model, "measured", rates, counts, note, observed)
+
+
+def wilson_lower(right: int, asked: int, z: float = WILSON_Z) -> float:
+    if asked <= 0:
+        return 0.0
+    p = right / asked
+    z2 = z * z
+    centre = p + z2 / (2 * asked)
+    spread = z * math.sqrt(p * (1 - p) / asked + z2 / (4 * asked * asked))
+    return max(0.0, (centre - spread) / (1 + z2 / asked))
 
 
 def flat(model: str, rate: float, note: str) -> Profile:

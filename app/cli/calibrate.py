@@ -193,7 +193,7 @@ def _spread(items: list[Labelled], limit: int) -> list[Labelled]:
 
 
 def _table(profile: Profile, results: dict[str, tuple[int, int]]) -> str:
-    lines = [f"{'kind':<12} {'right':>9}  P(right)"]
+    lines = [f"{'kind':<12} {'right':>9}  P(right), the ~90% lower bound"]
     for kind in KINDS:
         if kind in results:
             right, asked = results[kind]
