@@ -7,7 +7,7 @@ steps, so a view can react at the moment the engine commits to it:
   it returns a ``Plan`` (the view clears its prompt, shows the question) or a
   ``Refusal`` (nothing is sent, nothing is lost);
 - ``await run(plan)`` streams the reply on that rung, falls back when a rung fails
-  (out loud; see ``fallback_target``), prices every attempt and records it as it streams.
+  (out loud; engine/fallback.py), prices every attempt and records it as it streams.
 
 Listeners receive the tier events (``TextDelta``, ``Usage``, ``Notice``, ``Finished``,
 ``Failed``) and the engine's own: ``Routed`` (an attempt begins), ``LiveCost``,
@@ -24,7 +24,6 @@ ended, so it can weigh a warm prompt cache and the local model's context window.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rung.engine.attachments import split_attached
+from rung.engine.fallback import FallingBack, next_rung
 from rung.engine.ladder import AUTO as AUTO_MODE
 from rung.engine.ladder import Ladder
 from rung.engine.recorder import Handle
@@ -59,11 +59,6 @@ if TYPE_CHECKING:
 LIVE_COST_INTERVAL_S = 0.15
 # A streaming reply is written to the history at most this often.
 DURABLE_INTERVAL_S = 1.0
-# The failures a lower rung would not share: the provider's side (an outage, an
-# overload, a cut connection, a garbled stream). Not "auth" or "model" (the user must
-# fix a key or a model name), "request"/"context" (the same request would be refused
-# below too, with a smaller context window), "budget", or a cancel (not a failure).
-FALLS_DOWN_ON = frozenset({"server", "network", "rate_limit", "protocol"})
 
 
 @dataclass(frozen=True)
@@ -93,26 +88,6 @@ class LiveCost:
     """The running (estimated) cost of the reply in flight."""
 
     record: MessageCost
-
-
-@dataclass(frozen=True)
-class FallingBack:
-    """``from_tier`` failed; the same question goes to ``to_tier`` next (``down``: a
-    lower, cheaper rung, because nothing above it could answer)."""
-
-    from_tier: str
-    to_tier: str
-    failed: Failed
-    down: bool = False
-
-    @property
-    def notice(self) -> str:
-        """One line for the user: which rung failed, how, and who answers instead."""
-        status = re.search(r"\bHTTP (\d{3})\b", self.failed.message)
-        why = f"HTTP {status[1]}" if status else self.failed.kind
-        if self.down:
-            return f"{self.from_tier} failed ({why}): answering on {self.to_tier} instead"
-        return f"{self.from_tier} failed ({why}): falling back to {self.to_tier}"
 
 
 @dataclass(frozen=True)
@@ -352,7 +327,7 @@ class Conversation:
     # -- sending -------------------------------------------------------------------------
     async def run(self, plan: Plan) -> Outcome:
         """Answer ``plan`` on its rung, falling back up the ladder when a rung fails, and
-        down when nothing above can answer (``fallback_target``)."""
+        down when nothing above can answer (engine/fallback.py)."""
         outcome = Outcome()
         try:
             if plan.replaces_last:
@@ -401,29 +376,11 @@ class Conversation:
     def fallback_target(
         self, plan: Plan, tried: list[str], failed: Failed
     ) -> tuple[str, bool] | None:
-        """Where the question goes after ``failed``: (rung, down), or None.
-
-        Up first, as ever: the next usable rung above the highest one tried. When
-        nothing above can answer, down: the nearest usable rung below the lowest one
-        tried that the conversation fits, but only for a failure a lower rung would not
-        share (``FALLS_DOWN_ON``), never for an escalation or a regeneration (the user
-        asked for that rung or a better one), and from a pinned rung only when the user
-        allows it (``[ladder] fallback_below_pinned``): a pinned model is not swapped for
-        a weaker one unasked."""
-        names = self.ladder.names
-        on_ladder = [n for n in tried if n in names]
-        if not on_ladder:
-            return None
+        """Where the question goes after ``failed``: (rung, down), or None (see
+        engine/fallback.py for the rules)."""
         allows_paid = not self.session.budget_state().blocks_paid
-        above = self.ladder.above(max(on_ladder, key=names.index), allows_paid)
-        if above is not None:
-            return above, False
-        if failed.kind not in FALLS_DOWN_ON or plan.escalation:
-            return None
-        if self.ladder.mode != AUTO_MODE and not self.ladder.pinned_falls_below():
-            return None
-        below = self.ladder.below(min(on_ladder, key=names.index), allows_paid, plan.request)
-        return None if below is None else (below, True)
+        return next_rung(self.ladder, tried, failed, plan.request, allows_paid=allows_paid,
+                         escalation=plan.escalation)  # fmt: skip
 
     def _remember(self, plan: Plan, final: Attempt) -> None:
         # A partial reply stays in the conversation, so the next question sees it; an
