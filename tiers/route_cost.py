@@ -56,6 +56,14 @@ class RouteContext:
     idle_s: float | None = None  # seconds since it ended (None: just now)
     prices: PriceBook | None = None  # None: decide on difficulty alone
     when: datetime | None = None  # the moment to price (time-of-day prices)
+    # Continuity: a warm conversation on a paid rung moves to the local model only to
+    # save more than this per message (None: no such rule), and more still the longer
+    # the local model would make the user wait (``continuity_bar``).
+    min_saving_usd: Decimal | None = None
+    # The local rung's speed as it measured it on its last reply (tokens/s), and its
+    # prompt reading speed when known: the wait is computed from these, never guessed.
+    local_tokens_per_s: float | None = None
+    local_prefill_tokens_per_s: float | None = None
 
 
 def prompt_tokens(request: ChatRequest, context: RouteContext | None = None) -> int:
@@ -128,6 +136,30 @@ def expected_cost(
     if not model:
         return None
     return prices.api_cost(provider, model, usage, when or datetime.now(UTC)).usd
+
+
+# Every this many seconds of expected local wait, the saving needed to move a warm
+# conversation to the local model grows by another ``min_saving_usd``.
+WAIT_STEP_S = 10.0
+
+
+def local_wait_s(prompt: int, output: int, context: RouteContext | None) -> float | None:
+    """Seconds the local model would take for this answer, from its measured speeds
+    (None when it has not answered yet: then the wait is not weighed)."""
+    if context is None or not context.local_tokens_per_s:
+        return None
+    wait = output / context.local_tokens_per_s
+    if context.local_prefill_tokens_per_s:
+        wait += prompt / context.local_prefill_tokens_per_s
+    return wait
+
+
+def continuity_bar(min_saving: Decimal, wait_s: float | None) -> Decimal:
+    """The saving that justifies leaving a warm paid rung for the local model: the
+    setting, plus as much again for every WAIT_STEP_S seconds of expected wait."""
+    if not wait_s:
+        return min_saving
+    return min_saving * (1 + Decimal(str(round(wait_s / WAIT_STEP_S, 3))))
 
 
 def tokens_text(n: int) -> str:

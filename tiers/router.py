@@ -49,7 +49,9 @@ from .pricing import format_usd
 from .route_cost import (
     OUTPUT_ROOM,
     RouteContext,
+    continuity_bar,
     expected_cost,
+    local_wait_s,
     next_usage,
     output_tokens,
     prompt_tokens,
@@ -437,6 +439,12 @@ def _route(
         reason = (f"kept on {ladder[last].name}: {tokens_text(warm)} tokens cached; "
                   f"moving to {name} would cost {ratio}")  # fmt: skip
         return decided(last, reason + (f"; {skipped}" if picked != target else ""))
+    kept = _continuity(request, fitted, picked, tokens, context)
+    if kept is not None:
+        last, saving, need, wait = kept
+        took = f" and take ~{wait:.0f} s" if wait is not None else ""
+        small = f"{format_usd(saving, True)} (under {format_usd(need)})"
+        return decided(last, f"kept on {ladder[last].name}: {name} would save only {small}{took}")
     if picked == target:
         reason = f"chose {name}: {why}" if climbing else f"{name}: {why}"
     elif picked > target:
@@ -560,6 +568,37 @@ def _warm(
     if stay is None or move is None:
         return None
     return last, warm, stay, move
+
+
+def _continuity(
+    request: ChatRequest,
+    fitted: list[Rung],
+    picked: int,
+    tokens: int,
+    context: RouteContext | None,
+) -> tuple[int, Decimal, Decimal, float | None] | None:
+    """(the paid rung that answered last, the saving, the saving needed, the local wait)
+    when dropping the conversation from it to the local model saves too little."""
+    if context is None or context.prices is None or context.min_saving_usd is None:
+        return None
+    if fitted[picked].kind != "local":
+        return None
+    last = next((i for i, r in enumerate(fitted) if r.name == context.last_tier), None)
+    if last is None or last <= picked or not fitted[last].usable:
+        return None
+    here = fitted[last]
+    if here.kind not in PAID_KINDS:
+        return None
+    out = output_tokens(request, context)
+    warm = min(warm_tokens(here.name, here.provider, context), tokens)
+    stay = _cost(here, next_usage(here.provider, tokens, out, warm), context)
+    move = _cost(fitted[picked], next_usage("", tokens, out, 0), context)
+    if stay is None or move is None:
+        return None
+    wait = local_wait_s(tokens, out, context)
+    need = continuity_bar(context.min_saving_usd, wait)
+    saving = stay - move
+    return (last, saving, need, wait) if saving < need else None
 
 
 def _passed_over(
