@@ -201,6 +201,19 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
     "secrets": {
         "plaintext_file": (_bool, False),  # opt-in only: keys in a 0600 file
     },
+    # The agent's permission rules (engine/agent/permissions.py): KIND:PATTERN strings
+    # such as "run:git status", "run:pytest *", "edit:src/**"; deny beats allow.
+    "permissions": {
+        "mode": (_choice("ask", "accept-edits", "plan", "auto"), "ask"),
+        "allow": (_str_list, []),
+        "deny": (_str_list, []),
+    },
+    "agent": {
+        "run_timeout": (_float(1, 3600), 120.0),  # seconds a command may run
+        "max_run_timeout": (_float(1, 86400), 600.0),  # the most a tool call may ask for
+        "network": (_bool, False),  # sandboxed commands reach the network
+        "max_steps": (_int(1, 1000), 50),  # tool steps per user turn
+    },
 }
 
 PRICE_FIELDS = ("input", "output", "cache_read", "cache_write")
