@@ -51,9 +51,25 @@ def test_commands_every_part_of_which_a_rule_allows_run(command: str) -> None:
     "(git status; curl x)", "{ git status; }", "git status <<EOF\nx\nEOF",
     "if true; then git status; fi", "$CMD status", "g* status", "git status 'unclosed",
     "bash -lc 'git status'", "env -S 'curl x'", "echo $((1+$(curl x)))",
+    "git -c core.pager=evil status", "git --exec-path=/tmp status",
 ])  # fmt: skip
 def test_a_rule_never_allows_a_command_sneaking_past_it(command: str) -> None:
     assert _judge(command) is Decision.ASK
+
+
+def test_find_exec_is_judged_as_the_command_it_runs() -> None:
+    rules = [*RULES, Rule.parse("run:find *")]
+    find = Permissions(Mode.AUTO, rules)
+    assert find.judge(_plan("find . -name '*.py'")).decision is Decision.ALLOW
+    assert find.judge(_plan("find . -exec curl x {} \\;")).decision is Decision.ASK
+    assert find.judge(_plan("find . -exec echo {} +")).decision is Decision.ALLOW
+
+
+def _plan(command: str) -> Plan:
+    async def never() -> ToolResult:
+        raise AssertionError("not run")
+
+    return Plan(Need.RUN, command, command, never)
 
 
 def test_deny_beats_allow_in_any_part() -> None:

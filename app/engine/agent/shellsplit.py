@@ -246,7 +246,7 @@ def _simple_commands(text: str, result: Split, depth: int) -> list[tuple[list[st
             else:
                 step = 2 if text[i : i + 2] in (">>", ">|", ">&") else 1
                 i = _redirect(text, i + step, output=True, dup=text[i : i + 2] == ">&")
-        elif char in "(){}" and not in_word:
+        elif char in "(){}" and not in_word and not _placeholder(text, i):
             raise _Unsure("a subshell or command group")
         else:
             word.append(char)
@@ -254,6 +254,11 @@ def _simple_commands(text: str, result: Split, depth: int) -> list[tuple[list[st
             i += 1
     end_command()
     return commands
+
+
+def _placeholder(text: str, i: int) -> bool:
+    """``{}`` as a word of its own (find's and xargs' placeholder), not a group."""
+    return text.startswith("{}", i) and (i + 2 == len(text) or text[i + 2] in " \t\n;&|")
 
 
 def _redirect(text: str, i: int, *, output: bool, dup: bool = False) -> int:
@@ -300,6 +305,13 @@ def _judge_words(words: list[str], dynamic: bool, result: Split, depth: int) -> 
     if base == "eval":
         _split_into(" ".join(words[1:]), result, depth + 1)
         return
+    if base == "git" and any(
+        w in ("-c", "--config-env") or w.startswith(("--exec-path", "--config-env="))
+        for w in words[1:]
+    ):
+        raise _Unsure("git with -c or --exec-path (either can name a program to run)")
+    if base == "find":
+        words = _find_actions(words, result, depth)
     wrapped = _unwrap(words)
     if wrapped is not None:
         inner, more_dynamic = wrapped
@@ -307,6 +319,30 @@ def _judge_words(words: list[str], dynamic: bool, result: Split, depth: int) -> 
             _judge_words(inner, dynamic or more_dynamic, result, depth)
             return
     result.parts.append(Part(words, dynamic))
+
+
+_FIND_RUNS = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
+
+
+def _find_actions(words: list[str], result: Split, depth: int) -> list[str]:
+    """``find ... -exec CMD {} ;``: CMD judged as its own part; find keeps the rest."""
+    kept: list[str] = []
+    i = 0
+    while i < len(words):
+        if words[i] in _FIND_RUNS:
+            end = i + 1
+            while end < len(words) and words[end] not in (";", "+"):
+                end += 1
+            inner = [w for w in words[i + 1 : end] if w != "{}"]
+            if not inner:
+                raise _Unsure("find -exec without a command")
+            _judge_words(inner, True, result, depth + 1)
+            kept.append(words[i])
+            i = end + 1
+            continue
+        kept.append(words[i])
+        i += 1
+    return kept
 
 
 def _shell(words: list[str], result: Split, depth: int) -> None:
