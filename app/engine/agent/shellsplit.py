@@ -22,6 +22,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from rung.engine.agent.shelllex import Unsure, end_of_double, matching, placeholder, redirect
+
 MAX_DEPTH = 8  # nested substitutions and `sh -c` levels
 
 KEYWORDS = frozenset({
@@ -37,7 +39,6 @@ RISKY_VARIABLE = re.compile(
     r"|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|PAGER|EDITOR|VISUAL|BROWSER)$"
 )
 ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-_SAFE_TARGETS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr"})
 _DYNAMIC = "$(…)"
 
 
@@ -69,10 +70,6 @@ def split_command(command: str) -> Split:
     return result
 
 
-class _Unsure(Exception):
-    pass
-
-
 def _split_into(command: str, result: Split, depth: int) -> None:
     if depth > MAX_DEPTH:
         result.fail("commands nested too deeply")
@@ -80,49 +77,8 @@ def _split_into(command: str, result: Split, depth: int) -> None:
     try:
         for words, dynamic in _simple_commands(command, result, depth):
             _judge_words(words, dynamic, result, depth)
-    except _Unsure as exc:
+    except Unsure as exc:
         result.fail(str(exc))
-
-
-def _matching(text: str, start: int, opener: str, closer: str) -> int:
-    """Index just past the ``closer`` matching an ``opener`` before ``start``."""
-    depth, i = 1, start
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            i += 2
-            continue
-        if char == "'":
-            end = text.find("'", i + 1)
-            if end == -1:
-                raise _Unsure("an unclosed quote")
-            i = end + 1
-            continue
-        if char == '"':
-            i = _end_of_double(text, i + 1)
-            continue
-        if char == opener:
-            depth += 1
-        elif char == closer:
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    raise _Unsure(f"an unclosed {opener}")
-
-
-def _end_of_double(text: str, i: int) -> int:
-    while i < len(text):
-        if text[i] == "\\":
-            i += 2
-            continue
-        if text[i] == '"':
-            return i + 1
-        if text.startswith("$(", i):
-            i = _matching(text, i + 2, "(", ")")
-            continue
-        i += 1
-    raise _Unsure("an unclosed quote")
 
 
 def _simple_commands(text: str, result: Split, depth: int) -> list[tuple[list[str], bool]]:
@@ -165,19 +121,19 @@ def _simple_commands(text: str, result: Split, depth: int) -> list[tuple[list[st
                 i += 2  # a continued line
                 continue
             if i + 1 >= len(text):
-                raise _Unsure("a trailing backslash")
+                raise Unsure("a trailing backslash")
             word.append(text[i + 1])
             in_word = True
             i += 2
         elif char == "'":
             end = text.find("'", i + 1)
             if end == -1:
-                raise _Unsure("an unclosed quote")
+                raise Unsure("an unclosed quote")
             word.append(text[i + 1 : end])
             in_word = True
             i = end + 1
         elif char == '"':
-            end = _end_of_double(text, i + 1)
+            end = end_of_double(text, i + 1)
             body = text[i + 1 : end - 1]
             j = 0
             while j < len(body):
@@ -185,15 +141,15 @@ def _simple_commands(text: str, result: Split, depth: int) -> list[tuple[list[st
                     word.append(body[j + 1])
                     j += 2
                 elif body.startswith("$((", j):
-                    raise _Unsure("arithmetic expansion")
+                    raise Unsure("arithmetic expansion")
                 elif body.startswith("$(", j):
-                    close = _matching(body, j + 2, "(", ")")
+                    close = matching(body, j + 2, "(", ")")
                     substitute(body[j + 2 : close - 1])
                     j = close
                 elif body[j] == "`":
                     close = body.find("`", j + 1)
                     if close == -1:
-                        raise _Unsure("an unclosed backtick")
+                        raise Unsure("an unclosed backtick")
                     substitute(body[j + 1 : close])
                     j = close + 1
                 else:
@@ -206,13 +162,13 @@ def _simple_commands(text: str, result: Split, depth: int) -> list[tuple[list[st
         elif char == "`":
             close = text.find("`", i + 1)
             if close == -1:
-                raise _Unsure("an unclosed backtick")
+                raise Unsure("an unclosed backtick")
             substitute(text[i + 1 : close])
             i = close + 1
         elif text.startswith("$((", i):
-            raise _Unsure("arithmetic expansion")
+            raise Unsure("arithmetic expansion")
         elif text.startswith("$(", i) or text.startswith("<(", i) or text.startswith(">(", i):
-            close = _matching(text, i + 2, "(", ")")
+            close = matching(text, i + 2, "(", ")")
             substitute(text[i + 2 : close - 1])
             i = close
         elif char == "$":
@@ -225,10 +181,10 @@ def _simple_commands(text: str, result: Split, depth: int) -> list[tuple[list[st
             i = len(text) if newline == -1 else newline
         elif char in "\n;&|":
             if text.startswith(";;", i) or text.startswith(";&", i):
-                raise _Unsure("a case statement")
+                raise Unsure("a case statement")
             if char == "&" and text.startswith("&>", i):
                 end_word()
-                i = _redirect(text, i + 2, output=True)
+                i = redirect(text, i + 2, output=True)
                 continue
             end_command()
             i += 2 if text[i : i + 2] in ("&&", "||", "|&") else 1
@@ -238,16 +194,16 @@ def _simple_commands(text: str, result: Split, depth: int) -> list[tuple[list[st
                 in_word = False
             end_word()
             if text.startswith("<<", i) and not text.startswith("<<<", i):
-                raise _Unsure("a here-document")
+                raise Unsure("a here-document")
             if text.startswith("<<<", i):
-                i = _redirect(text, i + 3, output=False)
+                i = redirect(text, i + 3, output=False)
             elif char == "<":
-                i = _redirect(text, i + 1, output=False)
+                i = redirect(text, i + 1, output=False)
             else:
                 step = 2 if text[i : i + 2] in (">>", ">|", ">&") else 1
-                i = _redirect(text, i + step, output=True, dup=text[i : i + 2] == ">&")
-        elif char in "(){}" and not in_word and not _placeholder(text, i):
-            raise _Unsure("a subshell or command group")
+                i = redirect(text, i + step, output=True, dup=text[i : i + 2] == ">&")
+        elif char in "(){}" and not in_word and not placeholder(text, i):
+            raise Unsure("a subshell or command group")
         else:
             word.append(char)
             in_word = True
@@ -256,49 +212,22 @@ def _simple_commands(text: str, result: Split, depth: int) -> list[tuple[list[st
     return commands
 
 
-def _placeholder(text: str, i: int) -> bool:
-    """``{}`` as a word of its own (find's and xargs' placeholder), not a group."""
-    return text.startswith("{}", i) and (i + 2 == len(text) or text[i + 2] in " \t\n;&|")
-
-
-def _redirect(text: str, i: int, *, output: bool, dup: bool = False) -> int:
-    """Past the target of a redirection at ``i``; an output to a file is unsure."""
-    while i < len(text) and text[i] in " \t":
-        i += 1
-    if dup and i < len(text) and (text[i].isdigit() or text[i] == "-"):
-        end = i
-        while end < len(text) and (text[end].isdigit() or text[end] == "-"):
-            end += 1
-        return end
-    start = i
-    while i < len(text) and text[i] not in " \t\n;&|<>()":
-        if text[i] in "'\"`$\\":
-            raise _Unsure("a redirection to a computed file name")
-        i += 1
-    target = text[start:i]
-    if not target:
-        raise _Unsure("a redirection without a target")
-    if output and target not in _SAFE_TARGETS:
-        raise _Unsure(f"it writes to {target} with a redirection")
-    return i
-
-
 def _judge_words(words: list[str], dynamic: bool, result: Split, depth: int) -> None:
     while words and ASSIGNMENT.match(words[0]):
         name = words[0].split("=", 1)[0]
         if RISKY_VARIABLE.match(name):
-            raise _Unsure(f"it sets {name}, which changes what runs")
+            raise Unsure(f"it sets {name}, which changes what runs")
         words = words[1:]
     if not words:
         return  # only assignments: nothing runs
     name = words[0]
     if name in KEYWORDS or name.startswith("(") or name.endswith(")"):
-        raise _Unsure(f"shell syntax ({name})")
+        raise Unsure(f"shell syntax ({name})")
     if "$" in name or any(c in name for c in "*?[") or _DYNAMIC in name:
-        raise _Unsure("the command name is computed")
+        raise Unsure("the command name is computed")
     base = name.rsplit("/", 1)[-1]
     if base in ESCALATE:
-        raise _Unsure(f"it runs {base}")
+        raise Unsure(f"it runs {base}")
     if base in SHELLS:
         _shell(words, result, depth)
         return
@@ -309,7 +238,7 @@ def _judge_words(words: list[str], dynamic: bool, result: Split, depth: int) -> 
         w in ("-c", "--config-env") or w.startswith(("--exec-path", "--config-env="))
         for w in words[1:]
     ):
-        raise _Unsure("git with -c or --exec-path (either can name a program to run)")
+        raise Unsure("git with -c or --exec-path (either can name a program to run)")
     if base == "find":
         words = _find_actions(words, result, depth)
     wrapped = _unwrap(words)
@@ -335,7 +264,7 @@ def _find_actions(words: list[str], result: Split, depth: int) -> list[str]:
                 end += 1
             inner = [w for w in words[i + 1 : end] if w != "{}"]
             if not inner:
-                raise _Unsure("find -exec without a command")
+                raise Unsure("find -exec without a command")
             _judge_words(inner, True, result, depth + 1)
             kept.append(words[i])
             i = end + 1
@@ -355,12 +284,12 @@ def _shell(words: list[str], result: Split, depth: int) -> None:
     while position < len(words) and words[position].startswith("-"):
         flag = words[position]
         if flag.startswith("--") or set(flag[1:]) - set("ceuxo"):
-            raise _Unsure(f"a shell started with {flag}")
+            raise Unsure(f"a shell started with {flag}")
         position += 1
         if "o" in flag:
             position += 1  # -o option's name
     if position >= len(words):
-        raise _Unsure("a shell -c without a script")
+        raise Unsure("a shell -c without a script")
     _split_into(words[position], result, depth + 1)
 
 
@@ -387,7 +316,7 @@ def _unwrap(words: list[str]) -> tuple[list[str], bool] | None:
     if takes_value is None:
         return None
     if base == "env" and any(w in ("-S", "--split-string") for w in words):
-        raise _Unsure("env -S splits a string into a command")
+        raise Unsure("env -S splits a string into a command")
     if base == "command" and len(words) > 1 and words[1] in ("-v", "-V"):
         return None  # `command -v git` only looks it up
     i = 1
@@ -396,7 +325,7 @@ def _unwrap(words: list[str]) -> tuple[list[str], bool] | None:
         if base == "env" and ASSIGNMENT.match(word):
             name = word.split("=", 1)[0]
             if RISKY_VARIABLE.match(name):
-                raise _Unsure(f"it sets {name}, which changes what runs")
+                raise Unsure(f"it sets {name}, which changes what runs")
             i += 1
         elif word == "--":
             i += 1
