@@ -8,7 +8,8 @@ provider never took).
 
 Every reply is bounded, whatever the server does: in time (idle and total deadlines), in
 bytes (per event and per reply, read with a bounded parser), and in output (a stream
-that runs past ``max_tokens`` is stopped and ends as "length").
+that runs past ``max_tokens`` is stopped and ends as "length"). The parser is in
+sse.py, the reading of one reply in reply.py, the usage check in usage_check.py.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import re
 import ssl
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -41,8 +42,36 @@ from .base import (
     estimate_usage,
 )
 from .faults import FaultMessages, clip, error_detail, size_text
+from .reply import (
+    ReplyClock,
+    ReplyReader,
+    StreamFailure,
+    StreamState,
+    content_coding,
+    read_capped,
+)
+from .sse import BOM, EventTooLarge, SSEParser
 from .urls import display_url, split_query, url_secrets, with_query
-from .usage_check import OUTPUT_SLACK, OUTPUT_SLACK_TOKENS, check_usage
+from .usage_check import check_usage
+
+# Where these lived before the split (sse.py, reply.py); tests and tiers import them here.
+__all__ = [
+    "BOM",
+    "EventTooLarge",
+    "HttpOptions",
+    "ProviderError",
+    "RemoteTier",
+    "ReplyClock",
+    "ReplyReader",
+    "SSEParser",
+    "StreamFailure",
+    "StreamState",
+    "ca_context",
+    "content_coding",
+    "json_data",
+    "key_forms",
+    "read_capped",
+]
 
 RETRY_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504, 529}
 # An error page says what went wrong in its first few KiB; the rest is never read.
@@ -51,14 +80,12 @@ ERROR_BODY_LIMIT = 64 * 1024
 LISTING_LIMIT = 8 * 1024 * 1024
 # Output estimates are rough (about 4 characters a token), so a stream is cut only when
 # it is clearly past max_tokens: at twice as much, plus a little for tiny limits
-# (OUTPUT_SLACK, OUTPUT_SLACK_TOKENS: the same bound judges reported usage).
+# (usage_check.OUTPUT_SLACK and OUTPUT_SLACK_TOKENS: the same bound judges reported usage).
 # OpenAI frames each streamed token in about 250-300 bytes of JSON; a reply allowed many
 # tokens may use this many bytes for each before the per-reply byte bound applies.
 WIRE_BYTES_PER_TOKEN = 512
 # The only setting that fills HttpOptions.ca_bundle (see app/engine/build_tiers.py).
 CA_BUNDLE_SETTING = "[selfhosted] ca_bundle"
-# The UTF-8 byte order mark a stream may start with (the SSE rules say: drop it).
-BOM = b"\xef\xbb\xbf"
 # What a key may contain to go in a header: visible ASCII, nothing else.
 HEADER_SAFE_KEY = re.compile(r"[\x21-\x7e]+")
 
@@ -101,225 +128,6 @@ class ProviderError(Exception):
         super().__init__(message)
         self.kind = kind
         self.retryable = retryable
-
-
-class EventTooLarge(Exception):
-    """A server-sent event (or a line without an end) grew past the per-event bound."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"an event larger than {size_text(limit)}")
-        self.limit = limit
-
-
-class SSEParser:
-    """Server-sent events from bytes, never holding more than ``max_event_bytes`` of one.
-
-    Why not httpx-sse's ``EventSource``: its line reader keeps a line until its newline
-    arrives, with no limit (a 200 MB line without a newline is held whole), and its
-    decoders are private. This follows the same WHATWG rules: lines end with CRLF, LF
-    or CR; a leading BOM is dropped; ":" starts a comment; "field: value" loses one
-    space; data lines join with "\\n"; a blank line dispatches; an event unfinished at
-    the end of the stream is dropped. Bytes are split before decoding, so a character
-    split across network reads is never broken (CR and LF never occur inside UTF-8).
-    """
-
-    _LINE_END = re.compile(rb"[\r\n]")
-
-    def __init__(self, max_event_bytes: int) -> None:
-        self.limit = max_event_bytes
-        self.comments = 0  # keep-alive comments seen, for the idle message
-        self._buffer = bytearray()
-        self._searched = 0  # bytes at the start of the buffer known to hold no line end
-        self._skip_lf = False  # the last line ended with CR: a following LF belongs to it
-        self._at_start = True  # a byte order mark may still come
-        self._event = ""
-        self._data: list[str] = []
-        self._event_bytes = 0
-        self._id = ""
-        self._retry: int | None = None
-
-    @property
-    def buffered(self) -> int:
-        """Bytes held for a line not yet ended (tests check the bound with it)."""
-        return len(self._buffer)
-
-    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
-        buf = self._buffer
-        buf += chunk
-        if self._at_start:
-            if len(buf) < len(BOM) and BOM.startswith(buf):
-                return []  # too short to tell yet
-            self._at_start = False
-            if buf.startswith(BOM):
-                del buf[: len(BOM)]
-        pos = 0
-        if self._skip_lf and buf[:1] == b"\n":
-            pos = 1
-        self._skip_lf = False
-        events: list[ServerSentEvent] = []
-        while True:
-            found = self._LINE_END.search(buf, max(pos, self._searched))
-            if found is None:
-                break
-            end = found.start()
-            self._check(end - pos)
-            line = bytes(buf[pos:end])
-            pos = end + 1
-            if buf[end] == 0x0D:
-                if pos < len(buf):
-                    pos += buf[pos] == 0x0A
-                else:
-                    self._skip_lf = True
-            self._searched = 0
-            event = self._take(line.decode("utf-8", "replace"), len(line))
-            if event is not None:
-                events.append(event)
-        del buf[:pos]
-        self._searched = len(buf)
-        self._check(len(buf))
-        return events
-
-    def _check(self, line_bytes: int) -> None:
-        if self._event_bytes + line_bytes > self.limit:
-            raise EventTooLarge(self.limit)
-
-    def _take(self, line: str, size: int) -> ServerSentEvent | None:
-        if not line:
-            return self._dispatch()
-        if line.startswith(":"):
-            self.comments += 1
-            return None
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "data":
-            self._data.append(value)
-            self._event_bytes += size
-        elif name == "event":
-            self._event = value
-        elif name == "id" and "\0" not in value:
-            self._id = value
-        elif name == "retry" and value.isascii() and value.isdigit():
-            self._retry = int(value)
-        return None
-
-    def _dispatch(self) -> ServerSentEvent | None:
-        # Like httpx-sse: an id seen once makes every later blank line an event.
-        if not (self._event or self._data or self._id or self._retry is not None):
-            return None
-        event = ServerSentEvent(self._event, "\n".join(self._data), self._id, self._retry)
-        self._event, self._data, self._event_bytes, self._retry = "", [], 0, None
-        return event
-
-
-@dataclass
-class StreamState:
-    """What one reply has produced so far, as the protocol parser sees it."""
-
-    chars: int = 0  # of the reply so far, for an estimate if no usage arrives
-    deltas: int = 0
-    # Reasoning text the provider streams but the reply does not show (billed as output).
-    hidden_chars: int = 0
-    usage: Usage | None = None
-    finish_reason: str | None = None
-    model: str = ""
-    done: bool = False
-    # The provider took the request: a 2xx event stream began. Before that, nothing
-    # was used and nothing is charged.
-    accepted: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def output_estimate(self) -> int:
-        return max(self.deltas, (self.chars + self.hidden_chars + 3) // 4)
-
-
-@dataclass
-class ReplyClock:
-    """The deadlines of one reply, and the seconds the server spent on it (busy_s)."""
-
-    options: HttpOptions
-    started: float = field(default_factory=time.monotonic)
-    busy_s: float = 0.0
-    attempt_at: float | None = None
-    progress_at: float = field(default_factory=time.monotonic)
-    quiet_events: int = 0  # keep-alives and empty events since the last progress
-    first_text_at: float | None = None
-
-    @property
-    def total_deadline(self) -> float:
-        return self.started + self.options.total_timeout
-
-    def begin_attempt(self) -> None:
-        self.attempt_at = self.progress_at = time.monotonic()
-        self.quiet_events = 0
-
-    def end_attempt(self, server_worked: bool = True) -> None:
-        """Count the attempt as busy time, unless the server never got it (no connection)."""
-        if self.attempt_at is not None and server_worked:
-            self.busy_s += time.monotonic() - self.attempt_at
-        self.attempt_at = None
-
-    def progress(self) -> None:
-        self.progress_at = time.monotonic()
-        self.quiet_events = 0
-
-    def next_read(self) -> tuple[float, str]:
-        """Seconds the next read may wait, and which limit that is ("idle" or "total")."""
-        now = time.monotonic()
-        idle = self.progress_at + self.options.idle_limit - now
-        total = self.total_deadline - now
-        return (idle, "idle") if idle < total else (total, "total")
-
-    def fits(self, wait: float) -> bool:
-        return time.monotonic() + wait < self.total_deadline
-
-
-async def next_chunk(chunks: AsyncIterator[bytes], timeout: float) -> bytes | None:
-    """The next piece of a body within ``timeout`` seconds, or None at its end.
-
-    The timeout covers only this read (no ``yield`` inside it), so it can never fire
-    while the caller is busy with an event it was handed.
-    """
-    if timeout <= 0:
-        raise TimeoutError
-    async with asyncio.timeout(timeout):
-        try:
-            return await anext(chunks)
-        except StopAsyncIteration:
-            return None
-
-
-def content_coding(response: httpx.Response) -> str | None:
-    """The content codings the server applied ("gzip", "gzip, gzip"), or None for an
-    uncompressed body. Rung asks for ``identity`` and reads raw bytes: httpx would
-    inflate whatever the server declares (a decoder per coding, stacked) before any of
-    Rung's byte bounds saw the result, so a few KiB could become gigabytes."""
-    declared = response.headers.get("content-encoding", "")
-    codings = [c.strip().lower() for c in declared.split(",") if c.strip()]
-    other = [c for c in codings if c != "identity"]
-    return clip(", ".join(other), 60) if other else None
-
-
-async def read_capped(response: httpx.Response, limit: int, timeout: float) -> bytes:
-    """At most ``limit`` bytes of a body, whatever arrived within ``timeout`` seconds.
-
-    Error pages and model lists are read through this: a body that never ends, or
-    trickles, costs neither memory nor time beyond the bound. The bytes are the raw
-    ones: a compressed body is not inflated (callers check ``content_coding`` first).
-    """
-    data = bytearray()
-    chunks = response.aiter_raw()
-    deadline = time.monotonic() + timeout
-    try:
-        while len(data) < limit:
-            chunk = await next_chunk(chunks, deadline - time.monotonic())
-            if chunk is None:
-                break
-            data += chunk
-    except (TimeoutError, httpx.HTTPError):
-        pass  # what arrived is all there is to show
-    finally:
-        await response.aclose()
-    return bytes(data[:limit])
 
 
 class RemoteTier(FaultMessages, TierBase):
@@ -587,7 +395,7 @@ class RemoteTier(FaultMessages, TierBase):
                 for delta in deltas:
                     yield delta
             failed = reader.incomplete()
-        except _Failure as f:
+        except StreamFailure as f:
             failed = f.failed
         except ProviderError as exc:
             failed = Failed(
@@ -633,7 +441,7 @@ class RemoteTier(FaultMessages, TierBase):
         clock.end_attempt()
         wait = self._retry_wait(status, attempt, response, clock)
         if wait is None:
-            raise _Failure(self._http_failure(status, error_body, attempt + 1))
+            raise StreamFailure(self._http_failure(status, error_body, attempt + 1))
         notice = Notice(
             f"{self.label} answered HTTP {status}; retrying in {wait:.1f}s "
             f"({attempt + 1}/{self.options.max_retries})."
@@ -701,7 +509,7 @@ class RemoteTier(FaultMessages, TierBase):
             clock.end_attempt(server_worked=False)
             raise
         except TimeoutError:
-            raise _Failure(self.deadline_failure("total", False, 0)) from None
+            raise StreamFailure(self.deadline_failure("total", False, 0)) from None
 
     async def _error_body(self, response: httpx.Response, clock: ReplyClock) -> bytes:
         """The start of an error body; a compressed one is described, never inflated."""
@@ -729,7 +537,7 @@ class RemoteTier(FaultMessages, TierBase):
         """Fail unless the answer is the event stream itself (not a redirect, not a page)."""
         if response.is_redirect:
             where = clip(self.scrub(response.headers.get("location", "another address")), 200)
-            raise _Failure(
+            raise StreamFailure(
                 Failed(
                     f"{self.label} redirected to {where}. Rung does not follow redirects, "
                     "so a key never goes to another host: use that address as the base URL.",
@@ -738,7 +546,7 @@ class RemoteTier(FaultMessages, TierBase):
             )
         coding = content_coding(response)
         if coding is not None:
-            raise _Failure(
+            raise StreamFailure(
                 Failed(
                     f"{self.label} sent a {clip(self.scrub(coding), 60)}-compressed reply "
                     "although Rung asked for an uncompressed one (accept-encoding: "
@@ -749,7 +557,7 @@ class RemoteTier(FaultMessages, TierBase):
         content_type = clip(self.scrub(response.headers.get("content-type", "")), 80)
         if "text/event-stream" not in content_type:
             raw = await read_capped(response, ERROR_BODY_LIMIT, self._body_wait(clock))
-            raise _Failure(
+            raise StreamFailure(
                 Failed(
                     f"{self.label} sent {content_type or 'no content type'} instead of an "
                     f"event stream: {error_detail(raw, self.scrub)}",
@@ -762,7 +570,7 @@ class RemoteTier(FaultMessages, TierBase):
         try:
             return self.parse(sse, state)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise _Failure(
+            raise StreamFailure(
                 Failed(
                     f"{self.label} sent a malformed event ({type(exc).__name__}): "
                     f"{clip(self.scrub(sse.data), 120)!r}",
@@ -796,122 +604,6 @@ class RemoteTier(FaultMessages, TierBase):
             cache_write_1h_tokens=reported.cache_write_1h_tokens,
             estimated=True,
         )
-
-
-class ReplyReader:
-    """Reads one accepted event stream within the reply's limits: the idle and total
-    deadlines, bytes per event and per reply, and output past max_tokens."""
-
-    def __init__(
-        self,
-        tier: RemoteTier,
-        response: httpx.Response,
-        request: ChatRequest,
-        state: StreamState,
-        clock: ReplyClock,
-    ) -> None:
-        o = tier.options
-        self.tier = tier
-        self.state = state
-        self.clock = clock
-        self.over_limit = False
-        # Raw bytes: nothing is inflated (a compressed stream was refused before this).
-        self._chunks = response.aiter_raw()
-        self._parser = SSEParser(o.max_event_bytes)
-        self._wire_limit = o.reply_byte_limit(request.max_tokens)
-        self._wire_bytes = 0
-        self._output_limit = OUTPUT_SLACK * request.max_tokens + OUTPUT_SLACK_TOKENS
-        self._pending: _Failure | None = None  # raised after the text that came before it
-
-    async def next_deltas(self) -> list[TextDelta] | None:
-        """The text of the next network read, or None when the reply is over."""
-        if self._pending is not None:
-            raise self._pending
-        if self.state.done or self.over_limit:
-            return None
-        chunk = await self._read()
-        if chunk is None:
-            return None
-        self._wire_bytes += len(chunk)
-        if self._wire_bytes > self._wire_limit:
-            raise _Failure(
-                Failed(
-                    f"{self.tier.label} sent more than {size_text(self._wire_limit)} for one "
-                    "reply; Rung stopped reading it.",
-                    kind="protocol",
-                )
-            )
-        out: list[TextDelta] = []
-        try:
-            for sse in self._feed(chunk):
-                out += self._take(sse)
-                if self.state.done or self.over_limit:
-                    break
-        except _Failure as failure:
-            self._pending = failure
-        return out
-
-    def incomplete(self) -> Failed | None:
-        """The failure of a stream that ended cleanly but before the reply did."""
-        if self.state.done or self.state.finish_reason is not None or self.over_limit:
-            return None
-        return Failed(
-            f"The {self.tier.label} stream ended before the reply was complete.",
-            retryable=True,
-            kind="network",
-        )
-
-    async def aclose(self) -> None:
-        await self._chunks.aclose()  # type: ignore[attr-defined]
-
-    def _take(self, sse: ServerSentEvent) -> list[TextDelta]:
-        state, clock = self.state, self.clock
-        before = state.chars + state.hidden_chars
-        deltas = self.tier.checked_parse(sse, state)
-        for delta in deltas:
-            if clock.first_text_at is None:
-                clock.first_text_at = time.monotonic()
-            state.chars += len(delta.text)
-            state.deltas += 1
-        if state.chars + state.hidden_chars > before:
-            clock.progress()
-        else:
-            clock.quiet_events += 1
-        self.over_limit = state.output_estimate() > self._output_limit
-        return deltas
-
-    def _feed(self, chunk: bytes) -> list[ServerSentEvent]:
-        comments = self._parser.comments
-        try:
-            events = self._parser.feed(chunk)
-        except EventTooLarge as exc:
-            raise _Failure(
-                Failed(
-                    f"{self.tier.label} sent {exc}; Rung stopped reading the reply.",
-                    kind="protocol",
-                )
-            ) from None
-        self.clock.quiet_events += self._parser.comments - comments
-        return events
-
-    async def _read(self) -> bytes | None:
-        """The next bytes of the stream, within the idle and total deadlines."""
-        timeout, which = self.clock.next_read()
-        try:
-            return await next_chunk(self._chunks, timeout)
-        except TimeoutError:
-            if self.state.finish_reason is not None:
-                return None  # the reply is whole; only a usage chunk or [DONE] is missing
-            failed = self.tier.deadline_failure(
-                which, bool(self.state.deltas), self.clock.quiet_events
-            )
-            raise _Failure(failed) from None
-
-
-class _Failure(Exception):
-    def __init__(self, failed: Failed) -> None:
-        super().__init__(failed.message)
-        self.failed = failed
 
 
 def json_data(sse: ServerSentEvent) -> Any:
