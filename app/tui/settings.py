@@ -103,7 +103,7 @@ FIELDS: dict[str, list[FormField]] = {
     "ladder": [
         FormField("Quality dial, 0 to 1", "quality", "ladder", "quality",
                   "0 stays on cheap rungs, 1 climbs sooner (default 0.5)"),
-        FormField("Fall back to the next rung up when one fails", "fallback", "ladder",
+        FormField("Fall back to another rung when one fails", "fallback", "ladder",
                   "fallback", check=True),
         FormField("Session budget, $", "session-usd", "budget", "session_usd",
                   "empty: no limit"),
