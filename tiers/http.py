@@ -245,7 +245,10 @@ class RemoteTier(FaultMessages, TierBase):
         shown = display_url(url)
         try:
             async with asyncio.timeout(o.connect_timeout + o.read_timeout):
-                request = self.client.build_request("GET", url, headers=self.auth_headers())
+                # identity: httpx would otherwise offer gzip, deflate (and br, zstd),
+                # and a compressed answer is refused unread (content_coding).
+                headers = {"accept-encoding": "identity", **self.auth_headers()}
+                request = self.client.build_request("GET", url, headers=headers)
                 response = await self.client.send(request, stream=True)
         except TimeoutError:
             raise ProviderError(

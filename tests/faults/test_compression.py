@@ -102,6 +102,8 @@ def test_a_compression_bomb_is_refused_without_inflating_it(
     assert expected in message, message
     assert not leaked(message, key)
     assert len(server.requests) == 1  # not retried, nothing else asked
+    # Rung asked for an uncompressed body on every path (httpx offers gzip by default).
+    assert server.requests[0].headers.get("accept-encoding") == "identity"
 
 
 def test_the_bomb_really_inflates_to_300_mb() -> None:
