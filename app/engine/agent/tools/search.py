@@ -4,8 +4,8 @@ ripgrep's output is read as it arrives and ripgrep is stopped at ``MAX_HITS`` li
 pattern matching everything costs no more than one screen of hits; lines are cut at
 ``MAX_COLUMNS``. (No ``--max-filesize``: it costs ripgrep a stat per file, a quarter of
 its time on a 100k-file tree; the timeout bounds a search through huge files instead.)
-Without ripgrep, a Python scan of the same files (git's list, .gitignore respected): binary and large files
-skipped, hits and line lengths bounded.
+Without ripgrep, a Python scan of the same files (git's list, .gitignore respected):
+binary and large files skipped, hits and line lengths bounded.
 """
 
 from __future__ import annotations
