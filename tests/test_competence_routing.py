@@ -162,3 +162,27 @@ def test_route_explain_shows_the_task_kind_and_competence(tmp_path: Path) -> Non
     data = json.loads(coded.stdout)
     assert data["tier"] == "deepseek" and data["task_kind"] == "code_write"
     assert "your floor for code_write is deepseek" in data["reason"]
+
+
+def test_with_the_embedded_model_what_auto_keeps_local_is_right_on_held_aside_data() -> None:
+    """The held-aside set with the embedded model's real answers (bench/competence_eval.py
+    --run recorded them): by difficulty alone Auto kept answers that were mostly wrong;
+    with the shipped measured profile, what it keeps local is right 9 times in 10."""
+    from rung.tiers.competence import shipped_profiles
+    from rung.tiers.local import EMBEDDED_MODEL_FILE
+
+    answers = Path(__file__).parents[1] / "bench/competence_data/heldout_local_answers.jsonl"
+    rows = [json.loads(line) for line in answers.read_text().splitlines()]
+    embedded = shipped_profiles()[EMBEDDED_MODEL_FILE]
+    assert embedded.source == "measured" and sum(embedded.counts.values()) >= 200
+
+    def kept(profiles: dict | None) -> tuple[int, int]:
+        local = [
+            r for r in rows if choose(ask(r["prompt"]), LADDER, 0.5, competence=profiles).rung == 0
+        ]
+        return len(local), sum(r["right"] for r in local)
+
+    n_before, right_before = kept(None)
+    assert n_before > 40 and right_before / n_before < 0.5  # the problem the issue names
+    n_after, right_after = kept({"local": embedded, **REMOTE})
+    assert n_after == 0 or right_after / n_after >= 0.9
