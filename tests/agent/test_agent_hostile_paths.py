@@ -87,3 +87,24 @@ async def test_plan_mode_offers_and_runs_only_reads(tmp_path: Path) -> None:
     assert edit.is_error and "plan mode" in edit.text
     run = await agent.call("run", {"command": "touch made"})
     assert run.is_error and not (root / "made").exists()
+
+
+@pytest.mark.parametrize("ripgrep", [True, False])
+async def test_a_read_deny_rule_hides_files_from_read_list_and_search(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ripgrep: bool
+) -> None:
+    import shutil
+
+    if not ripgrep:
+        monkeypatch.setattr(shutil, "which", lambda name: None)
+    root = git_project(tmp_path)
+    (root / "secrets").mkdir()
+    (root / "secrets" / "prod.env").write_text("TOKEN=canary-7f3a\n")
+    (root / "notes.txt").write_text("canary-7f3a is the test value\n")
+    agent = dispatcher(root, deny=("read:secrets/**",))
+    read = await agent.call("read", {"path": "secrets/prod.env"})
+    assert read.is_error and "canary" not in read.text
+    listed = await agent.call("list", {})
+    assert "secrets/prod.env" not in listed.text and "notes.txt" in listed.text
+    found = await agent.call("search", {"pattern": "canary-7f3a"})
+    assert found.text == "notes.txt:1:canary-7f3a is the test value"

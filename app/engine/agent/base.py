@@ -54,6 +54,9 @@ class ToolContext:
     max_run_timeout: float = 600.0  # the most a call may ask for
     allow_network: bool = False  # commands reach the network (only under the sandbox)
     output_cap: int = 64 * 1024  # bytes of a command's output the model sees
+    # Paths a `read:` deny rule forbids (relative to the root): left out of listings and
+    # search hits too, not only refused to `read`. Set by the dispatcher.
+    hidden: Callable[[str], bool] = lambda _path: False
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()

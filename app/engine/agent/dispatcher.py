@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from rung.engine.agent.base import Plan, ToolContext, ToolResult, failed
-from rung.engine.agent.permissions import Decision, Permissions, Verdict
+from rung.engine.agent.permissions import Decision, Mode, Permissions, Verdict
 from rung.engine.agent.registry import BY_NAME, ToolSpec, tools_for
 from rung.engine.agent.schema import parse_arguments, problems
 from rung.engine.safe_text import for_terminal, one_line
@@ -93,11 +93,10 @@ class Dispatcher:
         self.repeat_limit = repeat_limit
         self._last_call: str | None = None
         self._repeats = 0
+        context.hidden = permissions.read_denied
 
     def tools(self) -> tuple[ToolSpec, ...]:
         """The tools to declare to the model, in their fixed order."""
-        from rung.engine.agent.permissions import Mode
-
         return tools_for(read_only=self.permissions.mode is Mode.PLAN)
 
     def new_turn(self, turn: str) -> None:

@@ -170,6 +170,10 @@ class Permissions:
         """Every allow rule in force: the given ones, then the saved "always" ones."""
         return [*self.allow, *self._saved_rules]
 
+    def read_denied(self, relative: str) -> bool:
+        """A ``read:`` deny rule covers this path (listings and searches leave it out)."""
+        return any(r.kind is Need.READ and r.matches_path(relative) for r in self.deny)
+
     def judge(self, plan: Plan) -> Verdict:
         """Allow, deny or ask, and why."""
         if plan.need is Need.RUN:

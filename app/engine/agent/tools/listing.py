@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 from rung.engine.agent.base import Need, Plan, ToolContext, ToolResult, failed
@@ -30,8 +29,9 @@ PARAMETERS: dict[str, Any] = {
 }
 
 
-def _list(root: Path, below: str, pattern: str) -> ToolResult:
-    names, cut = list_files(root, below)
+def _list(context: ToolContext, below: str, pattern: str) -> ToolResult:
+    names, cut = list_files(context.root, below)
+    names = [n for n in names if not context.hidden(n)]
     if pattern:
         regex = glob_regex(pattern)
         names = [n for n in names if regex.match(n)]
@@ -57,7 +57,7 @@ def plan(arguments: dict[str, Any], context: ToolContext) -> Plan | ToolResult:
         return failed(f"{below} is not a folder", f"list {below}")
 
     async def execute() -> ToolResult:
-        return await asyncio.to_thread(_list, context.root, below, pattern)
+        return await asyncio.to_thread(_list, context, below, pattern)
 
     summary = f'list "{pattern}"' if pattern else f"list {below}"
     sensitive = read_sensitivity(context.root, real, below)

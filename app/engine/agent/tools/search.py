@@ -15,6 +15,7 @@ import contextlib
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,12 @@ def _finish(pattern: str, hits: list[str], more: bool, note: str = "") -> ToolRe
     return ToolResult(text + note, f'search "{quoted}" → {count}')
 
 
-async def _ripgrep(rg: str, root: Path, below: str, args: dict[str, Any]) -> ToolResult:
+_HIT_PATH = re.compile(r"^(.*?):\d+:")
+
+
+async def _ripgrep(
+    rg: str, root: Path, below: str, args: dict[str, Any], hidden: Callable[[str], bool]
+) -> ToolResult:
     pattern = args["pattern"]
     argv = [rg, "--line-number", "--no-heading", "--with-filename", "--color", "never",
             "--hidden", "--glob", "!.git", "--max-columns", str(MAX_COLUMNS),
@@ -88,7 +94,10 @@ async def _ripgrep(rg: str, root: Path, below: str, args: dict[str, Any]) -> Too
                 if len(hits) >= MAX_HITS:
                     more = True
                     break
-                hits.append(line.decode("utf-8", "replace").rstrip("\r\n").removeprefix("./"))
+                hit = line.decode("utf-8", "replace").rstrip("\r\n").removeprefix("./")
+                path = _HIT_PATH.match(hit)
+                if path is None or not hidden(path.group(1)):
+                    hits.append(hit)
             if more:
                 process.kill()
             error = (await process.stderr.read(4096)).decode("utf-8", "replace").strip()
@@ -106,7 +115,9 @@ async def _ripgrep(rg: str, root: Path, below: str, args: dict[str, Any]) -> Too
     return _finish(pattern, hits, more)
 
 
-def search_python(root: Path, below: str, args: dict[str, Any]) -> ToolResult:
+def search_python(
+    root: Path, below: str, args: dict[str, Any], hidden: Callable[[str], bool] = lambda _: False
+) -> ToolResult:
     """The fallback without ripgrep (also what the tests compare ripgrep with)."""
     pattern = args["pattern"]
     flags = re.IGNORECASE if args.get("ignore_case") else 0
@@ -121,7 +132,7 @@ def search_python(root: Path, below: str, args: dict[str, Any]) -> ToolResult:
         names, _ = list_files(root, below)
     hits: list[str] = []
     for name in names:
-        if only is not None and not only.match(name):
+        if (only is not None and not only.match(name)) or hidden(name):
             continue
         path = root / name
         try:
@@ -151,8 +162,10 @@ def plan(arguments: dict[str, Any], context: ToolContext) -> Plan | ToolResult:
 
     async def execute() -> ToolResult:
         if rg is not None:
-            return await _ripgrep(rg, context.root, below, arguments)
-        return await asyncio.to_thread(search_python, context.root, below, arguments)
+            return await _ripgrep(rg, context.root, below, arguments, context.hidden)
+        return await asyncio.to_thread(
+            search_python, context.root, below, arguments, context.hidden
+        )
 
     sensitive = read_sensitivity(context.root, real, below)
     return Plan(NEEDS, below, f'search "{pattern}"', execute, sensitive=sensitive)
