@@ -504,6 +504,26 @@ class SettingsScreen(ModalScreen["Config | None"]):
     @on(Select.Changed, "#local-model")
     def _local_model_changed(self, event: Select.Changed) -> None:
         self.query_one("#local-path-field").set_class(event.value == CUSTOM_PATH, "-shown")
+        if isinstance(event.value, str) and event.value not in (CUSTOM_PATH, ""):
+            self._offer_calibration(Path(event.value))
+
+    def _offer_calibration(self, path: Path) -> None:
+        """A model Auto has not measured is routed by a guess from its size: say so, and
+        how to measure it (tiers/competence.py)."""
+        from rung.tiers.competence import local_profile
+
+        if path == embedded_model_path() or self.config.get("local", "model_path") == str(path):
+            return
+        profile = local_profile(path, data_dir())
+        if profile.source == "measured":
+            return
+        self.notify(
+            f"Auto routes {path.name} by a {profile.note}. After saving, run "
+            "`rung calibrate` (a few minutes) so Auto knows what this model gets right.",
+            title="Calibrate the new model",
+            markup=False,
+            timeout=12,
+        )
 
     @on(Button.Pressed, "#get-model")
     def _get_model(self) -> None:
@@ -553,8 +573,13 @@ class SettingsScreen(ModalScreen["Config | None"]):
         if provider == "selfhosted":
             config.set("selfhosted", "ca_bundle", self.query_one("#ca-bundle", Input).value.strip())
             config.set("selfhosted", "verify_tls", self.query_one("#verify-tls", Checkbox).value)
+        # A URL typed here is the user's choice for this test; one shown unchanged from
+        # the config file is not: the tier then applies engine/trusted_hosts.py's rule.
+        from rung.engine.trusted_hosts import configured_url
+
+        typed_url = section.base_url if section.base_url != configured_url(config, provider) else ""
         overrides = RungOverrides(
-            tier=provider, model=section.model or None, base_url=section.base_url or None
+            tier=provider, model=section.model or None, base_url=typed_url or None
         )
         ids: list[str] = []
         try:
