@@ -108,3 +108,28 @@ async def test_a_read_deny_rule_hides_files_from_read_list_and_search(
     assert "secrets/prod.env" not in listed.text and "notes.txt" in listed.text
     found = await agent.call("search", {"pattern": "canary-7f3a"})
     assert found.text == "notes.txt:1:canary-7f3a is the test value"
+
+
+async def test_reads_are_asked_when_the_project_is_the_home_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "credentials").write_text("[default]\n")
+    monkeypatch.setenv("HOME", str(home))
+    headless = dispatcher(home)
+    result = await headless.call("read", {"path": ".aws/credentials"})
+    assert result.is_error and "not a project directory" in result.text
+
+
+async def test_an_ssh_directory_in_the_project_is_never_read(tmp_path: Path) -> None:
+    root = git_project(tmp_path)
+    (root / "deploy" / ".ssh").mkdir(parents=True)
+    (root / "deploy" / ".ssh" / "id_ed25519").write_text("PRIVATE KEY canary\n")
+    agent = dispatcher(root, ask=Asker(Answer.ONCE))
+    result = await agent.call("read", {"path": "deploy/.ssh/id_ed25519"})
+    assert result.is_error and ".ssh" in result.text and "canary" not in result.text
+    found = await agent.call("search", {"pattern": "canary"})
+    assert found.text == "No matches."
+    listed = await agent.call("list", {})
+    assert "id_ed25519" not in listed.text

@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from rung.engine.agent.base import Plan, ToolContext, ToolResult, failed
+from rung.engine.agent.paths import never_read
 from rung.engine.agent.permissions import Decision, Mode, Permissions, Verdict
 from rung.engine.agent.registry import BY_NAME, ToolSpec, tools_for
 from rung.engine.agent.schema import parse_arguments, problems
@@ -93,7 +94,7 @@ class Dispatcher:
         self.repeat_limit = repeat_limit
         self._last_call: str | None = None
         self._repeats = 0
-        context.hidden = permissions.read_denied
+        context.hidden = lambda path: permissions.read_denied(path) or never_read(path)
 
     def tools(self) -> tuple[ToolSpec, ...]:
         """The tools to declare to the model, in their fixed order."""

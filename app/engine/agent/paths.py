@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rung.engine.edits.paths import MAX_NAME, unreadable_character
-from rung.engine.edits.policy import refusal, runs_code
+from rung.engine.edits.policy import not_a_project, refusal, runs_code
 
 
 class OutsideError(ValueError):
@@ -36,7 +36,15 @@ def confine(root: Path, name: str) -> tuple[Path, str]:
     if real != root and root not in real.parents:
         raise OutsideError(f"{cleaned} is outside the project {root}; refused")
     relative = real.relative_to(root).as_posix() if real != root else "."
+    refused = refusal(real, root)
+    if refused:  # Rung's own directories (keys, history), an .ssh directory
+        raise OutsideError(f"{cleaned}: {refused}; refused")
     return real, relative
+
+
+def never_read(relative: str) -> bool:
+    """Left out of listings and search hits whatever the rules: an ``.ssh`` directory."""
+    return any(part.casefold() == ".ssh" for part in relative.split("/"))
 
 
 def in_git_dir(relative: str) -> bool:
@@ -45,12 +53,12 @@ def in_git_dir(relative: str) -> bool:
 
 
 def read_sensitivity(root: Path, real: Path, relative: str) -> str | None:
-    """Why reading needs a per-call yes: ``.git`` internals, Rung's own or ``.ssh`` files."""
+    """Why reading needs a per-call yes: ``.git`` internals (its config can hold
+    credentials), or a "project" that is the home directory or ``/``."""
     if in_git_dir(relative):
         return "it is inside .git (hooks, config and credentials)"
-    refused = refusal(real, root)
-    if refused and "outside the project" not in refused:
-        return refused
+    if not_a_project(root):
+        return f"{root} is not a project directory (home or /): every read is asked"
     return None
 
 

@@ -22,6 +22,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,10 +85,10 @@ def _probe() -> Probe:
     if found is None:
         return Probe(None, "bubblewrap (bwrap) is not installed")
     candidate = Sandbox(found)
-    here = Path.cwd().resolve() if Path.cwd().exists() else Path("/")
-    argv = candidate.wrap(["true"], here)
     try:
-        done = subprocess.run(argv, capture_output=True, timeout=PROBE_TIMEOUT, check=False)
+        with tempfile.TemporaryDirectory(prefix="rung-probe-") as here:
+            argv = candidate.wrap(["true"], Path(here).resolve())
+            done = subprocess.run(argv, capture_output=True, timeout=PROBE_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Probe(None, f"bubblewrap does not start ({exc})")
     if done.returncode != 0:
