@@ -327,3 +327,65 @@ def test_awaiting_a_model_load_does_not_hold_back_the_end_of_the_event_loop() ->
     finally:
         tier.close()  # joined: this process goes on
     assert tier.ready, tier.load_error
+
+
+def test_ctrl_q_right_after_start_leaves_cleanly_while_the_model_loads(tmp_path) -> None:
+    """The real `rung` in a pseudo-terminal, quit at its first frame (the local model
+    still loading): the process ends at once, status 0, the terminal given back (the
+    alternate screen left), no traceback and no crash log."""
+    import fcntl
+    import os
+    import select
+    import struct
+    import subprocess
+    import sys
+    import termios
+    import time
+
+    from tests.conftest import subprocess_env
+
+    env = subprocess_env(tmp_path, TERM="xterm-256color")
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rung"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+    os.close(slave)
+    out, quit_at = b"", None
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if select.select([master], [], [], 0.05)[0]:
+                try:
+                    out += os.read(master, 65536)
+                except OSError:
+                    break
+            if quit_at is None and b"Ask anything" in out:
+                os.write(master, b"\x11")  # Ctrl+Q
+                quit_at = time.monotonic()
+        assert quit_at is not None, out[-500:]
+        assert proc.wait(timeout=30) == 0
+        took = time.monotonic() - quit_at
+        while select.select([master], [], [], 0.2)[0]:  # what it wrote last
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert b"\x1b[?1049l" in out  # the alternate screen was left: the terminal is back
+    assert b"Traceback" not in out and b"Segmentation" not in out
+    crash = tmp_path / "data" / "rung" / "crash.log"
+    assert not crash.exists() or crash.stat().st_size == 0
+    assert took < 10, took
