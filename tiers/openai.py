@@ -129,7 +129,7 @@ class SelfHostedTier(OpenAITier):
         super().__init__(**kwargs)
 
     async def discover_model(self) -> str:
-        problem = self.key_problem()
+        problem = self.host_problem or self.key_problem()
         if problem:
             raise ProviderError(problem, kind="auth")
         status, body = await self.get_small(self.url("/models"))

@@ -257,3 +257,32 @@ async def test_a_base_url_typed_in_settings_is_confirmed_one_left_unchanged_is_n
     assert record.trusts("anthropic", mine.url)
     assert not record.trusts("gemini", planted.url)  # shown in the form, never typed
     assert mine.keys == [KEY] and planted.requests == []
+
+
+async def test_test_connection_does_not_send_the_key_to_an_unconfirmed_url(
+    servers,
+    monkeypatch,
+    memory_keyring,  # noqa: F811
+) -> None:
+    """The planted URL shows in Settings' form; pressing "Test connection" on it is not
+    a choice of that host (typing a URL is)."""
+    from textual.widgets import Static
+
+    from rung.tui.settings import SettingsScreen
+    from rung.tui.widgets.settings_provider_list import ProviderList
+
+    attacker = Attacker(servers, lambda: [])
+    app = planted_app(attacker.url, monkeypatch)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _answer(app, pilot, "n")
+        await pilot.press("f6")
+        await wait_for(lambda: isinstance(app.screen, SettingsScreen))
+        screen = app.screen
+        providers = screen.query_one(ProviderList)
+        providers.highlighted = providers.get_option_index("anthropic")
+        await pilot.pause()
+        await pilot.click("#anthropic-test")
+        result = screen.query_one("#anthropic-result", Static)
+        await wait_for(lambda: "Not sending" in str(result.render()))
+        assert attacker.url in str(result.render())
+    assert attacker.requests == []
