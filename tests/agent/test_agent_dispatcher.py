@@ -95,3 +95,29 @@ def test_project_instructions_are_read_bounded_and_never_through_a_link_out(
     assert "SECRET" not in text
     assert "cut at 2000 characters" in text
     assert len(text) < 2300
+
+
+async def test_a_failing_test_run_is_summed_up_and_its_output_fed_back(tmp_path: Path) -> None:
+    import sys
+
+    from tests.agent.helpers import sandbox_or_none
+
+    root = git_project(tmp_path)
+    (root / "test_calc.py").write_text(
+        "from src.calc import add\n\ndef test_add():\n    assert add(2, 3) == 5\n\n"
+        "def test_zero():\n    assert add(0, 0) == 0\n"
+    )
+    sandbox = sandbox_or_none()
+    # Allowed by a rule under the sandbox; asked (and allowed once) without one.
+    agent = dispatcher(root, sandbox=sandbox, allow=(f"run:{sys.executable} -m pytest *",),
+                       ask=None if sandbox else Asker(Answer.ONCE))  # fmt: skip
+    command = f"{sys.executable} -m pytest -q -p no:cacheprovider test_calc.py"
+    failing = await agent.call("run", {"command": command})
+    assert failing.summary.endswith("→ exit 1, 1 failed"), failing.summary
+    assert "assert -1 == 5" in failing.text  # the test output is fed back
+    agent.permissions.mode = Mode.ACCEPT_EDITS
+    fixed = await agent.call("edit", {"path": "src/calc.py", "old_string": "a - b",
+                                      "new_string": "a + b"})  # fmt: skip
+    assert not fixed.is_error
+    passing = await agent.call("run", {"command": command})
+    assert passing.summary.endswith("→ exit 0, 2 passed"), passing.summary

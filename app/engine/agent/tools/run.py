@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rung.engine.agent.base import Need, Plan, ToolContext, ToolResult, failed
@@ -25,6 +26,23 @@ PARAMETERS: dict[str, Any] = {
     "required": ["command"],
     "additionalProperties": False,
 }
+
+
+# A test runner's totals line (pytest: "3 failed, 12 passed in 0.42s"), for the summary.
+_TOTALS = re.compile(r"^[=\s]*((?:\d+ (?:failed|passed|errors?|skipped)[, ]*)+) in [\d.]+s", re.M)
+
+
+def outcome(output: str) -> str:
+    """``3 failed`` (or ``12 passed``) from the last totals line in ``output``, or ""."""
+    found = _TOTALS.findall(output[-4096:])
+    if not found:
+        return ""
+    counts = dict((name.rstrip("s") if name.startswith("error") else name, number)
+                  for number, name in re.findall(r"(\d+) (\w+)", found[-1]))  # fmt: skip
+    bad = [f"{counts[k]} {k}" for k in ("failed", "error") if k in counts]
+    if bad:
+        return ", ".join(bad)
+    return f"{counts['passed']} passed" if "passed" in counts else ""
 
 
 def _short(command: str, limit: int = 60) -> str:
@@ -55,7 +73,8 @@ def plan(arguments: dict[str, Any], context: ToolContext) -> Plan | ToolResult:
             summary = f"run {shown} → timed out"
         else:
             status = f"exit code {done.exit_code}"
-            summary = f"run {shown} → exit {done.exit_code}"
+            totals = outcome(done.output)
+            summary = f"run {shown} → exit {done.exit_code}" + (f", {totals}" if totals else "")
         text = f"[{status}; {done.total_bytes} bytes of output]\n{done.output}"
         return ToolResult(text, summary, is_error=done.timed_out)
 
