@@ -216,3 +216,23 @@ async def test_old_messages_are_shelved_as_text_and_come_back_on_scroll_up(
         await one_turn(messages, 7)
         await wait_for(lambda: len(messages.query_children(MessageItem)) <= 8)
         assert messages.earlier_count == 17 - len(messages.query_children(MessageItem))
+
+
+async def test_a_key_split_between_two_flushes_is_masked_on_screen() -> None:
+    """Each flush used to be sanitised alone: a key whose halves arrived in two flushes
+    matched no key pattern in either and reached the screen whole."""
+    key = "sk-proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z" * 2
+    item = MessageItem("assistant")
+    app = Conversation(item)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await item.append(f"Your key is {key[:20]}")
+        await pilot.pause(messages_module.FLUSH_MIN_S * 3)
+        await item.append(f"{key[20:]} and then\x1b]0;")
+        await pilot.pause(messages_module.FLUSH_MIN_S * 3)
+        await item.append("pwned\x07 the end.")
+        await item.finish("done")
+        await pilot.pause()
+        shown = item.shown_source + visible_text(app)
+        assert key[:12] not in shown and key[-12:] not in shown
+        assert "\x1b" not in item.shown_source and "the end." in item.shown_source
+        assert item.text.startswith(f"Your key is {key}")  # stored as received

@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
-from rung.engine.safe_text import for_terminal
+from rung.engine.safe_text import StreamSanitizer, for_terminal
 from rung.tui import gc_pause
 from rung.tui.widgets.md_parts import PartCutter
 
@@ -108,6 +108,8 @@ class MessageItem(Widget):
         self._meta_text = for_terminal(meta)
         self._note = note
         self._cutter = PartCutter()
+        # Across flushes: a key or an escape sequence split between two is still caught.
+        self._sanitizer = StreamSanitizer()
         self._parked_width = 0
         self._holding_gc = False
         self._typed_at = 0.0
@@ -236,15 +238,18 @@ class MessageItem(Widget):
             self._flush_timer.stop()
             self._flush_timer = None
 
-    async def _flush(self) -> None:
+    async def _flush(self, last: bool = False) -> None:
         # One write at a time: Markdown.append reads the view's source before it takes
         # its own lock, so two in flight would parse overlapping text.
         async with self._writing:
-            if not self._pending:
+            if not self._pending and not last:
                 return
-            # Sanitized as one piece: an escape sequence split across tokens is still caught.
-            text = for_terminal("".join(self._pending))
+            text = self._sanitizer.feed("".join(self._pending))
+            if last:
+                text += self._sanitizer.end()
             self._pending.clear()
+            if not text:
+                return
             self._flushed_at = time.monotonic()
             self._pacer.flushed()
             first, *parts = self._cutter.feed(text)
@@ -260,7 +265,7 @@ class MessageItem(Widget):
         re-render would collapse the content for a frame and yank a reader who scrolled
         up back to the bottom."""
         self._stop_flush_timer()
-        await self._flush()
+        await self._flush(last=True)
         # The start of a last line, if it was held back (md_parts), then the note.
         tail = self._cutter.end() + (f"\n\n*{for_terminal(note)}*" if note else "")
         if tail:
