@@ -37,21 +37,16 @@ import math
 import re
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .base import ChatRequest, Usage
-from .budget import PAID_KINDS
+from .base import ChatRequest
 from .competence import Gate, Profile, gate
 from .pricing import format_usd
 from .route_cost import (
-    OUTPUT_ROOM,
     RouteContext,
-    continuity_bar,
-    expected_cost,
-    local_wait_s,
     next_usage,
     output_tokens,
     prompt_tokens,
@@ -59,8 +54,9 @@ from .route_cost import (
     warm_tokens,
 )
 
-# The hand-written signals live in router_features; `features` and `score` are read
-# from here too (tests, bench, lessons).
+# Staying/moving costs live in route_rungs; the hand-written signals in router_features
+# (`features` and `score` are read from here too: tests, bench, lessons).
+from .route_rungs import continuity, fitting, passed_over, rung_cost, warm_choice
 from .router_features import Features, _instruction, features, score
 from .task_kind import task_kind
 
@@ -421,7 +417,7 @@ def _route(
         help_ = _explain(primary, shapes, True)
         wants = f" (a bigger model would help: {help_})" if value >= 0.5 else ""
         return decided(0, f"{ladder[0].name}: the only rung on the ladder{wants}")
-    fitted = [_fitting(rung, tokens) for rung in ladder]
+    fitted = [fitting(rung, tokens) for rung in ladder]
     picked = _nearest_usable(fitted, target)
     if picked is None:
         # Nothing else can answer: the local model trims old turns rather than fail.
@@ -432,14 +428,14 @@ def _route(
     # The reason names the rung that answers first. "chose" marks a climb the router
     # made; a move forced by a skipped rung says so instead of reading as a choice.
     name, skipped = ladder[picked].name, _skipped(fitted[target])
-    cache = _warm(request, fitted, target, picked, tokens, context)
+    cache = warm_choice(request, fitted, target, picked, tokens, context)
     if cache is not None and cache[2] < cache[3]:
         last, warm, stay, move = cache
         ratio = f"{move / stay:.1f}x" if stay else format_usd(move, True)
         reason = (f"kept on {ladder[last].name}: {tokens_text(warm)} tokens cached; "
                   f"moving to {name} would cost {ratio}")  # fmt: skip
         return decided(last, reason + (f"; {skipped}" if picked != target else ""))
-    kept = _continuity(request, fitted, picked, tokens, context)
+    kept = continuity(request, fitted, picked, tokens, context)
     if kept is not None:
         last, saving, need, wait = kept
         took = f" and take ~{wait:.0f} s" if wait is not None else ""
@@ -457,7 +453,7 @@ def _route(
         note = (f"staying on {ladder[last].name} ({tokens_text(warm)} tokens cached) would "
                 f"have cost {format_usd(stay, True)}")  # fmt: skip
     else:
-        note = _passed_over(request, fitted, target, picked, tokens, context)
+        note = passed_over(request, fitted, target, picked, tokens, context)
     return decided(picked, f"{reason}; {note}" if note else reason)
 
 
@@ -482,7 +478,7 @@ def explain(
         if warm:
             cached[rung.name] = warm
         if context is not None and context.prices is not None:
-            costs[rung.name] = _cost(rung, next_usage(rung.provider, trace.tokens, out, warm),
+            costs[rung.name] = rung_cost(rung, next_usage(rung.provider, trace.tokens, out, warm),
                                      context)  # fmt: skip
     return Explanation(
         decision,
@@ -527,104 +523,6 @@ def _learned_why(hits: list[Hit], climbing: bool) -> str:
         return f"you escalated {n} similar question{s}"
     rungs = "/".join(dict.fromkeys(h.lesson.rung for h in hits))
     return f"you kept {n} answer{s} to similar questions on {rungs}"
-
-
-def _fitting(rung: Rung, tokens: int) -> Rung:
-    """The rung, marked unusable when the conversation no longer fits its context."""
-    if rung.usable and rung.n_ctx and tokens + OUTPUT_ROOM > rung.n_ctx:
-        why = f"~{tokens_text(tokens)} tokens, over its {rung.n_ctx:,}-token context"
-        return replace(rung, usable=False, why_not=why)
-    return rung
-
-
-def _cost(rung: Rung, usage: Usage, context: RouteContext) -> Decimal | None:
-    assert context.prices is not None
-    return expected_cost(rung.kind, rung.provider, rung.model, usage, context.prices,
-                         context.when)  # fmt: skip
-
-
-def _warm(
-    request: ChatRequest,
-    fitted: list[Rung],
-    target: int,
-    picked: int,
-    tokens: int,
-    context: RouteContext | None,
-) -> tuple[int, int, Decimal, Decimal] | None:
-    """(rung, tokens cached, cost there, cost on ``picked``) when the rung that answered
-    last is able, above ``picked`` and warm, and both costs are known."""
-    if context is None or context.prices is None or picked < target:
-        return None
-    last = next((i for i, r in enumerate(fitted) if r.name == context.last_tier), None)
-    if last is None or last <= picked or not fitted[last].usable:
-        return None
-    here, there = fitted[last], fitted[picked]
-    warm = min(warm_tokens(here.name, here.provider, context), tokens)
-    if not warm:
-        return None
-    out = output_tokens(request, context)
-    stay = _cost(here, next_usage(here.provider, tokens, out, warm), context)
-    move = _cost(there, next_usage(there.provider, tokens, out, 0), context)
-    if stay is None or move is None:
-        return None
-    return last, warm, stay, move
-
-
-def _continuity(
-    request: ChatRequest,
-    fitted: list[Rung],
-    picked: int,
-    tokens: int,
-    context: RouteContext | None,
-) -> tuple[int, Decimal, Decimal, float | None] | None:
-    """(the paid rung that answered last, the saving, the saving needed, the local wait)
-    when dropping the conversation from it to the local model saves too little."""
-    if context is None or context.prices is None or context.min_saving_usd is None:
-        return None
-    if fitted[picked].kind != "local":
-        return None
-    last = next((i for i, r in enumerate(fitted) if r.name == context.last_tier), None)
-    if last is None or last <= picked or not fitted[last].usable:
-        return None
-    here = fitted[last]
-    if here.kind not in PAID_KINDS:
-        return None
-    out = output_tokens(request, context)
-    warm = min(warm_tokens(here.name, here.provider, context), tokens)
-    stay = _cost(here, next_usage(here.provider, tokens, out, warm), context)
-    move = _cost(fitted[picked], next_usage("", tokens, out, 0), context)
-    if stay is None or move is None:
-        return None
-    wait = local_wait_s(tokens, out, context)
-    need = continuity_bar(context.min_saving_usd, wait)
-    saving = stay - move
-    return (last, saving, need, wait) if saving < need else None
-
-
-def _passed_over(
-    request: ChatRequest,
-    fitted: list[Rung],
-    target: int,
-    picked: int,
-    tokens: int,
-    context: RouteContext | None,
-) -> str:
-    """What the nearest cheaper rung would have cost, when the router climbed past it
-    to a paid rung ("local would have been free", "deepseek would have cost ~$0.0004")."""
-    if context is None or context.prices is None or fitted[picked].kind not in PAID_KINDS:
-        return ""
-    below = next((i for i in range(min(target, picked) - 1, -1, -1) if fitted[i].usable), None)
-    if below is None:
-        return ""
-    rung = fitted[below]
-    warm = min(warm_tokens(rung.name, rung.provider, context), tokens)
-    cost = _cost(rung, next_usage(rung.provider, tokens, output_tokens(request, context), warm),
-                 context)  # fmt: skip
-    if cost is None:
-        return ""
-    if cost == 0:
-        return f"{rung.name} would have been free"
-    return f"{rung.name} would have cost {format_usd(cost, True)}"
 
 
 def _nearest_usable(ladder: list[Rung], target: int) -> int | None:
