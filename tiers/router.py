@@ -16,13 +16,18 @@ rate limiter." is short and hard; translating a paragraph is long and easy. Two 
   Its probability is the score; if the file is missing or unreadable, the hand
   weights alone give the score, as before the model existed.
 
-Two more inputs, both optional and both passed in (the router does no I/O):
+More inputs, all optional and all passed in (the router does no I/O):
 
 - what this user taught it (tiers/lessons.py): their escalations and kept answers move
   similar questions, and only those, up or down the ladder;
 - the conversation's state (tiers/route_cost.py): a rung the conversation no longer
   fits is skipped, a rung holding it in a warm prompt cache is kept when moving would
-  cost more, and a climb to a paid rung names what the rung passed over would cost.
+  cost more, and a climb to a paid rung names what the rung passed over would cost
+  (tiers/route_rungs.py), and a warm paid conversation is not dropped to the local
+  model to save less than a setting;
+- what each rung's *model* can do (tiers/competence.py): P(right | task kind); the
+  decision climbs past a rung whose model misses the quality dial's bar for this kind
+  of task, and past the user's per-kind floors.
 
 Every decision keeps what pushed it, so its reason fits on one line.
 """
