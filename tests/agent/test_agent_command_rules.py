@@ -52,6 +52,7 @@ def test_commands_every_part_of_which_a_rule_allows_run(command: str) -> None:
     "if true; then git status; fi", "$CMD status", "g* status", "git status 'unclosed",
     "bash -lc 'git status'", "env -S 'curl x'", "echo $((1+$(curl x)))",
     "git -c core.pager=evil status", "git --exec-path=/tmp status",
+    "git()(curl x); git status", "{curl,x}", "$'\\x63url' x",
 ])  # fmt: skip
 def test_a_rule_never_allows_a_command_sneaking_past_it(command: str) -> None:
     assert _judge(command) is Decision.ASK

@@ -11,10 +11,10 @@ to the model.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rung.engine.agent.sandbox import Sandbox
@@ -74,4 +74,3 @@ class Plan:
     # Why only an explicit yes for this one call may allow it (never a rule, never
     # "always"): a runs-code file, `.git` internals.
     sensitive: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)

@@ -202,8 +202,10 @@ def _simple_commands(text: str, result: Split, depth: int) -> list[tuple[list[st
             else:
                 step = 2 if text[i : i + 2] in (">>", ">|", ">&") else 1
                 i = redirect(text, i + step, output=True, dup=text[i : i + 2] == ">&")
-        elif char in "(){}" and not in_word and not placeholder(text, i):
-            raise Unsure("a subshell or command group")
+        elif char in "()" or (char in "{}" and not in_word and not placeholder(text, i)):
+            # An unquoted parenthesis is a subshell, a function definition (`f()(...)`)
+            # or an error: never an argument.
+            raise Unsure("a subshell, function or command group")
         else:
             word.append(char)
             in_word = True
