@@ -70,3 +70,19 @@ def test_a_labelled_file_without_kinds_is_named_by_line(tmp_path: Path) -> None:
     assert "line 2: kind must be one of" in result.stderr
     assert "Traceback" not in result.stderr
     assert profiles(tmp_path) == []
+
+
+def test_a_rung_that_cannot_answer_stores_no_zeros(tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
+    no_key = rung(tmp_path, "calibrate", "--rung", "deepseek", "--limit", "2")
+    assert no_key.returncode == 1
+    assert "rung calibrate: deepseek cannot answer: no API key" in no_key.stderr
+    config = tmp_path / "config" / "rung" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f'[selfhosted]\nbase_url = "http://127.0.0.1:{free_port()}/v1"\n')
+    down = rung(tmp_path, "calibrate", "--rung", "selfhosted", "--limit", "2")
+    assert down.returncode == 1
+    assert "rung calibrate: selfhosted failed: " in down.stderr
+    assert "nothing stored" in down.stderr and "Traceback" not in down.stderr
+    assert profiles(tmp_path) == []  # a rung that never answered is not "0% right"

@@ -76,6 +76,10 @@ def passed(checks: tuple[Check, ...], text: str) -> bool:
     return all(run_check(check, cell).passed for check in checks)
 
 
+class AnswerFailed(Exception):
+    """The rung gave no answer (no key, server down, an error): a zero would be a lie."""
+
+
 async def answer(tier: Tier, prompt: str, max_tokens: int) -> str:
     request = ChatRequest(messages=(Message("user", prompt),), max_tokens=max_tokens,
                           temperature=0.0)  # fmt: skip
@@ -86,6 +90,8 @@ async def answer(tier: Tier, prompt: str, max_tokens: int) -> str:
             reply.observe(event)
 
     await asyncio.wait_for(read(), ANSWER_TIMEOUT_S)
+    if reply.failed is not None:
+        raise AnswerFailed(reply.failed.message)
     return reply.text
 
 
@@ -131,8 +137,9 @@ def run_calibrate(args: argparse.Namespace, config: Config) -> int:
     path = getattr(tier, "model_path", None)
     if name == "local":
         tier.wait_loaded()  # type: ignore[attr-defined]
-    if not tier.ready:
-        print(f"rung calibrate: {name} cannot answer: {tier.unusable_reason()}", file=sys.stderr)
+    why_not = tier.unusable_reason or (None if tier.ready else "not ready")
+    if why_not:
+        print(f"rung calibrate: {name} cannot answer: {one_line(why_not)}", file=sys.stderr)
         return 1
     key = model_key(path) if isinstance(path, Path) else remote_key(name, tier.model)
     model = path.name if isinstance(path, Path) else f"{name}/{tier.model}"
@@ -163,6 +170,10 @@ def run_calibrate(args: argparse.Namespace, config: Config) -> int:
         print("\nrung calibrate: interrupted; nothing stored (the last profile stays).",
               file=sys.stderr)  # fmt: skip
         return 130
+    except AnswerFailed as exc:
+        print(f"rung calibrate: {name} failed: {one_line(str(exc)).rstrip('.')}; nothing stored.",
+              file=sys.stderr)  # fmt: skip
+        return 1
     finally:
         closer = getattr(tier, "close", None)
         if callable(closer):
