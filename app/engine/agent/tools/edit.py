@@ -45,7 +45,8 @@ def replaced(text: str, old: str, new: str, relative: str) -> str:
     if count == 1:
         return text.replace(old, new, 1)
     if count > 1:
-        starts, at = [], text.find(old)
+        starts: list[int] = []
+        at = text.find(old)
         while at != -1 and len(starts) < 20:
             starts.append(_line_of(text, at))
             at = text.find(old, at + 1)
