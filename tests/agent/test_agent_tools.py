@@ -122,3 +122,14 @@ def test_the_tools_are_declared_in_a_fixed_order_with_schemas() -> None:
     for tool in TOOLS:
         assert tool.parameters["type"] == "object" and tool.description
         json.dumps(tool.parameters)  # plain JSON for every wire format
+
+
+def test_the_python_fallback_is_not_slowed_by_a_huge_minified_line(tmp_path: Path) -> None:
+    import time
+
+    root = git_project(tmp_path)
+    (root / "bundle.min.js").write_text("var a=1;" * 400_000 + "\n")  # one 3.2 MB line
+    started = time.monotonic()
+    found = search_python(root, ".", {"pattern": "a.*b.*c.*zzz"})
+    assert time.monotonic() - started < 5
+    assert found.summary == 'search "a.*b.*c.*zzz" → 0 hits'

@@ -30,6 +30,7 @@ NEEDS = Need.READ
 MAX_HITS = 200
 MAX_COLUMNS = 300
 MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_MATCH_CHARS = 4096  # of a line, in the Python fallback
 RG_TIMEOUT = 60.0
 DESCRIPTION = (
     "Search the project's text files for a regular expression (Rust/PCRE-like syntax; set "
@@ -144,7 +145,9 @@ def search_python(
         if b"\0" in raw[:SNIFF_BYTES]:
             continue
         for number, line in enumerate(raw.decode("utf-8", "replace").splitlines(), 1):
-            if regex.search(line):
+            # Matched within the first MAX_MATCH_CHARS: a minified megabyte line would
+            # make a pattern like `.*a.*b` quadratic.
+            if regex.search(line, 0, MAX_MATCH_CHARS):
                 if len(hits) >= MAX_HITS:
                     return _finish(pattern, hits, True)
                 shown = line if len(line) <= MAX_COLUMNS else line[:MAX_COLUMNS] + " [cut]"

@@ -1,0 +1,66 @@
+"""What the agent loop tells its views, besides the tier's own events (TextDelta, Usage,
+Notice, Finished, Failed, which pass through unchanged within each step).
+
+One family, like the conversation engine's: a view matches on the types it shows and
+ignores the rest. Every text here that came from outside Rung (a summary, a tool's
+output) was sanitised by the dispatcher; the model's text is sanitised by the view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from rung.tiers.base import Usage
+
+
+@dataclass(frozen=True)
+class StepStarted:
+    """A request goes out: step ``step`` (1-based) of the turn, on rung ``rung``."""
+
+    step: int
+    rung: str
+    model: str
+
+
+@dataclass(frozen=True)
+class ToolCallStarted:
+    call_id: str
+    tool: str
+    summary: str  # the call as the model asked it (its name and raw arguments, one line)
+
+
+@dataclass(frozen=True)
+class ToolCallFinished:
+    call_id: str
+    tool: str
+    summary: str  # one line: `read app/x.py 1-120`, `run pytest -q → exit 1, 3 failed`
+    is_error: bool
+    text: str  # what the model is told (sanitised and bounded by the dispatcher)
+
+
+@dataclass(frozen=True)
+class StepPriced:
+    """A step ended and was priced and recorded; ``cost`` None: its price is unknown."""
+
+    step: int
+    rung: str
+    model: str
+    cost: Decimal | None
+    usage: Usage
+    estimated: bool
+    finish_reason: str
+
+
+@dataclass(frozen=True)
+class AgentDone:
+    """The turn is over. ``reason``: "answered" (a reply without calls), "max_steps",
+    "failed" (a step failed: ``message`` says how), "cancelled", "budget"."""
+
+    reason: str
+    steps: int
+    cost: Decimal | None  # None when a step's price is unknown
+    message: str = ""
+
+
+AgentEvent = StepStarted | ToolCallStarted | ToolCallFinished | StepPriced | AgentDone
