@@ -79,6 +79,7 @@ async def test_edit_needs_a_unique_match_and_keeps_crlf(tmp_path: Path) -> None:
                                      "new_string": "a = 2\nb = 1\nc = 3"})  # fmt: skip
     assert not done.is_error, done.text
     assert done.files_changed == ("win.py",)
+    assert done.text.startswith("Edited win.py:\n--- a/win.py")
     assert done.summary == "edit win.py (+2 −1)"
     assert (root / "win.py").read_bytes() == b"a = 2\r\nb = 1\r\nc = 3\r\nb = 1\r\n"
 

@@ -84,6 +84,6 @@ def plan(arguments: dict[str, Any], context: ToolContext) -> Plan | ToolResult:
 
     async def execute() -> ToolResult:
         return await record(context, aim, data, f"edit {aim.relative}", summary,
-                            f"Edited {aim.relative}.")  # fmt: skip
+                            f"Edited {aim.relative}:\n{shown}")  # fmt: skip
 
     return Plan(NEEDS, aim.relative, summary, execute, detail=shown, sensitive=aim.sensitive)
