@@ -115,3 +115,19 @@ async def test_headless_denies_and_says_so_without_running(tmp_path: Path) -> No
     assert result.is_error
     assert "nobody can be asked" in result.text and "run:touch made" in result.text
     assert not (root / "made").exists()
+
+
+async def test_an_always_rule_that_cannot_be_saved_holds_for_the_session_and_is_said(
+    tmp_path: Path,
+) -> None:
+    root = git_project(tmp_path)
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the data directory should be")
+    asker = Asker(Answer.ALWAYS)
+    agent = dispatcher(root, ask=asker, sandboxed=True)
+    agent.permissions.saved = SavedRules(blocked, root)
+    first = await agent.call("run", {"command": "git status --short"})
+    assert "exit 0" in first.summary
+    assert agent.notices and "could not be saved" in agent.notices[0]
+    again = await agent.call("run", {"command": "git status --short"})
+    assert "exit 0" in again.summary and len(asker.asked) == 1  # not asked twice

@@ -94,6 +94,7 @@ class Dispatcher:
         self.repeat_limit = repeat_limit
         self._last_call: str | None = None
         self._repeats = 0
+        self.notices: list[str] = []  # for the view to show once (e.g. a rule not saved)
         context.hidden = lambda path: permissions.read_denied(path) or never_read(path)
 
     def tools(self) -> tuple[ToolSpec, ...]:
@@ -176,10 +177,16 @@ class Dispatcher:
             one_line(verdict.reason),
             verdict.always,
         )
-        answer = await self.ask(request)
+        try:
+            answer = await self.ask(request)
+        except Exception as exc:  # the view failed to ask: nobody said yes
+            return failed(f"Denied: {plan.summary} (asking failed: {exc}). It was not run.",
+                          f"{plan.summary} → denied")  # fmt: skip
         if answer is Answer.DENY:
             return failed(f"The user denied: {plan.summary}. It was not run.",
                           f"{plan.summary} → denied by you")  # fmt: skip
         if answer is Answer.ALWAYS and verdict.always:
-            self.permissions.remember(verdict.always)
+            problem = self.permissions.remember(verdict.always)
+            if problem:
+                self.notices.append(problem)
         return None

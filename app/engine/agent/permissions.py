@@ -159,12 +159,21 @@ class Permissions:
     def __post_init__(self) -> None:
         self._saved_rules: list[Rule] = self.saved.load() if self.saved else []
 
-    def remember(self, texts: Sequence[str]) -> None:
-        """Save "always allow" rules for this project (and use them from now on)."""
+    def remember(self, texts: Sequence[str]) -> str | None:
+        """Use "always allow" rules from now on and save them for this project; what went
+        wrong saving them (they still hold for this session), or None."""
         rules, _ = parse_rules(texts)
         self._saved_rules.extend(rules)
-        if self.saved is not None:
+        if self.saved is None:
+            return None
+        try:
             self.saved.add([str(r) for r in rules])
+        except OSError as exc:
+            return (
+                f"The rule {', '.join(map(str, rules))} holds for this session but could "
+                f"not be saved in {self.saved.path} ({exc.strerror or exc})."
+            )
+        return None
 
     def allows(self) -> list[Rule]:
         """Every allow rule in force: the given ones, then the saved "always" ones."""
