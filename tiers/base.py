@@ -8,21 +8,88 @@ Token counts follow one convention everywhere (the one genai-prices uses):
 ``input_tokens`` is the whole prompt, and ``cached_input_tokens`` and
 ``cache_write_tokens`` are parts of it. Providers that report cache tokens
 separately (Anthropic) are normalised by their tier.
+
+Tool calling (the agent) is provider-neutral here: a request offers ``ToolSpec``s, a
+reply yields one ``ToolCallReady`` per COMPLETE call (never a half one: a stream cut
+mid-call ends in ``Failed``) and ends with ``Finished("tool_calls")``. The transcript is
+``Message``s: an assistant message carries its ``tool_calls`` and the provider-private
+parts (``PrivatePart``: Anthropic thinking blocks with their signature, Gemini thought
+signatures) tagged with the provider and model that made them; a "tool" message carries
+one call's result. Each dialect renders this transcript itself (tiers/transcript.py):
+its own private parts unchanged, foreign ones dropped, ids remapped where a dialect
+needs its own shape. ``Reply.assistant_message()`` folds a reply into the message the
+next step sends back.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool offered to the model: ``parameters`` is the JSON Schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One complete call the model asked for.
+
+    ``arguments`` is the raw JSON TEXT the model sent, possibly malformed (the dispatcher
+    tells the model so; nothing crashes on it). ``origin`` is the dialect that issued
+    ``id`` ("openai", "anthropic", "gemini", "text"): another dialect remaps the id to its
+    own shape when it renders the transcript. ``private`` holds provider-only parts bound
+    to this call (Gemini's thoughtSignature on a functionCall part).
+    """
+
+    id: str
+    name: str
+    arguments: str
+    origin: str = ""
+    private: tuple[PrivatePart, ...] = ()
+
+
+@dataclass(frozen=True)
+class PrivatePart:
+    """An opaque part of a reply that only its own provider understands and that must go
+    back to it unchanged (an Anthropic thinking block with its signature, a Gemini
+    thoughtSignature). ``data`` is the part's JSON text as the provider sent it (the
+    tier that made it decodes it; others drop it). ``provider`` is the dialect
+    ("anthropic", "gemini"), ``model`` the model that made it."""
+
+    provider: str
+    model: str
+    kind: str  # "thinking", "redacted_thinking", "thought_signature"
+    data: str
 
 
 @dataclass(frozen=True)
 class Message:
+    """One message of a conversation or agent transcript.
+
+    - "assistant": ``content`` is its text; ``tool_calls`` the calls it made, in order;
+      ``private`` its provider-private parts (rendered before the text and calls).
+    - "tool": the result of one call: ``tool_call_id`` (the ToolCall's id), ``name`` (the
+      tool), ``is_error`` and the result text as ``content``. Consecutive tool messages
+      are the results of one assistant message's calls.
+    """
+
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str = ""
+    name: str = ""
+    is_error: bool = False
+    private: tuple[PrivatePart, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -34,6 +101,9 @@ class ChatRequest:
     max_tokens: int = 1024
     temperature: float = 0.2
     stop: tuple[str, ...] = ()
+    # Offered tools, in a FIXED order from step to step: a re-ordered list changes the
+    # prompt prefix and re-bills it uncached.
+    tools: tuple[ToolSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,7 +168,24 @@ class Failed:
     busy_s: float | None = None
 
 
-Event = TextDelta | Usage | Notice | Finished | Failed
+@dataclass(frozen=True)
+class ToolCallReady:
+    """A complete tool call, emitted as soon as its arguments are whole (Anthropic:
+    content_block_stop; OpenAI: the next call's index or the finish; Gemini: its part;
+    text protocol: the closing fence). Never emitted for a call a cut stream left half."""
+
+    call: ToolCall
+
+
+@dataclass(frozen=True)
+class PrivateDelta:
+    """A provider-private part of the reply (see PrivatePart), complete, in reply order.
+    Not shown; the next step sends it back inside the assistant message."""
+
+    part: PrivatePart
+
+
+Event = TextDelta | Usage | Notice | Finished | Failed | ToolCallReady | PrivateDelta
 
 
 @runtime_checkable
@@ -118,6 +205,10 @@ class Tier(Protocol):
     can_stop: bool  # stops itself within a token on ``stop()``, usage still exact
     has_health: bool  # an endpoint worth checking before anyone asks (``health()``)
     needs_loading: bool  # ``load()`` does real work (a model to read) before the first reply
+    can_call_tools: bool  # a request's ``tools`` are honoured (natively or by text protocol)
+    # How: "native" (the dialect's tool fields), "text" (tools described in the system
+    # prompt, fenced ```tool_call blocks parsed back: tiers/tool_text.py), "none".
+    tool_protocol: str
 
     def stream(self, request: ChatRequest) -> AsyncIterator[Event]: ...
 
@@ -168,6 +259,8 @@ class TierBase:
     # config file the user never confirmed), or None. See engine/trusted_hosts.py.
     host_question: str | None = None
     needs_loading = False
+    can_call_tools = False
+    tool_protocol = "none"
 
     async def load(self) -> None:
         """Wait until the tier can answer; raise TierLoadError saying why it cannot."""
@@ -214,11 +307,17 @@ class Reply:
     finished: Finished | None = None
     failed: Failed | None = None
     notices: list[str] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    private: list[PrivatePart] = field(default_factory=list)
 
     def observe(self, event: Event) -> None:
         match event:
             case TextDelta(text=t):
                 self.text += t
+            case ToolCallReady(call=call):
+                self.tool_calls.append(call)
+            case PrivateDelta(part=part):
+                self.private.append(part)
             case Usage():
                 self.usage = event
             case Notice(text=t):
@@ -227,6 +326,13 @@ class Reply:
                 self.finished = event
             case Failed():
                 self.failed = event
+
+    def assistant_message(self) -> Message:
+        """The assistant message this reply adds to a transcript (text, calls, private
+        parts), ready to be sent back in the next step's request."""
+        return Message(
+            "assistant", self.text, tool_calls=tuple(self.tool_calls), private=tuple(self.private)
+        )
 
     @property
     def finish_reason(self) -> str:
@@ -250,7 +356,14 @@ def estimate_tokens(text: str) -> int:
 
 
 def prompt_chars(request: ChatRequest) -> int:
-    return len(request.system or "") + sum(len(m.content) for m in request.messages)
+    """Characters of the prompt, tools and tool calls included (they are billed input)."""
+    chars = len(request.system or "") + sum(len(m.content) for m in request.messages)
+    for m in request.messages:
+        chars += len(m.tool_call_id) + sum(len(p.data) for p in m.private)
+        chars += sum(len(c.id) + len(c.name) + len(c.arguments) for c in m.tool_calls)
+    for t in request.tools:
+        chars += len(t.name) + len(t.description) + len(json.dumps(t.parameters))
+    return chars
 
 
 def live_usage(
