@@ -131,3 +131,14 @@ async def test_an_always_rule_that_cannot_be_saved_holds_for_the_session_and_is_
     assert agent.notices and "could not be saved" in agent.notices[0]
     again = await agent.call("run", {"command": "git status --short"})
     assert "exit 0" in again.summary and len(asker.asked) == 1  # not asked twice
+
+
+def test_a_damaged_rules_file_is_never_overwritten(tmp_path: Path) -> None:
+    data = tmp_path / "data" / "rung"
+    data.mkdir(parents=True)
+    (data / "agent_allow.json").write_text('{"/other/project": ["run:make"]')  # cut short
+    permissions = Permissions(Mode.ASK, saved=SavedRules(data, tmp_path))
+    problem = permissions.remember(["run:git status"])
+    assert problem and "move it away" in problem
+    assert (data / "agent_allow.json").read_text() == '{"/other/project": ["run:make"]'
+    assert [str(r) for r in permissions.allows()] == ["run:git status"]

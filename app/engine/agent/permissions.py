@@ -123,12 +123,22 @@ class SavedRules:
         self.path = Path(data_dir) / "agent_allow.json"
         self.key = str(Path(root).resolve())
 
-    def _all(self) -> dict[str, list[str]]:
+    def _all(self, strict: bool = False) -> dict[str, list[str]]:
+        """Every project's rules; ``strict``: a damaged file raises ``ValueError`` (so
+        saving never overwrites the other projects' rules)."""
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except FileNotFoundError:
             return {}
-        return data if isinstance(data, dict) else {}
+        except (OSError, ValueError) as exc:
+            if strict:
+                raise ValueError(f"{self.path} cannot be read ({exc}); move it away") from exc
+            return {}
+        if not isinstance(data, dict):
+            if strict:
+                raise ValueError(f"{self.path} is not a table of projects; move it away")
+            return {}
+        return data
 
     def load(self) -> list[Rule]:
         texts = self._all().get(self.key, [])
@@ -138,7 +148,7 @@ class SavedRules:
     def add(self, texts: Sequence[str]) -> None:
         from rung.engine.edits.writes import write_atomic
 
-        data = self._all()
+        data = self._all(strict=True)
         kept = [t for t in data.get(self.key, []) if isinstance(t, str)]
         data[self.key] = kept + [t for t in texts if t not in kept]
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -168,10 +178,11 @@ class Permissions:
             return None
         try:
             self.saved.add([str(r) for r in rules])
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             return (
                 f"The rule {', '.join(map(str, rules))} holds for this session but could "
-                f"not be saved in {self.saved.path} ({exc.strerror or exc})."
+                f"not be saved in {self.saved.path} ({why})."
             )
         return None
 
