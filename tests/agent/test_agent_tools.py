@@ -134,3 +134,12 @@ def test_the_python_fallback_is_not_slowed_by_a_huge_minified_line(tmp_path: Pat
     found = search_python(root, ".", {"pattern": "a.*b.*c.*zzz"})
     assert time.monotonic() - started < 5
     assert found.summary == 'search "a.*b.*c.*zzz" → 0 hits'
+
+
+def test_the_wire_specs_are_the_tools_in_order_and_cannot_change_the_registry() -> None:
+    from rung.engine.agent import Dispatcher, Mode, Permissions, ToolContext
+
+    specs = Dispatcher(ToolContext(Path.cwd()), Permissions(Mode.ASK)).tool_specs()
+    assert [s.name for s in specs] == [t.name for t in TOOLS]
+    specs[0].parameters["properties"].clear()  # a renderer that edits its copy
+    assert TOOLS[0].parameters["properties"]  # the registry (and the cached prefix) keep theirs

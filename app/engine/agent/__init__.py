@@ -16,12 +16,13 @@ from rung.engine.agent.dispatcher import (
     StepCounter,
 )
 from rung.engine.agent.permissions import Mode, Permissions, Rule, SavedRules, parse_rules
-from rung.engine.agent.registry import TOOLS, ToolSpec
+from rung.engine.agent.registry import TOOLS, BuiltinTool
 from rung.engine.agent.sandbox import Probe, Sandbox, probe
 
 __all__ = [
     "TOOLS",
     "Answer",
+    "BuiltinTool",
     "Dispatcher",
     "Mode",
     "Need",
@@ -34,7 +35,6 @@ __all__ = [
     "StepCounter",
     "ToolContext",
     "ToolResult",
-    "ToolSpec",
     "parse_rules",
     "probe",
 ]

@@ -23,9 +23,10 @@ from typing import Any
 from rung.engine.agent.base import Plan, ToolContext, ToolResult, failed
 from rung.engine.agent.paths import never_read
 from rung.engine.agent.permissions import Decision, Mode, Permissions, Verdict
-from rung.engine.agent.registry import BY_NAME, ToolSpec, tools_for
+from rung.engine.agent.registry import BY_NAME, BuiltinTool, tools_for
 from rung.engine.agent.schema import parse_arguments, problems
 from rung.engine.safe_text import for_terminal, one_line
+from rung.tiers.base import ToolSpec
 
 REPEAT_LIMIT = 3  # the same call this many times in a row is refused
 DEFAULT_MAX_STEPS = 50
@@ -97,9 +98,13 @@ class Dispatcher:
         self.notices: list[str] = []  # for the view to show once (e.g. a rule not saved)
         context.hidden = lambda path: permissions.read_denied(path) or never_read(path)
 
-    def tools(self) -> tuple[ToolSpec, ...]:
+    def tools(self) -> tuple[BuiltinTool, ...]:
         """The tools to declare to the model, in their fixed order."""
         return tools_for(read_only=self.permissions.mode is Mode.PLAN)
+
+    def tool_specs(self) -> list[ToolSpec]:
+        """``tools()`` in the tiers' wire form, for a ``ChatRequest``."""
+        return [tool.spec() for tool in self.tools()]
 
     def new_turn(self, turn: str) -> None:
         """A new user turn: its edits are one undo step; the repeat guard starts over."""
@@ -155,7 +160,7 @@ class Dispatcher:
             return failed(f"The {name} tool failed: {type(exc).__name__}: {exc}",
                           f"{plan.summary} failed")  # fmt: skip
 
-    async def _permit(self, spec: ToolSpec, plan: Plan) -> ToolResult | None:
+    async def _permit(self, spec: BuiltinTool, plan: Plan) -> ToolResult | None:
         """None when the call may run; else the denial told to the model."""
         verdict: Verdict = self.permissions.judge(plan)
         if verdict.decision is Decision.ALLOW:
