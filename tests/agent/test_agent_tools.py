@@ -143,3 +143,20 @@ def test_the_wire_specs_are_the_tools_in_order_and_cannot_change_the_registry() 
     assert [s.name for s in specs] == [t.name for t in TOOLS]
     specs[0].parameters["properties"].clear()  # a renderer that edits its copy
     assert TOOLS[0].parameters["properties"]  # the registry (and the cached prefix) keep theirs
+
+
+async def test_a_pathological_pattern_in_the_python_fallback_is_stopped_by_the_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from rung.engine.agent.tools import search
+
+    root = git_project(tmp_path)
+    (root / "evil.txt").write_text("a" * 40 + "b\n")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(search, "SEARCH_TIMEOUT", 2.0)
+    started = time.monotonic()
+    found = await dispatcher(root).call("search", {"pattern": "(a+)+$"})
+    assert time.monotonic() - started < 8
+    assert "stopped after 2 s" in found.text

@@ -4,18 +4,21 @@ ripgrep's output is read as it arrives and ripgrep is stopped at ``MAX_HITS`` li
 pattern matching everything costs no more than one screen of hits; lines are cut at
 ``MAX_COLUMNS``. (No ``--max-filesize``: it costs ripgrep a stat per file, a quarter of
 its time on a 100k-file tree; the timeout bounds a search through huge files instead.)
-Without ripgrep, a Python scan of the same files (git's list, .gitignore respected):
-binary and large files skipped, hits and line lengths bounded.
+Without ripgrep, a Python scan of the same files (git's list, .gitignore respected) in a
+child process, read the same way (so a pathological regular expression is stopped by the
+timeout): binary and large files skipped, hits and line lengths bounded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import shutil
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,7 @@ MAX_HITS = 200
 MAX_COLUMNS = 300
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_MATCH_CHARS = 4096  # of a line, in the Python fallback
-RG_TIMEOUT = 60.0
+SEARCH_TIMEOUT = 60.0
 DESCRIPTION = (
     "Search the project's text files for a regular expression (Rust/PCRE-like syntax; set "
     "`literal` for a plain string). Returns `path:line:text` lines, at most "
@@ -69,7 +72,6 @@ _HIT_PATH = re.compile(r"^(.*?):\d+:")
 async def _ripgrep(
     rg: str, root: Path, below: str, args: dict[str, Any], hidden: Callable[[str], bool]
 ) -> ToolResult:
-    pattern = args["pattern"]
     argv = [rg, "--line-number", "--no-heading", "--with-filename", "--color", "never",
             "--hidden", "--glob", "!.git", "--max-columns", str(MAX_COLUMNS),
             "--max-columns-preview", "--no-messages"]  # fmt: skip
@@ -81,7 +83,24 @@ async def _ripgrep(
         argv.append("--ignore-case")
     if args.get("glob"):
         argv += ["--glob", args["glob"]]
-    argv += ["--regexp", pattern, "--", below]
+    argv += ["--regexp", args["pattern"], "--", below]
+    return await _stream(argv, root, args["pattern"], hidden)
+
+
+async def _python(root: Path, below: str, args: dict[str, Any], hidden: Callable[[str], bool]
+                  ) -> ToolResult:  # fmt: skip
+    """The Python scan in a child process: a pathological regular expression (Python's
+    engine backtracks) is stopped by the timeout instead of holding a thread forever."""
+    argv = [sys.executable, "-m", "rung.engine.agent.tools.search", str(root), below,
+            json.dumps(args)]  # fmt: skip
+    return await _stream(argv, root, args["pattern"], hidden)
+
+
+async def _stream(
+    argv: list[str], root: Path, pattern: str, hidden: Callable[[str], bool]
+) -> ToolResult:
+    """Run a searcher printing ``path:line:text`` lines (exit 1: none, 2: an error); keep
+    the first ``MAX_HITS`` not hidden, then stop it."""
     process = await asyncio.create_subprocess_exec(
         *argv, cwd=root, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, start_new_session=True,
@@ -90,7 +109,7 @@ async def _ripgrep(
     hits: list[str] = []
     more = False
     try:
-        async with asyncio.timeout(RG_TIMEOUT):
+        async with asyncio.timeout(SEARCH_TIMEOUT):
             while line := await process.stdout.readline():
                 if len(hits) >= MAX_HITS:
                     more = True
@@ -104,36 +123,29 @@ async def _ripgrep(
             error = (await process.stderr.read(4096)).decode("utf-8", "replace").strip()
             code = await process.wait()
     except TimeoutError:
-        process.kill()
-        await process.wait()
-        return _finish(pattern, hits, True, f"\n(The search stopped after {RG_TIMEOUT:g} s.)")
+        note = f"\n(The search was stopped after {SEARCH_TIMEOUT:g} s; narrow it.)"
+        return _finish(pattern, hits, bool(hits), note)
     finally:
         if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
+            await process.wait()
     if code == 2 and not hits and not more:
-        return failed(f"The search failed: {error or 'ripgrep exit 2'}", f'search "{pattern}"')
+        error = error.splitlines()[-1] if error else "exit 2"
+        return failed(f"The search failed: {error}", f'search "{pattern}" failed')
     return _finish(pattern, hits, more)
 
 
-def search_python(
-    root: Path, below: str, args: dict[str, Any], hidden: Callable[[str], bool] = lambda _: False
-) -> ToolResult:
-    """The fallback without ripgrep (also what the tests compare ripgrep with)."""
-    pattern = args["pattern"]
+def scan(root: Path, below: str, args: dict[str, Any]) -> Iterator[str]:
+    """``path:line:text`` for every matching line, the way ripgrep prints them (binary,
+    large and ignored files skipped). Raises ``re.error`` for a bad pattern."""
     flags = re.IGNORECASE if args.get("ignore_case") else 0
-    try:
-        regex = re.compile(re.escape(pattern) if args.get("literal") else pattern, flags)
-    except re.error as exc:
-        return failed(f"The pattern is not a valid regular expression: {exc}", "search")
+    regex = re.compile(re.escape(args["pattern"]) if args.get("literal") else args["pattern"],
+                       flags)  # fmt: skip
     only = glob_regex(args["glob"]) if args.get("glob") else None
-    if (root / below).is_file():
-        names = [below]
-    else:
-        names, _ = list_files(root, below)
-    hits: list[str] = []
+    names = [below] if (root / below).is_file() else list_files(root, below)[0]
     for name in names:
-        if (only is not None and not only.match(name)) or hidden(name):
+        if only is not None and not only.match(name):
             continue
         path = root / name
         try:
@@ -148,11 +160,25 @@ def search_python(
             # Matched within the first MAX_MATCH_CHARS: a minified megabyte line would
             # make a pattern like `.*a.*b` quadratic.
             if regex.search(line, 0, MAX_MATCH_CHARS):
-                if len(hits) >= MAX_HITS:
-                    return _finish(pattern, hits, True)
                 shown = line if len(line) <= MAX_COLUMNS else line[:MAX_COLUMNS] + " [cut]"
-                hits.append(f"{name}:{number}:{shown}")
-    return _finish(pattern, hits, False)
+                yield f"{name}:{number}:{shown}"
+
+
+def search_python(
+    root: Path, below: str, args: dict[str, Any], hidden: Callable[[str], bool] = lambda _: False
+) -> ToolResult:
+    """The fallback's result in this process (for the bench and the tests)."""
+    hits: list[str] = []
+    try:
+        for hit in scan(root, below, args):
+            if hidden(hit.split(":", 1)[0]):
+                continue
+            if len(hits) >= MAX_HITS:
+                return _finish(args["pattern"], hits, True)
+            hits.append(hit)
+    except re.error as exc:
+        return failed(f"The pattern is not a valid regular expression: {exc}", "search")
+    return _finish(args["pattern"], hits, False)
 
 
 def plan(arguments: dict[str, Any], context: ToolContext) -> Plan | ToolResult:
@@ -166,9 +192,27 @@ def plan(arguments: dict[str, Any], context: ToolContext) -> Plan | ToolResult:
     async def execute() -> ToolResult:
         if rg is not None:
             return await _ripgrep(rg, context.root, below, arguments, context.hidden)
-        return await asyncio.to_thread(
-            search_python, context.root, below, arguments, context.hidden
-        )
+        return await _python(context.root, below, arguments, context.hidden)
 
     sensitive = read_sensitivity(context.root, real, below)
     return Plan(NEEDS, below, f'search "{pattern}"', execute, sensitive=sensitive)
+
+
+def _main() -> int:
+    """The child process of the Python fallback: ROOT BELOW ARGS-JSON; prints hits."""
+    root, below, args = Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
+    found = False
+    try:
+        for hit in scan(root, below, args):
+            print(hit, flush=False)
+            found = True
+    except re.error as exc:
+        print(f"the pattern is not a valid regular expression: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the parent has enough hits
+        return 0
+    return 0 if found else 1
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
