@@ -168,3 +168,20 @@ async def test_without_a_sandbox_the_status_says_so_and_every_command_is_asked(
     finally:
         monkeypatch.delenv("RUNG_NO_SANDBOX")
         probe(refresh=True)
+
+
+@needs_bwrap
+async def test_caches_go_to_the_private_tmp_in_the_sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = git_project(tmp_path)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)  # pip would use ~/.cache
+    real = Path.home() / ".cache" / "rung-sandbox-cache-probe"
+    command = 'mkdir -p "${XDG_CACHE_HOME:-$HOME/.cache}/rung-sandbox-cache-probe" && echo made'
+    try:
+        done = await run_command(command, root, timeout=20, cap=65536, sandbox=SANDBOX)
+        assert done.exit_code == 0 and "made" in done.output, done.output
+        assert not real.exists()  # written to the sandbox's private /tmp, not the home
+    finally:
+        if real.exists():
+            real.rmdir()

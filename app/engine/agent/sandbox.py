@@ -107,9 +107,21 @@ class Finished:
     sandboxed: bool
 
 
-def command_env() -> dict[str, str]:
+# Under the sandbox the home directory is read-only: caches go to the private /tmp, so
+# pip, uv, npm and pre-commit still work (and nothing of theirs outlives the command).
+SANDBOX_CACHES = {
+    "XDG_CACHE_HOME": "/tmp/.cache",
+    "npm_config_cache": "/tmp/.cache/npm",
+    "PRE_COMMIT_HOME": "/tmp/.cache/pre-commit",
+}
+
+
+def command_env(sandboxed: bool = False) -> dict[str, str]:
     """The environment for a command: Rung's own, without provider keys."""
-    return {k: v for k, v in os.environ.items() if not _KEY_VARIABLE.search(k)}
+    env = {k: v for k, v in os.environ.items() if not _KEY_VARIABLE.search(k)}
+    if sandboxed:
+        env.update(SANDBOX_CACHES)
+    return env
 
 
 def shell_argv(command: str) -> list[str]:
@@ -146,7 +158,7 @@ async def run_command(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,  # its own process group, away from the terminal
-        env=command_env(),
+        env=command_env(sandboxed=sandbox is not None),
     )
     kept = HeadTail(cap)
 
