@@ -83,11 +83,12 @@ async def test_a_timeout_kills_the_group_even_a_child_ignoring_sigterm(
 ) -> None:
     root = git_project(tmp_path)
     started = time.monotonic()
-    agent = dispatcher(root, sandbox=SANDBOX if sandboxed else None, ask=Asker(Answer.ONCE))
-    result = await agent.call("run", {"command": HEARTBEAT, "timeout": 2})
+    agent = dispatcher(root, sandbox=SANDBOX if sandboxed else None, ask=Asker(Answer.ONCE),
+                       max_run_timeout=2.0)  # fmt: skip
+    result = await agent.call("run", {"command": HEARTBEAT, "timeout": 3600})
     took = time.monotonic() - started
     assert result.summary.endswith("→ timed out") and result.is_error
-    assert "timed out after 2 s" in result.text
+    assert "timed out after 2 s (the 3600 s asked for is above the limit)" in result.text
     assert took < 8
     assert (root / "beat").exists()
     assert not _beating(root / "beat")

@@ -56,7 +56,9 @@ def plan(arguments: dict[str, Any], context: ToolContext) -> Plan | ToolResult:
         return failed(f"The command is longer than {MAX_COMMAND} characters", "run refused")
     if "\0" in command:
         return failed("The command holds a NUL character", "run refused")
-    timeout = min(float(arguments.get("timeout", context.run_timeout)), context.max_run_timeout)
+    asked = float(arguments.get("timeout", context.run_timeout))
+    timeout = min(asked, context.max_run_timeout)
+    capped = f" (the {asked:g} s asked for is above the limit)" if asked > timeout else ""
     shown = _short(command)
 
     async def execute() -> ToolResult:
@@ -69,7 +71,7 @@ def plan(arguments: dict[str, Any], context: ToolContext) -> Plan | ToolResult:
         except OSError as exc:
             return failed(f"The command could not start: {exc}", f"run {shown} → not started")
         if done.timed_out:
-            status = f"timed out after {timeout:g} s; its processes were killed"
+            status = f"timed out after {timeout:g} s{capped}; its processes were killed"
             summary = f"run {shown} → timed out"
         else:
             status = f"exit code {done.exit_code}"
