@@ -97,17 +97,28 @@ def _attach(asked: str, piped: str) -> str:
 def run_ask(args: argparse.Namespace, config: Config) -> int:
     for problem in config.problems:
         warn(f"warning: {problem}")
+    from rung.cli.agent_ask import usage_problem
+
+    agent_problem = usage_problem(args)
+    if agent_problem:
+        print(f"rung ask: {agent_problem}", file=sys.stderr)
+        return 2
     question_parts = _question(args)
     if question_parts is None:
         return 2
     asked, piped = question_parts
-    if not asked and not piped:
+    if not asked and not piped and not (args.agent and args.continue_last):
         print("rung ask: no question given (pass it as an argument or on stdin)", file=sys.stderr)
         return 2
     if args.tier and args.tier not in PROVIDERS:
         print(f"rung: Unknown tier {args.tier!r}. Known tiers: {', '.join(PROVIDERS)}.",
               file=sys.stderr)  # fmt: skip
         return 2
+    if args.agent:  # the agent reads files itself: @path is not expanded
+        from rung.cli.agent_ask import run_agent_ask
+
+        question = f"{asked}\n\n{piped}" if asked and piped else asked or piped
+        return run_agent_ask(args, config, question)
     question = _attach(asked, piped)
     wants_edits = getattr(args, "diff", False) or getattr(args, "apply", False)
     if wants_edits and "<file path=" not in question:

@@ -35,6 +35,41 @@ def _add_tier_options(parser: argparse.ArgumentParser, default: object = None) -
     )
 
 
+def _add_agent_options(ask: argparse.ArgumentParser) -> None:
+    """`rung ask --agent` (app/cli/agent_ask.py)."""
+    ask.add_argument(
+        "--agent", action="store_true",
+        help="work on the task as an agent: read, search, edit and run commands in this "
+        "directory's project, step by step (undo a whole turn with `rung undo`)",
+    )  # fmt: skip
+    ask.add_argument(
+        "--mode", choices=("ask", "accept-edits", "plan", "auto"), default=None,
+        help="with --agent: what runs without asking (default: config, else ask); with no "
+        "terminal nothing can be asked, so a call that needs permission is denied",
+    )  # fmt: skip
+    ask.add_argument(
+        "--allow", dest="allow_rule", action="append", default=[], metavar="RULE",
+        help="with --agent: allow calls matching RULE (run:git status, 'run:pytest *', "
+        "edit:src/**; repeatable)",
+    )  # fmt: skip
+    ask.add_argument(
+        "--deny", dest="deny_rule", action="append", default=[], metavar="RULE",
+        help="with --agent: deny calls matching RULE (beats any allow; repeatable)",
+    )  # fmt: skip
+    ask.add_argument(
+        "--max-steps", type=int, default=None, metavar="N",
+        help="with --agent: stop after N model requests (default 50); exit status 1",
+    )  # fmt: skip
+    ask.add_argument(
+        "--stream-json", action="store_true",
+        help="with --agent: one JSON event per line as it happens, the result last",
+    )  # fmt: skip
+    ask.add_argument(
+        "--continue", dest="continue_last", action="store_true", default=argparse.SUPPRESS,
+        help="with --agent: pick up the newest agent session where it stopped",
+    )  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rung",
@@ -95,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         "to this directory; repeatable); a file that runs code (hooks, CI, build scripts) "
         "must be named without wildcards",
     )  # fmt: skip
+    _add_agent_options(ask)
     route = sub.add_parser(
         "route", help="which rung would answer a prompt (reads JSON lines when none given)"
     )

@@ -109,6 +109,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE sessions ADD COLUMN pin TEXT;
     """,
+    # 6: an agent step's tool calls and their results (JSON), on the step's reply row, so
+    # a stopped agent turn can be picked up where it was (engine/agent/record.py)
+    """
+    ALTER TABLE messages ADD COLUMN agent TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -495,6 +500,18 @@ class Store:
                  row_id)
             in rows
         ]  # fmt: skip
+
+    def set_agent_step(self, row_id: int, data: str) -> None:
+        """An agent step's calls and results (JSON) on its reply row."""
+        self.db.execute("UPDATE messages SET agent = ? WHERE id = ?", (data, row_id))
+
+    def agent_steps(self, session_id: int) -> dict[int, str]:
+        """The agent steps' JSON of a session, by reply row id."""
+        rows = self.db.execute(
+            "SELECT id, agent FROM messages WHERE session_id = ? AND agent IS NOT NULL",
+            (session_id,),
+        ).fetchall()
+        return {int(row_id): data for row_id, data in rows}
 
     def spent_since(self, since: datetime) -> Decimal:
         return sum((row.usd for row in self.spend(since)), Decimal(0))

@@ -24,7 +24,7 @@ from typing import Any
 from rung.engine.recorder import Handle
 from rung.engine.session import Session
 from rung.engine.store import StoredMessage
-from rung.tiers.base import Message, ToolCall
+from rung.tiers.base import Message, PrivatePart, ToolCall
 
 LOST = (
     "Rung was stopped while this call ran (its result was lost). It may or may not have "
@@ -34,20 +34,37 @@ LOST = (
 
 @dataclass
 class StepRecord:
-    """One step's calls and the results so far, as stored on its reply row."""
+    """One step's calls (with the provider-private parts the next request must send back)
+    and the results so far, as stored on its reply row."""
 
     calls: list[ToolCall]
+    private: tuple[PrivatePart, ...] = ()
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_json(self) -> str:
+        calls = [
+            {"id": c.id, "name": c.name, "arguments": c.arguments, "origin": c.origin,
+             "private": [_part(p) for p in c.private]}
+            for c in self.calls
+        ]  # fmt: skip
         return json.dumps(
-            {
-                "calls": [{"id": c.id, "name": c.name, "arguments": c.arguments}
-                          for c in self.calls],
-                "results": self.results,
-            },
+            {"calls": calls, "private": [_part(p) for p in self.private], "results": self.results},
             ensure_ascii=False,
-        )  # fmt: skip
+        )
+
+
+def _part(part: PrivatePart) -> dict[str, str]:
+    return {"provider": part.provider, "model": part.model, "kind": part.kind, "data": part.data}
+
+
+def _parts(raw: Any) -> tuple[PrivatePart, ...]:
+    if not isinstance(raw, list):
+        return ()
+    return tuple(
+        PrivatePart(str(p.get("provider", "")), str(p.get("model", "")), str(p.get("kind", "")),
+                    str(p.get("data", "")))
+        for p in raw if isinstance(p, dict)
+    )  # fmt: skip
 
 
 def save_step(session: Session, handle: Handle, step: StepRecord) -> None:
@@ -92,11 +109,13 @@ def rebuild(stored: Sequence[StoredMessage], steps: dict[int, str]) -> list[Mess
             data = None
         calls = _calls(data) if isinstance(data, dict) else []
         if not calls:
-            if row.error is None and row.finish_reason not in ("interrupted", "streaming"):
-                if row.content:
-                    messages.append(Message("assistant", row.content))
+            ended = row.error is None and row.finish_reason not in ("interrupted", "streaming")
+            if ended and row.content:
+                messages.append(Message("assistant", row.content))
             continue
-        messages.append(Message("assistant", row.content, tool_calls=tuple(calls)))
+        assert isinstance(data, dict)
+        private = _parts(data.get("private"))
+        messages.append(Message("assistant", row.content, tool_calls=tuple(calls), private=private))
         results = data.get("results") if isinstance(data, dict) else None
         results = results if isinstance(results, dict) else {}
         for call in calls:

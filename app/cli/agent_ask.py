@@ -1,0 +1,296 @@
+"""`rung ask --agent`: the agent headless. The model's answer streams to stdout; each tool
+call is one compact line on stderr (`read src/calc.py 1-120`, `run pytest -q → exit 1,
+1 failed`); `--json` prints one object at the end, `--stream-json` one JSON event per
+line as it happens.
+
+Nobody can be asked on a non-TTY: a call that needs permission is denied, said on stderr
+and told to the model (``--mode``, ``--allow``/``--deny`` decide beforehand). Exit
+status: 0 answered, 1 failed (a step failed, the step limit or the budget stopped it,
+no rung could start), 2 usage, 130 interrupted. Everything from outside Rung passes the
+terminal sanitizer on its way out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rung.cli import pipes
+from rung.engine.agent.dispatcher import Answer, PermissionRequest
+from rung.engine.agent.events import (
+    StepPriced,
+    StepStarted,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from rung.engine.agent.loop import Agent, AgentResult
+from rung.engine.agent.setup import agent_session
+from rung.engine.build_tiers import RungOverrides, UnknownTierError
+from rung.engine.config import Config
+from rung.engine.ladder import Ladder
+from rung.engine.safe_text import StreamSanitizer, for_terminal, json_for_terminal, one_line
+from rung.engine.session import Session
+from rung.tiers.base import Failed, Finished, Notice, TextDelta, Usage
+from rung.tiers.pricing import usd_text
+
+AGENT_MAX_TOKENS = 4096
+SOURCE = "agent"  # the stored sessions' source: `--continue` picks the newest of these
+
+
+def warn(message: str) -> None:
+    print(f"rung: {for_terminal(message)}", file=sys.stderr, flush=True)
+
+
+def usage_problem(args: argparse.Namespace) -> str | None:
+    """Why these flags do not go together (exit 2), or None."""
+    agent_only = [
+        flag
+        for flag, given in (
+            ("--mode", args.mode is not None), ("--allow", bool(args.allow_rule)),
+            ("--deny", bool(args.deny_rule)), ("--max-steps", args.max_steps is not None),
+            ("--stream-json", args.stream_json), ("--continue", args.continue_last),
+        )
+        if given
+    ]  # fmt: skip
+    if not args.agent:
+        return f"{', '.join(agent_only)} need --agent" if agent_only else None
+    if args.diff or args.apply:
+        return "--diff and --apply are for chat answers; the agent edits through its tools"
+    if args.json and args.stream_json:
+        return "--json and --stream-json do not go together"
+    if args.max_steps is not None and args.max_steps < 1:
+        return "--max-steps must be at least 1"
+    return None
+
+
+async def _terminal_ask(request: PermissionRequest) -> Answer:
+    """Ask on the terminal (stderr and stdin are a TTY): y once, a always, n no."""
+    print(f"\n{request.detail}" if request.detail else "", file=sys.stderr)
+    always = " [a]lways," if request.always else ""
+    prompt = f"rung: allow {request.summary}? ({request.reason}) [y]es,{always} [n]o: "
+    try:
+        reply = await asyncio.to_thread(input, prompt)
+    except (EOFError, OSError):
+        return Answer.DENY
+    choice = reply.strip().lower()[:1]
+    if choice == "y":
+        return Answer.ONCE
+    if choice == "a" and request.always:
+        return Answer.ALWAYS
+    return Answer.DENY
+
+
+class View:
+    """Prints the agent's events: text to stdout, tool lines to stderr, or JSON lines."""
+
+    def __init__(self, stream_json: bool, show_text: bool) -> None:
+        self.stream_json = stream_json
+        self.show_text = show_text and not stream_json
+        self.sanitizer = StreamSanitizer()
+        self.at_line_start = True
+        self.closed = False
+        self.on_closed: Any = None
+
+    def _out(self, text: str) -> None:
+        if self.closed or not text:
+            return
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except OSError as exc:
+            if not pipes.is_closed_pipe(exc):
+                raise
+            self.closed = True  # the reader left (`| head`): stop the turn, quietly
+            pipes.silence_stdout()
+            if self.on_closed is not None:
+                self.on_closed()
+            return
+        self.at_line_start = text.endswith("\n")
+
+    def _json(self, data: dict[str, Any]) -> None:
+        self._out(json_for_terminal(json.dumps(data, ensure_ascii=False)) + "\n")
+
+    def __call__(self, event: object) -> None:
+        if self.stream_json:
+            data = stream_event(event)
+            if data is not None:
+                self._json(data)
+            if isinstance(event, Notice):
+                warn(event.text)
+            return
+        match event:
+            case TextDelta(text=text) if self.show_text:
+                self._out(self.sanitizer.feed(text))
+            case Finished() | Failed() if self.show_text:
+                self._out(self.sanitizer.end())
+                if not self.at_line_start:
+                    self._out("\n")
+            case ToolCallFinished():
+                mark = "✗" if event.is_error else "→"
+                print(f"  {mark} {one_line(event.summary, 160)}", file=sys.stderr, flush=True)
+            case Notice(text=text):
+                warn(text)
+
+
+def stream_event(event: object) -> dict[str, Any] | None:
+    """One ``--stream-json`` line for an event (None: not sent)."""
+    match event:
+        case StepStarted():
+            return {"type": "step_start", "step": event.step, "tier": event.rung,
+                    "model": event.model}  # fmt: skip
+        case TextDelta(text=text):
+            return {"type": "text", "text": text}
+        case ToolCallStarted():
+            return {"type": "tool_call", "id": event.call_id, "tool": event.tool}
+        case ToolCallFinished():
+            return {"type": "tool_result", "id": event.call_id, "tool": event.tool,
+                    "summary": event.summary, "is_error": event.is_error}  # fmt: skip
+        case StepPriced():
+            return {"type": "step_end", **step_json(event)}
+        case Failed():
+            return {"type": "error", "message": event.message, "kind": event.kind}
+    return None
+
+
+def step_json(step: StepPriced) -> dict[str, Any]:
+    u = step.usage
+    return {
+        "step": step.step,
+        "tier": step.rung,
+        "model": step.model,
+        "finish_reason": step.finish_reason,
+        "cost_usd": None if step.cost is None else usd_text(step.cost),
+        "cost_estimated": step.estimated,
+        "usage": usage_json(u),
+    }
+
+
+def usage_json(u: Usage) -> dict[str, Any]:
+    return {
+        "input_tokens": u.input_tokens,
+        "output_tokens": u.output_tokens,
+        "cached_input_tokens": u.cached_input_tokens,
+        "cache_write_tokens": u.cache_write_tokens,
+        "estimated": u.estimated,
+    }
+
+
+def result_json(result: AgentResult, session_id: int | None) -> dict[str, Any]:
+    """The one object `--json` prints (and `--stream-json`'s last line)."""
+    total = Usage(
+        input_tokens=sum(s.usage.input_tokens for s in result.steps),
+        output_tokens=sum(s.usage.output_tokens for s in result.steps),
+        cached_input_tokens=sum(s.usage.cached_input_tokens for s in result.steps),
+        cache_write_tokens=sum(s.usage.cache_write_tokens for s in result.steps),
+        estimated=any(s.usage.estimated for s in result.steps),
+    )
+    cost = result.cost
+    return {
+        "text": result.text,
+        "tier": result.tier,
+        "model": result.model,
+        "stop_reason": result.reason,
+        "finish_reason": result.steps[-1].finish_reason if result.steps else None,
+        "error": None if result.reason == "answered" else result.message,
+        "usage": usage_json(total),
+        "cost_usd": None if cost is None else usd_text(cost),
+        "total_cost_usd": None if cost is None else usd_text(cost),
+        "cost_estimated": any(s.estimated for s in result.steps),
+        "num_steps": len(result.steps),
+        "steps": [step_json(s) for s in result.steps],
+        "tools": [
+            {"tool": t.tool, "summary": t.summary, "is_error": t.is_error} for t in result.tools
+        ],
+        "session_id": session_id,
+    }
+
+
+def run_agent_ask(args: argparse.Namespace, config: Config, question: str) -> int:
+    root = Path.cwd()
+    ask = _terminal_ask if sys.stdin.isatty() and sys.stderr.isatty() else None
+    tools = agent_session(
+        config, root, ask, mode=args.mode, allow=args.allow_rule, deny=args.deny_rule,
+        max_steps=args.max_steps,
+    )  # fmt: skip
+    for problem in tools.problems:
+        warn(f"warning: {problem}")
+    if ask is None:
+        warn(f"agent in {tools.dispatcher.permissions.mode} mode, {tools.probe.status}; not a "
+             "terminal: calls that need permission are denied")  # fmt: skip
+    overrides = RungOverrides(args.tier, args.model, args.base_url)
+    ladder = Ladder(config, overrides, only_override=bool(args.tier))
+    for problem in ladder.problems:
+        warn(f"warning: {problem}")
+    session = Session(config, SOURCE, history=not args.no_save)
+    view = View(args.stream_json, not args.json)
+    system = args.system if args.system is not None else config.get("ui", "system_prompt")
+    # A step may write a whole file: more room than a chat answer's default.
+    max_tokens = args.max_tokens or max(AGENT_MAX_TOKENS, config.get("ui", "max_tokens"))
+    agent = Agent(ladder, session, tools, [view], system=system, max_tokens=max_tokens)
+    view.on_closed = agent.cancel
+    try:
+        if args.continue_last:
+            problem = _resume(agent, session)
+            if problem:
+                warn(problem)
+                return 1
+        if not question:  # `--continue` alone: the task goes on as it was
+            question = "Continue the task where you stopped."
+        try:
+            result = asyncio.run(_run(agent, question))
+        except UnknownTierError as exc:
+            warn(str(exc))
+            return 2
+        except KeyboardInterrupt:
+            print("\nrung: interrupted (the turn is saved: `rung ask --agent --continue`)",
+                  file=sys.stderr)  # fmt: skip
+            return 130
+        session_id = session.session_id
+    finally:
+        session.close()
+        for problem in session.problems():
+            warn(f"warning: {problem}")
+        for notice in tools.dispatcher.notices:
+            warn(notice)
+    if args.json or args.stream_json:
+        data = result_json(result, session_id)
+        if args.stream_json:
+            data = {"type": "result", **data}
+        view._json(data)
+    return _status(result, view.closed)
+
+
+def _resume(agent: Agent, session: Session) -> str | None:
+    """Load the newest agent session's transcript; the problem, or None."""
+    if session.store is None:
+        return session.store_error or "history is off: there is nothing to continue"
+    found = session.store.sessions(limit=1, source=SOURCE)
+    if not found:
+        return 'no agent session to continue (run `rung ask --agent "..."` first)'
+    try:
+        count = agent.resume(found[0].id)
+    except LookupError as exc:
+        return str(exc)
+    warn(f"continuing agent session #{found[0].id} ({count} messages)")
+    return None
+
+
+async def _run(agent: Agent, question: str) -> AgentResult:
+    try:
+        return await agent.run(question)
+    finally:
+        await agent.ladder.aclose()
+
+
+def _status(result: AgentResult, reader_left: bool) -> int:
+    if result.reason == "answered" or reader_left:
+        return 0
+    if result.reason == "cancelled":
+        return 130
+    warn(f"{result.message}" + (" (raise it with --max-steps)" if result.reason == "max_steps"
+                                 else ""))  # fmt: skip
+    return 1
