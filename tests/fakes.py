@@ -540,3 +540,191 @@ def received_key(request: Request) -> str:
         or request.headers.get("x-api-key", "")
         or request.headers.get("x-goog-api-key", "")
     )
+
+
+# -- tool calls: each provider's streamed calls, byte for byte ---------------------------
+def pieces_of(text: str, size: int) -> list[str]:
+    """``text`` in pieces of ``size`` characters (JSON split mid-key, mid-escape)."""
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def openai_tool_stream(
+    calls: list[tuple[str, str, str]],
+    *,
+    text: str = "",
+    split: int = 5,
+    usage: dict[str, Any] | None = None,
+    cut_in_call: int | None = None,
+    finish: str = "tool_calls",
+    model: str = "gpt-test",
+) -> list[Step]:
+    """A chat-completions stream with tool calls ``(id, name, arguments)``: the first
+    piece of each call has its index, id, type and name; its arguments follow in pieces
+    of ``split`` characters. ``cut_in_call``: the connection drops after the first
+    argument piece of that call."""
+    steps = openai_head(model)
+    if text:
+        steps.append(Send(openai_piece(text, model)))
+
+    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> Send:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+        return Send(openai_chunk({**OPENAI_BASE, "model": model, "choices": [choice]}))
+
+    for index, (call_id, name, arguments) in enumerate(calls):
+        first = {
+            "index": index,
+            "id": call_id,
+            "type": "function",
+            "function": {"name": name, "arguments": ""},
+        }
+        steps.append(chunk({"tool_calls": [first]}))
+        for n, piece in enumerate(pieces_of(arguments, split)):
+            steps.append(
+                chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+            )
+            if cut_in_call == index and n == 0:
+                steps.append(Cut())
+                return steps
+    steps.append(chunk({}, finish))
+    if usage is not None:
+        steps.append(
+            Send(openai_chunk({**OPENAI_BASE, "model": model, "choices": [], "usage": usage}))
+        )
+    steps.append(Send(b"data: [DONE]\n\n"))
+    return steps
+
+
+def anthropic_tool_stream(
+    calls: list[tuple[str, str, str]],
+    *,
+    text: str = "",
+    thinking: tuple[str, str] | None = None,
+    split: int = 5,
+    input_tokens: int = 25,
+    output_tokens: int = 40,
+    cut_in_call: int | None = None,
+    model: str = "claude-sonnet-4-5-20250929",
+) -> list[Step]:
+    """A Messages API stream: an optional thinking block (text, signature), an optional
+    text block, then one tool_use block per call ``(id, name, input JSON text)`` whose
+    input arrives as input_json_delta pieces; stop_reason "tool_use"."""
+    steps = anthropic_head(input_tokens=input_tokens, model=model)[:2]  # status, message_start
+    index = 0
+
+    def event(kind: str, **payload: Any) -> Send:
+        return Send(anthropic_event(kind, {"type": kind, **payload}))
+
+    if thinking is not None:
+        steps.append(
+            event(
+                "content_block_start",
+                index=index,
+                content_block={"type": "thinking", "thinking": "", "signature": ""},
+            )
+        )
+        for piece in pieces_of(thinking[0], 9):
+            steps.append(
+                event(
+                    "content_block_delta",
+                    index=index,
+                    delta={"type": "thinking_delta", "thinking": piece},
+                )
+            )
+        steps.append(
+            event(
+                "content_block_delta",
+                index=index,
+                delta={"type": "signature_delta", "signature": thinking[1]},
+            )
+        )
+        steps.append(event("content_block_stop", index=index))
+        index += 1
+    if text:
+        steps.append(
+            event("content_block_start", index=index, content_block={"type": "text", "text": ""})
+        )
+        steps.append(
+            event("content_block_delta", index=index, delta={"type": "text_delta", "text": text})
+        )
+        steps.append(event("content_block_stop", index=index))
+        index += 1
+    for n, (call_id, name, arguments) in enumerate(calls):
+        steps.append(
+            event(
+                "content_block_start",
+                index=index,
+                content_block={"type": "tool_use", "id": call_id, "name": name, "input": {}},
+            )
+        )
+        for k, piece in enumerate(pieces_of(arguments, split)):
+            steps.append(
+                event(
+                    "content_block_delta",
+                    index=index,
+                    delta={"type": "input_json_delta", "partial_json": piece},
+                )
+            )
+            if cut_in_call == n and k == 0:
+                steps.append(Cut())
+                return steps
+        steps.append(event("content_block_stop", index=index))
+        index += 1
+    steps.append(
+        event(
+            "message_delta",
+            delta={"stop_reason": "tool_use", "stop_sequence": None},
+            usage={"output_tokens": output_tokens},
+        )
+    )
+    steps.append(event("message_stop"))
+    return steps
+
+
+def gemini_tool_stream(
+    calls: list[tuple[str, dict[str, Any]]],
+    *,
+    text: str = "",
+    signature: str | None = None,
+    prompt: int = 30,
+    output: int = 20,
+    cut_in_call: bool = False,
+    model: str = "gemini-3-pro-preview",
+    raw_args: str | None = None,
+) -> list[Step]:
+    """A streamGenerateContent stream: optional text, then ONE chunk with every
+    functionCall part ``(name, args)`` whole (the first carrying ``signature`` as its
+    thoughtSignature), then the finish. ``cut_in_call``: the connection drops in the
+    middle of the chunk with the calls. ``raw_args``: that chunk's first args written
+    as this raw JSON text instead (a model's malformed output as Gemini relays it)."""
+    steps: list[Step] = [Status(200)]
+    usage = {"promptTokenCount": prompt, "candidatesTokenCount": 1, "totalTokenCount": prompt + 1}
+    if text:
+        steps.append(Send(gemini_chunk(text, usage, model=model)))
+    parts: list[dict[str, Any]] = []
+    for i, (name, args) in enumerate(calls):
+        part: dict[str, Any] = {"functionCall": {"name": name, "args": args}}
+        if i == 0 and signature:
+            part["thoughtSignature"] = signature
+        parts.append(part)
+    final = {
+        "promptTokenCount": prompt,
+        "candidatesTokenCount": output,
+        "totalTokenCount": prompt + output,
+    }
+    candidate = {"content": {"parts": parts, "role": "model"}, "index": 0}
+    payload = {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model}
+    data = sse_json(payload)
+    if raw_args is not None:
+        data = data.replace(sse_json(calls[0][1]), raw_args, 1)
+    body = f"data: {data}\r\n\r\n".encode()
+    if cut_in_call:
+        return [*steps, Send(body[: len(body) // 2]), Cut()]
+    steps.append(Send(body))
+    end = {
+        "content": {"parts": [{"text": ""}], "role": "model"},
+        "finishReason": "STOP",
+        "index": 0,
+    }
+    last = {"candidates": [end], "usageMetadata": final, "modelVersion": model}
+    steps.append(Send(f"data: {sse_json(last)}\r\n\r\n".encode()))
+    return steps

@@ -36,7 +36,6 @@ from .base import (
     Finished,
     ModelList,
     Notice,
-    TextDelta,
     TierBase,
     Usage,
     estimate_usage,
@@ -190,7 +189,9 @@ class RemoteTier(FaultMessages, TierBase):
     def build(self, request: ChatRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
         raise NotImplementedError
 
-    def parse(self, sse: ServerSentEvent, state: StreamState) -> list[TextDelta]:
+    def parse(self, sse: ServerSentEvent, state: StreamState) -> list[Event]:
+        """The events in one server-sent event: TextDelta, ToolCallReady (complete calls
+        only), PrivateDelta, Notice."""
         raise NotImplementedError
 
     async def prepare(self) -> None:
@@ -568,7 +569,7 @@ class RemoteTier(FaultMessages, TierBase):
                 )
             )
 
-    def checked_parse(self, sse: ServerSentEvent, state: StreamState) -> list[TextDelta]:
+    def checked_parse(self, sse: ServerSentEvent, state: StreamState) -> list[Event]:
         """``parse``, with anything it cannot read turned into a protocol failure."""
         try:
             return self.parse(sse, state)

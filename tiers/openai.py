@@ -11,16 +11,25 @@ from typing import Any
 import httpx
 from httpx_sse import ServerSentEvent
 
-from .base import ChatRequest, TextDelta, Usage
+from .base import ChatRequest, Event, Notice, TextDelta, Usage
 from .faults import clip
 from .http import ProviderError, RemoteTier, StreamState, json_data
+from .tool_calls import CallAssembly
+from .transcript import openai_messages, openai_tools
 from .usage_check import token_count
 
 # Mistral rejects unknown fields (422 "extra_forbidden") and sends usage in its last
 # chunk anyway.
 NO_STREAM_OPTIONS = {"mistral"}
 
-FINISH = {"stop": "stop", "length": "length", "content_filter": "content_filter", "eos": "stop"}
+FINISH = {
+    "stop": "stop",
+    "length": "length",
+    "content_filter": "content_filter",
+    "eos": "stop",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+}
 
 
 def usage_from_openai(raw: dict[str, Any]) -> Usage:
@@ -44,6 +53,9 @@ def _object(value: Any) -> dict[str, Any]:
 
 
 class OpenAITier(RemoteTier):
+    can_call_tools = True
+    tool_protocol = "native"
+
     def __init__(self, *, provider: str = "openai", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.provider = provider
@@ -62,9 +74,11 @@ class OpenAITier(RemoteTier):
         return headers
 
     def build(self, request: ChatRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
-        messages = [{"role": "system", "content": request.system}] if request.system else []
-        messages += [{"role": m.role, "content": m.content} for m in request.messages]
+        messages = openai_messages(request, self.provider)
         body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True}
+        if request.tools:
+            body["tools"] = openai_tools(request.tools)
+            body["tool_choice"] = "auto"
         if self.provider not in NO_STREAM_OPTIONS:
             # Without this the stream carries no usage and the cost would be a guess.
             body["stream_options"] = {"include_usage": True}
@@ -81,10 +95,11 @@ class OpenAITier(RemoteTier):
             body["stop"] = list(request.stop)
         return self.url("/chat/completions"), self.auth_headers(), body
 
-    def parse(self, sse: ServerSentEvent, state: StreamState) -> list[TextDelta]:
+    def parse(self, sse: ServerSentEvent, state: StreamState) -> list[Event]:
         if sse.data.strip() == "[DONE]":
             state.done = True
-            return []
+            # A server that ends without a finish reason still ended its calls.
+            return self._end_calls(state, state.finish_reason or "stop")
         if not sse.data.strip():
             return []
         data = json_data(sse)
@@ -96,12 +111,15 @@ class OpenAITier(RemoteTier):
             raise ProviderError(message, kind="server", retryable=True)
         if data.get("model"):
             state.model = data["model"]
-        out: list[TextDelta] = []
+        out: list[Event] = []
         for choice in data.get("choices") or []:
             delta = choice.get("delta") or {}
             content = delta.get("content")
             if content and isinstance(content, str):
                 out.append(TextDelta(content))
+            calls = delta.get("tool_calls")
+            if isinstance(calls, list):
+                out += self._call_pieces(calls, state)
             # DeepSeek's reasoning_content, OpenRouter's reasoning: billed, not shown, and
             # proof that the model is working (so not idle).
             thinking = delta.get("reasoning_content") or delta.get("reasoning")
@@ -110,11 +128,72 @@ class OpenAITier(RemoteTier):
             reason = choice.get("finish_reason")
             if reason:
                 state.finish_reason = FINISH.get(reason, reason)
+                out += self._end_calls(state, state.finish_reason)
         # Groq also reports usage under x_groq on its last chunk.
         usage = data.get("usage") or (data.get("x_groq") or {}).get("usage")
         if isinstance(usage, dict) and usage:
             state.usage = usage_from_openai(usage)
         return out
+
+    def _call_pieces(self, pieces: list[Any], state: StreamState) -> list[Event]:
+        """``delta.tool_calls``: pieces of calls by ``index`` (id and name in the first
+        piece only; arguments a JSON string split anywhere). A new index, or a new id
+        at an index already open (servers that number every call 0), completes the
+        calls before it."""
+        calls = _assembly(state, self.label)
+        out: list[Event] = []
+        for piece in pieces:
+            if not isinstance(piece, dict):
+                raise ValueError("a tool call piece is not an object")
+            function = _object(piece.get("function"))
+            call_id = piece.get("id") if isinstance(piece.get("id"), str) else ""
+            index = piece.get("index")
+            if not isinstance(index, int) or isinstance(index, bool):
+                # No index: a new id starts a call, anything else continues the last one.
+                index = state.extra.get("openai_index", -1) + (1 if call_id else 0)
+            same = calls.open.get(index)
+            if same is None or (call_id and call_id != same.id):
+                out += calls.finish_all()
+                name = function.get("name")
+                calls.start(index, call_id, name if isinstance(name, str) else "")
+                state.extra["openai_index"] = index
+            else:
+                name = function.get("name")
+                if isinstance(name, str):
+                    calls.name(index, name)
+            arguments = function.get("arguments")
+            if isinstance(arguments, str):
+                calls.add(index, arguments, state)
+            elif isinstance(arguments, dict):  # some servers send the object itself
+                calls.add(index, json.dumps(arguments, ensure_ascii=False), state)
+        return out
+
+    def _end_calls(self, state: StreamState, reason: str) -> list[Event]:
+        """At the finish: the open calls are complete, unless the reply was cut at its
+        token limit (then they are half calls, never handed out)."""
+        calls = state.extra.get("calls")
+        if calls is None:
+            return []
+        if reason == "length" and calls.open:
+            names = ", ".join(repr(c.name) for c in calls.open.values())
+            calls.open.clear()
+            return [
+                Notice(
+                    f"{self.label} reached the token limit in the middle of a tool call "
+                    f"({names}); that call was not run."
+                )
+            ]
+        out: list[Event] = list(calls.finish_all())
+        if calls.ready and reason == "stop":
+            state.finish_reason = "tool_calls"  # some servers say "stop" after calls
+        return out
+
+
+def _assembly(state: StreamState, label: str) -> CallAssembly:
+    calls = state.extra.get("calls")
+    if calls is None:
+        calls = state.extra["calls"] = CallAssembly(label, "openai")
+    return calls
 
 
 class SelfHostedTier(OpenAITier):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from httpx_sse import ServerSentEvent
 
-from .base import ChatRequest, Failed, TextDelta, Usage
+from .base import ChatRequest, Event, Failed, TextDelta, ToolCallReady, Usage
 from .faults import clip, size_text
 from .sse import EventTooLarge, SSEParser
 from .usage_check import OUTPUT_SLACK, OUTPUT_SLACK_TOKENS
@@ -158,7 +158,7 @@ class ReplyReader:
         self._output_limit = OUTPUT_SLACK * request.max_tokens + OUTPUT_SLACK_TOKENS
         self._pending: StreamFailure | None = None  # raised after the text that came before it
 
-    async def next_deltas(self) -> list[TextDelta] | None:
+    async def next_deltas(self) -> list[Event] | None:
         """The text of the next network read, or None when the reply is over."""
         if self._pending is not None:
             raise self._pending
@@ -176,7 +176,7 @@ class ReplyReader:
                     kind="protocol",
                 )
             )
-        out: list[TextDelta] = []
+        out: list[Event] = []
         try:
             for sse in self._feed(chunk):
                 out += self._take(sse)
@@ -199,15 +199,16 @@ class ReplyReader:
     async def aclose(self) -> None:
         await self._chunks.aclose()  # type: ignore[attr-defined]
 
-    def _take(self, sse: ServerSentEvent) -> list[TextDelta]:
+    def _take(self, sse: ServerSentEvent) -> list[Event]:
         state, clock = self.state, self.clock
         before = state.chars + state.hidden_chars
         deltas = self.tier.checked_parse(sse, state)
         for delta in deltas:
-            if clock.first_text_at is None:
+            if isinstance(delta, TextDelta | ToolCallReady) and clock.first_text_at is None:
                 clock.first_text_at = time.monotonic()
-            state.chars += len(delta.text)
-            state.deltas += 1
+            if isinstance(delta, TextDelta):  # tool arguments count as hidden_chars
+                state.chars += len(delta.text)
+                state.deltas += 1
         if state.chars + state.hidden_chars > before:
             clock.progress()
         else:
