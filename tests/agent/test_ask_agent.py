@@ -118,3 +118,137 @@ def test_the_agent_fixes_a_failing_test_headless_and_rung_undo_restores_it(
     cost = rung(tmp_path, "cost")
     assert cost.returncode == 0, cost.stderr
     assert "Today: $0.0066 over 6 replies" in cost.stdout
+
+
+def lines(out: str) -> list[dict]:  # type: ignore[type-arg]
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_a_model_looping_on_one_call_is_refused_and_told_to_change_course(
+    tmp_path: Path, servers
+) -> None:
+    root = project(tmp_path)
+    same = ("read", {"path": "calc.py"})
+    model = ScriptedModel([
+        Turn(calls=[same]), Turn(calls=[same], expect=("return a - b",)),
+        Turn(calls=[same], expect=("return a - b",)),
+        Turn(text="I keep reading the same file.", expect=("was not run again",)),
+    ])  # fmt: skip
+    api = servers(model)
+    done = agent(tmp_path, api.url, "--stream-json", "look at calc.py", cwd=root)
+    assert model.problems == []
+    assert done.returncode == 0, done.stderr
+    events = lines(done.stdout)
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "step_start" and kinds[-1] == "result"
+    assert kinds.count("step_start") == 4 and kinds.count("step_end") == 4
+    results = [e for e in events if e["type"] == "tool_result"]
+    assert [r["is_error"] for r in results] == [False, False, True]
+    assert "repeated call refused" in results[2]["summary"]
+    assert "".join(e["text"] for e in events if e["type"] == "text") == (
+        "I keep reading the same file."
+    )
+    assert events[-1]["stop_reason"] == "answered" and events[-1]["num_steps"] == 4
+
+
+def test_the_step_limit_ends_the_turn_with_status_1_and_says_so(tmp_path: Path, servers) -> None:
+    root = project(tmp_path)
+    model = ScriptedModel([Turn(calls=[("list", {"pattern": f"*{i}*"})]) for i in range(5)])
+    api = servers(model)
+    done = agent(tmp_path, api.url, "--max-steps", "2", "--json", "explore", cwd=root)
+    assert done.returncode == 1
+    assert "step limit (2 steps)" in done.stderr and "--max-steps" in done.stderr
+    assert len(model.bodies) == 2  # no third request went out
+    data = json.loads(done.stdout)
+    assert data["stop_reason"] == "max_steps" and data["num_steps"] == 2
+    assert "Traceback" not in done.stderr
+
+
+def test_on_a_non_tty_a_command_needing_permission_is_denied_told_and_never_run(
+    tmp_path: Path, servers
+) -> None:
+    root = project(tmp_path)
+    model = ScriptedModel([
+        Turn(calls=[("run", {"command": "touch ran.txt"})]),
+        Turn(text="I could not run it.", expect=("nobody can be asked",)),
+    ])  # fmt: skip
+    api = servers(model)
+    done = agent(tmp_path, api.url, "--json", "touch a file", cwd=root)
+    assert model.problems == []
+    assert done.returncode == 0, done.stderr
+    assert not (root / "ran.txt").exists()
+    assert "✗ run touch ran.txt → denied (nobody to ask)" in done.stderr
+    assert json.loads(done.stdout)["tools"][0]["is_error"] is True
+
+
+def test_a_stream_cut_mid_call_fails_the_step_keeps_the_transcript_and_continue_resumes(
+    tmp_path: Path, servers
+) -> None:
+    from tests.fakes import openai_tool_stream
+
+    root = project(tmp_path)
+    cut = openai_tool_stream([("c1", "read", '{"path": "test_calc.py"}')], cut_in_call=0)
+    model = ScriptedModel([
+        Turn(calls=[("read", {"path": "calc.py"})]),
+        Turn(raw=cut, expect=("return a - b",)),
+        # `--continue`: the first step's call and result come back; the cut step does not.
+        Turn(text="Resumed."),
+    ])  # fmt: skip
+    api = servers(model)
+    done = agent(tmp_path, api.url, "fix the test", cwd=root)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "ended the reply" in done.stderr or "connection" in done.stderr.lower()
+    again = agent(tmp_path, api.url, "--continue", "--json", cwd=root)
+    assert again.returncode == 0, again.stderr
+    assert model.problems == []
+    assert "continuing agent session" in again.stderr
+    resumed = model.bodies[2]["messages"]
+    assert resumed[: len(model.bodies[1]["messages"])] == model.bodies[1]["messages"]
+    assert resumed[-1] == {"role": "user", "content": "Continue the task where you stopped."}
+    assert json.loads(again.stdout)["text"] == "Resumed."
+
+
+@needs_sandbox
+def test_kill_9_while_a_command_runs_then_continue_picks_the_task_up(
+    tmp_path: Path, servers
+) -> None:
+    import time
+
+    from tests.conftest import subprocess_env
+
+    root = project(tmp_path)
+    model = ScriptedModel([
+        Turn(calls=[("edit", {"path": "calc.py", "old_string": "a - b", "new_string": "a + b"})]),
+        Turn(calls=[("run", {"command": "sleep 30"})], expect=("a + b",)),
+        Turn(text="Done after the restart."),
+    ])  # fmt: skip
+    api = servers(model)
+    base = ["ask", "--agent", "--tier", "custom", "--base-url", api.url + "/v1", "--model", "m",
+            "--mode", "accept-edits", "--allow", "run:sleep *"]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rung", *base, "fix it"], cwd=root, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=subprocess_env(tmp_path, **env()),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while len(model.bodies) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # the sleep command is running now
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+    assert len(model.bodies) == 2
+    assert (root / "calc.py").read_text() == CALC.replace("a - b", "a + b")  # whole, no half
+
+    again = agent(tmp_path, api.url, "--continue", "--json", cwd=root)
+    assert again.returncode == 0, again.stderr
+    assert model.problems == []
+    assert json.loads(again.stdout)["text"] == "Done after the restart."
+    resumed = model.bodies[2]["messages"]
+    assert resumed[: len(model.bodies[1]["messages"])] == model.bodies[1]["messages"]
+    lost = resumed[len(model.bodies[1]["messages"]) + 1]  # after the step that ran it
+    assert lost["role"] == "tool" and "Rung was stopped while this call ran" in lost["content"]
+    # The killed turn and the resumed one: `rung undo` still puts calc.py back exactly.
+    assert rung(tmp_path, "undo", cwd=root).returncode == 0
+    assert (root / "calc.py").read_text() == CALC

@@ -85,8 +85,9 @@ def _calls(data: dict[str, Any]) -> list[ToolCall]:
     for raw in data.get("calls") or []:
         if isinstance(raw, dict) and isinstance(raw.get("id"), str):
             calls.append(
-                ToolCall(raw["id"], str(raw.get("name", "")), str(raw.get("arguments", "")))
-            )
+                ToolCall(raw["id"], str(raw.get("name", "")), str(raw.get("arguments", "")),
+                         str(raw.get("origin", "")), _parts(raw.get("private")))
+            )  # fmt: skip
     return calls
 
 
