@@ -252,3 +252,18 @@ def test_kill_9_while_a_command_runs_then_continue_picks_the_task_up(
     # The killed turn and the resumed one: `rung undo` still puts calc.py back exactly.
     assert rung(tmp_path, "undo", cwd=root).returncode == 0
     assert (root / "calc.py").read_text() == CALC
+
+
+def test_the_budget_is_checked_before_every_step(tmp_path: Path, servers) -> None:
+    root = project(tmp_path)
+    config = tmp_path / "config" / "rung" / "config.toml"
+    config.write_text(config.read_text() + '\n[budget]\nsession_usd = "0.002"\n')
+    model = ScriptedModel([Turn(calls=[("list", {"pattern": f"*{i}*"})]) for i in range(5)])
+    api = servers(model)
+    done = agent(tmp_path, api.url, "--json", "explore", cwd=root)
+    # $0.0011 a step: after two steps the session's $0.002 is spent; no third request.
+    assert len(model.bodies) == 2
+    assert done.returncode == 1
+    data = json.loads(done.stdout)
+    assert data["stop_reason"] == "budget" and data["total_cost_usd"] == "0.0022"
+    assert "budget" in done.stderr and "Traceback" not in done.stderr
