@@ -39,7 +39,13 @@ from rung.engine.edits.journal_entry import JournalEntry, JournalFile, from_json
 from rung.engine.edits.outcome import Outcome
 from rung.engine.edits.paths import normalize, real_root
 from rung.engine.edits.recovery import interrupted, settled, writes_back
-from rung.engine.edits.turns import changed_since, redo_group, undo_group
+from rung.engine.edits.turns import (
+    changed_since,
+    group_files,
+    group_title,
+    redo_group,
+    undo_group,
+)
 from rung.engine.edits.writes import (
     CheckedWrite,
     FileWrite,
@@ -340,7 +346,7 @@ class Journal:
                 if first is None:
                     return Outcome(False, f"Nothing to undo in {self.root}.")
                 group = undo_group(entries, first)
-                title = _turn_title(group)
+                title = group_title(group)
                 if len(group) > 1:
                     changed = changed_since(self.root, group, undoing=True)
                     if changed:
@@ -356,7 +362,7 @@ class Journal:
                         return failed
         except JournalError as exc:
             return Outcome(False, f"Cannot undo: {_refusal(exc)}")
-        files = _turn_files(group[::-1])
+        files = group_files(group[::-1])
         restored = [f.path for f in files if not f.created]
         removed = [f.path for f in files if f.created]
         parts = ([f"restored {_names(restored)}"] if restored else []) + (
@@ -402,7 +408,7 @@ class Journal:
                 if first is None:
                     return Outcome(False, f"Nothing to redo in {self.root}.")
                 group = redo_group(entries, first)
-                title = _turn_title(group)
+                title = group_title(group)
                 if len(group) > 1:
                     changed = changed_since(self.root, group, undoing=False)
                     if changed:
@@ -414,24 +420,6 @@ class Journal:
                         return failed
         except JournalError as exc:
             return Outcome(False, f"Cannot redo: {_refusal(exc)}")
-        paths = tuple(f.path for f in _turn_files(group))
+        paths = tuple(f.path for f in group_files(group))
         message = f"Redid “{title}”: {_names(paths)}."
         return Outcome(True, message, paths, group[-1].id)
-
-
-def _turn_title(group: list[JournalEntry]) -> str:
-    """The title of a group's oldest entry, and how many edits the turn made."""
-    if len(group) == 1:
-        return group[0].title
-    oldest = min(group, key=lambda entry: entry.id)
-    return f"{oldest.title} (one turn of {len(group)} edits)"
-
-
-def _turn_files(oldest_first: list[JournalEntry]) -> list[JournalFile]:
-    """One file per path across a group: its first ``before`` and last ``after``."""
-    merged: dict[str, JournalFile] = {}
-    for entry in oldest_first:
-        for f in entry.files:
-            old = merged.get(f.path)
-            merged[f.path] = f if old is None else replace(old, after=f.after)
-    return list(merged.values())

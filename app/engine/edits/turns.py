@@ -12,10 +12,11 @@ rest applied (each entry whole): the next undo finishes the turn.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from rung.engine.edits.errors import EditError
-from rung.engine.edits.journal_entry import JournalEntry
+from rung.engine.edits.journal_entry import JournalEntry, JournalFile
 from rung.engine.edits.paths import normalize, read_current, resolve_inside
 
 
@@ -50,8 +51,7 @@ def changed_since(root: Path, group: list[JournalEntry], undoing: bool) -> str |
     """The first file of ``group`` not as the group left it (undo: the newest ``after``;
     redo: the oldest ``before``), described, or None when all are."""
     expected: dict[str, bytes | None] = {}
-    ordered = group if undoing else list(group)
-    for entry in ordered:  # first seen wins: newest for undo, oldest for redo
+    for entry in group:  # first seen wins: newest for undo (its order), oldest for redo
         for f in entry.files:
             expected.setdefault(f.path, f.after if undoing else f.before)
     for path, wanted in expected.items():
@@ -63,3 +63,21 @@ def changed_since(root: Path, group: list[JournalEntry], undoing: bool) -> str |
         if current != wanted:
             return f"{name} was changed since"
     return None
+
+
+def group_title(group: list[JournalEntry]) -> str:
+    """The title of a group's oldest entry, and how many edits the turn made."""
+    if len(group) == 1:
+        return group[0].title
+    oldest = min(group, key=lambda entry: entry.id)
+    return f"{oldest.title} (one turn of {len(group)} edits)"
+
+
+def group_files(oldest_first: list[JournalEntry]) -> list[JournalFile]:
+    """One file per path across a group: its first ``before`` and last ``after``."""
+    merged: dict[str, JournalFile] = {}
+    for entry in oldest_first:
+        for f in entry.files:
+            old = merged.get(f.path)
+            merged[f.path] = f if old is None else replace(old, after=f.after)
+    return list(merged.values())
