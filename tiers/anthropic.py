@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from httpx_sse import ServerSentEvent
 
-from .base import ChatRequest, TextDelta, Usage
+from .base import ChatRequest, Event, PrivateDelta, PrivatePart, TextDelta, Usage
 from .http import ProviderError, RemoteTier, StreamState, json_data
+from .tool_calls import CallAssembly
+from .transcript import anthropic_cache_points, anthropic_messages, anthropic_tools
 from .usage_check import count_sum, token_count
 
 API_VERSION = "2023-06-01"
@@ -17,6 +20,7 @@ STOP_REASONS = {
     "max_tokens": "length",
     "refusal": "content_filter",
     "pause_turn": "stop",
+    "tool_use": "tool_calls",
 }
 EPHEMERAL = {"type": "ephemeral"}
 
@@ -41,6 +45,8 @@ def anthropic_usage(raw: dict[str, Any], output_tokens: int) -> Usage:
 
 class AnthropicTier(RemoteTier):
     provider = "anthropic"
+    can_call_tools = True
+    tool_protocol = "native"
 
     @classmethod
     def normalize_base_url(cls, base_url: str) -> str:
@@ -50,17 +56,14 @@ class AnthropicTier(RemoteTier):
         return base_url if base_url.endswith("/v1") else f"{base_url}/v1"
 
     def build(self, request: ChatRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
-        messages: list[dict[str, Any]] = [
-            {"role": m.role, "content": [{"type": "text", "text": m.content}]}
-            for m in request.messages
-            if m.content
-        ]
-        # Cache breakpoints (at most 4): the system prompt, the previous user turn (the
-        # prefix the last request wrote, so this one reads it at 0.1x), and the new user
-        # turn (written now, read by the next request).
-        user_turns = [i for i, m in enumerate(messages) if m["role"] == "user"]
-        for i in user_turns[-2:]:
-            messages[i]["content"][-1]["cache_control"] = EPHEMERAL
+        # Text, tool_use and tool_result blocks; this model's own thinking blocks go back
+        # unchanged, anyone else's are dropped (tiers/transcript.py).
+        messages = anthropic_messages(request, self.model)
+        tools = anthropic_tools(request.tools)
+        # Cache breakpoints (at most 4): the system prompt (or the tools, without one), the
+        # previous user turn (the prefix the last request wrote, so this one reads it at
+        # 0.1x), and the new user turn (written now, read by the next request or step).
+        anthropic_cache_points(messages, tools, bool(request.system))
         body: dict[str, Any] = {
             "model": self.model,
             "max_tokens": request.max_tokens,
@@ -72,13 +75,15 @@ class AnthropicTier(RemoteTier):
             body["system"] = [{"type": "text", "text": request.system, "cache_control": EPHEMERAL}]
         if request.stop:
             body["stop_sequences"] = list(request.stop)
+        if tools:
+            body["tools"] = tools
         headers = {"content-type": "application/json", **self.auth_headers()}
         return self.url("/messages"), headers, body
 
     def auth_headers(self) -> dict[str, str]:
         return {"anthropic-version": API_VERSION, "x-api-key": self._api_key or ""}
 
-    def parse(self, sse: ServerSentEvent, state: StreamState) -> list[TextDelta]:
+    def parse(self, sse: ServerSentEvent, state: StreamState) -> list[Event]:
         kind = sse.event
         if kind == "ping" or not sse.data.strip():
             return []
@@ -92,6 +97,8 @@ class AnthropicTier(RemoteTier):
             state.usage = anthropic_usage(state.extra["start_usage"], out)
             # Output tokens are final only with message_delta; until then, partial.
             state.extra["usage_partial"] = True
+        elif kind == "content_block_start":
+            self._block_start(data, state)
         elif kind == "content_block_delta":
             delta = data.get("delta") or {}
             text = delta.get("text")
@@ -100,6 +107,9 @@ class AnthropicTier(RemoteTier):
             thinking = delta.get("thinking")
             if delta.get("type") == "thinking_delta" and isinstance(thinking, str):
                 state.hidden_chars += len(thinking)  # billed, not shown, not idle
+            self._block_delta(data.get("index"), delta, state)
+        elif kind == "content_block_stop":
+            return self._block_stop(data.get("index"), state)
         elif kind == "message_delta":
             usage = data.get("usage") or {}
             merged = {**state.extra.get("start_usage", {}), **usage}
@@ -121,3 +131,47 @@ class AnthropicTier(RemoteTier):
                 retryable=retryable,
             )
         return []
+
+    # -- tool_use and thinking blocks --------------------------------------------------
+    def _block_start(self, data: dict[str, Any], state: StreamState) -> None:
+        block = data.get("content_block") or {}
+        index = data.get("index")
+        kind = block.get("type")
+        if kind == "tool_use":
+            calls = state.extra.get("calls")
+            if calls is None:
+                calls = state.extra["calls"] = CallAssembly(self.label, "anthropic")
+            calls.start(index, str(block.get("id") or ""), str(block.get("name") or ""))
+        elif kind in ("thinking", "redacted_thinking"):
+            # Kept whole to go back unchanged: the API checks the signature.
+            state.extra.setdefault("blocks", {})[index] = dict(block)
+
+    def _block_delta(self, index: Any, delta: dict[str, Any], state: StreamState) -> None:
+        kind = delta.get("type")
+        if kind == "input_json_delta":
+            calls = state.extra.get("calls")
+            partial = delta.get("partial_json")
+            if calls is not None and isinstance(partial, str):
+                calls.add(index, partial, state)
+            return
+        block = state.extra.get("blocks", {}).get(index)
+        if block is None:
+            return
+        if kind == "thinking_delta" and isinstance(delta.get("thinking"), str):
+            block["thinking"] = block.get("thinking", "") + delta["thinking"]
+        elif kind == "signature_delta" and isinstance(delta.get("signature"), str):
+            block["signature"] = block.get("signature", "") + delta["signature"]
+
+    def _block_stop(self, index: Any, state: StreamState) -> list[Event]:
+        """A tool_use block is complete at its stop (its input may still be malformed
+        JSON: handed out raw, the dispatcher tells the model); a thinking block too."""
+        calls = state.extra.get("calls")
+        ready = calls.finish(index) if calls is not None else None
+        if ready is not None:
+            return [ready]
+        block = state.extra.get("blocks", {}).pop(index, None)
+        if block is None:
+            return []
+        data = json.dumps(block, ensure_ascii=False)
+        part = PrivatePart("anthropic", self.model, str(block.get("type")), data)
+        return [PrivateDelta(part)]
