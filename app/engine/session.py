@@ -72,6 +72,7 @@ class Session:
         self._session = Handle()
         self._pin: str | None = None  # the rung pinned (None: Auto), stored with the session
         self._today_at_send = Decimal(0)
+        self._spent_at_refresh = Decimal(0)  # this session's spend when today was read
         # Called once before the first reply is priced (`rung ask` waits for fresh
         # prices there when online price updates are on).
         self.before_pricing: Callable[[], None] | None = None
@@ -101,6 +102,7 @@ class Session:
         """Re-read today's spend (all processes) once per message, before it is sent.
         While a reply streams, budgets use this figure plus the live estimate."""
         total = self.meter.totals().spent
+        self._spent_at_refresh = total
         if self.store is None:
             self._today_at_send = total
             return
@@ -117,6 +119,14 @@ class Session:
         return self.budget.check(
             self.meter.totals().spent + extra, self._today_at_send + Decimal(extra)
         )
+
+    def budget_state_since_refresh(self) -> BudgetState:
+        """The budget with what was priced since ``refresh_today`` added to today's figure:
+        an agent's steps between two reads of the history (a read waits for the history's
+        writes, milliseconds a step)."""
+        spent = self.meter.totals().spent
+        since = spent - self._spent_at_refresh
+        return self.budget.check(spent, self._today_at_send + since)
 
     def allows(self, tier: Tier) -> BudgetState:
         """The budget's say on calling this rung now (free rungs are always allowed)."""

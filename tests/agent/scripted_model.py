@@ -53,7 +53,10 @@ class ScriptedModel:
         if index >= len(self.script):
             self.problems.append(f"request {index + 1}: the script has only {len(self.script)}")
             return openai_stream(["(script over)"])
-        turn = self.script[index]
+        return self.reply_to(self.script[index], body, index)
+
+    def reply_to(self, turn: Turn, body: dict[str, Any], index: int = 0) -> list[Step]:
+        """Check ``body`` against ``turn`` and give its reply."""
         results = openai_results(body)
         for wanted in turn.expect:
             if not any(wanted in r for r in results):
