@@ -46,6 +46,7 @@ from .base import (
 )
 from .llama_safety import cpu_flags, decide_safe, llama_system_info, load_llama, read_cpuinfo
 from .local_probe import probe_model
+from .tool_text import text_request, with_text_tools
 
 EMBEDDED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct"
@@ -407,6 +408,10 @@ class LocalTier(TierBase):
     provider = "local"
     can_stop = True  # checked once per sampled token; the usage stays exact
     needs_loading = True
+    # No native tool format worth trusting in a small model: tools go in the prompt and
+    # strict fenced blocks are parsed back (tiers/tool_text.py).
+    can_call_tools = True
+    tool_protocol = "text"
 
     def __init__(
         self,
@@ -851,7 +856,12 @@ class LocalTier(TierBase):
         )
 
     # -- the Tier protocol ----------------------------------------------------
-    async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
+    def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
+        if request.tools or any(m.role == "tool" or m.tool_calls for m in request.messages):
+            return with_text_tools(self._stream(text_request(request)), request.tools)
+        return self._stream(request)
+
+    async def _stream(self, request: ChatRequest) -> AsyncIterator[Event]:
         loop = asyncio.get_running_loop()
         out: asyncio.Queue[Event | None] = asyncio.Queue()
         job = _Job(
