@@ -1,8 +1,8 @@
 """A scripted model for the agent's end-to-end tests: a real HTTP server on 127.0.0.1
-speaking a provider's streamed tool calls, answering request N with step N of a script,
-and CHECKING each request: the step's check gets the tool results fed back to the model
-(in the provider's own wire shape, as the dialect rendered them) and records what was
-wrong, for the test to assert.
+speaking a provider's streamed tool calls (OpenAI, Anthropic or Gemini), answering
+request N with step N of a script, and CHECKING each request: the tool results fed
+back to the model (in the provider's own wire shape, as the dialect rendered them) must
+hold what the step expects; what was wrong is recorded for the test to assert.
 """
 
 from __future__ import annotations
@@ -12,7 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakes import Request, Step, openai_stream, openai_tool_stream
+from tests.fakes import (
+    Request,
+    Step,
+    anthropic_stream,
+    anthropic_tool_stream,
+    gemini_stream,
+    gemini_tool_stream,
+    openai_stream,
+    openai_tool_stream,
+)
+
+DIALECTS = ("openai", "anthropic", "gemini")
 
 Check = Callable[[dict[str, Any], list[str]], None]  # (request body, the tool results)
 
@@ -28,8 +39,21 @@ class Turn:
     raw: list[Step] | None = None  # a hand-made reply (a cut stream)
 
 
-def openai_results(body: dict[str, Any]) -> list[str]:
-    """The tool results at the end of an OpenAI-style request, oldest first."""
+def tool_results(body: dict[str, Any], dialect: str = "openai") -> list[str]:
+    """The tool results at the end of a request, oldest first, as text."""
+    if dialect == "anthropic":
+        last = (body.get("messages") or [{}])[-1]
+        blocks = last.get("content") if last.get("role") == "user" else None
+        results = [
+            b for b in blocks or [] if isinstance(b, dict) and b.get("type") == "tool_result"
+        ]
+        return [r["content"] if isinstance(r["content"], str) else json.dumps(r["content"])
+                for r in results]  # fmt: skip
+    if dialect == "gemini":
+        last = (body.get("contents") or [{}])[-1]
+        parts = last.get("parts") if last.get("role") == "user" else None
+        return [json.dumps(p["functionResponse"]["response"], ensure_ascii=False)
+                for p in parts or [] if "functionResponse" in p]  # fmt: skip
     found: list[str] = []
     for message in reversed(body.get("messages", [])):
         if message.get("role") != "tool":
@@ -38,9 +62,36 @@ def openai_results(body: dict[str, Any]) -> list[str]:
     return found
 
 
+def transcript(body: dict[str, Any], dialect: str = "openai") -> list[Any]:
+    """The request's messages, cache breakpoints left out (Anthropic moves its newest-
+    message breakpoint every step, by design)."""
+    return _strip(body.get("contents" if dialect == "gemini" else "messages", []))
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def system_text(body: dict[str, Any], dialect: str = "openai") -> str:
+    if dialect == "anthropic":
+        system = body.get("system", "")
+        return system if isinstance(system, str) else " ".join(b.get("text", "") for b in system)
+    if dialect == "gemini":
+        return " ".join(p.get("text", "") for p in body["systemInstruction"]["parts"])
+    first = body["messages"][0]
+    return first["content"] if first["role"] == "system" else ""
+
+
 class ScriptedModel:
-    def __init__(self, script: list[Turn], usage: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, script: list[Turn], usage: dict[str, int] | None = None, dialect: str = "openai"
+    ) -> None:
         self.script = script
+        self.dialect = dialect
         self.problems: list[str] = []
         self.bodies: list[dict[str, Any]] = []
         self.usage = usage or {"prompt_tokens": 1000, "completion_tokens": 50,
@@ -57,7 +108,7 @@ class ScriptedModel:
 
     def reply_to(self, turn: Turn, body: dict[str, Any], index: int = 0) -> list[Step]:
         """Check ``body`` against ``turn`` and give its reply."""
-        results = openai_results(body)
+        results = tool_results(body, self.dialect)
         for wanted in turn.expect:
             if not any(wanted in r for r in results):
                 self.problems.append(f"request {index + 1}: {wanted!r} not in {results!r}")
@@ -65,6 +116,16 @@ class ScriptedModel:
             self.problems.append(f"request {index + 1}: no tools offered")
         if turn.raw is not None:
             return turn.raw
+        if self.dialect == "anthropic":
+            if turn.calls:
+                calls = [(f"toolu_{index}_{n}", name, json.dumps(args))
+                         for n, (name, args) in enumerate(turn.calls)]  # fmt: skip
+                return anthropic_tool_stream(calls, text=turn.text)
+            return anthropic_stream([turn.text])
+        if self.dialect == "gemini":
+            if turn.calls:
+                return gemini_tool_stream(turn.calls, text=turn.text)
+            return gemini_stream([turn.text])
         if turn.calls:
             calls = [(f"call_{index}_{n}", name, json.dumps(args))
                      for n, (name, args) in enumerate(turn.calls)]  # fmt: skip
