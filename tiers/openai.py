@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -15,6 +16,8 @@ from .base import ChatRequest, Event, Notice, TextDelta, Usage
 from .faults import clip
 from .http import ProviderError, RemoteTier, StreamState, json_data
 from .tool_calls import CallAssembly
+from .tool_probe import TOOL_MODES, detect, known_protocol
+from .tool_text import text_request, with_text_tools
 from .transcript import openai_messages, openai_tools
 from .usage_check import token_count
 
@@ -202,10 +205,42 @@ class SelfHostedTier(OpenAITier):
 
     has_health = True
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, tools: str = "auto", **kwargs: Any) -> None:
+        """``tools``: "native" (the server parses tool calls: vLLM with
+        --enable-auto-tool-choice, SGLang with --tool-call-parser), "text" (the text
+        protocol), or "auto" (ask the server once: tiers/tool_probe.py)."""
         kwargs.setdefault("kind", "selfhosted")
         kwargs.setdefault("provider", "selfhosted")
         super().__init__(**kwargs)
+        self.tools_mode = tools if tools in TOOL_MODES else "auto"
+
+    @property
+    def tool_protocol(self) -> str:  # type: ignore[override]
+        """ "native" or "text"; in "auto" mode, "native" until the server said otherwise."""
+        if self.tools_mode != "auto":
+            return self.tools_mode
+        return known_protocol(self.base_url, self.model) or "native"
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
+        if request.tools or any(m.role == "tool" or m.tool_calls for m in request.messages):
+            return self._tool_stream(request)
+        return super().stream(request)
+
+    async def _tool_stream(self, request: ChatRequest) -> AsyncIterator[Event]:
+        protocol = self.tools_mode
+        if protocol == "auto" and self._request_problem() is None:
+            try:
+                await self.prepare()
+            except (ProviderError, httpx.HTTPError):
+                pass  # the request below reports it
+            else:
+                protocol = await detect(self)
+        if protocol == "text":
+            events = with_text_tools(super().stream(text_request(request)), request.tools)
+        else:
+            events = super().stream(request)
+        async for event in events:
+            yield event
 
     async def discover_model(self) -> str:
         problem = self.host_problem or self.key_problem()

@@ -129,7 +129,7 @@ def build_tier(
     if name == "selfhosted":
         from rung.tiers.openai import SelfHostedTier
 
-        tier = SelfHostedTier(**common)
+        tier = SelfHostedTier(**common, tools=config.get("selfhosted", "tools"))
     elif preset.protocol == "anthropic":
         from rung.tiers.anthropic import AnthropicTier
 

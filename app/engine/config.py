@@ -153,6 +153,9 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
         "usd_per_mtok": (_money, None),
         "ca_bundle": (_str, ""),
         "verify_tls": (_bool, True),
+        # Tool calling: "native" (the server parses calls), "text" (the text protocol),
+        # "auto" (ask the server once: tiers/tool_probe.py).
+        "tools": (_choice("auto", "native", "text"), "auto"),
     },
     "ladder": {
         "rungs": (_str_list, ["local"]),
