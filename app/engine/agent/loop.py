@@ -55,6 +55,7 @@ from rung.tiers.base import (
 )
 from rung.tiers.budget import PAID_KINDS, BudgetState
 from rung.tiers.meter import MessageCost
+from rung.tiers.pricing import load_price_tables
 from rung.tiers.route_cost import RouteContext
 from rung.tiers.turn import Turn
 
@@ -119,6 +120,7 @@ class Agent:
         self._turn: Turn | None = None
         self._task: asyncio.Task[Any] | None = None
         self._cancelled = False
+        self._tables: asyncio.Future[None] | None = None
         self._budget_read_at = -BUDGET_REREAD_S  # the first step reads today's spend
 
     # -- the transcript -------------------------------------------------------------------
@@ -192,6 +194,9 @@ class Agent:
         return self.ladder.tier(decision.tier), decision.reason
 
     async def _steps(self, result: AgentResult) -> None:
+        # The price tables (~140 ms to import) load on a thread while the first request
+        # is out, not after its reply.
+        self._tables = asyncio.ensure_future(asyncio.to_thread(load_price_tables))
         chosen = self._choose()
         if isinstance(chosen, str):
             result.message = chosen
@@ -253,6 +258,9 @@ class Agent:
             raise
         finally:
             self._turn = None
+        if self._tables is not None:
+            await self._tables
+            self._tables = None
         record = session.price(tier, reply)
         session.finish_reply(
             handle, reply.text, record, reply.failed.message if reply.failed else None
