@@ -13,10 +13,14 @@ run's wall time — both measured in the same run, against an instant local mode
    edit and run the tests (under the sandbox), ending in an answer. Its wall time, split
    into model round trips, tool time and the loop's own share.
 
-    python bench/agent_loop.py [--steps 30] [--rounds 5]
+    python bench/agent_loop.py [--steps 30] [--rounds 5] [--gemini-cli PATH]
 
-Gemini CLI as a reference (GOOGLE_GEMINI_BASE_URL at the same kind of server) needs its
-own Gemini-dialect script; see the notes printed at the end.
+3. With ``--gemini-cli`` (npm's @google/gemini-cli; GOOGLE_GEMINI_BASE_URL points it at
+   the scripted server): the same 20-step task without test runs (read, search, list,
+   edit) as two processes, `rung ask --agent --tier gemini` and `gemini -p --yolo`,
+   each against its own Gemini-dialect scripted server, and each also as a 1-step run
+   (an answer, no tools) so that start-up is taken out: per-step time = (20-step wall -
+   1-step wall) / 19.
 """
 
 from __future__ import annotations
@@ -197,10 +201,110 @@ async def twenty(root: Path) -> tuple[Clock, int]:
         server.close()
 
 
+def gemini_handler(script: list[tuple[list[tuple[str, dict]], str]]):  # type: ignore[no-untyped-def,type-arg]
+    """A Gemini-dialect server answering the n-th streamed request with step n (any
+    other request a CLI makes on the side gets a plain answer)."""
+    from tests.fakes import gemini_stream, gemini_tool_stream, json_reply
+
+    count = [0]
+
+    def handle(request):  # type: ignore[no-untyped-def]
+        if "streamGenerateContent" not in request.path:
+            text = '{"next_speaker": "user", "reasoning": "done"}'
+            candidate = {"content": {"parts": [{"text": text}], "role": "model"},
+                         "finishReason": "STOP", "index": 0}  # fmt: skip
+            usage = {"promptTokenCount": 1, "candidatesTokenCount": 1, "totalTokenCount": 2}
+            return json_reply(200, {"candidates": [candidate], "usageMetadata": usage})
+        calls, text = script[min(count[0], len(script) - 1)]
+        count[0] += 1
+        return (
+            gemini_tool_stream(calls, model="gemini-2.5-flash") if calls else gemini_stream([text])
+        )
+
+    return handle, count
+
+
+def light_script(root: Path, gemini: bool) -> list[tuple[list[tuple[str, dict]], str]]:  # type: ignore[type-arg]
+    """20 steps: read, search, list, edit in turn, then an answer (both CLIs' tool names)."""
+
+    def call(kind: str, n: int) -> tuple[str, dict]:  # type: ignore[type-arg]
+        old, new = ("a - b", "a + b") if n % 2 == 0 else ("a + b", "a - b")
+        if gemini:
+            return {
+                "read": ("read_file", {"file_path": str(root / "calc.py")}),
+                "search": ("grep_search", {"pattern": f"def f{n}"}),
+                "list": ("glob", {"pattern": f"mod{n}*.py"}),
+                "edit": ("replace", {"file_path": str(root / "calc.py"), "instruction": "fix",
+                                     "old_string": old, "new_string": new}),
+            }[kind]  # fmt: skip
+        return {
+            "read": ("read", {"path": "calc.py", "limit": 10 + n}),
+            "search": ("search", {"pattern": f"def f{n}"}),
+            "list": ("list", {"pattern": f"mod{n}*.py"}),
+            "edit": ("edit", {"path": "calc.py", "old_string": old, "new_string": new}),
+        }[kind]
+
+    kinds = ["read", "search", "list", "edit"]
+    steps = [([call(kinds[i % 4], i // 4)], "") for i in range(19)]
+    return [*steps, ([], "Done.")]
+
+
+def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
+                          stdin=subprocess.DEVNULL)  # fmt: skip
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{argv[0]} failed ({done.returncode}): {done.stderr[-800:]}")
+    return wall
+
+
+def gemini_cli_reference(base: Path, gemini: str, rounds: int) -> None:
+    home = base / "gemini-home"
+    (home / ".gemini").mkdir(parents=True, exist_ok=True)
+    (home / ".gemini" / "settings.json").write_text(
+        '{"security": {"auth": {"selectedType": "gemini-api-key"}}, '
+        '"telemetry": {"enabled": false}, "privacy": {"usageStatisticsEnabled": false}}'
+    )
+    results: dict[str, list[float]] = {"rung": [], "gemini": []}
+    for n in range(rounds):
+        for who in ("rung", "gemini"):
+            for steps in (20, 1):
+                root = make_project(base / f"{who}-{n}-{steps}")
+                script = light_script(root, who == "gemini")
+                handler, count = gemini_handler(script if steps == 20 else [([], "Done.")])
+                server = ScriptedServer(handler)
+                try:
+                    env = {**os.environ, "GEMINI_API_KEY": "g-test-1234567",
+                           "GOOGLE_GEMINI_BASE_URL": server.url, "HOME": str(home),
+                           "GEMINI_CLI_TRUST_WORKSPACE": "true"}  # fmt: skip
+                    if who == "rung":
+                        argv = [sys.executable, "-m", "rung", "ask", "--agent", "--tier",
+                                "gemini", "--base-url", server.url, "--model",
+                                "gemini-2.5-flash", "--mode", "accept-edits", "go"]  # fmt: skip
+                    else:
+                        argv = [gemini, "-p", "go", "-m", "gemini-2.5-flash", "--yolo"]
+                    wall = timed(argv, root, env)
+                finally:
+                    server.close()
+                if count[0] < steps:
+                    raise RuntimeError(f"{who}: {count[0]} of {steps} steps were asked for")
+                results[who].append(wall)
+    print(f"reference, Gemini CLI ({rounds} rounds, medians; the same 20-step task, no test runs):")
+    per_step = {}
+    for who, walls in results.items():
+        long, short = statistics.median(walls[0::2]), statistics.median(walls[1::2])
+        per_step[who] = (long - short) / 19
+        print(f"  {who:7} 20 steps {long:6.2f} s, 1 step {short:5.2f} s (start-up), "
+              f"{per_step[who] * 1000:7.1f} ms a step")  # fmt: skip
+    print(f"  Rung's time a step / Gemini CLI's: {per_step['rung'] / per_step['gemini']:.2f}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--gemini-cli", metavar="PATH", help="the `gemini` executable")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="rung-bench-agent-") as tmp:
         base = Path(tmp)
@@ -237,6 +341,13 @@ async def main() -> None:
               f" per step (medians) {statistics.median(loops[1:]) * 1000:.2f} ms against "
               f"{statistics.median(raws[1:]) * 1000:.2f} ms")  # fmt: skip
         print(f"  the loop's own time / wall: {(sum(loops) - sum(raws)) / wall:.2%}")
+        if args.gemini_cli:
+            gemini_cli_reference(base, args.gemini_cli, max(1, args.rounds // 2))
+        else:
+            print(
+                "reference: Gemini CLI not run (pass --gemini-cli PATH; npm has it as "
+                "@google/gemini-cli)"
+            )
 
 
 if __name__ == "__main__":
