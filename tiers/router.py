@@ -62,7 +62,14 @@ from .route_cost import (
 # Staying/moving costs live in route_rungs; the hand-written signals in router_features
 # (`features` and `score` are read from here too: tests, bench, lessons).
 from .route_rungs import continuity, fitting, passed_over, rung_cost, warm_choice
-from .router_features import Features, _instruction, features, score
+from .router_features import (
+    Features,
+    _instruction,
+    features,
+    last_message,
+    score,
+    word_count,
+)
 from .task_kind import task_kind
 
 if TYPE_CHECKING:  # the lessons module reads this one's tokens: imported for types only
@@ -128,7 +135,7 @@ def _inputs(
 ) -> tuple[dict[str, float], dict[str, set[str]], Words]:
     """The inputs, each instruction word's letter n-grams (to credit them in reasons), and
     the tokens read (the lessons' similarity reads the same ones: tokenized once)."""
-    last = request.messages[-1].content if request.messages else ""
+    last = last_message(request)
     ask = _instruction(last)
     x = {"h:" + k: f.signals[name] for k, name in f.kinds.items() if k not in CONTEXT_KINDS}
     ask_tokens = _tokens(ask, ASK_TOKENS)
@@ -140,7 +147,7 @@ def _inputs(
         x["f:" + " ".join(ask_tokens[:2])] = 1.0
     body_tokens = _tokens(last, BODY_TOKENS)
     _bag(x, "w:", set(body_tokens))
-    words = len(last.split())
+    words = word_count(request.messages[-1].content) if request.messages else 0
     x[f"s:len{sum(words > b for b in LENGTH_BINS)}"] = 1.0
     if "```" in last:
         x["s:fence"] = 1.0
@@ -387,8 +394,7 @@ def _route(
     base, primary, shapes, words = _assess(request)
     value, adjustment = base, None
     if lessons is not None and len(lessons):
-        last = request.messages[-1].content if request.messages else ""
-        adjustment = lessons.adjust(last, words)
+        adjustment = lessons.adjust(last_message(request), words)
         if adjustment is not None:
             value = adjustment.apply(base)
     cuts = thresholds(len(ladder), quality)
@@ -399,8 +405,9 @@ def _route(
     tokens = prompt_tokens(request, context)
     checked = None
     if competence is not None or floors:
-        last = request.messages[-1].content if request.messages else ""
-        checked = gate(task_kind(last), target, ladder, competence or {}, quality, floors)
+        checked = gate(
+            task_kind(last_message(request)), target, ladder, competence or {}, quality, floors
+        )
         # A user's own lesson that a cheaper rung was enough outranks a profile's average.
         if not (adjustment is not None and target < base_target):
             target = checked.target

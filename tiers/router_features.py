@@ -146,6 +146,34 @@ class Features:
         return self.signals[self.kinds[kind]] if kind in self.kinds else 0.0
 
 
+# The most of one message the signals read: its start (where the ask usually is) and its
+# end (where a pasted log ends in its error, or a question follows the material). Regex
+# over a 1 MiB paste took seconds per decision; these bounds keep it to milliseconds,
+# and no prompt shorter than their sum is read any differently.
+HEAD_CHARS = 16 * 1024
+TAIL_CHARS = 4 * 1024
+
+
+def bounded(text: str) -> str:
+    """``text``, or its first HEAD_CHARS and last TAIL_CHARS joined by a blank line."""
+    if len(text) <= HEAD_CHARS + TAIL_CHARS:
+        return text
+    return text[:HEAD_CHARS] + "\n\n" + text[-TAIL_CHARS:]
+
+
+def word_count(text: str) -> int:
+    """Words in ``text``: counted when short, estimated from the bounded part's density
+    when long (the length still counts, without splitting a megabyte)."""
+    read = bounded(text)
+    counted = len(read.split())
+    return counted if read is text else round(counted * len(text) / len(read))
+
+
+def last_message(request: ChatRequest) -> str:
+    """The last message as the router reads it: bounded (see HEAD_CHARS)."""
+    return bounded(request.messages[-1].content) if request.messages else ""
+
+
 def _instruction(text: str) -> str:
     """The ask itself, without the material it applies to: after a colon, a fence or a
     blank line come the user's data, whose words are not the task."""
@@ -160,9 +188,9 @@ def _instruction(text: str) -> str:
 
 
 def features(request: ChatRequest) -> Features:
-    last = request.messages[-1].content if request.messages else ""
+    last = last_message(request)
     ask = _instruction(last)
-    words = len(last.split())
+    words = word_count(request.messages[-1].content) if request.messages else 0
     s: dict[str, float] = {}
     kinds: dict[str, str] = {}
 
