@@ -8,6 +8,7 @@ import asyncio
 import html
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from rung.engine.config import load_config
 from rung.tiers.base import ChatRequest, Event, Finished, TextDelta, Usage
@@ -265,7 +266,9 @@ async def test_a_reply_cut_at_the_token_limit_says_so_under_it() -> None:
 
 
 # -- one label for GPU-time prices: header, F7 and the cost line ------------------------------
-async def test_a_gpu_time_price_is_an_estimate_in_the_header_f7_and_the_meter() -> None:
+async def test_a_gpu_time_price_is_an_estimate_in_the_header_f7_and_the_meter(
+    tmp_path: Path,
+) -> None:
     from textual.widgets import DataTable
 
     from rung.tui.cost_screen import CostScreen
@@ -290,6 +293,14 @@ async def test_a_gpu_time_price_is_an_estimate_in_the_header_f7_and_the_meter() 
         assert any(cell.startswith("~$") for cell in row), row
         assert any(cell.startswith("estimated from GPU time") for cell in row), row
         assert not any(cell.startswith("exact") for cell in row), row
+    # The same label in `rung cost` and an export, once the chat is closed.
+    from tests.test_cli import rung
+
+    cost = rung(tmp_path, "cost")
+    assert cost.returncode == 0 and "1 estimated" in cost.stdout, cost.stdout
+    export = rung(tmp_path, "export")
+    assert export.returncode == 0, export.stderr
+    assert "~$" in export.stdout and "estimated from GPU time" in export.stdout, export.stdout
 
 
 # -- the compare screen's hint says what happens -------------------------------------------

@@ -16,6 +16,7 @@ from pathlib import Path
 from rung.engine import attachments
 from rung.engine.build_tiers import key_store
 from rung.engine.config import Config
+from rung.engine.cost_label import header_money
 from rung.engine.safe_text import for_terminal
 from rung.engine.secrets import KeyStore, mask
 from rung.engine.store import Store
@@ -74,7 +75,7 @@ def session_markdown(store: Store, session_id: int, keys: KeyStore) -> str:
                 lines += [f"*attached: {', '.join(files)}*", ""]
             lines += [typed, ""]
         else:
-            cost = format_usd(m.cost_usd, m.estimated)
+            cost = header_money(m.cost_usd, not m.estimated, m.price_basis)
             lines += [f"## {m.tier} · {m.model} · {cost}", "", m.content, ""]
             note = _finish_note(m.finish_reason, m.error)
             if note:

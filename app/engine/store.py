@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from rung.engine.cost_label import TIME_PRICED
 from rung.tiers.meter import MessageCost
 
 DB_NAME = "rung.db"
@@ -383,15 +384,21 @@ class Store:
     # -- reading ---------------------------------------------------------------
     def spend(self, since: datetime | None = None) -> list[SpendRow]:
         """Spend by tier and model since a moment (all time when None)."""
-        query = "SELECT tier, model, cost_usd, estimated FROM messages WHERE role = 'assistant'"
-        args: tuple[str, ...] = ()
+        # A price from measured time at an hourly rate counts as an estimate, as the chat
+        # screen labels it (engine/cost_label.py).
+        timed = ", ".join("?" * len(TIME_PRICED))
+        query = (
+            f"SELECT tier, model, cost_usd, estimated OR price_basis IN ({timed})"
+            " FROM messages WHERE role = 'assistant'"
+        )
+        since_args: tuple[str, ...] = ()
         if since is not None:
             query += " AND created_at >= ?"
-            args = (since.astimezone(UTC).isoformat(),)
+            since_args = (since.astimezone(UTC).isoformat(),)
         groups: dict[tuple[str, str], list[int | Decimal]] = defaultdict(
             lambda: [Decimal(0), 0, 0, 0]
         )
-        for tier, model, cost, estimated in self.db.execute(query, args):
+        for tier, model, cost, estimated in self.db.execute(query, (*TIME_PRICED, *since_args)):
             g = groups[(tier or "?", model or "?")]
             g[1] += 1
             if cost is None:
@@ -405,7 +412,7 @@ class Store:
         runs = "SELECT id, total_usd FROM compare_runs"
         if since is not None:
             runs += " WHERE created_at >= ?"
-        for run_id, total in self.db.execute(runs, args).fetchall():
+        for run_id, total in self.db.execute(runs, since_args).fetchall():
             answers = Decimal(0)
             for rung, model, cost, estimated in self.db.execute(
                 """SELECT rung, model, cost_usd, estimated FROM compare_cells
