@@ -68,12 +68,15 @@ def usage_problem(args: argparse.Namespace) -> str | None:
 
 
 async def _terminal_ask(request: PermissionRequest) -> Answer:
-    """Ask on the terminal (stderr and stdin are a TTY): y once, a always, n no."""
-    print(f"\n{request.detail}" if request.detail else "", file=sys.stderr)
+    """Ask on the terminal (stdin and stderr are a TTY; stdout may be a pipe, so the
+    question goes to stderr): y once, a always, anything else no."""
+    if request.detail:
+        print(f"\n{request.detail}", file=sys.stderr)
     always = " [a]lways," if request.always else ""
-    prompt = f"rung: allow {request.summary}? ({request.reason}) [y]es,{always} [n]o: "
+    print(f"rung: allow {request.summary}? ({request.reason}) [y]es,{always} [n]o: ",
+          end="", file=sys.stderr, flush=True)  # fmt: skip
     try:
-        reply = await asyncio.to_thread(input, prompt)
+        reply = await _read_line()
     except (EOFError, OSError):
         return Answer.DENY
     choice = reply.strip().lower()[:1]
@@ -82,6 +85,26 @@ async def _terminal_ask(request: PermissionRequest) -> Answer:
     if choice == "a" and request.always:
         return Answer.ALWAYS
     return Answer.DENY
+
+
+async def _read_line() -> str:
+    """One line from the terminal without a thread (Ctrl-C must not wait for Enter)."""
+    loop = asyncio.get_running_loop()
+    line: asyncio.Future[str] = loop.create_future()
+    fd = sys.stdin.fileno()
+
+    def ready() -> None:
+        if not line.done():
+            line.set_result(sys.stdin.readline())  # a TTY: a whole line is there
+
+    loop.add_reader(fd, ready)
+    try:
+        text = await line
+    finally:
+        loop.remove_reader(fd)
+    if not text:
+        raise EOFError
+    return text
 
 
 class View:
