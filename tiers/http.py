@@ -8,8 +8,11 @@ provider never took).
 
 Every reply is bounded, whatever the server does: in time (idle and total deadlines), in
 bytes (per event and per reply, read with a bounded parser), and in output (a stream
-that runs past ``max_tokens`` is stopped and ends as "length"). The parser is in
-sse.py, the reading of one reply in reply.py, the usage check in usage_check.py.
+that runs past ``max_tokens`` is stopped and ends as "length"). This module is the
+request loop (send, retry, fail); the parts live beside it: the SSE parser in sse.py,
+the reading of one reply in reply.py, how a reply ends (usage, Finished/Failed) in
+reply_end.py, model lists in endpoint.py, keys and TLS in key_safety.py, the options
+and ProviderError in http_options.py, the usage check in usage_check.py.
 """
 
 from __future__ import annotations
@@ -17,13 +20,11 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
-import os
 import random
-import re
 import ssl
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -33,14 +34,20 @@ from .base import (
     ChatRequest,
     Event,
     Failed,
-    Finished,
-    ModelList,
     Notice,
     TierBase,
     Usage,
-    estimate_usage,
 )
-from .faults import FaultMessages, clip, error_detail, size_text
+from .endpoint import LISTING_LIMIT, EndpointListing
+from .faults import FaultMessages, clip, error_detail
+from .http_options import WIRE_BYTES_PER_TOKEN, HttpOptions, ProviderError
+from .key_safety import (
+    CA_BUNDLE_SETTING,
+    HEADER_SAFE_KEY,
+    ca_context,
+    header_key_problem,
+    key_forms,
+)
 from .reply import (
     ReplyClock,
     ReplyReader,
@@ -49,13 +56,18 @@ from .reply import (
     content_coding,
     read_capped,
 )
+from .reply_end import ReplyEnding
 from .sse import BOM, EventTooLarge, SSEParser
 from .urls import display_url, split_query, url_secrets, with_query
 from .usage_check import check_usage
 
-# Where these lived before the split (sse.py, reply.py); tests and tiers import them here.
+# Where these lived before the splits; tests and tiers import them here.
 __all__ = [
     "BOM",
+    "CA_BUNDLE_SETTING",
+    "HEADER_SAFE_KEY",
+    "LISTING_LIMIT",
+    "WIRE_BYTES_PER_TOKEN",
     "EventTooLarge",
     "HttpOptions",
     "ProviderError",
@@ -75,61 +87,9 @@ __all__ = [
 RETRY_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504, 529}
 # An error page says what went wrong in its first few KiB; the rest is never read.
 ERROR_BODY_LIMIT = 64 * 1024
-# A model list, even a big gateway's with hundreds of models, is far smaller than this.
-LISTING_LIMIT = 8 * 1024 * 1024
-# Output estimates are rough (about 4 characters a token), so a stream is cut only when
-# it is clearly past max_tokens: at twice as much, plus a little for tiny limits
-# (usage_check.OUTPUT_SLACK and OUTPUT_SLACK_TOKENS: the same bound judges reported usage).
-# OpenAI frames each streamed token in about 250-300 bytes of JSON; a reply allowed many
-# tokens may use this many bytes for each before the per-reply byte bound applies.
-WIRE_BYTES_PER_TOKEN = 512
-# The only setting that fills HttpOptions.ca_bundle (see app/engine/build_tiers.py).
-CA_BUNDLE_SETTING = "[selfhosted] ca_bundle"
-# What a key may contain to go in a header: visible ASCII, nothing else.
-HEADER_SAFE_KEY = re.compile(r"[\x21-\x7e]+")
 
 
-@dataclass(frozen=True)
-class HttpOptions:
-    connect_timeout: float = 10.0
-    # The longest wait for the server to say anything at all (a slow prefill of a big
-    # prompt can take a minute); also the idle limit when idle_timeout is None.
-    read_timeout: float = 120.0
-    # The longest time without new reply text (visible or reasoning). SSE comments,
-    # pings and events with no content count as idle: they keep a dead stream alive.
-    idle_timeout: float | None = None
-    # One reply, retries and waits included.
-    total_timeout: float = 600.0
-    max_retries: int = 3
-    backoff_base: float = 0.5
-    backoff_cap: float = 20.0
-    # A Retry-After longer than this is not waited out: the user is told instead.
-    max_retry_after: float = 60.0
-    # One server-sent event (or one line of it), and all bytes of one reply; a reply
-    # allowed more than max_reply_bytes / WIRE_BYTES_PER_TOKEN tokens gets more.
-    max_event_bytes: int = 1024 * 1024
-    max_reply_bytes: int = 8 * 1024 * 1024
-    verify_tls: bool = True
-    ca_bundle: str | None = None
-
-    @property
-    def idle_limit(self) -> float:
-        return self.read_timeout if self.idle_timeout is None else self.idle_timeout
-
-    def reply_byte_limit(self, max_tokens: int) -> int:
-        return max(self.max_reply_bytes, WIRE_BYTES_PER_TOKEN * max_tokens)
-
-
-class ProviderError(Exception):
-    """The provider said something went wrong (an error event or error body)."""
-
-    def __init__(self, message: str, kind: str = "server", retryable: bool = False) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.retryable = retryable
-
-
-class RemoteTier(FaultMessages, TierBase):
+class RemoteTier(EndpointListing, ReplyEnding, FaultMessages, TierBase):
     """Base of the remote tiers. Subclasses implement ``build`` and ``parse``.
 
     Cancelling is closing the connection, so ``can_stop`` stays False (TierBase)."""
@@ -201,78 +161,6 @@ class RemoteTier(FaultMessages, TierBase):
         """The headers that carry this provider's key (and nothing of any other's)."""
         raise NotImplementedError
 
-    async def list_models(self) -> ModelList:
-        """The models the endpoint serves (``GET {base}/models``), or why not: the
-        cheapest real call, for Settings' "Test connection" and its model picker."""
-        if self.host_problem:
-            return ModelList(False, self.host_problem)
-        if self.needs_key and not self._api_key:
-            return ModelList(False, f"No API key for {self.label}.")
-        problem = self.key_problem()
-        if problem:
-            return ModelList(False, problem)
-        start = time.monotonic()
-        try:
-            status, body = await self.get_small(self.url("/models"))
-        except httpx.HTTPError as exc:
-            return ModelList(False, self._network_failure(exc, False).message)
-        except ProviderError as exc:
-            return ModelList(False, f"{self.label}: {clip(self.scrub(str(exc)), 300)}")
-        latency = 1000 * (time.monotonic() - start)
-        if status >= 400:
-            return ModelList(False, self._http_failure(status, body, 1).message)
-        try:
-            data = json.loads(body)
-            listed = data.get("data") or data.get("models") or []
-            # OpenAI-style {"id": ...}; Gemini's {"name": "models/gemini-…"}.
-            ids = [
-                str(m.get("id") or m.get("name", "")).removeprefix("models/")
-                for m in listed
-                if isinstance(m, dict)
-            ]
-        except (ValueError, AttributeError):
-            return ModelList(False, f"{self.label} answered, but not with a model list.")
-        ids = [i for i in ids if i]
-        message = f"Connected to {self.label} in {latency:.0f} ms · {len(ids)} models listed"
-        return ModelList(True, message, ids)
-
-    async def check_connection(self) -> tuple[bool, str]:
-        listed = await self.list_models()
-        return listed.ok, listed.message
-
-    async def get_small(self, url: str) -> tuple[int, bytes]:
-        """GET a small document (a model list): (status, body), bounded in bytes and time."""
-        o = self.options
-        shown = display_url(url)
-        try:
-            async with asyncio.timeout(o.connect_timeout + o.read_timeout):
-                # identity: httpx would otherwise offer gzip, deflate (and br, zstd),
-                # and a compressed answer is refused unread (content_coding).
-                headers = {"accept-encoding": "identity", **self.auth_headers()}
-                request = self.client.build_request("GET", url, headers=headers)
-                response = await self.client.send(request, stream=True)
-        except TimeoutError:
-            raise ProviderError(
-                f"no answer from {shown} within {o.connect_timeout + o.read_timeout:g}s",
-                kind="network",
-                retryable=True,
-            ) from None
-        coding = content_coding(response)
-        if coding is not None:
-            await response.aclose()
-            raise ProviderError(
-                f"the answer from {shown} is {coding}-compressed although Rung asked for "
-                "an uncompressed one; Rung does not inflate it",
-                kind="protocol",
-            )
-        body = await read_capped(response, LISTING_LIMIT + 1, o.read_timeout)
-        if len(body) > LISTING_LIMIT:
-            raise ProviderError(
-                f"the answer from {shown} is larger than {size_text(LISTING_LIMIT)}",
-                kind="protocol",
-            )
-        return response.status_code, body
-
     # -- plumbing -----------------------------------------------------------------
     @property
     def needs_key(self) -> bool:
@@ -293,23 +181,7 @@ class RemoteTier(FaultMessages, TierBase):
 
     def key_problem(self) -> str | None:
         """Why the key cannot be sent in a header (never showing it), or None."""
-        key = self._api_key
-        if not key or HEADER_SAFE_KEY.fullmatch(key):
-            return None
-        bad = next(c for c in key if not HEADER_SAFE_KEY.fullmatch(c))
-        if bad in "\r\n":
-            what = "a line break (often a stray \\r from a Windows .env file)"
-        elif bad.isspace():
-            what = "a space or tab"
-        elif bad.isascii():
-            what = "a control character"
-        else:
-            what = "a non-ASCII character (a pasted quote or dash?)"
-        where = f" or ${self._key_env}" if self._key_env else ""
-        return (
-            f"The {self.label} API key contains {what}, so it cannot be sent. "
-            f"Enter it again in Settings{where}."
-        )
+        return header_key_problem(self._api_key, self.label, self._key_env)
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -452,52 +324,6 @@ class RemoteTier(FaultMessages, TierBase):
         )
         return notice, wait
 
-    def _ending(
-        self,
-        request: ChatRequest,
-        state: StreamState,
-        clock: ReplyClock,
-        failed: Failed | None,
-        over_limit: bool,
-    ) -> list[Event]:
-        """The events that close a reply: a notice if it was cut at the output limit,
-        its usage, then exactly one Finished or Failed."""
-        clock.end_attempt()
-        end = time.monotonic()
-        duration = end - clock.started
-        events: list[Event] = []
-        if over_limit:
-            events.append(
-                Notice(
-                    f"{self.label} kept sending past the {request.max_tokens}-token limit; "
-                    "Rung stopped reading."
-                )
-            )
-        usage = self._final_usage(request, state, complete=failed is None and not over_limit)
-        usage, problems = check_usage(usage, request)
-        if problems:
-            events.append(
-                Notice(
-                    f"{self.label} reported impossible usage ({'; '.join(problems)}); Rung "
-                    "charged no more than this request's limits."
-                )
-            )
-        events.append(usage)
-        if failed is not None:
-            return [*events, replace(failed, duration_s=duration, busy_s=clock.busy_s)]
-        first = clock.first_text_at
-        gen = end - first if first else 0.0
-        usage_out = usage.output_tokens if state.usage else state.deltas
-        finished = Finished(
-            finish_reason="length" if over_limit else state.finish_reason or "stop",
-            model=state.model or self.model,
-            time_to_first_token_s=(first - clock.started) if first else None,
-            duration_s=duration,
-            output_tokens_per_s=(usage_out / gen) if gen > 0 and usage_out else None,
-            busy_s=clock.busy_s,
-        )
-        return [*events, finished]
-
     async def _send(
         self, url: str, headers: dict[str, str], body: dict[str, Any], clock: ReplyClock
     ) -> httpx.Response:
@@ -582,74 +408,6 @@ class RemoteTier(FaultMessages, TierBase):
                 )
             ) from None
 
-    def _final_usage(self, request: ChatRequest, state: StreamState, complete: bool) -> Usage:
-        """The provider's usage when it arrived whole; otherwise Rung's estimate, keeping
-        any exact part the provider did send (Anthropic reports input at the start).
-
-        A request the provider never took (an error status, a redirect, no connection)
-        used nothing. An estimated output never exceeds what was asked for: a runaway
-        stream is not billed beyond max_tokens by any real provider.
-        """
-        reported = state.usage
-        if not state.accepted:
-            return reported or Usage()
-        if reported is not None and (complete or not state.extra.get("usage_partial")):
-            return reported
-        guess = estimate_usage(request, state.chars + state.hidden_chars, state.deltas)
-        guessed_out = min(guess.output_tokens, request.max_tokens)
-        if reported is None:
-            return replace(guess, output_tokens=guessed_out)
-        return Usage(
-            input_tokens=reported.input_tokens or guess.input_tokens,
-            # A running count (Gemini's) past max_tokens is a server gone wrong, not use.
-            output_tokens=min(max(reported.output_tokens, guessed_out), request.max_tokens),
-            cached_input_tokens=reported.cached_input_tokens,
-            cache_write_tokens=reported.cache_write_tokens,
-            cache_write_1h_tokens=reported.cache_write_1h_tokens,
-            estimated=True,
-        )
-
 
 def json_data(sse: ServerSentEvent) -> Any:
     return json.loads(sse.data)
-
-
-def key_forms(key: str) -> list[str]:
-    """Every way a key may be written out, longest first: raw, stripped, as ``repr``
-    and bytes ``repr`` (exceptions quoting a header), JSON-escaped and URL-quoted."""
-    from urllib.parse import quote
-
-    if not key:
-        return []
-    forms = {
-        key,
-        key.strip(),
-        repr(key)[1:-1],
-        repr(key.encode("utf-8", "backslashreplace"))[2:-1],
-        json.dumps(key)[1:-1],
-        json.dumps(key, ensure_ascii=False)[1:-1],
-        quote(key, safe=""),
-    }
-    # A form this short would mask ordinary words; no real key is that short.
-    return sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
-
-
-def ca_context(path: str) -> ssl.SSLContext:
-    """A TLS context trusting ``path``; a missing or broken file is named with its setting."""
-    try:
-        return ssl.create_default_context(cafile=os.path.expanduser(path))
-    except FileNotFoundError:
-        reason = "no such file"
-    except IsADirectoryError:
-        reason = "it is a directory, not a file"
-    except PermissionError:
-        reason = "permission denied"
-    except ssl.SSLError:
-        reason = "it holds no PEM certificate"
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-    raise ProviderError(
-        f"cannot use the CA bundle {path!r} ({CA_BUNDLE_SETTING}): {reason}. "
-        "Fix the path in Settings or clear it.",
-        kind="config",
-    )
