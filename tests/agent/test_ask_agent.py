@@ -279,3 +279,52 @@ def test_the_budget_is_checked_before_every_step(tmp_path: Path, servers) -> Non
     data = json.loads(done.stdout)
     assert data["stop_reason"] == "budget" and data["total_cost_usd"] == "0.0022"
     assert "budget" in done.stderr and "Traceback" not in done.stderr
+
+
+@needs_sandbox
+def test_ctrl_c_mid_command_exits_130_kills_it_and_keeps_the_turn(tmp_path: Path, servers) -> None:
+    import signal
+    import time
+
+    from tests.conftest import subprocess_env
+
+    root = project(tmp_path)
+    model = ScriptedModel([Turn(calls=[("run", {"command": "sleep 3 && touch late.txt"})])])
+    api = servers(model)
+    argv = [sys.executable, "-m", "rung", "ask", "--agent", "--tier", "custom", "--base-url",
+            api.url + "/v1", "--model", "m", "--allow", "run:sleep *", "--allow", "run:touch *",
+            "wait"]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env=subprocess_env(tmp_path, **env()))  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(model.bodies) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # the command is running
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and time.monotonic() - started < 5
+    assert "interrupted" in err and "--continue" in err and "Traceback" not in err
+    time.sleep(3)
+    assert not (root / "late.txt").exists()  # the command's process group went with it
+
+
+def test_a_rung_without_its_key_ends_the_turn_with_a_clear_message(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    done = rung(tmp_path, "ask", "--agent", "--tier", "anthropic", "--json", "fix it", cwd=root)
+    assert done.returncode == 1
+    assert "ANTHROPIC_API_KEY" in done.stderr and "Traceback" not in done.stderr
+    assert json.loads(done.stdout)["stop_reason"] == "failed"
+
+
+def test_agent_flags_without_agent_and_bad_combinations_are_usage_errors(tmp_path: Path) -> None:
+    for args, said in (
+        (["--mode", "auto", "hi"], "need --agent"),
+        (["--agent", "--json", "--stream-json", "hi"], "do not go together"),
+        (["--agent", "--max-steps", "0", "hi"], "at least 1"),
+        (["--agent", "--apply", "hi"], "--diff and --apply"),
+    ):
+        done = rung(tmp_path, "ask", *args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert said in done.stderr and "Traceback" not in done.stderr

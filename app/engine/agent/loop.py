@@ -117,7 +117,6 @@ class Agent:
         self.specs = tuple(
             ToolSpec(t.name, t.description, t.parameters) for t in tools.dispatcher.tools()
         )
-        self._turn: Turn | None = None
         self._task: asyncio.Task[Any] | None = None
         self._cancelled = False
         self._tables: asyncio.Future[None] | None = None
@@ -245,7 +244,6 @@ class Agent:
         request = self.request()
         handle = session.begin_reply(tier, reason)
         turn = Turn(tier, request, [self._emit])
-        self._turn = turn
         try:
             reply = await turn.run()
         except asyncio.CancelledError:
@@ -256,8 +254,6 @@ class Agent:
             session.finish_reply(handle, reply.text, record, "interrupted")
             result.steps.append(self._priced(step, tier, record))
             raise
-        finally:
-            self._turn = None
         if self._tables is not None:
             await self._tables
             self._tables = None
