@@ -40,6 +40,8 @@ def _as_dict(decision: Decision) -> dict[str, object]:
                 "lesson": hit.lesson.describe(),
                 "similarity": hit.similarity,
                 "weight": round(hit.weight, 3),
+                # The similarity is to the frame this lesson shares with an agreeing one.
+                "framed": hit.framed,
             }
             for hit in decision.learned.hits
         ]
@@ -181,8 +183,15 @@ def _explanation_text(
         for hit in d.learned.hits:
             vote = "climb" if hit.weight > 0 else "stay"
             lines.append(
-                f"    {vote:<5} weight {abs(hit.weight):.2f}, similarity {hit.similarity:.2f}: "
-                f"{one_line(hit.lesson.describe())}"
+                f"    {vote:<5} weight {abs(hit.weight):.2f}, similarity {hit.similarity:.2f}"
+                f"{' to a shared frame' if hit.framed else ''}: {one_line(hit.lesson.describe())}"
+            )
+        if any(hit.framed for hit in d.learned.hits):
+            # Why a lesson that alone is not this alike votes: it and an agreeing lesson
+            # differ only where this question differs (tiers/lessons.py, _framed).
+            lines.append(
+                "    (shared frame: the lessons agree and differ only in one slot, which this "
+                "question fills)"
             )
     lines.extend(_competence_lines(why, quality))
     if why.costs:
