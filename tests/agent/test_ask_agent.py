@@ -232,21 +232,22 @@ def test_kill_9_while_a_command_runs_then_continue_picks_the_task_up(
     root = project(tmp_path)
     model = ScriptedModel([
         Turn(calls=[("edit", {"path": "calc.py", "old_string": "a - b", "new_string": "a + b"})]),
-        Turn(calls=[("run", {"command": "sleep 30"})], expect=("a + b",)),
+        Turn(calls=[("run", {"command": "touch started.txt && sleep 30"})], expect=("a + b",)),
         Turn(text="Done after the restart."),
     ])  # fmt: skip
     api = servers(model)
     base = ["ask", "--agent", "--tier", "custom", "--base-url", api.url + "/v1", "--model", "m",
-            "--mode", "accept-edits", "--allow", "run:sleep *"]  # fmt: skip
+            "--mode", "accept-edits", "--allow", "run:sleep *",
+            "--allow", "run:touch *"]  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "rung", *base, "fix it"], cwd=root, stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=subprocess_env(tmp_path, **env()),
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
-        while len(model.bodies) < 2 and time.monotonic() < deadline:
+        while not (root / "started.txt").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(1.0)  # the sleep command is running now
+        time.sleep(0.3)  # the sleep command is running now
     finally:
         proc.kill()
         proc.communicate(timeout=30)
