@@ -5,7 +5,8 @@ set, never used to tune the task-kind rules, the bar or the profiles).
     python bench/competence_eval.py            # route with cached local answers
     python bench/competence_eval.py --run      # ask the embedded model again (minutes)
 
-1. The embedded SmolLM2-135M answers every held-aside prompt (cached in
+1. The embedded SmolLM2-135M answers every held-aside prompt, with the product's
+   default system prompt, temperature 0, 64 tokens (cached in
    bench/competence_data/heldout_local_answers.jsonl, with its check's verdict).
 2. Auto routes each prompt on the ladder local → deepseek → anthropic, once by the
    difficulty score alone (before) and once with the models' competence (after), at
@@ -29,6 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from rung.cli.calibrate import Labelled, answer, passed, read_set
+from rung.engine.config import SCHEMA
 from rung.tiers.base import ChatRequest, Message
 from rung.tiers.competence import (
     HELDOUT_SET,
@@ -45,6 +47,9 @@ from rung.tiers.router import Rung, choose
 
 ANSWERS = Path(__file__).with_name("competence_data") / "heldout_local_answers.jsonl"
 OUTPUT_TOKENS = 150  # a short answer's length, for pricing every rung alike
+# The system prompt every product path sends (`[ui] system_prompt`'s default): the model
+# is measured as users meet it, as `rung calibrate` does.
+SYSTEM = SCHEMA["ui"]["system_prompt"][1]
 LADDER = [
     Rung("local", "local", provider="local", model="SmolLM2-135M-Instruct", n_ctx=2048),
     Rung("deepseek", "api", provider="deepseek", model="deepseek-v4-flash"),
@@ -63,7 +68,7 @@ def run_local(items: list[Labelled]) -> list[dict[str, object]]:
     async def go() -> list[dict[str, object]]:
         rows = []
         for i, item in enumerate(items, 1):
-            text = await answer(tier, item.prompt.text, 64)
+            text = await answer(tier, item.prompt.text, 64, SYSTEM)
             ok = passed(item.prompt.checks, text)
             print(f"[{i}/{len(items)}] {item.kind} {'right' if ok else 'wrong'}", file=sys.stderr)
             rows.append({"prompt": item.prompt.text, "kind": item.kind, "text": text, "right": ok})

@@ -20,13 +20,13 @@ def profiles(tmp_path: Path) -> list[Path]:
 
 
 def test_calibrate_measures_the_local_model_and_route_then_uses_it(tmp_path: Path) -> None:
-    result = rung(tmp_path, "calibrate", "--limit", "8", "--max-tokens", "24")
+    result = rung(tmp_path, "calibrate", "--limit", "9", "--max-tokens", "24")
     assert result.returncode == 0, result.stderr
-    assert "[8/8]" in result.stderr  # progress on stderr, one line per prompt
+    assert "[9/9]" in result.stderr  # progress on stderr, one line per prompt
     assert "Stored" in result.stdout and "P(right)" in result.stdout
     (stored,) = profiles(tmp_path)
     profile = json.loads(stored.read_text())
-    assert profile["source"] == "measured" and sum(profile["counts"].values()) == 8
+    assert profile["source"] == "measured" and sum(profile["counts"].values()) == 9
     assert stored.name.startswith("SmolLM2-135M-Instruct.Q4_1.gguf-")
     # Route reads the stored numbers, not the shipped ones.
     routed = rung(tmp_path, "route", "--json", "--explain", "What is 7 + 5?")

@@ -38,7 +38,7 @@ REMOTE = {
     "anthropic": provider_prior("anthropic", "claude-opus-4-6"),
 }
 # A small model measured as weak at commands and strong at chit-chat.
-SMALL = measured("small.gguf", {"chat": (25, 26), "command": (6, 26), "code_write": (20, 26)})
+SMALL = measured("small.gguf", {"greeting": (25, 26), "command": (6, 26), "code_write": (20, 26)})
 
 
 def ask(text: str) -> ChatRequest:

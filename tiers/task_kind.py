@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 
 KINDS = (
-    "chat",  # greetings, thanks, "say X"
+    "greeting",  # hello, thanks, bye, how are you: any polite, on-topic answer is right
+    "echo",  # "say X", "reply with the word yes": one exact answer asked for
     "rewrite",  # translate, fix spelling, reformat, synonyms, sort given words
     "fact",  # general knowledge, acronyms, default ports, status codes
     "command",  # shell, git, vim, docker, pip commands and flags
@@ -68,11 +69,19 @@ _REWRITE = re.compile(
     r"what is the (?:past tense|plural|opposite|synonym|antonym))\b",
     _I,
 )
-_CHAT = re.compile(
-    r"^\s*(?:hi|hello|hey|good (?:morning|evening|night|afternoon)|thanks|thank you|"
-    r"goodbye|bye|nice to meet|how are you|wish me|happy birthday|i'?m back|say|just say|"
-    r"respond with|reply with|please (?:say|confirm)|tell me you|can you (?:say|greet|help)|"
-    r"are you)\b",
+# Social pleasantries, where any polite answer on topic is right. Kept apart from
+# exact-echo instructions (below): a small model greets well but often ignores "say
+# exactly X", and one measured rate for both would hold greetings back too.
+_GREETING = re.compile(
+    r"^\s*(?:hi|hello|hey|good (?:morning|evening|night|afternoon|day)|morning|thanks|"
+    r"thank you|cheers|goodbye|bye|see you|nice to meet|pleased to meet|how are you|"
+    r"how'?s it going|what'?s up|wish me|i'?m back|can you (?:greet|help)|"
+    r"are you there)\b",
+    _I,
+)
+_ECHO = re.compile(
+    r"^\s*(?:say|just say|respond with|reply with|answer with|please (?:say|confirm|reply)|"
+    r"tell me you|can you say|are you .{0,60}\b(?:yes or no)|type)\b",
     _I,
 )
 _FACT = re.compile(r"^\s*(?:what|who|which|when|where|how many|how much|name)\b", _I)
@@ -82,7 +91,7 @@ def task_kind(text: str) -> str:
     """The kind of the ask in ``text`` (one of KINDS)."""
     ask = text.strip()
     if not ask:
-        return "chat"
+        return "greeting"
     head = ask[:400]
     if _CODE_REASON.search(head):
         return "code_reason"
@@ -96,8 +105,10 @@ def task_kind(text: str) -> str:
         return "math"
     if _DESIGN.search(head):
         return "design"
-    if _CHAT.search(head):
-        return "chat"
+    if _ECHO.search(head):
+        return "echo"
+    if _GREETING.search(head):
+        return "greeting"
     if _FACT.search(head) and len(head.split()) <= 25:
         return "fact"
     return "other"

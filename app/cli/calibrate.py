@@ -32,10 +32,12 @@ from rung.tiers.base import ChatRequest, Message, Reply, Tier
 from rung.tiers.competence import (
     CALIBRATION_SET,
     Profile,
+    load_profile,
     measured,
     model_key,
     remote_key,
     save_profile,
+    shipped_profiles,
 )
 from rung.tiers.task_kind import KINDS
 
@@ -80,9 +82,11 @@ class AnswerFailed(Exception):
     """The rung gave no answer (no key, server down, an error): a zero would be a lie."""
 
 
-async def answer(tier: Tier, prompt: str, max_tokens: int) -> str:
+async def answer(tier: Tier, prompt: str, max_tokens: int, system: str | None = None) -> str:
+    # ``system``: the prompt the product sends with every question (`[ui] system_prompt`),
+    # so the model is measured as users meet it, not bare.
     request = ChatRequest(messages=(Message("user", prompt),), max_tokens=max_tokens,
-                          temperature=0.0)  # fmt: skip
+                          temperature=0.0, system=system)  # fmt: skip
     reply = Reply()
 
     async def read() -> None:
@@ -100,13 +104,14 @@ async def measure(
     items: list[Labelled],
     max_tokens: int = CALIBRATION_MAX_TOKENS,
     progress: Callable[[int, int, Labelled, bool], None] | None = None,
+    system: str | None = None,
 ) -> tuple[dict[str, tuple[int, int]], list[tuple[Labelled, str, bool]]]:
     """(right, asked) per kind, and every answer with its verdict."""
     results: dict[str, list[int]] = {}
     answers: list[tuple[Labelled, str, bool]] = []
     for i, item in enumerate(items, start=1):
         try:
-            text = await answer(tier, item.prompt.text, max_tokens)
+            text = await answer(tier, item.prompt.text, max_tokens, system)
         except TimeoutError:
             text = ""
         ok = passed(item.prompt.checks, text)
@@ -125,6 +130,12 @@ def run_calibrate(args: argparse.Namespace, config: Config) -> int:
     except (OSError, PromptFileError, ValueError) as exc:
         print(f"rung calibrate: {exc}", file=sys.stderr)
         return 2
+    kinds = _kinds(getattr(args, "kinds", None))
+    if isinstance(kinds, str):
+        print(f"rung calibrate: {kinds}", file=sys.stderr)
+        return 2
+    if kinds:
+        items = [i for i in items if i.kind in kinds]
     if args.limit:
         items = _spread(items, args.limit)
     from rung.engine.build_tiers import RungOverrides, UnknownTierError, build_tier
@@ -154,7 +165,8 @@ def run_calibrate(args: argparse.Namespace, config: Config) -> int:
 
     async def run() -> dict[str, tuple[int, int]]:
         try:
-            return (await measure(tier, items, args.max_tokens, progress))[0]
+            system = config.get("ui", "system_prompt") or None
+            return (await measure(tier, items, args.max_tokens, progress, system))[0]
         except asyncio.CancelledError:
             # Ctrl-C: end the reply in flight and the model's worker while this loop
             # still runs; a worker left emitting into a closed loop dies with a traceback.
@@ -180,6 +192,10 @@ def run_calibrate(args: argparse.Namespace, config: Config) -> int:
             closer()
     when = time.strftime("%Y-%m-%d")
     profile = measured(model, results, note=f"rung calibrate, {len(items)} prompts, {when}")
+    if kinds:
+        # Only some kinds measured: the others keep the numbers this model had.
+        earlier = load_profile(data_dir(), key) or shipped_profiles().get(model)
+        profile = merged(earlier, profile)
     stored = save_profile(data_dir(), key, profile)
     seconds = time.monotonic() - started
     if args.json:
@@ -188,6 +204,35 @@ def run_calibrate(args: argparse.Namespace, config: Config) -> int:
     print(_table(profile, results))
     print(f"Stored {stored} ({seconds:.0f} s). Auto now routes {model} by these numbers.")
     return 0
+
+
+def _kinds(text: str | None) -> set[str] | str | None:
+    """The kinds named by ``--kinds a,b``, or the error to print."""
+    if not text:
+        return None
+    names = {k.strip() for k in text.split(",") if k.strip()}
+    unknown = sorted(names - set(KINDS))
+    if unknown:
+        return (
+            f"--kinds: unknown task kind {', '.join(map(repr, unknown))}; known: {', '.join(KINDS)}"
+        )
+    return names
+
+
+def merged(earlier: Profile | None, fresh: Profile) -> Profile:
+    """``fresh``'s kinds over a measured ``earlier`` profile's other kinds (a kind the
+    set no longer has, such as the old "chat", is dropped)."""
+    if earlier is None or earlier.source != "measured":
+        return fresh
+    keep = [k for k in earlier.rates if k in KINDS and k not in fresh.rates]
+    return Profile(
+        fresh.model,
+        "measured",
+        {**{k: earlier.rates[k] for k in keep}, **fresh.rates},
+        {**{k: earlier.counts[k] for k in keep if k in earlier.counts}, **fresh.counts},
+        f"{fresh.note}; other kinds: {earlier.note}" if earlier.note else fresh.note,
+        {**{k: earlier.observed[k] for k in keep if k in earlier.observed}, **fresh.observed},
+    )
 
 
 def _spread(items: list[Labelled], limit: int) -> list[Labelled]:
@@ -209,4 +254,6 @@ def _table(profile: Profile, results: dict[str, tuple[int, int]]) -> str:
         if kind in results:
             right, asked = results[kind]
             lines.append(f"{kind:<12} {right:>4}/{asked:<4}  {profile.rates[kind]:.2f}")
+        elif kind in profile.rates:
+            lines.append(f"{kind:<12} {'(kept)':>9}  {profile.rates[kind]:.2f}")
     return "\n".join(lines)

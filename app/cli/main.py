@@ -234,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--set", metavar="FILE", help="labelled JSON lines (default: shipped)")
     calibrate.add_argument("--limit", type=int, metavar="N", help="only N prompts, across kinds")
     calibrate.add_argument(
+        "--kinds", metavar="K1,K2", help="only these task kinds; the others keep their numbers"
+    )
+    calibrate.add_argument(
         "--max-tokens", type=int, default=64, metavar="N", help="output limit per answer"
     )
     calibrate.add_argument("--json", action="store_true", help="print the profile as JSON")
