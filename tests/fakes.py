@@ -276,7 +276,14 @@ class AnthropicCache:
             blocks.append((s["text"], "cache_control" in s))
         for m in body["messages"]:
             for c in m["content"]:
-                blocks.append((m["role"] + ":" + c["text"], "cache_control" in c))
+                blocks.append(
+                    (
+                        m["role"]
+                        + ":"
+                        + (c["text"] if c.get("type") == "text" else json.dumps(c, sort_keys=True)),
+                        "cache_control" in c,
+                    )
+                )
         prefix = ""
         cached_upto = 0
         breakpoints: list[int] = []
@@ -728,3 +735,16 @@ def gemini_tool_stream(
     last = {"candidates": [end], "usageMetadata": final, "modelVersion": model}
     steps.append(Send(f"data: {sse_json(last)}\r\n\r\n".encode()))
     return steps
+
+
+def rechunk(steps: list[Step], size: int, pause: float = 0.001) -> list[Step]:
+    """The same bytes written ``size`` at a time with a pause between writes, so the
+    client reads them split anywhere: mid-event, mid-JSON, mid-UTF-8 character."""
+    out: list[Step] = []
+    for step in steps:
+        if not isinstance(step, Send):
+            out.append(step)
+            continue
+        for i in range(0, len(step.data), size):
+            out += [Send(step.data[i : i + size]), Sleep(pause)]
+    return out

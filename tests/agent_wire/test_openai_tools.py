@@ -150,3 +150,23 @@ async def test_a_call_cut_by_the_token_limit_is_not_handed_out(servers) -> None:
     assert reply.failed is None and reply.finish_reason == "length"
     assert reply.tool_calls == []
     assert any("token limit in the middle of a tool call" in n for n in reply.notices)
+
+
+async def test_calls_survive_network_reads_split_mid_utf8(servers) -> None:
+    from tests.fakes import anthropic_tool_stream, gemini_tool_stream, rechunk
+
+    from .helpers import anthropic_tier, gemini_tier
+
+    arguments = json.dumps({"path": "δοκιμή/日本語 ✓.py"}, ensure_ascii=False)
+    scripts = {
+        "openai": (openai_tier, openai_tool_stream([("call_u", "read", arguments)], usage=USAGE)),
+        "anthropic": (anthropic_tier, anthropic_tool_stream([("toolu_u", "read", arguments)])),
+        "gemini": (gemini_tier, gemini_tool_stream([("read", json.loads(arguments))])),
+    }
+    for make, script in scripts.values():
+        steps = rechunk(script, 5)  # 5 bytes: most multi-byte characters are split
+        server = servers(lambda r, steps=steps: steps)
+        reply = await run(make(server.url), ask())
+        assert reply.failed is None, reply.failed
+        assert [json.loads(c.arguments) for c in reply.tool_calls] == [json.loads(arguments)]
+        assert reply.finish_reason == "tool_calls" and not reply.usage.estimated
