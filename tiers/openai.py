@@ -239,8 +239,11 @@ class SelfHostedTier(OpenAITier):
             events = with_text_tools(super().stream(text_request(request)), request.tools)
         else:
             events = super().stream(request)
-        async for event in events:
-            yield event
+        try:
+            async for event in events:
+                yield event
+        finally:
+            await events.aclose()  # closed early: the connection closes now, not at GC
 
     async def discover_model(self) -> str:
         problem = self.host_problem or self.key_problem()

@@ -170,3 +170,33 @@ async def test_calls_survive_network_reads_split_mid_utf8(servers) -> None:
         assert reply.failed is None, reply.failed
         assert [json.loads(c.arguments) for c in reply.tool_calls] == [json.loads(arguments)]
         assert reply.finish_reason == "tool_calls" and not reply.usage.estimated
+
+
+async def test_whole_calls_without_an_index_are_told_apart_by_id(servers) -> None:
+    """Some OpenAI-compatible servers (Ollama, proxies) send each call whole, no index."""
+    from tests.fakes import OPENAI_BASE, Send, openai_chunk, openai_head
+
+    def chunk(delta: dict, finish: str | None = None) -> Send:  # type: ignore[type-arg]
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return Send(openai_chunk({**OPENAI_BASE, "model": "m", "choices": [choice]}))
+
+    calls = [
+        {
+            "id": "c1",
+            "type": "function",
+            "function": {"name": "read", "arguments": '{"path": "a"}'},
+        },
+        {
+            "id": "c2",
+            "type": "function",
+            "function": {"name": "grep", "arguments": '{"pattern": "b"}'},
+        },
+    ]
+    steps = [*openai_head("m"), *(chunk({"tool_calls": [c]}) for c in calls), chunk({}, "stop")]
+    server = servers(lambda r: [*steps, Send(b"data: [DONE]\n\n")])
+    reply = await run(openai_tier(server.url), ask())
+    assert [(c.id, c.name, c.arguments) for c in reply.tool_calls] == [
+        ("c1", "read", '{"path": "a"}'),
+        ("c2", "grep", '{"pattern": "b"}'),
+    ]
+    assert reply.finish_reason == "tool_calls"  # the server said "stop"
