@@ -121,6 +121,7 @@ class Agent:
         self._cancelled = False
         self._tables: asyncio.Future[None] | None = None
         self._budget_read_at = -BUDGET_REREAD_S  # the first step reads today's spend
+        self._reread: asyncio.Future[bool] | None = None
 
     # -- the transcript -------------------------------------------------------------------
     def resume(self, session_id: int) -> int:
@@ -208,7 +209,7 @@ class Agent:
                 result.reason = "max_steps"
                 result.message = f"stopped at the step limit ({counter.limit} steps)"
                 return
-            verdict = self._budget(tier)
+            verdict = await self._budget(tier)
             if verdict.blocks_paid:
                 result.reason, result.message = "budget", verdict.message
                 return
@@ -223,19 +224,36 @@ class Agent:
             if not calls:
                 result.reason, result.text = "answered", reply.text
                 return
+            self._reread_soon(tier)  # while the tools run
             await self._run_calls(reply, handle, result)
 
-    def _budget(self, tier: Tier) -> BudgetState:
+    async def _budget(self, tier: Tier) -> BudgetState:
         """The budget's say before a step: today's spend is re-read from the history (all
         processes) at most every ``BUDGET_REREAD_S``; between reads, this turn's steps
-        are added to the figure read (a read waits for the history's writes)."""
+        are added to the figure read. A re-read waits for the history's writes, so it
+        runs on a thread while the step's tools run (``_reread_soon``)."""
         if tier.kind not in PAID_KINDS:
             return BudgetState("ok")
+        if self._reread is not None:
+            flushed, self._reread = self._reread, None
+            await flushed
+            self.session.refresh_today()  # the history's writes are done: a quick read
+        elif time.monotonic() - self._budget_read_at >= BUDGET_REREAD_S:
+            self.session.refresh_today()
+            self._budget_read_at = time.monotonic()
+        return self.session.budget_state_since_refresh()
+
+    def _reread_soon(self, tier: Tier) -> None:
+        """When a re-read is due (and the rung is paid), start waiting for the history's
+        writes on a thread; the read itself (SQLite: this thread's connection) follows
+        in ``_budget``."""
+        recorder = self.session.recorder
+        if tier.kind not in PAID_KINDS or self._reread is not None or recorder is None:
+            return
         now = time.monotonic()
         if now - self._budget_read_at >= BUDGET_REREAD_S:
-            self.session.refresh_today()
             self._budget_read_at = now
-        return self.session.budget_state_since_refresh()
+            self._reread = asyncio.ensure_future(asyncio.to_thread(recorder.flush, 0.5))
 
     async def _step(
         self, tier: Tier, reason: str, step: int, result: AgentResult
