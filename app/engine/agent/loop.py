@@ -159,11 +159,12 @@ class Agent:
     async def run(self, question: str) -> AgentResult:
         self._task = asyncio.current_task()
         self.tools.dispatcher.new_turn(uuid.uuid4().hex)
+        # Stored as asked: a stored transcript merges consecutive questions itself.
+        self.session.record_question(question)
         if self.transcript and self.transcript[-1].role == "user":
             last = self.transcript.pop()  # a resumed turn that stopped before any answer
             question = f"{last.content}\n\n{question}" if question else last.content
         self.transcript.append(Message("user", question))
-        self.session.record_question(question)
         result = AgentResult("failed")
         try:
             await self._steps(result)
