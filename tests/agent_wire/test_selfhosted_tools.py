@@ -101,3 +101,26 @@ def test_the_config_setting_reaches_the_tier(tmp_path, setting: str, mode: str) 
     tier = build_tier("selfhosted", config, RungOverrides(base_url="http://127.0.0.1:9/v1"))
     assert isinstance(tier, SelfHostedTier) and tier.tools_mode == mode
     assert tier.can_call_tools and tier.tool_protocol == ("text" if mode == "text" else "native")
+
+
+async def test_the_text_protocol_through_a_real_openai_compatible_server(llama_server) -> None:
+    """llama-cpp-python's server (the CPU stand-in for vLLM) accepts ``tools`` but has no
+    parser for this model: so "auto" cannot tell, and ``tools = "text"`` is the setting.
+    With it, the real model's fenced block comes back as a call."""
+    from rung.tiers.base import ChatRequest, Message
+    from rung.tiers.http import HttpOptions
+
+    from .helpers import TOOLS
+
+    block = '```tool_call\n{"name": "read", "arguments": {"path": "app/x.py"}}\n```'
+    question = f"Repeat exactly this text and nothing else:\n{block}"
+    tier = SelfHostedTier(name="selfhosted", label="Self-hosted", api_key=None,
+                          base_url=llama_server, model="", options=HttpOptions(read_timeout=60),
+                          tools="text")  # fmt: skip
+    request = ChatRequest((Message("user", question),), tools=TOOLS, max_tokens=60, temperature=0)
+    reply = await run(tier, request)
+    assert reply.failed is None, reply.failed
+    assert [(c.name, json.loads(c.arguments)) for c in reply.tool_calls] == [
+        ("read", {"path": "app/x.py"})
+    ]
+    assert reply.finish_reason == "tool_calls" and "tool_call" not in reply.text
