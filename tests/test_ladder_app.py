@@ -17,6 +17,9 @@ from tests.fakes import anthropic_stream, gemini_stream, json_reply
 from tests.test_cli import rung
 
 HARD = "Design a distributed rate limiter with Redis and prove it is correct."
+# Auto trusts the embedded 135M model with greetings only at a low quality: it measured
+# 19/26 right (tiers/calibration/profiles.json), under the default bar (0.85), over 0.48.
+GREETINGS_LOCAL = {("ladder", "quality"): 0.15}
 
 
 def ladder_app(monkeypatch, rungs: list[str], urls: dict[str, str], settings=None) -> RungApp:  # type: ignore[no-untyped-def]
@@ -53,7 +56,8 @@ async def settle(app: RungApp, count: int) -> None:
 
 async def test_auto_sends_quick_questions_local_and_hard_ones_up(servers, monkeypatch) -> None:
     api = servers(lambda r: anthropic_stream(["Use a token bucket."]))
-    app = ladder_app(monkeypatch, ["local", "anthropic"], {"anthropic": api.url + "/v1"})
+    urls = {"anthropic": api.url + "/v1"}
+    app = ladder_app(monkeypatch, ["local", "anthropic"], urls, GREETINGS_LOCAL)
     async with app.run_test(size=(140, 40)) as pilot:
         assert app.ladder.mode == "auto" and "Auto" in str(app.chat.query_one(StatusBar).render())
         await pilot.press(*"hello", "enter")
@@ -91,7 +95,8 @@ async def test_function_keys_pin_rungs_and_f8_toggles_auto(servers, monkeypatch)
 
 async def test_escalate_asks_again_one_rung_up_and_keeps_both(servers, monkeypatch) -> None:
     api = servers(lambda r: anthropic_stream(["A better answer."]))
-    app = ladder_app(monkeypatch, ["local", "anthropic"], {"anthropic": api.url + "/v1"})
+    urls = {"anthropic": api.url + "/v1"}
+    app = ladder_app(monkeypatch, ["local", "anthropic"], urls, GREETINGS_LOCAL)
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press(*"hello", "enter")
         await settle(app, 1)

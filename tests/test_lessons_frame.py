@@ -89,9 +89,26 @@ def test_a_full_store_of_unrelated_lessons_moves_no_held_aside_question() -> Non
     assert route(LEAR, memory).tier == "anthropic"
 
 
+def calibrated_as_good_at_rewriting() -> None:
+    """A user whose local model `rung calibrate` measured as good at summaries (stored
+    where it would store it): the embedded 135M model measured 12/26 on rewriting, so
+    Auto would not ask it for a summary at all, and there would be nothing to F9."""
+    from rung.engine.config import data_dir
+    from rung.tiers.competence import measured, model_key, save_profile
+    from rung.tiers.local import embedded_model_path
+
+    path = embedded_model_path()
+    assert path is not None
+    save_profile(data_dir(), model_key(path), measured(path.name, {"rewrite": (26, 26)}))
+
+
 async def test_f9_twice_in_the_chat_sends_the_third_play_up(servers, monkeypatch) -> None:
+    calibrated_as_good_at_rewriting()
     api = servers(lambda r: anthropic_stream(["A one-line summary."]))
-    app = ladder_app(monkeypatch, ["local", "anthropic"], {"anthropic": api.url + "/v1"})
+    # No continuity rule: after an F9 the next question may leave the warm paid rung
+    # (tests/test_competence_chat.py covers the rule).
+    no_hold = {("ladder", "min_saving_usd"): ""}
+    app = ladder_app(monkeypatch, ["local", "anthropic"], {"anthropic": api.url + "/v1"}, no_hold)
     async with app.run_test(size=(140, 40)) as pilot:
         answered = 0
         for question in (HAMLET, MACBETH):

@@ -7,7 +7,6 @@ import argparse
 import json
 import sys
 from decimal import Decimal
-from pathlib import Path
 
 from rung.cli import pipes
 from rung.engine.config import Config, data_dir
@@ -15,9 +14,8 @@ from rung.engine.ladder import Ladder, kinds_ladder
 from rung.engine.safe_text import for_terminal, json_for_terminal, one_line
 from rung.engine.session import price_book
 from rung.tiers.base import ChatRequest, Message
-from rung.tiers.competence import Profile, profiles_for
+from rung.tiers.competence import Profile
 from rung.tiers.lessons import FILE_NAME, LessonMemory, LessonStore
-from rung.tiers.local import embedded_model_path
 from rung.tiers.pricing import format_usd
 from rung.tiers.route_cost import RouteContext
 from rung.tiers.router import Decision, Explanation, Rung, choose, explain
@@ -64,7 +62,7 @@ def run_route(args: argparse.Namespace, config: Config) -> int:
         users = Ladder(config)
         ladder, store, problems = users.rungs(), users.lessons, users.problems
         if not getattr(args, "no_competence", False):
-            competence = profiles_for(ladder, local_model_path(config), data_dir())
+            competence = users.competence(ladder)
     for problem in problems:
         print(f"rung: warning: {problem}", file=sys.stderr)
     lessons = None if args.no_lessons else store.memory
@@ -122,12 +120,6 @@ def run_route(args: argparse.Namespace, config: Config) -> int:
             continue
         print(json_for_terminal(json.dumps(_as_dict(decide(prompt)))), flush=True)
     return 1 if failures else 0
-
-
-def local_model_path(config: Config) -> Path | None:
-    """The GGUF the local rung runs: the configured file, else the embedded model."""
-    configured = config.get("local", "model_path")
-    return Path(configured).expanduser() if configured else embedded_model_path()
 
 
 def _forget() -> int:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from rung.engine.attachments import split_attached
 from rung.engine.fallback import FallingBack, next_rung
 from rung.engine.ladder import AUTO as AUTO_MODE
-from rung.engine.ladder import Ladder
+from rung.engine.ladder import Ladder, rung_kind
 from rung.engine.recorder import Handle
 from rung.engine.session import Session
 from rung.engine.store import INTERRUPTED, StoredMessage
@@ -176,6 +176,11 @@ class Conversation:
         # cache holds the conversation for minutes, then forgets it.
         self.last_usage: Usage | None = None
         self.last_answered_at: float | None = None
+        # The local model's speed as measured on its last reply (tokens/s out, and prompt
+        # tokens read per second before the first token): the router weighs the wait a
+        # move to it would cost with these, never with a guess.
+        self.local_tokens_per_s: float | None = None
+        self.local_prefill_tokens_per_s: float | None = None
         # A question sent to a pinned rung cheaper than Auto's choice (the plan, and the
         # rung), and, once answered there, the answer waiting to be kept: the next
         # question confirms it (a lesson), an escalation or an edit drops it.
@@ -217,6 +222,9 @@ class Conversation:
             last_usage=self.last_usage,
             idle_s=idle,
             prices=self.session.meter.book,
+            min_saving_usd=self.ladder.config.get("ladder", "min_saving_usd"),
+            local_tokens_per_s=self.local_tokens_per_s,
+            local_prefill_tokens_per_s=self.local_prefill_tokens_per_s,
         )
 
     def request(self, messages: list[Message]) -> ChatRequest:
@@ -382,6 +390,17 @@ class Conversation:
         return next_rung(self.ladder, tried, failed, plan.request, allows_paid=allows_paid,
                          escalation=plan.escalation)  # fmt: skip
 
+    def _measure_local(self, final: Attempt) -> None:
+        done = final.reply.finished
+        if done is None or rung_kind(final.tier) != "local":
+            return
+        if done.output_tokens_per_s:
+            self.local_tokens_per_s = done.output_tokens_per_s
+        usage, first = final.reply.usage, done.time_to_first_token_s
+        read = usage.input_tokens - usage.cached_input_tokens if usage is not None else 0
+        if read > 0 and first:  # cached tokens were not read again: not in the speed
+            self.local_prefill_tokens_per_s = read / first
+
     def _remember(self, plan: Plan, final: Attempt) -> None:
         # A partial reply stays in the conversation, so the next question sees it; an
         # escalated answer takes the place of the one it improves on.
@@ -393,6 +412,7 @@ class Conversation:
                 self.history.append(Message("assistant", final.reply.text))
         self.last_question, self.last_tier = plan.question, final.tier
         self.last_usage, self.last_answered_at = final.reply.usage, time.time()
+        self._measure_local(final)
         probe, self._probe = self._probe, None
         if probe is not None and probe[0] is plan:
             answered = final.reply.failed is None and final.reply.finish_reason != "cancelled"

@@ -16,13 +16,29 @@ from rung.engine.config import Config, data_dir
 from rung.engine.secrets import KeyStore
 from rung.tiers.base import ChatRequest, Tier
 from rung.tiers.budget import PAID_KINDS
+from rung.tiers.competence import PROFILE_DIR_NAME, Profile, profiles_for
 from rung.tiers.lessons import FILE_NAME, LessonStore
 from rung.tiers.local import embedded_model_path
 from rung.tiers.providers import PROVIDERS
 from rung.tiers.route_cost import OUTPUT_ROOM, RouteContext, prompt_tokens
 from rung.tiers.router import Decision, Rung, choose, next_usable
+from rung.tiers.task_kind import expand_floors
 
 AUTO = "auto"
+
+
+def local_model_path(config: Config) -> Path | None:
+    """The GGUF the local rung runs: the configured file, else the embedded model."""
+    configured = config.get("local", "model_path")
+    return Path(configured).expanduser() if configured else embedded_model_path()
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    try:
+        st = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns) if st is not None else None
 
 
 def rung_kind(name: str) -> str:
@@ -70,6 +86,10 @@ class Ladder:
         # Read once here, so a damaged file is reported with the other start-up problems.
         self.lessons = LessonStore.load(data_dir() / FILE_NAME)
         self.problems.extend(self.lessons.take_problems())
+        # What each rung's model can do, by task kind (tiers/competence.py): built once
+        # per ladder, model file and stored calibrations (it hashes the GGUF's first MiB).
+        self._competence: tuple[object, dict[str, Profile]] | None = None
+        self.floors = expand_floors(config.get("ladder", "floors"))
 
     # -- tiers -------------------------------------------------------------------------
     def tier(self, name: str) -> Tier:
@@ -207,7 +227,26 @@ class Ladder:
         rungs = self.rungs(budget_allows_paid)
         # current(): one stat, so a `rung route --forget` or another window's lesson
         # counts from the next message on.
-        return choose(request, rungs, quality, context, self.lessons.current())
+        return choose(request, rungs, quality, context, self.lessons.current(),
+                      self.competence(rungs), self.floors)  # fmt: skip
+
+    def local_model_path(self) -> Path | None:
+        """The local rung's model file: the built tier's (a --model override counts),
+        else the configured or embedded one."""
+        built = getattr(self._tiers.get("local"), "model_path", None)
+        return built if isinstance(built, Path) else local_model_path(self.config)
+
+    def competence(self, rungs: list[Rung]) -> dict[str, Profile]:
+        """Each rung's P(right | task kind), rebuilt when the rungs, the local model file
+        or the stored calibrations change (a `rung calibrate` counts from the next
+        message on)."""
+        path = self.local_model_path()
+        stored = data_dir() / PROFILE_DIR_NAME
+        key = (tuple((r.name, r.kind, r.provider, r.model) for r in rungs), path,
+               _stamp(path), _stamp(stored))  # fmt: skip
+        if self._competence is None or self._competence[0] != key:
+            self._competence = (key, profiles_for(rungs, path, data_dir()))
+        return self._competence[1]
 
     # -- learning ------------------------------------------------------------------------
     def learn_escalation(self, question: str, from_tier: str, to_tier: str) -> None:
