@@ -327,6 +327,10 @@ async def main() -> None:
         print(f"  model round trip alone (tier.stream)  {raw_med * 1000:8.2f} ms")
         print(f"  agent step without the tool           {loop_med * 1000:8.2f} ms")
         print(f"  loop overhead / round trip            {(loop_med - raw_med) / raw_med:+8.1%}")
+        # Paired: each step against its own replay right after it (the same load).
+        paired = statistics.median(a - b for a, b in zip(loop_times, raw_times, strict=True))
+        print(f"  paired (step - its replay), median    {paired * 1000:8.2f} ms"
+              f" = {paired / raw_med:+.1%} of the round trip")  # fmt: skip
         clock, steps = await twenty(root)
         loops, raws, tools = clock.loop_steps(), clock.raw, sum(clock.tool_time)
         wall = sum(loops) + tools  # the replays left out
