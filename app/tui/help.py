@@ -10,6 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from rung.tui.slash import COMMANDS
+
 PROMPT_KEYS = [
     ("enter", "Send the message", ""),
     ("ctrl+j / alt+enter", "New line in the message", ""),
@@ -37,9 +39,15 @@ class HelpScreen(ModalScreen[None]):
         # One scrolling list, focused: ↑/↓/PgUp/PgDn reach every key (an inner table that
         # scrolled on its own hid all past F6 at 80x24 until Tab moved into it).
         with VerticalScroll(id="help-keys"):
-            yield Static("[b]Keys[/b]  (remap any key with an id under \\[keymap] in the config)")
+            yield Static(
+                "[b]Commands and keys[/b]  (commands: typed at the start of the prompt, "
+                "Tab completes; remap any key with an id under \\[keymap] in the "
+                "config)"
+            )
             for problem in self.problems:
                 yield Static(problem, markup=False, classes="problem")
+            # The commands first: the keys' list ends the screen (PgDn reaches the last).
+            yield Static(key_table(slash_rows(), "command"), id="help-commands")
             yield Static(key_table(PROMPT_KEYS + self.rows), id="help-table")
             yield Static(
                 "The prompt also has the usual editing keys (Ctrl+A/E line start/end, "
@@ -51,11 +59,17 @@ class HelpScreen(ModalScreen[None]):
         self.query_one("#help-keys", VerticalScroll).focus()
 
 
-def key_table(rows: list[tuple[str, str, str]]) -> Table:
+def slash_rows() -> list[tuple[str, str, str]]:
+    """The slash commands as help rows; "//text" sends a literal slash."""
+    rows = [(f"/{c.name} {c.argument}".rstrip(), c.does, "") for c in COMMANDS]
+    return [*rows, ("//text", "Send text that starts with a slash", "")]
+
+
+def key_table(rows: list[tuple[str, str, str]], first: str = "key") -> Table:
     """key · what it does · id: the description wraps, the key and the id never do (the
     id is what a [keymap] line needs, so it must be readable at 80 columns)."""
     table = Table(box=None, expand=True, show_edge=False, pad_edge=False, header_style="bold")
-    table.add_column("key", no_wrap=True, style="bold")
+    table.add_column(first, no_wrap=True, style="bold")
     table.add_column("does", ratio=1)
     table.add_column("id", no_wrap=True, style="dim")
     for key, does, ident in rows:

@@ -1,0 +1,84 @@
+"""The agent's tool calls in the chat: one compact line per call (``read app/x.py 1-120``,
+``run pytest -q → exit 1, 3 failed``) that Enter or a click expands to the call's full
+input and output.
+
+Every text here came from the model or a tool, already sanitised and bounded by the
+dispatcher (the input is sanitised here again: it is the model's raw arguments); it is
+shown with markup off, so a ``[b]`` in a file is a ``[b]`` on screen.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widget import Widget
+from textual.widgets import Static
+
+from rung.engine.safe_text import for_terminal, one_line
+
+RUNNING = "…"
+
+
+class ToolCallLine(Widget, can_focus=True):
+    """One tool call: ``▸ summary`` while folded, the detail below it when expanded."""
+
+    DEFAULT_CSS = """
+    ToolCallLine { height: auto; margin: 0 0 0 2; }
+    ToolCallLine > .call-line { color: $text-muted; }
+    ToolCallLine.error > .call-line { color: $error; }
+    ToolCallLine:focus > .call-line { background: $boost; color: $text; }
+    ToolCallLine > .call-detail { display: none; border-left: thick $panel; padding: 0 1; }
+    ToolCallLine.expanded > .call-detail { display: block; }
+    """
+    BINDINGS = [
+        Binding("enter,space", "toggle", "Expand", id="expand-tool-call", show=False),
+    ]
+
+    def __init__(self, call_id: str, tool: str, asked: str) -> None:
+        super().__init__()
+        self.call_id = call_id
+        self.tool = tool
+        self.asked = for_terminal(asked)  # the model's raw call, one line
+        self.summary = one_line(asked, 100)
+        self.output: str | None = None
+        self.is_error = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._line(), markup=False, classes="call-line")
+        yield Static("", markup=False, classes="call-detail")
+
+    def _line(self) -> str:
+        mark = "▾" if self.has_class("expanded") else "▸"
+        if self.output is None:
+            return f"{mark} {self.summary} {RUNNING}"
+        return f"{mark} {self.summary}" + (" (failed)" if self.is_error else "")
+
+    def finish(self, summary: str, is_error: bool, text: str) -> None:
+        self.summary = one_line(summary, 100) or self.summary
+        self.is_error = is_error
+        self.output = text
+        self.set_class(is_error, "error")
+        self._refresh()
+
+    @property
+    def detail(self) -> str:
+        output = self.output if self.output is not None else "(running)"
+        return f"call: {self.asked}\n\n{output}"
+
+    @property
+    def expanded(self) -> bool:
+        return self.has_class("expanded")
+
+    def action_toggle(self) -> None:
+        self.toggle_class("expanded")
+        self._refresh()
+
+    def on_click(self) -> None:
+        self.focus()
+        self.action_toggle()
+
+    def _refresh(self) -> None:
+        if not self.is_mounted:
+            return
+        self.query_one(".call-line", Static).update(self._line())
+        self.query_one(".call-detail", Static).update(self.detail if self.expanded else "")
