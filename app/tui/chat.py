@@ -1,237 +1,51 @@
-"""The chat screen: a view of the conversation engine. It shows what the engine says
-(questions, replies streaming in, how each attempt ended) and turns keys into calls on
-the engine; the ladder's state and the money live in the app, which the status and
-cost lines watch."""
+"""The chat screen: a view of the conversation engine and the agent. It shows what they
+say (questions, replies streaming in, how each attempt ended, tool calls) and turns keys
+and slash commands into calls on them; the ladder's state and the money live in the
+app, which the status and cost lines watch.
+
+Split by purpose: chat_keys (bindings), chat_prompt (completion, attachment preview),
+chat_slash (slash commands), chat_agent (the agent loop's view), chat_replies (the
+engine's replies, resuming), chat_actions (edits, copy, export, compare)."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
-import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import ActiveBinding, Binding
+from textual.binding import ActiveBinding
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import OptionList, TextArea
-from textual.widgets.option_list import Option
+from textual.widgets import OptionList
 
 from rung.engine import attachments
-from rung.engine.conversation import (
-    Conversation,
-    EditsProposed,
-    EngineEvent,
-    FallingBack,
-    Plan,
-    Recorded,
-    Refusal,
-    Routed,
-)
-from rung.engine.cost_label import header_money
-from rung.engine.safe_text import for_terminal, one_line
-from rung.engine.store import StoredMessage
-from rung.tiers.base import Message as ChatMessage
-from rung.tiers.base import Reply, TextDelta, Usage
-from rung.tiers.meter import MessageCost
-from rung.tiers.pricing import format_usd
-from rung.tui import gc_pause
-from rung.tui.confirm import AskScreen, ConfirmScreen
+from rung.engine.conversation import Conversation, Plan, Refusal
+from rung.engine.safe_text import for_terminal
+from rung.tiers.base import Reply
+from rung.tui import gc_pause, slash
+from rung.tui.chat_actions import ReplyActions
+from rung.tui.chat_agent import AgentGlue
+from rung.tui.chat_keys import CHAT_BINDINGS, FOOTER_ORDER
+from rung.tui.chat_prompt import PromptGlue
+from rung.tui.chat_replies import ReplyView
+from rung.tui.chat_slash import SlashCommands
+from rung.tui.confirm import ConfirmScreen
 from rung.tui.widgets.keybar import KeyBar
-from rung.tui.widgets.messages import MessageItem, MessageList, Shelved, last_code_block
+from rung.tui.widgets.messages import MessageItem, MessageList
 from rung.tui.widgets.meter import CostBar
 from rung.tui.widgets.prompt import PromptInput
 from rung.tui.widgets.status import StatusBar
 
-if TYPE_CHECKING:
-    from types import ModuleType
-
-    from rung.engine.edits import Outcome as EditOutcome
-    from rung.engine.side_by_side import SideBySide
-
-
-def workspace() -> ModuleType:
-    """The coding assistant's files and edits, loaded on first use: importing them at
-    start cost ~35 ms before the first frame (bench/startup.py)."""
-    from rung.engine import workspace as module
-
-    return module
-
-
 PIN_ACTION = re.compile(r"pin\((\d+)\)")
-PREVIEW_DELAY_S = 0.3
-FILE_LIST_TTL_S = 10.0
-# The footer's order, most useful first: at 80 columns the tail is cut off.
-FOOTER_ORDER = {
-    ident: i
-    for i, ident in enumerate(
-        ["help", "pin-rung-1", "pin-rung-2", "pin-rung-3", "pin-rung-4", "toggle-auto",
-         "escalate", "review-edits", "cancel-reply", "new-chat", "regenerate",
-         "cost-detail", "settings", "quit"]
-    )
-}  # fmt: skip
 
 
-def reply_meta(tier: str, reply: Reply, record: MessageCost) -> str:
-    u = reply.usage
-    meta = f"{tier} · {record.model} · {u.input_tokens:,} in / {u.output_tokens:,} out"
-    if u.cached_input_tokens:
-        meta += f" ({u.cached_input_tokens:,} cached)"
-    cost = record.cost
-    return meta + f" · {header_money(cost.usd, cost.exact and not u.estimated, cost.basis)}"
-
-
-def stored_meta(m: StoredMessage) -> str:
-    meta = f"{m.tier} · {m.model}"
-    if m.input_tokens or m.output_tokens:
-        meta += f" · {m.input_tokens:,} in / {m.output_tokens:,} out"
-        if m.cached_input_tokens:
-            meta += f" ({m.cached_input_tokens:,} cached)"
-    meta += f" · {header_money(m.cost_usd, not m.estimated, m.price_basis)}"
-    return meta + (f" — {m.reason}" if m.reason else "")
-
-
-def closing_note(
-    reply: Reply, fallback_to: str | None = None, limit: int | None = None, down: bool = False
-) -> tuple[str, str]:
-    """(status word, the note under the reply) for how an attempt ended; ``limit``: the
-    output token limit the request carried; ``down``: the fallback is to a lower rung."""
-    if reply.failed is not None:
-        if fallback_to and down:
-            return "failed", f"Failed: {reply.failed.message} — answering on {fallback_to} instead."
-        if fallback_to:
-            return "failed", f"Failed: {reply.failed.message} — falling back to {fallback_to}."
-        return "failed", f"Failed: {reply.failed.message}"
-    if reply.finish_reason == "cancelled":
-        return "cancelled", "Cancelled — the text above is what arrived."
-    if reply.finish_reason == "length":
-        out = reply.usage.output_tokens
-        # The rung may have a lower limit of its own (the local rung's, which says so).
-        at = f"the {limit:,}-token limit" if limit and out >= limit else "the output token limit"
-        return "done", f"Cut at {at}: Ctrl+B raises it for this chat ([ui] max_tokens for all)."
-    return "done", ""
-
-
-def path_choices(partial: str, files: list[str], limit: int = 8) -> list[str]:
-    """What Tab can complete ``@partial`` to: the directories one level further down
-    (ending in "/", so a Tab on one goes on into it, as in a shell), then the files."""
-    needle = partial.casefold()
-    directories: dict[str, None] = {}
-    for path in files:
-        if path.casefold().startswith(needle):
-            slash = path.find("/", len(partial))
-            if slash != -1:
-                directories[path[: slash + 1]] = None
-    found = workspace().complete_path(partial, files, limit)
-    if len(found) + len(directories) <= 1:
-        return found  # one file, or one directory's single file: straight to it
-    return (sorted(directories)[: limit // 2] + found)[:limit]
-
-
-class ChatScreen(Screen[None]):
-    BINDINGS = [
-        Binding(
-            "escape",
-            "cancel_reply",
-            "Cancel",
-            id="cancel-reply",
-            tooltip="Cancel the reply (text stays)",
-        ),
-        Binding(
-            "f7",
-            "cost_detail",
-            "Costs",
-            id="cost-detail",
-            priority=True,
-            tooltip="Every reply's tokens and cost",
-        ),
-        # In F1 and the palette; the footer keeps its room for the ladder's keys.
-        Binding(
-            "ctrl+o",
-            "copy_reply",
-            "Copy reply",
-            id="copy-reply",
-            show=False,
-            tooltip="Copy the last reply",
-        ),
-        Binding(
-            "ctrl+t",
-            "copy_code",
-            "Copy code",
-            id="copy-code",
-            show=False,
-            tooltip="Copy the last code block",
-        ),
-        Binding(
-            "ctrl+n",
-            "new_chat",
-            "New chat",
-            id="new-chat",
-            tooltip="New conversation (old one kept)",
-        ),
-        Binding(
-            "ctrl+g",
-            "regenerate",
-            "Again",
-            id="regenerate",
-            tooltip="The last reply again, same rung",
-        ),
-        Binding(
-            "ctrl+l",
-            "edit_last",
-            "Edit",
-            id="edit-last",
-            show=False,
-            tooltip="Edit the last question, send again",
-        ),
-        Binding(
-            "ctrl+b",
-            "chat_options",
-            "Options",
-            id="chat-options",
-            show=False,
-            tooltip="This chat's prompt, limits, model",
-        ),
-        Binding(
-            "f10,ctrl+f",
-            "review_edits",
-            "Review edits",
-            id="review-edits",
-            priority=True,
-            tooltip="Review the last reply's edits, hunk by hunk",
-        ),
-        Binding(
-            "ctrl+s",
-            "sessions",
-            "Sessions",
-            id="sessions",
-            show=False,
-            tooltip="Every conversation: open, rename, delete, export",
-        ),
-        Binding(
-            "f12",
-            "compare",
-            "Compare",
-            id="compare",
-            priority=True,
-            show=False,
-            tooltip="Ask one question on several rungs, side by side",
-        ),
-        Binding(
-            "f9,ctrl+r",
-            "escalate",
-            "Escalate",
-            id="escalate",
-            priority=True,
-            tooltip="Ask again one rung up",
-        ),
-    ]
+class ChatScreen(PromptGlue, SlashCommands, AgentGlue, ReplyView, ReplyActions, Screen[None]):
+    BINDINGS = CHAT_BINDINGS
 
     def __init__(self, conversation: Conversation, resume_id: int | None = None) -> None:
         super().__init__()
@@ -242,6 +56,8 @@ class ChatScreen(Screen[None]):
         self._preview_timer: Timer | None = None
         self._files: tuple[float, list[str]] | None = None  # (when listed, paths)
         self._failed_item: tuple[MessageItem, Reply] | None = None  # awaiting its fallback
+        self.agent_mode: str | None = None  # /mode: this chat's; None: the config's
+        self.init_agent()
         conversation.add_listener(self._on_engine_event)
 
     @property
@@ -265,96 +81,6 @@ class ChatScreen(Screen[None]):
             named[key] = active
         return named
 
-    # -- @path completion and what attachments will cost --------------------------------------
-    def on_text_area_changed(self, event: TextArea.Changed) -> None:
-        prompt = self.query_one(PromptInput)
-        if event.text_area is not prompt:
-            return
-        gc_pause.activity()  # a due full collection waits for a pause in typing
-        if self._item is not None:
-            self._item.user_typed()  # the streaming reply gives way to typing
-        self._suggest(prompt)
-        if self._preview_timer is not None:
-            self._preview_timer.stop()
-        # Reading the files and routing waits until typing pauses.
-        self._preview_timer = self.set_timer(PREVIEW_DELAY_S, self._preview_attachments)
-
-    def _suggest(self, prompt: PromptInput) -> None:
-        partial = prompt.mention_at_cursor()
-        choices = self.query_one("#completions", OptionList)
-        found = []
-        if partial is not None:
-            found = path_choices(partial, self._project_files())
-        if not found or (len(found) == 1 and found[0] == partial):
-            choices.remove_class("shown")
-            prompt.completing = False
-            return
-        choices.clear_options()
-        choices.add_options([Option(for_terminal(path), id=path) for path in found])
-        choices.highlighted = 0
-        choices.add_class("shown")
-        prompt.completing = True
-
-    def _project_files(self) -> list[str]:
-        now = time.monotonic()
-        if self._files is None or now - self._files[0] > FILE_LIST_TTL_S:
-            self._files = (now, workspace().project_files(Path.cwd()))
-        return self._files[1]
-
-    def on_prompt_input_completion_key(self, message: PromptInput.CompletionKey) -> None:
-        prompt = self.query_one(PromptInput)
-        choices = self.query_one("#completions", OptionList)
-        if message.key == "escape":
-            choices.remove_class("shown")
-            prompt.completing = False
-        elif message.key in ("up", "down"):
-            step = -1 if message.key == "up" else 1
-            count = choices.option_count
-            choices.highlighted = ((choices.highlighted or 0) + step) % max(1, count)
-        elif message.key == "tab" and choices.highlighted is not None:
-            path = choices.get_option_at_index(choices.highlighted).id or ""
-            choices.remove_class("shown")
-            prompt.completing = False
-            prompt.complete_mention(path)
-
-    def on_prompt_input_page_key(self, message: PromptInput.PageKey) -> None:
-        """PageUp/PageDown while typing turn the messages' pages; the prompt keeps focus."""
-        messages = self.query_one(MessageList)
-        if message.key == "pageup":
-            messages.scroll_page_up(animate=False)
-        else:
-            messages.scroll_page_down(animate=False)
-
-    def _preview_attachments(self) -> None:
-        """Under the prompt: what the attached files add, in tokens and money, on the
-        rung that would answer this message now."""
-        prompt = self.query_one(PromptInput)
-        text = prompt.text.strip()
-        if not attachments.mentions(text):
-            prompt.border_subtitle = None
-            return
-        expansion = attachments.expand(text, Path.cwd())
-        if not expansion.attached:
-            problem = expansion.problems[0] if expansion.problems else ""
-            prompt.border_subtitle = one_line(problem, 70) or None
-            return
-        added = (len(expansion.text) - len(text) + 3) // 4
-        conversation = self.conversation
-        asked = ChatMessage("user", expansion.text)
-        request = conversation.request([*conversation.history, asked])
-        try:
-            decision = conversation.ladder.decide(request)
-            tier = conversation.ladder.tier(decision.tier)
-        except ValueError:
-            prompt.border_subtitle = f"+~{added:,} tokens attached"
-            return
-        cost = conversation.session.meter.book.cost(
-            kind=tier.kind, provider=tier.provider or tier.name, model=tier.model,
-            usage=Usage(input_tokens=added, estimated=True), when=datetime.now(UTC),
-        )  # fmt: skip
-        money = format_usd(cost.usd, estimated=True) if cost.usd is not None else "price unknown"
-        prompt.border_subtitle = f"+~{added:,} tokens attached · {money} on {tier.name}"
-
     def detach(self) -> None:
         """This screen is being replaced (another session opened): stop listening."""
         self.conversation.remove_listener(self._on_engine_event)
@@ -366,7 +92,7 @@ class ChatScreen(Screen[None]):
 
     @property
     def busy(self) -> bool:
-        return self.conversation.busy
+        return self.conversation.busy or self.agent_running
 
     DEFAULT_CSS = """
     ChatScreen #completions { height: auto; max-height: 8; display: none;
@@ -390,36 +116,6 @@ class ChatScreen(Screen[None]):
         if self.resume_id is not None:
             self.resume(self.resume_id)
 
-    # -- resuming --------------------------------------------------------------------------
-    @work(group="resume")
-    async def resume(self, session_id: int) -> None:
-        """Show an earlier session and continue it: the model sees it all again."""
-        try:
-            stored = self.conversation.resume(session_id)
-        except LookupError as exc:
-            self.notify(for_terminal(str(exc)), title="Resume", severity="error", markup=False)
-            return
-        messages = self.query_one(MessageList)
-        items: list[Shelved] = []
-        for m in stored:
-            if m.role == "user":
-                typed, files = attachments.split_attached(m.content)
-                meta = "you" + (f" · attached {', '.join(files)}" if files else "")
-                items.append(Shelved("user", typed, meta=meta))
-                continue
-            status, note = "done", ""
-            if m.error and m.finish_reason != "interrupted":
-                status, note = "failed", f"Failed: {m.error}"
-            elif m.finish_reason in ("cancelled", "interrupted"):
-                status = "cancelled"
-                note = f"{m.finish_reason.capitalize()} — the text above is what arrived."
-            elif m.finish_reason == "length":
-                note = "Cut at the output token limit: Ctrl+B raises it for this chat."
-            items.append(Shelved("assistant", m.content, stored_meta(m), status=status, note=note))
-        await messages.show_history(items)
-        messages.follow()
-        self.app.post_message(self.Resumed(session_id, len(stored)))
-
     @dataclass
     class Resumed(Message):
         """An earlier session is on screen (the app re-reads the costs it brought)."""
@@ -429,13 +125,24 @@ class ChatScreen(Screen[None]):
 
     # -- sending --------------------------------------------------------------------------
     async def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
+        parsed = slash.parse(message.text)
+        if parsed.kind != "text":
+            # A command (or a mistyped one) is never sent to a model.
+            self.hide_completions()
+            if parsed.kind == "command":
+                prompt = self.query_one(PromptInput)
+                prompt.remember(message.text)
+                prompt.clear()
+            await self.run_slash(parsed)
+            return
+        text = parsed.text  # "//…" arrives as a literal "/…"
         if self.busy:
             self.notify("A reply is still streaming: Esc cancels it.", severity="warning")
             return
         # Mentions that arrived in a paste are never expanded unless typed again.
         pasted = {name for name, n in message.pasted_mentions.items()
-                  if Counter(attachments.mentions(message.text)).get(name, 0) <= n}  # fmt: skip
-        expansion = attachments.expand(message.text, Path.cwd(), ignore=pasted)
+                  if Counter(attachments.mentions(text)).get(name, 0) <= n}  # fmt: skip
+        expansion = attachments.expand(text, Path.cwd(), ignore=pasted)
         if expansion.needs_confirmation:
             names = ", ".join(f"@{n}" for n in expansion.needs_confirmation)
             self.app.push_screen(
@@ -444,14 +151,14 @@ class ChatScreen(Screen[None]):
                     yes="Attach", no="Send without it",
                 ),
                 lambda ok: self._send_expanded(
-                    message.text,
-                    attachments.expand(message.text, Path.cwd(), ignore=pasted,
+                    text,
+                    attachments.expand(text, Path.cwd(), ignore=pasted,
                                        confirmed=expansion.needs_confirmation if ok else ()),
                     message.replace_last,
                 ),
             )  # fmt: skip
             return
-        await self._send_expanded(message.text, expansion, message.replace_last)
+        await self._send_expanded(text, expansion, message.replace_last)
 
     async def _send_expanded(
         self, typed: str, expansion: attachments.Expansion, replace_last: bool = False
@@ -463,6 +170,10 @@ class ChatScreen(Screen[None]):
             self.notify(
                 for_terminal(problem), title="Not attached", severity="warning", markup=False
             )
+        if self.agent_answers() and not replace_last:
+            await self._show_question(typed, expansion)
+            self.run_agent(expansion.text)
+            return
         plan = self.conversation.prepare(expansion.text, replace_last=replace_last)
         if not isinstance(plan, Plan):
             # Nothing is sent and the prompt keeps the text, ready for another try.
@@ -471,83 +182,37 @@ class ChatScreen(Screen[None]):
             self.notify(plan.message + extra, title=title, severity="error", timeout=15,
                         markup=False)  # fmt: skip
             return
+        if replace_last:
+            await self._mark_replaced(self.query_one(MessageList))
+        await self._show_question(typed, expansion)
+        self.run_plan(plan)
+
+    async def _show_question(self, typed: str, expansion: attachments.Expansion) -> None:
+        """The prompt empties (its text remembered for Up) and the question is shown."""
         prompt = self.query_one(PromptInput)
         prompt.remember(typed)
         prompt.clear()
         messages = self.query_one(MessageList)
         messages.follow()
-        if replace_last:
-            await self._mark_replaced(messages)
         meta = (
             f"you · attached {attachments.describe(expansion.attached)}"
             if expansion.attached
             else "you"
         )
         await messages.add(MessageItem("user", typed, meta=meta))
-        self.run_plan(plan)
 
     @work(exclusive=True, group="reply")
     async def run_plan(self, plan: Plan) -> None:
         gc_pause.sending()  # a due full collection runs while the request is on its way
         await self.conversation.run(plan)
 
-    # -- what the engine says -----------------------------------------------------------------
-    async def _on_engine_event(self, event: EngineEvent) -> None:
-        if isinstance(event, TextDelta):
-            if self._item is not None:
-                await self._item.append(event.text)
-            return
-        match event:
-            case Routed(tier=tier, model=model, reason=reason):
-                messages = self.query_one(MessageList)
-                self._item = await messages.add(
-                    MessageItem(
-                        "assistant", meta=f"{tier} · {model or '(model from server)'} — {reason}"
-                    )
-                )
-            case Recorded(tier=tier, reply=reply, record=record, reason=reason, last=last):
-                item, self._item = self._item, None
-                if item is None:
-                    return
-                self.replies.append(reply)
-                item.set_meta(f"{reply_meta(tier, reply, record)} — {reason}")
-                if last:
-                    status, note = closing_note(reply, limit=self.conversation.options.max_tokens)
-                    await item.finish(status, note)
-                else:
-                    self._failed_item = (item, reply)
-            case EditsProposed(result=result):
-                items = self.query_one(MessageList).assistant_items()
-                if items and result.edits:
-                    last = items[-1]
-                    last.set_meta(f"{last.meta_text} · {result.summary()} — F10 to review")
-                self.notify(
-                    f"The reply proposes {result.summary()}"
-                    + (f" ({len(result.problems)} block(s) unusable)" if result.problems else "")
-                    + ". F10 reviews them hunk by hunk; nothing is written until you apply.",
-                    title="Edits",
-                    markup=False,
-                )
-            case FallingBack(to_tier=target, down=down):
-                if self._failed_item is not None:
-                    item, reply = self._failed_item
-                    self._failed_item = None
-                    status, note = closing_note(reply, target, down=down)
-                    await item.finish(status, note)
-
-    async def _mark_replaced(self, messages: MessageList) -> None:
-        """The last exchange on screen was edited and sent again: it stays, dimmed."""
-        items = list(messages.query(MessageItem))
-        users = [i for i, item in enumerate(items) if item.role == "user"]
-        for item in items[users[-1] :] if users else []:
-            item.add_class("replaced")
-            item.set_meta(f"{item.meta_text} (replaced by the edit below)")
-
     # -- actions ------------------------------------------------------------------------
     def action_cancel_reply(self) -> None:
         prompt = self.query_one(PromptInput)
         if prompt.editing_last and not self.busy:
             prompt.stop_editing()
+            return
+        if self.cancel_agent():
             return
         self.conversation.cancel()
 
@@ -579,99 +244,6 @@ class ChatScreen(Screen[None]):
         prompt.edit_last(typed)
         prompt.focus()
 
-    def action_review_edits(self) -> None:
-        result = self.conversation.last_edits
-        if result is None or not (result.edits or result.problems):
-            self.notify("The last reply proposes no edits. Attach files with @path and "
-                        "ask for a change.", severity="warning")  # fmt: skip
-            return
-        from rung.tui.review_screen import ReviewScreen
-
-        root, files = Path.cwd(), workspace()
-        self.app.push_screen(
-            ReviewScreen(files.proposal_for(result, root), files.edits_journal(root)), self._applied
-        )
-
-    def _applied(self, outcome: EditOutcome | None) -> None:
-        if outcome is not None:
-            self.notify(for_terminal(outcome.message) + " Undo from the palette or with "
-                        "`rung undo`.", title="Applied", markup=False)  # fmt: skip
-
-    def action_save_code(self) -> None:
-        """Save the last reply's last code block as a file in the project (undoable)."""
-        reply = self._last_reply() or ""
-        code = last_code_block(reply)
-        if code is None:
-            self.notify("The last reply has no code block.", severity="warning")
-            return
-        self.app.push_screen(
-            AskScreen("Save the code block as (a path inside the project):",
-                      workspace().suggested_name(reply)),
-            lambda name: self._save_code(name, code),
-        )  # fmt: skip
-
-    def _save_code(self, name: str | None, code: str) -> None:
-        if not name:
-            return
-        files, root = workspace(), Path.cwd()
-        outcome = files.save_file(root, name, code + "\n", files.edits_journal(root))
-        self.notify(for_terminal(outcome.message), markup=False,
-                    severity="information" if outcome.ok else "error")  # fmt: skip
-
-    def action_undo_edit(self) -> None:
-        # The project's journal as `rung undo` finds it from here (also from a subfolder).
-        outcome = workspace().project_journal(Path.cwd()).undo()
-        self.notify(for_terminal(outcome.message), markup=False,
-                    severity="information" if outcome.ok else "warning")  # fmt: skip
-
-    def action_redo_edit(self) -> None:
-        outcome = workspace().project_journal(Path.cwd()).redo()
-        self.notify(for_terminal(outcome.message), markup=False,
-                    severity="information" if outcome.ok else "warning")  # fmt: skip
-
-    def action_compare(self) -> None:
-        """One question on several rungs at once; keep one answer in the conversation."""
-        if self.busy:
-            self.notify("Wait for the reply to finish, or Esc to cancel it.", severity="warning")
-            return
-        prompt = self.query_one(PromptInput)
-        question, prompt_text = prompt.text.strip(), prompt.text
-        if question:
-            prompt.clear()
-        from rung.tui.compare_screen import CompareScreen
-
-        self.app.push_screen(
-            CompareScreen(self.conversation, rungs=None, question=question),
-            lambda result: self._compared(result, prompt_text),
-        )
-
-    async def _compared(self, result: SideBySide | None, typed: str) -> None:
-        if result is None or not result.columns:
-            if typed:
-                self.query_one(PromptInput).load_text(typed)  # nothing asked: nothing lost
-            return
-        from rung.engine.side_by_side import adopt
-
-        question_row = adopt(self.conversation, result)
-        if question_row is not None:
-            self.conversation.note_question(question_row)
-        messages = self.query_one(MessageList)
-        messages.follow()
-        await messages.add(MessageItem("user", result.question, meta="you · compared"))
-        order = [i for i in range(len(result.columns)) if i != result.kept]
-        order += [result.kept] if result.kept is not None else []
-        for index in order:
-            column = result.columns[index]
-            kept = " · kept" if index == result.kept else ""
-            item = await messages.add(MessageItem(
-                "assistant", column.reply.text,
-                meta=f"{reply_meta(column.rung, column.reply, column.record)} — compared{kept}",
-            ))  # fmt: skip
-            if index != result.kept:
-                item.add_class("replaced")
-            self.replies.append(column.reply)
-        self.app.post_message(self.Compared())
-
     class Compared(Message):
         """A side-by-side question was recorded (the app refreshes the cost line)."""
 
@@ -691,56 +263,20 @@ class ChatScreen(Screen[None]):
         """Ask again one rung up; both answers stay visible."""
         self._answer_again(self.conversation.prepare_escalation())
 
-    def action_export(self) -> None:
-        """Write this conversation as Markdown in the current directory."""
-        session = self.conversation.session
-        session_id = session.session_id
-        if session.store is None or session_id is None:
-            self.notify("Nothing to export yet.", severity="warning")
-            return
-        try:
-            from rung.engine.export import export_session
-
-            path = export_session(session.store, session_id, session.config, Path.cwd())
-        except (OSError, LookupError) as exc:
-            self.notify(f"Could not export: {for_terminal(str(exc))}", severity="error",
-                        markup=False)  # fmt: skip
-            return
-        self.notify(f"Exported to {path} (API keys masked).", markup=False)
-
-    def action_cost_detail(self) -> None:
-        from rung.tui.cost_screen import CostScreen
-
-        self.app.push_screen(CostScreen(self.conversation.session.meter))
-
-    def _last_reply(self) -> str | None:
-        items = self.query_one(MessageList).assistant_items()
-        return items[-1].text if items and items[-1].text else None
-
-    def action_copy_reply(self) -> None:
-        text = self._last_reply()
-        if text is None:
-            self.notify("No reply to copy yet.", severity="warning")
-            return
-        self.app.copy_to_clipboard(text)
-        self.notify(f"Copied the last reply ({len(text):,} characters).")
-
-    def action_copy_code(self) -> None:
-        code = last_code_block(self._last_reply() or "")
-        if code is None:
-            self.notify("The last reply has no code block.", severity="warning")
-            return
-        self.app.copy_to_clipboard(code)
-        self.notify(f"Copied the code block ({len(code.splitlines())} lines).")
-
     async def action_new_chat(self) -> None:
         """A new conversation: the screen clears and the next message starts a new
         stored session (the old one stays in `rung sessions`)."""
         self.conversation.start_new()
+        self.forget_agent()
         self._item = self._failed_item = None
         self.replies.clear()
         await self.query_one(MessageList).clear()
         self.app.post_message(self.NewChat())
+
+    # -- what the slash commands call ------------------------------------------------------
+    def mode_changed(self) -> None:
+        """/mode changed this chat's permission mode."""
+        self.agent_mode_changed()
 
     class NewChat(Message):
         """The conversation was started anew (the app resets its cost line)."""

@@ -18,6 +18,7 @@ class StatusView:
     state: str = "loading model"
     tokens_per_s: float | None = None
     ttft_s: float | None = None
+    agent: str = ""  # "agent ask · commands not sandboxed"; "": chat only
 
 
 class StatusBar(Static):
@@ -69,9 +70,10 @@ class StatusBar(Static):
         model = view.model or "(model from server)"
         # The model name gives way first (it may be a whole GGUF path a server chose),
         # then the speed: the rung and its state are what the line is for.
-        for tail in ("  │  ".join([view.state, *speed]), view.state):
+        state = f"{view.state}  │  {view.agent}" if view.agent else view.state
+        for tail in ("  │  ".join([state, *speed]), state):
             room = width - len(head) - len("  │  ") - len(tail)
-            if room >= 12 or tail == view.state:
+            if room >= 12 or tail == state:
                 line = f"{head}{short_model(model, max(4, room))}  │  {tail}"
                 break
         # One line of fixed size: a repaint, not a re-layout of the whole screen (the

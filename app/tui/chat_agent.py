@@ -1,0 +1,230 @@
+"""The agent in the chat screen: a question goes to the agent loop (engine/agent/loop.py)
+instead of the plain conversation when the agent is on and the rung can call tools.
+Each step is a reply on screen with its rung, tokens and cost; each tool call one
+compact line that expands; Esc stops the loop; the approval dialog is the dispatcher's
+ask callback. A mixin of ChatScreen: messages up (the app's status and cost lines are
+asked to redraw), calls down (Agent.run, Agent.cancel).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+
+from rung.engine.agent.events import (
+    AgentDone,
+    StepPriced,
+    StepStarted,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from rung.engine.agent.permissions import Mode
+from rung.engine.cost_label import header_money
+from rung.engine.safe_text import for_terminal
+from rung.tiers.base import Notice, TextDelta
+from rung.tui.agent_view import ToolCallLine
+from rung.tui.approval import asker
+from rung.tui.widgets.messages import MessageItem, MessageList
+
+if TYPE_CHECKING:
+    from rung.engine.agent.loop import Agent
+    from rung.engine.conversation import Conversation
+
+# How a turn that did not answer is said under its last step.
+ENDINGS = {
+    "cancelled": ("cancelled", "Stopped (Esc) — what the steps did so far stays; /undo rewinds "
+                  "the turn's file changes."),
+    "max_steps": ("done", "Stopped at the step limit: ask it to go on, or raise [agent] "
+                  "max_steps."),
+    "budget": ("failed", "Stopped: the budget blocks the next paid step."),
+    "failed": ("failed", "Failed"),
+}  # fmt: skip
+
+
+def tool_rung(tier: Any) -> bool:
+    """The rung declares it can call tools (natively or by the text protocol)."""
+    return bool(getattr(tier, "can_call_tools", False)) and (
+        getattr(tier, "tool_protocol", "none") != "none"
+    )
+
+
+class AgentGlue:
+    """Mixed into ChatScreen."""
+
+    conversation: Conversation
+    agent_mode: str | None
+
+    def init_agent(self) -> None:
+        self.agent_on = False  # the agent answers (off: chat only)
+        self.agent: Agent | None = None  # built on the first agent question; per chat
+        self.agent_running = False
+        self._step_item: MessageItem | None = None
+        self._step_note = ""
+        self._tool_lines: dict[str, ToolCallLine] = {}
+        self._turn_cost: Decimal | None = Decimal(0)
+
+    # -- on or off ----------------------------------------------------------------------
+    def agent_answers(self) -> bool:
+        """The next question goes to the agent."""
+        screen: Any = self
+        return self.agent_on and tool_rung(screen.app.active_tier)
+
+    def action_toggle_agent(self) -> None:
+        screen: Any = self
+        if self.agent_running:
+            screen.notify("The agent is working: Esc stops it first.", severity="warning")
+            return
+        self.agent_on = not self.agent_on
+        tier = screen.app.active_tier
+        if self.agent_on and not tool_rung(tier):
+            screen.notify(
+                f"Agent on, but {tier.name} cannot call tools: questions stay chat until a "
+                "rung that can is pinned.", severity="warning", markup=False,
+            )  # fmt: skip
+        else:
+            screen.notify("Agent on: the model reads, searches, edits and runs commands, "
+                          "asking first." if self.agent_on else "Chat only: no tools.",
+                          markup=False)  # fmt: skip
+        self.show_agent_status()
+
+    def agent_status_text(self) -> str:
+        if not self.agent_on:
+            return ""
+        mode = self.agent_mode or self._config_mode()
+        text = f"agent {mode}"
+        agent = self.agent
+        sandboxed = agent.tools.probe.sandbox is not None if agent else self._sandboxed()
+        if not sandboxed:
+            text += " · commands not sandboxed"
+        return text
+
+    def show_agent_status(self) -> None:
+        screen: Any = self
+        screen.app.show_status(agent=self.agent_status_text())
+
+    def _config_mode(self) -> str:
+        screen: Any = self
+        return str(screen.app.config.get("permissions", "mode"))
+
+    @staticmethod
+    def _sandboxed() -> bool:
+        from rung.engine.agent.sandbox import probe
+
+        return probe().sandbox is not None
+
+    def agent_mode_changed(self) -> None:
+        """/mode: the running chat's agent asks (or not) by the new mode from its next call."""
+        if self.agent is not None and self.agent_mode:
+            self.agent.tools.dispatcher.permissions.mode = Mode(self.agent_mode)
+        self.show_agent_status()
+
+    def forget_agent(self) -> None:
+        """A new conversation: the next agent question starts a new transcript."""
+        self.agent = None
+        self._step_item = None
+        self._tool_lines.clear()
+
+    # -- a turn ---------------------------------------------------------------------------
+    def _build_agent(self) -> Agent:
+        from rung.engine.agent.loop import Agent
+        from rung.engine.agent.setup import agent_session
+
+        screen: Any = self
+        app = screen.app
+        tools = agent_session(app.config, Path.cwd(), asker(app), mode=self.agent_mode)
+        for problem in tools.problems:
+            screen.notify(for_terminal(problem), title="Agent rules", severity="warning",
+                          markup=False)  # fmt: skip
+        options = self.conversation.options
+        return Agent(
+            app.ladder, self.conversation.session, tools, [self._on_agent_event],
+            system=options.system, max_tokens=options.max_tokens,
+        )  # fmt: skip
+
+    @work(exclusive=True, group="reply")
+    async def run_agent(self, question: str) -> None:
+        screen: Any = self
+        if self.agent is None:
+            self.agent = self._build_agent()
+            self.show_agent_status()
+        self.agent_running = True
+        self._turn_cost = Decimal(0)
+        try:
+            await self.agent.run(question)
+        except Exception as exc:
+            screen.notify(f"The agent stopped: {for_terminal(str(exc))}", severity="error",
+                          markup=False)  # fmt: skip
+            await self._end_step("failed", f"Failed: {for_terminal(str(exc))}")
+        finally:
+            self.agent_running = False
+            screen.app.show_status(screen.app.idle_state())
+            screen.app.show_cost()
+
+    def cancel_agent(self) -> bool:
+        """Esc: stop the loop (between steps, mid-stream or mid-command)."""
+        if self.agent_running and self.agent is not None:
+            self.agent.cancel()
+            return True
+        return False
+
+    async def _end_step(self, status: str, note: str) -> None:
+        item, self._step_item = self._step_item, None
+        if item is not None and item.status == "streaming":
+            await item.finish(status, note)
+
+    async def _on_agent_event(self, event: object) -> None:
+        screen: Any = self
+        messages = screen.query_one(MessageList)
+        if isinstance(event, TextDelta):
+            if self._step_item is not None:
+                await self._step_item.append(event.text)
+            return
+        match event:
+            case StepStarted(step=step, rung=rung, model=model):
+                await self._end_step("done", "")
+                self._step_item = await messages.add(
+                    MessageItem("assistant", meta=f"{rung} · {model} — agent step {step}")
+                )
+                screen.app.show_status(f"agent step {step}")
+            case ToolCallStarted(call_id=call_id, tool=tool, summary=summary):
+                line = ToolCallLine(call_id, tool, summary)
+                self._tool_lines[call_id] = line
+                await messages.mount(line)
+                screen.app.show_status(f"running {tool}")
+            case ToolCallFinished(call_id=call_id, summary=summary, is_error=error, text=text):
+                line = self._tool_lines.get(call_id)
+                if line is not None:
+                    line.finish(summary, error, text)
+                notices = self.agent.tools.dispatcher.notices if self.agent else []
+                while notices:
+                    screen.notify(for_terminal(notices.pop(0)), markup=False, severity="warning")
+            case StepPriced():
+                self._priced(event)
+            case Notice(text=text):
+                screen.notify(for_terminal(text), markup=False)
+            case AgentDone(reason=reason, steps=steps, cost=cost, message=message):
+                status, note = ENDINGS.get(reason, ("done", ""))
+                if reason == "failed":
+                    note = f"Failed: {for_terminal(message)}" if message else "Failed"
+                money = header_money(cost, True, None) if cost is not None else "price unknown"
+                summary = f"{steps} step{'s' if steps != 1 else ''} · {money}"
+                await self._end_step(status, f"{note} ({summary})" if note else "")
+                if reason not in ("answered",):
+                    level = "information" if reason == "cancelled" else "warning"
+                    screen.notify(f"Agent: {note or reason} ({summary})", markup=False,
+                                  severity=level)  # fmt: skip
+
+    def _priced(self, event: StepPriced) -> None:
+        """Each step's own rung, tokens and cost on its reply; the cost line redraws."""
+        screen: Any = self
+        item = self._step_item
+        if item is not None:
+            u = event.usage
+            money = header_money(event.cost, not event.estimated, None)
+            tokens = f"{u.input_tokens:,} in / {u.output_tokens:,} out"
+            item.set_meta(f"{event.rung} · {event.model} · {tokens} · {money} — agent step "
+                          f"{event.step}")  # fmt: skip
+        screen.app.show_cost()

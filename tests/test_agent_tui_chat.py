@@ -1,0 +1,123 @@
+"""The agent in the chat screen, on the real app: a real scripted model server speaking
+OpenAI's streamed tool calls, a real git project, the real loop and dispatcher. F11
+turns the agent on; each tool call is one line that expands; an edit is asked in the
+approval dialog; each step shows its own cost and the cost line follows; Esc stops it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from textual.widgets import Static
+
+from rung.engine.build_tiers import RungOverrides
+from rung.engine.config import load_config
+from rung.tui.agent_view import ToolCallLine
+from rung.tui.app import RungApp
+from rung.tui.approval import ApprovalScreen
+from rung.tui.help import HelpScreen
+from rung.tui.widgets.messages import MessageList
+from rung.tui.widgets.meter import CostBar
+from rung.tui.widgets.status import StatusBar
+from tests.agent.helpers import git_project
+from tests.agent.scripted_model import ScriptedModel, Turn
+from tests.conftest import wait_for
+from tests.fakes import openai_stream
+
+FIX = {"path": "src/calc.py", "old_string": "a - b", "new_string": "a + b"}
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch) -> Path:  # type: ignore[no-untyped-def]
+    root = git_project(tmp_path)
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-agent-tui")
+    return root
+
+
+def make_app(servers, model) -> tuple[RungApp, object]:  # type: ignore[no-untyped-def]
+    server = servers(model)
+    config = load_config()
+    app = RungApp(config, RungOverrides(tier="openai", base_url=server.url + "/v1"))
+    return app, server
+
+
+def lines(app: RungApp) -> list[ToolCallLine]:
+    return list(app.chat.query(ToolCallLine))
+
+
+async def test_agent_reads_asks_edits_and_prices_each_step(servers, project: Path) -> None:
+    model = ScriptedModel([
+        Turn(calls=[("read", {"path": "src/calc.py"})]),
+        Turn(calls=[("edit", FIX)], expect=("return a - b",)),
+        Turn(text="Fixed add: it subtracted.", expect=("a + b",)),
+    ])  # fmt: skip
+    app, server = make_app(servers, model)
+    async with app.run_test(size=(120, 40)) as pilot:
+        status = app.chat.query_one(StatusBar)
+        assert "agent" not in str(status.render())
+        await pilot.press("f11")
+        await wait_for(lambda: "agent ask" in str(status.render()))
+        await pilot.press(*"fix add", "enter")
+        await wait_for(lambda: isinstance(app.screen, ApprovalScreen), timeout=30)
+        assert [line.tool for line in lines(app)] == ["read", "edit"]
+        assert lines(app)[0].summary.startswith("read src/calc.py")
+        await pilot.press("y")
+        await wait_for(lambda: not app.chat.busy, timeout=30)
+        assert "a + b" in (project / "src/calc.py").read_text()
+        steps = app.chat.query_one(MessageList).assistant_items()
+        assert len(steps) == 3
+        assert all("agent step" in s.meta_text and "$" in s.meta_text for s in steps)
+        assert steps[-1].text == "Fixed add: it subtracted."
+        assert steps[-1].status == "done"
+        # Three paid steps: the cost line counts them.
+        meter = app.chat.query_one(CostBar)
+        assert "$" in str(meter.render())
+        assert len(app.session.meter.records) == 3
+        # A line expands (Enter) to the call's full input and output.
+        first = lines(app)[0]
+        first.focus()
+        await pilot.press("enter")
+        assert first.expanded
+        detail = str(first.query_one(".call-detail", Static).content)
+        assert '"path": "src/calc.py"' in detail and "return a - b" in detail
+        await pilot.press("enter")
+        assert not first.expanded
+    assert model.problems == []
+    assert all(json.loads(r.body).get("tools") for r in server.requests)  # type: ignore[attr-defined]
+
+
+async def test_chat_only_by_default_and_the_key_is_in_f1(servers, project: Path) -> None:
+    def plain(request):  # type: ignore[no-untyped-def]
+        return openai_stream(["Just ", "chat."])
+
+    app, server = make_app(servers, plain)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(*"hello", "enter")
+        items = app.chat.query_one(MessageList).assistant_items
+        await wait_for(lambda: bool(items()) and items()[0].status == "done")
+        assert "tools" not in json.loads(server.requests[0].body)  # type: ignore[attr-defined]
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        assert "toggle-agent" in {row[2] for row in app.screen.rows}
+
+
+async def test_escape_stops_the_agent_mid_step(servers, project: Path) -> None:
+    model = ScriptedModel([
+        Turn(calls=[("list", {"path": "."})]),
+        Turn(raw=openai_stream(["Thinking ", "hard", "..."], stall_after=2, stall=30)),
+    ])  # fmt: skip
+    app, _ = make_app(servers, model)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f11", *"look around", "enter")
+        items = app.chat.query_one(MessageList).assistant_items
+        await wait_for(lambda: len(items()) == 2 and "hard" in items()[1].text, timeout=30)
+        await pilot.press("escape")
+        await wait_for(lambda: not app.chat.busy, timeout=10)
+        assert items()[1].status == "cancelled"
+        assert "Stopped (Esc)" in items()[1].shown_source
+        assert lines(app)[0].output is not None  # the finished call stays shown
+        # The app goes on: chat-only again answers (the server's script is over).
+        await pilot.press("f11")
+        assert not app.chat.agent_on
