@@ -121,3 +121,21 @@ async def test_escape_stops_the_agent_mid_step(servers, project: Path) -> None:
         # The app goes on: chat-only again answers (the server's script is over).
         await pilot.press("f11")
         assert not app.chat.agent_on
+
+
+async def test_escape_stops_a_running_command_and_its_line_says_so(servers, project) -> None:
+    model = ScriptedModel([Turn(calls=[("run", {"command": "sleep 30"})])])
+    app, _ = make_app(servers, model)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f11", *"wait a bit", "enter")
+        await wait_for(lambda: isinstance(app.screen, ApprovalScreen), timeout=30)
+        await pilot.pause()
+        await pilot.press("y")
+        await wait_for(lambda: not isinstance(app.screen, ApprovalScreen))
+        await pilot.pause(0.5)
+        assert app.chat.busy and lines(app)[0].output is None  # the command is running
+        await pilot.press("escape")
+        await wait_for(lambda: not app.chat.busy, timeout=10)
+        line = lines(app)[0]
+        assert line.is_error and line.summary.endswith("→ stopped")
+        assert "…" not in str(line.query_one(".call-line", Static).content)

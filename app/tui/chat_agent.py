@@ -212,6 +212,11 @@ class AgentGlue:
                 money = header_money(cost, True, None) if cost is not None else "price unknown"
                 summary = f"{steps} step{'s' if steps != 1 else ''} · {money}"
                 await self._end_step(status, f"{note} ({summary})" if note else "")
+                for line in self._tool_lines.values():  # a call Esc stopped: no result came
+                    if line.output is None:
+                        line.finish(f"{line.summary} → stopped", True,
+                                    "Stopped (Esc) before it finished.")  # fmt: skip
+                self._tool_lines.clear()
                 if reason not in ("answered",):
                     level = "information" if reason == "cancelled" else "warning"
                     screen.notify(f"Agent: {note or reason} ({summary})", markup=False,

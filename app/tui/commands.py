@@ -44,7 +44,9 @@ class RungCommands(Provider):
              chat.action_export),
             ("Copy last reply", "to the clipboard", chat.action_copy_reply),
             ("Copy last code block", "to the clipboard", chat.action_copy_code),
-            ("Keys", "every key binding in effect", app.action_help),
+            ("Agent on/off", "tools (read, search, edit, run) or chat only (F11)",
+             chat.action_toggle_agent),
+            ("Keys", "every key binding and slash command", app.action_help),
             ("Cancel reply", "stop the reply that is streaming", chat.action_cancel_reply),
         ]  # fmt: skip
         for position, name in enumerate(app.names):
