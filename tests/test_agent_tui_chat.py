@@ -139,3 +139,28 @@ async def test_escape_stops_a_running_command_and_its_line_says_so(servers, proj
         line = lines(app)[0]
         assert line.is_error and line.summary.endswith("→ stopped")
         assert "…" not in str(line.query_one(".call-line", Static).content)
+
+
+async def test_escalate_waits_for_the_agent_and_a_new_chat_stops_it(servers, project) -> None:
+    model = ScriptedModel([
+        Turn(raw=openai_stream(["Working ", "on", "..."], stall_after=2, stall=30)),
+    ])  # fmt: skip
+    app, server = make_app(servers, model)
+    notes: list[str] = []
+    original = app.notify
+
+    def notify(message, *args, **kwargs):  # type: ignore[no-untyped-def]
+        notes.append(str(message))
+        return original(message, *args, **kwargs)
+
+    app.notify = notify  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f11", *"do it", "enter")
+        items = app.chat.query_one(MessageList).assistant_items
+        await wait_for(lambda: bool(items()) and "on" in items()[0].text, timeout=30)
+        await pilot.press("f9")
+        await wait_for(lambda: any("The agent is working" in n for n in notes))
+        assert app.chat.agent_running and len(server.requests) == 1  # type: ignore[attr-defined]
+        await pilot.press("ctrl+n")
+        await wait_for(lambda: not app.chat.busy, timeout=10)
+        assert app.chat.agent is None and not items()

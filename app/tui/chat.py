@@ -218,7 +218,16 @@ class ChatScreen(PromptGlue, SlashCommands, AgentGlue, ReplyView, ReplyActions, 
 
     def action_regenerate(self) -> None:
         """The last reply again, on the same rung: the new answer replaces it."""
+        if not self._agent_idle():
+            return
         self._answer_again(self.conversation.prepare_regenerate())
+
+    def _agent_idle(self) -> bool:
+        """The agent is not working (a reply started now would stop its turn half way)."""
+        if self.agent_running:
+            self.notify("The agent is working: Esc stops it first.", severity="warning")
+            return False
+        return True
 
     def _answer_again(self, plan: Plan | Refusal) -> None:
         """Run an escalation or a regeneration, or say why there is none."""
@@ -230,7 +239,7 @@ class ChatScreen(PromptGlue, SlashCommands, AgentGlue, ReplyView, ReplyActions, 
 
     def action_edit_last(self) -> None:
         conversation = self.conversation
-        if conversation.busy:
+        if self.busy:
             self.notify("Wait for the reply to finish, or Esc to cancel it.", severity="warning")
             return
         if conversation.last_question is None:
@@ -261,11 +270,14 @@ class ChatScreen(PromptGlue, SlashCommands, AgentGlue, ReplyView, ReplyActions, 
 
     def action_escalate(self) -> None:
         """Ask again one rung up; both answers stay visible."""
+        if not self._agent_idle():
+            return
         self._answer_again(self.conversation.prepare_escalation())
 
     async def action_new_chat(self) -> None:
         """A new conversation: the screen clears and the next message starts a new
-        stored session (the old one stays in `rung sessions`)."""
+        stored session (the old one stays in `rung sessions`); an agent at work stops."""
+        self.cancel_agent()
         self.conversation.start_new()
         self.forget_agent()
         self._item = self._failed_item = None

@@ -56,8 +56,8 @@ class SlashCommands:
             self._set_mode(argument)
 
     def _idle(self) -> bool:
-        if self.conversation.busy:
-            screen: Any = self
+        screen: Any = self
+        if screen.busy:
             screen.notify("Wait for the reply to finish, or Esc to cancel it.",
                           severity="warning")  # fmt: skip
             return False
