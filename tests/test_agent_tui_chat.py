@@ -36,9 +36,10 @@ def project(tmp_path: Path, monkeypatch) -> Path:  # type: ignore[no-untyped-def
     return root
 
 
-def make_app(servers, model) -> tuple[RungApp, object]:  # type: ignore[no-untyped-def]
+def make_app(servers, model, in_chat: bool = False) -> tuple[RungApp, object]:  # type: ignore[no-untyped-def]
     server = servers(model)
     config = load_config()
+    config.set("agent", "in_chat", in_chat)
     app = RungApp(config, RungOverrides(tier="openai", base_url=server.url + "/v1"))
     return app, server
 
@@ -164,3 +165,16 @@ async def test_escalate_waits_for_the_agent_and_a_new_chat_stops_it(servers, pro
         await pilot.press("ctrl+n")
         await wait_for(lambda: not app.chat.busy, timeout=10)
         assert app.chat.agent is None and not items()
+
+
+async def test_agent_in_chat_config_starts_with_the_agent_on(servers, project: Path) -> None:
+    model = ScriptedModel([Turn(text="Nothing to change.")])
+    app, server = make_app(servers, model, in_chat=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        status = app.chat.query_one(StatusBar)
+        await wait_for(lambda: "agent ask" in str(status.render()))
+        await pilot.press(*"anything to fix?", "enter")
+        items = app.chat.query_one(MessageList).assistant_items
+        await wait_for(lambda: bool(items()) and items()[0].status == "done", timeout=30)
+        assert "agent step 1" in items()[0].meta_text
+    assert json.loads(server.requests[0].body)["tools"]  # type: ignore[attr-defined]

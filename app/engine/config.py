@@ -216,6 +216,7 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
         "max_run_timeout": (_float(1, 86400), 600.0),  # the most a tool call may ask for
         "network": (_bool, False),  # sandboxed commands reach the network
         "max_steps": (_int(1, 1000), 50),  # tool steps per user turn
+        "in_chat": (_bool, False),  # the chat screen starts with the agent on (F11 toggles)
     },
 }
 

@@ -57,7 +57,7 @@ class ChatScreen(PromptGlue, SlashCommands, AgentGlue, ReplyView, ReplyActions, 
         self._files: tuple[float, list[str]] | None = None  # (when listed, paths)
         self._failed_item: tuple[MessageItem, Reply] | None = None  # awaiting its fallback
         self.agent_mode: str | None = None  # /mode: this chat's; None: the config's
-        self.init_agent()
+        self.init_agent(bool(conversation.session.config.get("agent", "in_chat")))
         conversation.add_listener(self._on_engine_event)
 
     @property
@@ -113,6 +113,8 @@ class ChatScreen(PromptGlue, SlashCommands, AgentGlue, ReplyView, ReplyActions, 
         self.watch(self.app, "status", self.query_one(StatusBar).show, init=True)
         self.watch(self.app, "cost_view", self.query_one(CostBar).show_view, init=True)
         self.query_one(PromptInput).focus()
+        if self.agent_on:
+            self.call_after_refresh(self.show_agent_status)  # [agent] in_chat: say so
         if self.resume_id is not None:
             self.resume(self.resume_id)
 

@@ -57,8 +57,8 @@ class AgentGlue:
     conversation: Conversation
     agent_mode: str | None
 
-    def init_agent(self) -> None:
-        self.agent_on = False  # the agent answers (off: chat only)
+    def init_agent(self, on: bool = False) -> None:
+        self.agent_on = on  # the agent answers (off: chat only); [agent] in_chat, F11
         self.agent: Agent | None = None  # built on the first agent question; per chat
         self.agent_running = False
         self._step_item: MessageItem | None = None
