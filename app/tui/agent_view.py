@@ -66,6 +66,11 @@ class ToolCallLine(Widget, can_focus=True):
         return f"call: {self.asked}\n\n{output}"
 
     @property
+    def shelf_line(self) -> str:
+        """This call as one line of text, for a shelved step (widgets/messages.py)."""
+        return f"▸ {self.summary}" + (" (failed)" if self.is_error else "")
+
+    @property
     def expanded(self) -> bool:
         return self.has_class("expanded")
 

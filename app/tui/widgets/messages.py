@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import time
 from dataclasses import dataclass
@@ -464,15 +465,41 @@ class MessageList(VerticalScroll):
             old = list(takewhile(lambda item: item.status != "streaming", items[:-MOUNTED_KEEP]))
             if not old:
                 return
-            self._earlier.extend(item.shelved() for item in old)
+            shelved, strays = self._shelve(old)
+            self._earlier.extend(shelved)
             await self._show_marker()
-            await self.remove_children(old)
+            await self.remove_children([*old, *strays])
             self.scroll_end(animate=False, immediate=True)
             # Their widgets were frozen with the replies that made them. After a refresh:
             # until then Textual still holds them, and a collection would not free them.
             self.call_after_refresh(gc_pause.forget)
         finally:
             self._shelving = False
+
+    def _shelve(self, old: list[MessageItem]) -> tuple[list[Shelved], list[Widget]]:
+        """The old messages as text, and the other widgets among them (the agent's tool
+        lines, which say ``shelf_line``): each line goes into the note of the message it
+        followed, so nothing is left on screen out of its place."""
+        last = old[-1]
+        shelved: list[Shelved] = []
+        strays: list[Widget] = []
+        folded: dict[int, list[str]] = {}
+        done = False
+        for child in self.children:
+            if isinstance(child, MessageItem):
+                if done:
+                    break  # the lines right after the last old message were its own
+                shelved.append(child.shelved())
+                done = child is last
+            elif child.id != "earlier":
+                strays.append(child)
+                line = getattr(child, "shelf_line", "")
+                if line and shelved:
+                    folded.setdefault(len(shelved) - 1, []).append(line)
+        for index, lines in folded.items():
+            note = " · ".join([shelved[index].note, *lines] if shelved[index].note else lines)
+            shelved[index] = dataclasses.replace(shelved[index], note=note)
+        return shelved, strays
 
     def follow(self) -> None:
         """Stick to the bottom until the reader scrolls up."""
