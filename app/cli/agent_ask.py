@@ -57,7 +57,7 @@ def usage_problem(args: argparse.Namespace) -> str | None:
         if given
     ]  # fmt: skip
     if not args.agent:
-        return f"{', '.join(agent_only)} need --agent" if agent_only else None
+        return f"{', '.join(agent_only)}: for the agent only (add --agent)" if agent_only else None
     if args.diff or args.apply:
         return "--diff and --apply are for chat answers; the agent edits through its tools"
     if args.json and args.stream_json:

@@ -321,7 +321,7 @@ def test_a_rung_without_its_key_ends_the_turn_with_a_clear_message(tmp_path: Pat
 
 def test_agent_flags_without_agent_and_bad_combinations_are_usage_errors(tmp_path: Path) -> None:
     for args, said in (
-        (["--mode", "auto", "hi"], "need --agent"),
+        (["--mode", "auto", "hi"], "--mode: for the agent only (add --agent)"),
         (["--agent", "--json", "--stream-json", "hi"], "do not go together"),
         (["--agent", "--max-steps", "0", "hi"], "at least 1"),
         (["--agent", "--apply", "hi"], "--diff and --apply"),
