@@ -190,16 +190,24 @@ async def test_compact_with_nothing_to_compact_sends_nothing(remote) -> None:
 AGENTS_REPLY = "Here is a first one.\n\n```markdown\n# demo\n\nRun the tests with pytest.\n```\n"
 
 
-async def test_init_proposes_agents_md_in_the_review_screen_before_writing(
+async def test_init_runs_a_read_only_agent_and_reviews_before_writing(
     servers, monkeypatch, tmp_path
 ) -> None:
+    """On a rung that can call tools, /init is an agent turn with the read-only tools:
+    it reads what it needs, and its answer opens in the review screen; nothing is
+    written until applied, and an existing AGENTS.md is never replaced."""
     from rung.tui.review_screen import ReviewScreen
     from tests.agent.helpers import git_project
+    from tests.agent.scripted_model import ScriptedModel, Turn
 
     root = git_project(tmp_path)
     monkeypatch.chdir(root)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-init")
-    server = servers(lambda r: openai_stream([AGENTS_REPLY]))
+    model = ScriptedModel([
+        Turn(calls=[("read", {"path": "src/calc.py"})]),
+        Turn(text=AGENTS_REPLY, expect=("def add",)),
+    ])  # fmt: skip
+    server = servers(model)
     app = RungApp(load_config(), RungOverrides(tier="openai", base_url=server.url + "/v1"))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press(*"/init", "enter")
@@ -211,6 +219,32 @@ async def test_init_proposes_agents_md_in_the_review_screen_before_writing(
         await pilot.press(*"/init", "enter")  # never replaces it
         await pilot.pause()
         assert not isinstance(app.screen, ReviewScreen)
-    asked = json.loads(server.requests[0].body)["messages"][-1]["content"]
-    assert "src/calc.py" in asked and "# demo" in asked  # the file list and the README
+    assert model.problems == [] and len(server.requests) == 2
+    first = json.loads(server.requests[0].body)
+    assert "src/calc.py" in first["messages"][-1]["content"]  # the file list
+    assert "# demo" in first["messages"][-1]["content"]  # and the README
+    offered = {t["function"]["name"] for t in first["tools"]}
+    assert offered and not offered & {"edit", "write", "run"}  # read-only
+
+
+async def test_init_without_tools_is_one_request_then_the_review(
+    servers, monkeypatch, tmp_path
+) -> None:
+    from rung.tui.review_screen import ReviewScreen
+    from tests.agent.helpers import git_project
+
+    root = git_project(tmp_path)
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-init")
+    server = servers(lambda r: openai_stream([AGENTS_REPLY]))
+    app = RungApp(load_config(), RungOverrides(tier="openai", base_url=server.url + "/v1"))
+    app.ladder.tier("openai").can_call_tools = False  # type: ignore[misc]
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press(*"/init", "enter")
+        await wait_for(lambda: isinstance(app.screen, ReviewScreen), timeout=30)
+        await pilot.press("escape")  # closed unapplied: nothing written
+        await pilot.pause()
+        assert not (root / "AGENTS.md").exists()
+    body = json.loads(server.requests[0].body)
+    assert "tools" not in body and "src/calc.py" in body["messages"][-1]["content"]
     assert len(server.requests) == 1

@@ -30,7 +30,7 @@ from rung.tui.approval import asker
 from rung.tui.widgets.messages import MessageItem, MessageList
 
 if TYPE_CHECKING:
-    from rung.engine.agent.loop import Agent
+    from rung.engine.agent.loop import Agent, AgentResult
     from rung.engine.conversation import Conversation
 
 # How a turn that did not answer is said under its last step.
@@ -61,6 +61,7 @@ class AgentGlue:
         self.agent_on = on  # the agent answers (off: chat only); [agent] in_chat, F11
         self.agent: Agent | None = None  # built on the first agent question; per chat
         self.agent_running = False
+        self._driving: Agent | None = None  # the agent whose turn runs now
         self._step_item: MessageItem | None = None
         self._step_note = ""
         self._tool_lines: dict[str, ToolCallLine] = {}
@@ -128,13 +129,15 @@ class AgentGlue:
         self._tool_lines.clear()
 
     # -- a turn ---------------------------------------------------------------------------
-    def _build_agent(self) -> Agent:
+    def build_agent(self, mode: str | None = None) -> Agent:
+        """An agent over the project in the working directory; ``mode`` overrides this
+        chat's (``/init`` runs one in plan mode: read-only tools)."""
         from rung.engine.agent.loop import Agent
         from rung.engine.agent.setup import agent_session
 
         screen: Any = self
         app = screen.app
-        tools = agent_session(app.config, Path.cwd(), asker(app), mode=self.agent_mode)
+        tools = agent_session(app.config, Path.cwd(), asker(app), mode=mode or self.agent_mode)
         for problem in tools.problems:
             screen.notify(for_terminal(problem), title="Agent rules", severity="warning",
                           markup=False)  # fmt: skip
@@ -146,27 +149,32 @@ class AgentGlue:
 
     @work(exclusive=True, group="reply")
     async def run_agent(self, question: str) -> None:
-        screen: Any = self
         if self.agent is None:
-            self.agent = self._build_agent()
+            self.agent = self.build_agent()
             self.show_agent_status()
-        self.agent_running = True
+        await self.drive_agent(self.agent, question)
+
+    async def drive_agent(self, agent: Agent, question: str) -> AgentResult | None:
+        """One turn of ``agent`` on screen; its result, or None when it broke."""
+        screen: Any = self
+        self.agent_running, self._driving = True, agent
         self._turn_cost = Decimal(0)
         try:
-            await self.agent.run(question)
+            return await agent.run(question)
         except Exception as exc:
             screen.notify(f"The agent stopped: {for_terminal(str(exc))}", severity="error",
                           markup=False)  # fmt: skip
             await self._end_step("failed", f"Failed: {for_terminal(str(exc))}")
+            return None
         finally:
-            self.agent_running = False
+            self.agent_running, self._driving = False, None
             screen.app.show_status(screen.app.idle_state())
             screen.app.show_cost()
 
     def cancel_agent(self) -> bool:
         """Esc: stop the loop (between steps, mid-stream or mid-command)."""
-        if self.agent_running and self.agent is not None:
-            self.agent.cancel()
+        if self.agent_running and self._driving is not None:
+            self._driving.cancel()
             return True
         return False
 
@@ -198,7 +206,8 @@ class AgentGlue:
                 line = self._tool_lines.get(call_id)
                 if line is not None:
                     line.finish(summary, error, text)
-                notices = self.agent.tools.dispatcher.notices if self.agent else []
+                driving = self._driving
+                notices = driving.tools.dispatcher.notices if driving else []
                 while notices:
                     screen.notify(for_terminal(notices.pop(0)), markup=False, severity="warning")
             case StepPriced():

@@ -10,6 +10,7 @@ from textual import work
 
 from rung.engine.conversation import Plan
 from rung.tiers.base import Message
+from rung.tui.chat_agent import tool_rung
 from rung.tui.chat_summary import (
     AGENTS_FILE,
     agents_proposal,
@@ -142,11 +143,25 @@ class SlashCommands:
                 "it and /init again.", severity="warning", markup=False,
             )  # fmt: skip
             return
-        plan = self.conversation.prepare(init_question(root, screen.project_files()))
+        question = init_question(root, screen.project_files())
+        if tool_rung(screen.app.active_tier):
+            self.run_init_agent(question)  # it may read the files it needs, nothing more
+            return
+        plan = self.conversation.prepare(question)
         if not isinstance(plan, Plan):
             screen.notify(plan.message, title="Not sent", severity="warning", markup=False)
             return
         self.run_init(plan)
+
+    @work(exclusive=True, group="reply")
+    async def run_init_agent(self, question: str) -> None:
+        screen: Any = self
+        messages = screen.query_one(MessageList)
+        messages.follow()
+        await messages.add(MessageItem("user", "/init", meta="you · read-only agent"))
+        result = await screen.drive_agent(screen.build_agent(mode="plan"), question)
+        if result is not None and result.reason == "answered":
+            self._propose(result.text)
 
     @work(exclusive=True, group="reply")
     async def run_init(self, plan: Plan) -> None:
@@ -157,7 +172,11 @@ class SlashCommands:
         reply = (await self.conversation.run(plan)).final.reply
         if reply.failed is not None or reply.finish_reason == "cancelled":
             return  # the reply on screen says why
-        found = agents_proposal(reply.text)
+        self._propose(reply.text)
+
+    def _propose(self, reply: str) -> None:
+        screen: Any = self
+        found = agents_proposal(reply)
         if found is None:
             screen.notify(
                 f"The reply holds no {AGENTS_FILE} to propose: /init again, or on a "
