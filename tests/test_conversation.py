@@ -28,6 +28,7 @@ from rung.engine.ladder import Ladder
 from rung.engine.session import Session
 from rung.engine.store import SCHEMA_VERSION, Store, open_store
 from rung.tiers.base import TextDelta, Usage
+from tests.competence_helpers import trust_local_model
 from tests.conftest import wait_for
 from tests.scripted import Script, ScriptedTier, anthropic, deepseek, local
 
@@ -64,6 +65,7 @@ def stored(conversation: Conversation):  # type: ignore[no-untyped-def]
 
 
 async def test_quick_questions_stay_local_and_hard_ones_climb() -> None:
+    trust_local_model()  # see tests/competence_helpers.py
     cheap, premium = local(), anthropic()
     conversation, events = make(cheap, premium)
     quick = await send(conversation, "What is the capital of France?")
@@ -131,6 +133,7 @@ async def test_fallback_off_keeps_the_failure() -> None:
 
 
 async def test_escalation_replaces_the_answer_it_improves_on() -> None:
+    trust_local_model()  # see tests/competence_helpers.py
     cheap = local(Script(pieces=["A guess."]))
     premium = anthropic(Script(pieces=["A proof."]))
     conversation, _ = make(cheap, premium)
@@ -285,6 +288,7 @@ def test_the_engine_does_not_import_textual() -> None:
 
 
 async def test_regenerate_asks_again_on_the_same_rung() -> None:
+    trust_local_model()  # see tests/competence_helpers.py
     cheap = local(Script(pieces=["A dull answer."]), Script(pieces=["A better one."]))
     conversation, _ = make(cheap, anthropic())
     await send(conversation, "Name a colour.")

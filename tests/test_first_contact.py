@@ -18,6 +18,7 @@ from rung.tui.help import HelpScreen
 from rung.tui.widgets.messages import MessageList
 from rung.tui.widgets.meter import CostBar, cost_parts, fit_line
 from rung.tui.widgets.status import StatusBar, StatusView
+from tests.competence_helpers import trust_local_model
 from tests.conftest import confirm_hosts, wait_for
 from tests.fakes import anthropic_stream, gemini_stream, json_reply, openai_stream
 from tests.scripted import Script, anthropic, local
@@ -372,6 +373,7 @@ async def test_up_and_down_recall_earlier_prompts() -> None:
 
 
 async def test_regenerate_on_the_same_rung_with_ctrl_g() -> None:
+    trust_local_model()  # see tests/competence_helpers.py
     cheap = local(Script(pieces=["Meh."]), Script(pieces=["Better."]))
     app = app_with(cheap, anthropic())
     async with app.run_test() as pilot:

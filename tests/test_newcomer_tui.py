@@ -19,6 +19,7 @@ from rung.tui.sessions_screen import SessionsScreen
 from rung.tui.widgets.messages import MessageList
 from rung.tui.widgets.prompt import PromptInput
 from rung.tui.widgets.status import StatusBar
+from tests.competence_helpers import trust_local_model
 from tests.conftest import wait_for
 from tests.scripted import Script, ScriptedTier, anthropic, local
 from tests.test_first_contact import app_with, ask
@@ -147,6 +148,7 @@ async def test_session_search_finds_a_later_question_and_the_first_enter_opens_i
 
 
 async def test_a_resumed_conversation_keeps_its_pinned_rung() -> None:
+    trust_local_model()  # see tests/competence_helpers.py
     first = app_with(local(), anthropic())
     async with first.run_test(size=(100, 30)) as pilot:
         await pilot.press("f3")  # pin anthropic

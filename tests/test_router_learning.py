@@ -29,6 +29,7 @@ from rung.tiers.lessons import (
     summary,
 )
 from rung.tiers.router import Decision, Rung, choose
+from tests.competence_helpers import trust_local_model
 from tests.scripted import anthropic, local
 from tests.test_cli import rung
 from tests.test_conversation import make, send
@@ -77,6 +78,7 @@ def route(text: str, lessons: LessonMemory | None = None, ladder: list[Rung] = T
 
 # -- learning through the engine --------------------------------------------------------
 async def test_escalations_teach_the_router_and_forget_undoes_it(tmp_path: Path) -> None:
+    trust_local_model()  # see tests/competence_helpers.py
     conversation, _ = make(local(), anthropic())
     before = {q: decide(conversation, q) for q in SQL_NEW + UNRELATED}
     assert [before[q].tier for q in SQL_NEW] == ["local"] * 3
@@ -126,6 +128,7 @@ async def test_escalations_teach_the_router_and_forget_undoes_it(tmp_path: Path)
 
 
 async def test_a_kept_answer_from_a_cheaper_pinned_rung_keeps_similar_questions_down() -> None:
+    trust_local_model()  # see tests/competence_helpers.py
     conversation, _ = make(local(), anthropic(), mode="local")
     assert decide(conversation, MUTEX_NEW).tier == "anthropic"
     for question in MUTEX_KEPT:
@@ -149,6 +152,7 @@ async def test_a_kept_answer_from_a_cheaper_pinned_rung_keeps_similar_questions_
 
 
 async def test_an_escalated_or_edited_answer_was_not_kept() -> None:
+    trust_local_model()  # see tests/competence_helpers.py
     conversation, _ = make(local(), anthropic(), mode="local")
     await send(conversation, MUTEX_KEPT[0])
     plan = conversation.prepare_escalation()
@@ -301,6 +305,7 @@ def test_an_unwritable_data_directory_is_a_problem_not_a_crash(tmp_path: Path) -
 
 
 async def test_a_failed_save_reaches_the_conversation_as_a_store_problem() -> None:
+    trust_local_model()  # see tests/competence_helpers.py
     from rung.engine.conversation import StoreProblem
 
     conversation, events = make(local(), anthropic())

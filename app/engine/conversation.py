@@ -24,6 +24,7 @@ ended, so it can weigh a warm prompt cache and the local model's context window.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -281,7 +282,10 @@ class Conversation:
         plan = Plan(request, question, decision.tier, decision.reason, replaces_last=replace_last)
         self._probe = None
         if self.ladder.mode != AUTO_MODE:
-            auto = self.ladder.auto_choice(request, allows_paid, context)
+            # A lesson is about the question, not the conversation: judged as if no rung
+            # were warm (a hold for a warm cache or min_saving_usd is not "too hard").
+            cold = dataclasses.replace(context, last_tier=None)
+            auto = self.ladder.auto_choice(request, allows_paid, cold)
             if decision.rung < auto.rung:
                 self._probe = (plan, decision.tier)
         return plan
