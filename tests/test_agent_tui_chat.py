@@ -178,3 +178,19 @@ async def test_agent_in_chat_config_starts_with_the_agent_on(servers, project: P
         await wait_for(lambda: bool(items()) and items()[0].status == "done", timeout=30)
         assert "agent step 1" in items()[0].meta_text
     assert json.loads(server.requests[0].body)["tools"]  # type: ignore[attr-defined]
+
+
+def test_the_chat_screen_loads_the_agent_only_when_used() -> None:
+    """Importing the agent (its tools, sandbox probe, dispatcher) with the chat screen
+    cost 150-400 ms before the first frame; it loads on the first agent question."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, rung.tui.app;"
+        "print(sorted(m for m in ('rung.engine.agent', 'rung.engine.edits') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]", result.stderr

@@ -4,32 +4,26 @@ Each step is a reply on screen with its rung, tokens and cost; each tool call on
 compact line that expands; Esc stops the loop; the approval dialog is the dispatcher's
 ask callback. A mixin of ChatScreen: messages up (the app's status and cost lines are
 asked to redraw), calls down (Agent.run, Agent.cancel).
+
+The agent's modules are imported on first use: importing them with the chat screen
+added 150-400 ms before the first frame (python -X importtime).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import work
 
-from rung.engine.agent.events import (
-    AgentDone,
-    StepPriced,
-    StepStarted,
-    ToolCallFinished,
-    ToolCallStarted,
-)
-from rung.engine.agent.permissions import Mode
 from rung.engine.cost_label import header_money
 from rung.engine.safe_text import for_terminal
 from rung.tiers.base import Notice, TextDelta
 from rung.tui.agent_view import ToolCallLine
-from rung.tui.approval import asker
 from rung.tui.widgets.messages import MessageItem, MessageList
 
 if TYPE_CHECKING:
+    from rung.engine.agent.events import StepPriced
     from rung.engine.agent.loop import Agent, AgentResult
     from rung.engine.conversation import Conversation
 
@@ -63,9 +57,7 @@ class AgentGlue:
         self.agent_running = False
         self._driving: Agent | None = None  # the agent whose turn runs now
         self._step_item: MessageItem | None = None
-        self._step_note = ""
         self._tool_lines: dict[str, ToolCallLine] = {}
-        self._turn_cost: Decimal | None = Decimal(0)
 
     # -- on or off ----------------------------------------------------------------------
     def agent_answers(self) -> bool:
@@ -119,6 +111,8 @@ class AgentGlue:
     def agent_mode_changed(self) -> None:
         """/mode: the running chat's agent asks (or not) by the new mode from its next call."""
         if self.agent is not None and self.agent_mode:
+            from rung.engine.agent.permissions import Mode
+
             self.agent.tools.dispatcher.permissions.mode = Mode(self.agent_mode)
         self.show_agent_status()
 
@@ -134,6 +128,7 @@ class AgentGlue:
         chat's (``/init`` runs one in plan mode: read-only tools)."""
         from rung.engine.agent.loop import Agent
         from rung.engine.agent.setup import agent_session
+        from rung.tui.approval import asker
 
         screen: Any = self
         app = screen.app
@@ -158,7 +153,6 @@ class AgentGlue:
         """One turn of ``agent`` on screen; its result, or None when it broke."""
         screen: Any = self
         self.agent_running, self._driving = True, agent
-        self._turn_cost = Decimal(0)
         try:
             return await agent.run(question)
         except Exception as exc:
@@ -184,6 +178,14 @@ class AgentGlue:
             await item.finish(status, note)
 
     async def _on_agent_event(self, event: object) -> None:
+        from rung.engine.agent.events import (
+            AgentDone,
+            StepPriced,
+            StepStarted,
+            ToolCallFinished,
+            ToolCallStarted,
+        )
+
         screen: Any = self
         messages = screen.query_one(MessageList)
         if isinstance(event, TextDelta):

@@ -14,11 +14,14 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rung.engine.conversation import ChatOptions, Conversation, Plan, Refusal
-from rung.engine.edits import Edit, ParseResult, parse_reply
 from rung.tiers.base import Message
 from rung.tiers.route_cost import RouteContext
+
+if TYPE_CHECKING:
+    from rung.engine.edits import ParseResult
 
 SUMMARY_ASK = (
     "Summarise our conversation so far for a fresh start: the goal, what was decided, "
@@ -87,6 +90,8 @@ def init_question(root: Path, files: list[str]) -> str:
 def agents_proposal(reply: str) -> ParseResult | None:
     """The reply as a proposal to create AGENTS.md: a SEARCH/REPLACE block if it wrote
     one, else its first fenced block; None when there is nothing usable."""
+    from rung.engine.edits import Edit, ParseResult, parse_reply  # on first use: startup
+
     parsed = parse_reply(reply, attached=[AGENTS_FILE])
     edits = [e for e in parsed.edits if e.path == AGENTS_FILE and not e.search]
     if edits:
