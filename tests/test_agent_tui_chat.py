@@ -194,3 +194,24 @@ def test_the_chat_screen_loads_the_agent_only_when_used() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert result.stdout.strip() == "[]", result.stderr
+
+
+async def test_the_status_line_says_when_commands_are_not_sandboxed(
+    servers, project: Path, monkeypatch
+) -> None:
+    from rung.engine.agent.sandbox import probe
+
+    monkeypatch.setenv("RUNG_NO_SANDBOX", "1")  # as on a machine without user namespaces
+    probe(refresh=True)
+    try:
+        model = ScriptedModel([Turn(text="ok")])
+        app, _ = make_app(servers, model)
+        async with app.run_test(size=(120, 40)) as pilot:
+            status = app.chat.query_one(StatusBar)
+            await pilot.press("f11")
+            await wait_for(lambda: "agent ask · commands not sandboxed" in str(status.render()))
+            await pilot.press(*"/mode plan", "enter")
+            await wait_for(lambda: "agent plan · commands not sandboxed" in str(status.render()))
+    finally:
+        monkeypatch.delenv("RUNG_NO_SANDBOX")
+        probe(refresh=True)
