@@ -13,6 +13,7 @@ from rung.tiers.base import ChatRequest, Message, Usage
 from rung.tiers.pricing import PriceBook, format_usd
 from rung.tiers.route_cost import RouteContext, next_usage, warm_tokens
 from rung.tiers.router import Rung, choose
+from tests.competence_helpers import trust_local_model
 from tests.scripted import Script, ScriptedTier, anthropic, local
 from tests.test_conversation import HARD, make, send
 
@@ -184,6 +185,7 @@ def test_a_climb_names_what_the_rung_passed_over_would_have_cost() -> None:
 
 # -- through the engine -----------------------------------------------------------------
 async def test_the_engine_passes_the_last_rung_and_its_usage_to_the_router() -> None:
+    trust_local_model()  # see tests/competence_helpers.py
     openai = ScriptedTier("openai", "api", "openai", "gpt-5.4-mini")
     premium = anthropic(Script(pieces=["Use a token bucket."], usage=WARM), Script())
     conversation_, events = make(local(), openai, premium)
@@ -213,6 +215,7 @@ async def test_the_engine_passes_the_last_rung_and_its_usage_to_the_router() -> 
 
 
 async def test_an_edited_question_is_routed_without_the_old_cache() -> None:
+    trust_local_model()  # see tests/competence_helpers.py
     premium = anthropic(Script(pieces=["Use a token bucket."], usage=WARM), Script())
     conversation_, _ = make(local(), ScriptedTier("openai", "api", "openai", "gpt-5.4-mini"),
                             premium)  # fmt: skip
