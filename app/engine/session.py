@@ -194,12 +194,14 @@ class Session:
         """The rung this conversation is pinned to (None: Auto), kept with it so that a
         resumed conversation comes back pinned the same way."""
         self._pin = pin
-        if self.recorder is None:
+        # The row as it is now: read in the writer thread, it could be a session resumed
+        # meanwhile, whose own stored pin this would overwrite before it is read.
+        row = self._session.row_id
+        if self.recorder is None or row is None:
             return
 
         def write(store: Store) -> None:
-            if self._session.row_id is not None:
-                store.set_session_pin(self._session.row_id, pin)
+            store.set_session_pin(row, pin)
 
         self.recorder.submit(write)
 
