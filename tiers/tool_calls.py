@@ -11,9 +11,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .base import Failed, PrivatePart, ToolCall, ToolCallReady
-from .reply import StreamFailure, StreamState
+
+if TYPE_CHECKING:  # reply.py imports httpx: the local tier (text protocol) starts without it
+    from .reply import StreamState
+
+
+def _failure(failed: Failed) -> Exception:
+    from .reply import StreamFailure
+
+    return StreamFailure(failed)
+
 
 MAX_ARGUMENT_BYTES = 1024 * 1024
 MAX_CALLS = 64
@@ -46,7 +56,7 @@ class CallAssembly:
 
     def start(self, key: object, call_id: str, name: str) -> None:
         if self.ready + len(self.open) >= MAX_CALLS:
-            raise StreamFailure(
+            raise _failure(
                 Failed(
                     f"{self.label} asked for more than {MAX_CALLS} tool calls in one reply; "
                     "Rung stopped reading it.",
@@ -62,7 +72,7 @@ class CallAssembly:
             return
         call.size += len(fragment.encode("utf-8", "surrogatepass"))
         if call.size > MAX_ARGUMENT_BYTES:
-            raise StreamFailure(
+            raise _failure(
                 Failed(
                     f"{self.label} sent more than {MAX_ARGUMENT_BYTES // 1024} KiB of arguments "
                     f"for one tool call ({call.name!r}); Rung stopped reading the reply.",
