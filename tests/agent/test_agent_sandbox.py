@@ -69,6 +69,26 @@ async def test_only_the_project_is_writable_in_the_sandbox(tmp_path: Path) -> No
         home_probe.unlink(missing_ok=True)
 
 
+@needs_bwrap
+async def test_tools_installed_under_tmp_still_run_in_the_private_tmp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sandbox's /tmp is private; a virtual environment or checkout under /tmp (as on
+    some CI machines) stays visible read-only, or every command from it was "not found"."""
+    assert tmp_path.resolve().is_relative_to(Path("/tmp").resolve())  # pytest's own tmp
+    tools = tmp_path / "env" / "bin"
+    tools.mkdir(parents=True)
+    (tools / "mytool").write_text("#!/bin/sh\necho tool-ran\n")
+    (tools / "mytool").chmod(0o755)
+    (tmp_path / "env" / "secret.txt").write_text("x")
+    monkeypatch.setenv("PATH", f"{tools}:{Path('/usr/bin')}:{Path('/bin')}")
+    root = git_project(tmp_path)
+    done = await run_command(f"mytool; {tools}/mytool; touch {tools}/new; ls /tmp", root,
+                             timeout=20, cap=65536, sandbox=SANDBOX)  # fmt: skip
+    assert done.output.count("tool-ran") == 2, done.output
+    assert not (tools / "new").exists()  # visible, not writable
+
+
 def _beating(path: Path) -> bool:
     if not path.exists():
         return False

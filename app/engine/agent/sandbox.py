@@ -22,6 +22,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -43,7 +44,10 @@ class Sandbox:
 
     def wrap(self, argv: list[str], project: Path, network: bool = False) -> list[str]:
         wrapped = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                   "--tmpfs", "/tmp", "--bind", str(project), str(project)]  # fmt: skip
+                   "--tmpfs", "/tmp"]  # fmt: skip
+        for kept in tools_under_tmp(project):
+            wrapped += ["--ro-bind", kept, kept]
+        wrapped += ["--bind", str(project), str(project)]
         git = project / ".git"
         for protected in (git / "hooks", git / "config"):
             if protected.exists() and not protected.is_symlink():
@@ -53,6 +57,28 @@ class Sandbox:
         wrapped += ["--unshare-pid", "--die-with-parent", "--new-session", "--chdir",
                     str(project), "--", *argv]  # fmt: skip
         return wrapped
+
+
+def tools_under_tmp(project: Path) -> list[str]:
+    """Folders under /tmp that commands need to stay visible (read-only) although the
+    sandbox's /tmp is private: the Python environment Rung runs from and the PATH entries
+    there (a virtual environment or a checkout in /tmp, as on some CI machines), unless
+    they are inside the project, which is bound whole."""
+    tmp, project = Path("/tmp").resolve(), project.resolve()
+    found: list[str] = []
+    for entry in (sys.prefix, *os.environ.get("PATH", "").split(os.pathsep)):
+        if not entry:
+            continue
+        path = Path(entry).resolve()
+        if (
+            path.is_dir()
+            and path.is_relative_to(tmp)
+            and path != tmp
+            and not path.is_relative_to(project)
+            and str(path) not in found
+        ):
+            found.append(str(path))
+    return found
 
 
 @dataclass(frozen=True)
