@@ -37,7 +37,7 @@ from rung.engine.ladder import AUTO as AUTO_MODE
 from rung.engine.ladder import Ladder, rung_kind
 from rung.engine.recorder import Handle
 from rung.engine.session import Session
-from rung.engine.store import INTERRUPTED, StoredMessage
+from rung.engine.store import StoredMessage
 from rung.tiers.base import (
     ChatRequest,
     Event,
@@ -475,11 +475,7 @@ class Conversation:
         except asyncio.CancelledError:
             # The process or the view is going away mid-reply (Ctrl-C, quit): keep what
             # arrived and what it used, marked interrupted, then let the cancel go on.
-            reply = turn.reply
-            if not turn.usage_reported:
-                reply.usage = turn.estimate()
-            record = session.price(tier, reply, INTERRUPTED)
-            session.finish_reply(handle, reply.text, record, "interrupted")
+            session.keep_interrupted(tier, handle, turn)
             raise
         finally:
             saver.cancel()

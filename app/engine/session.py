@@ -16,6 +16,7 @@ from typing import Any
 from rung.engine.config import Config, data_dir
 from rung.engine.recorder import Handle, Recorder
 from rung.engine.store import (
+    INTERRUPTED,
     STREAMING,
     Store,
     StoredMessage,
@@ -28,6 +29,7 @@ from rung.tiers.base import ChatRequest, Reply, Tier, Usage
 from rung.tiers.budget import PAID_KINDS, Budget, BudgetState
 from rung.tiers.meter import CostMeter, MessageCost
 from rung.tiers.pricing import Cost, PriceBook
+from rung.tiers.turn import Turn
 
 
 def price_book(config: Config) -> PriceBook:
@@ -255,6 +257,16 @@ class Session:
         """The reply so far: written at most once per call, coalesced while queued."""
         if self.recorder is not None:
             self.recorder.update(handle, _write_streaming, (text, record))
+
+    def keep_interrupted(self, tier: Tier, handle: Handle, turn: Turn) -> MessageCost:
+        """A reply cut short by the process or the view going away (Ctrl-C, quit, Esc):
+        what arrived and what it used are kept, priced, marked interrupted."""
+        reply = turn.reply
+        if not turn.usage_reported:
+            reply.usage = turn.estimate()
+        record = self.price(tier, reply, INTERRUPTED)
+        self.finish_reply(handle, reply.text, record, "interrupted")
+        return record
 
     def finish_reply(
         self, handle: Handle, text: str, record: MessageCost, error: str | None

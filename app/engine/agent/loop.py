@@ -43,7 +43,6 @@ from rung.engine.ladder import Ladder
 from rung.engine.recorder import Handle
 from rung.engine.safe_text import one_line
 from rung.engine.session import Session
-from rung.engine.store import INTERRUPTED
 from rung.tiers.base import (
     ChatRequest,
     Event,
@@ -266,11 +265,7 @@ class Agent:
         try:
             reply = await turn.run()
         except asyncio.CancelledError:
-            reply = turn.reply
-            if not turn.usage_reported:
-                reply.usage = turn.estimate()
-            record = session.price(tier, reply, INTERRUPTED)
-            session.finish_reply(handle, reply.text, record, "interrupted")
+            record = session.keep_interrupted(tier, handle, turn)
             result.steps.append(self._priced(step, tier, record))
             raise
         if self._tables is not None:
