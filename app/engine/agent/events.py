@@ -16,11 +16,15 @@ from rung.tiers.base import Usage
 
 @dataclass(frozen=True)
 class StepStarted:
-    """A request goes out: step ``step`` (1-based) of the turn, on rung ``rung``."""
+    """A request goes out: step ``step`` (1-based) of the turn, on rung ``rung``.
+    ``kind``: the step kind it was routed as ("plan", "act", "digest", "answer"; empty
+    when not routed per step); ``reason``: why this rung, one line (empty: the turn's)."""
 
     step: int
     rung: str
     model: str
+    kind: str = ""
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class StepPriced:
     usage: Usage
     estimated: bool
     finish_reason: str
+    kind: str = ""  # the step kind, as StepStarted's
 
 
 @dataclass(frozen=True)
