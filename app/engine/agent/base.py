@@ -35,6 +35,7 @@ class ToolResult:
     summary: str  # one line for the screen: `read app/x.py 1-120`, `run pytest -q → exit 1`
     is_error: bool = False
     files_changed: tuple[str, ...] = ()  # relative to the project root
+    exit_code: int | None = None  # a command's, when it ran to the end (step routing reads it)
 
 
 def failed(text: str, summary: str) -> ToolResult:

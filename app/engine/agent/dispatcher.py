@@ -14,6 +14,7 @@ and bounded (head and tail kept) before anyone sees it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -118,7 +119,7 @@ class Dispatcher:
     def _safe(self, result: ToolResult) -> ToolResult:
         text = for_terminal(bound(result.text, self.context.output_cap))
         summary = one_line(result.summary, SUMMARY_CHARS)
-        return ToolResult(text, summary, result.is_error, result.files_changed)
+        return dataclasses.replace(result, text=text, summary=summary)
 
     def _repeated(self, name: str, arguments: dict[str, Any]) -> bool:
         key = json.dumps([name, arguments], sort_keys=True, ensure_ascii=False)

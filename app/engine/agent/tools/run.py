@@ -78,6 +78,7 @@ def plan(arguments: dict[str, Any], context: ToolContext) -> Plan | ToolResult:
             totals = outcome(done.output)
             summary = f"run {shown} → exit {done.exit_code}" + (f", {totals}" if totals else "")
         text = f"[{status}; {done.total_bytes} bytes of output]\n{done.output}"
-        return ToolResult(text, summary, is_error=done.timed_out)
+        code = None if done.timed_out else done.exit_code
+        return ToolResult(text, summary, is_error=done.timed_out, exit_code=code)
 
     return Plan(NEEDS, command, f"run {shown}", execute, detail=command)
