@@ -216,6 +216,18 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
         "max_run_timeout": (_float(1, 86400), 600.0),  # the most a tool call may ask for
         "network": (_bool, False),  # sandboxed commands reach the network
         "max_steps": (_int(1, 1000), 50),  # tool steps per user turn
+        # Per-step routing (engine/agent/step_router.py): a rung name fixes a step kind
+        # to that rung (like opusplan: plan = "anthropic"); empty: Auto routes it.
+        "plan": (_str, ""),
+        "act": (_str, ""),
+        "digest": (_str, ""),
+        "answer": (_str, ""),
+        # Compaction: condense older steps when a request reaches this share of the
+        # rung's context window; keep the last N steps verbatim. context_window > 0
+        # overrides every rung's window (tokens).
+        "compact_at": (_float(0.1, 0.99), 0.8),
+        "keep_last": (_int(1, 50), 4),
+        "context_window": (_int(0, 10_000_000), 0),
         "in_chat": (_bool, False),  # the chat screen starts with the agent on (F11 toggles)
     },
 }
