@@ -101,6 +101,13 @@ def _choice(*options: str) -> Callable[[Any], str]:
     return check
 
 
+def _agent_in_chat(value: Any) -> str:
+    """[agent] in_chat: "auto", "on" or "off"; true/false (its first form) mean on/off."""
+    if value is True or value is False:
+        return "on" if value else "off"
+    return _choice("auto", "on", "off")(value)
+
+
 def _str_list(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigValueError(f"must be a list of names, got {value!r}")
@@ -228,7 +235,9 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
         "compact_at": (_float(0.1, 0.99), 0.8),
         "keep_last": (_int(1, 50), 4),
         "context_window": (_int(0, 10_000_000), 0),
-        "in_chat": (_bool, False),  # the chat screen starts with the agent on (F11 toggles)
+        # Who answers in the chat screen: "auto" (the agent on a remote rung that declares
+        # tool calling, chat on the rest), "on" (every rung that can call tools), "off".
+        "in_chat": (_agent_in_chat, "auto"),
     },
 }
 

@@ -57,7 +57,7 @@ class ChatScreen(PromptGlue, SlashCommands, AgentGlue, ReplyView, ReplyActions, 
         self._files: tuple[float, list[str]] | None = None  # (when listed, paths)
         self._failed_item: tuple[MessageItem, Reply] | None = None  # awaiting its fallback
         self.agent_mode: str | None = None  # /mode: this chat's; None: the config's
-        self.init_agent(bool(conversation.session.config.get("agent", "in_chat")))
+        self.init_agent(conversation.session.config.get("agent", "in_chat"))
         conversation.add_listener(self._on_engine_event)
 
     @property
@@ -113,8 +113,10 @@ class ChatScreen(PromptGlue, SlashCommands, AgentGlue, ReplyView, ReplyActions, 
         self.watch(self.app, "status", self.query_one(StatusBar).show, init=True)
         self.watch(self.app, "cost_view", self.query_one(CostBar).show_view, init=True)
         self.query_one(PromptInput).focus()
-        if self.agent_on:
-            self.call_after_refresh(self.show_agent_status)  # [agent] in_chat: say so
+        # Agent or chat only ([agent] in_chat, the rung): say so, and again when a pin
+        # changes who answers.
+        self.call_after_refresh(self.show_agent_status)
+        self.watch(self.app, "status", self.follow_rung, init=False)
         if self.resume_id is not None:
             self.resume(self.resume_id)
 
@@ -172,7 +174,7 @@ class ChatScreen(PromptGlue, SlashCommands, AgentGlue, ReplyView, ReplyActions, 
             self.notify(
                 for_terminal(problem), title="Not attached", severity="warning", markup=False
             )
-        if self.agent_answers() and not replace_last:
+        if not replace_last and self.agent_answers(expansion.text):
             await self._show_question(typed, expansion)
             self.run_agent(expansion.text)
             return

@@ -1,0 +1,122 @@
+"""The agent is the default for remote rungs that can call tools (issue 26, item 6):
+[agent] in_chat = "auto" (the default) sends a message to the agent when the rung that
+will answer is remote and declares tool calling, and keeps the local model a chat; F11
+toggles for the session; the status line says which. The first form of the setting
+(true/false) still works.
+
+Real parts: the chat screen driven by Pilot, a scripted OpenAI-compatible model server
+on 127.0.0.1 speaking streamed tool calls, the real embedded SmolLM2 model on the local
+rung, a real git project, real config files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rung.engine.config import load_config
+from rung.tui.app import RungApp
+from rung.tui.widgets.messages import MessageList
+from rung.tui.widgets.status import StatusBar
+from tests.agent.helpers import git_project
+from tests.agent.scripted_model import ScriptedModel, Turn
+from tests.conftest import confirm_hosts, wait_for
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch) -> Path:  # type: ignore[no-untyped-def]
+    root = git_project(tmp_path)
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-agent-default")
+    return root
+
+
+def ladder_app(url: str, mode: str) -> RungApp:
+    """local + openai, as a user configures them; ``in_chat`` left at its default."""
+    config = load_config()
+    config.set("ladder", "rungs", ["local", "openai"])
+    config.set("ladder", "mode", mode)
+    config.set("ui", "max_tokens", 12)
+    config.set("network", "max_retries", 0)
+    config.providers["openai"] = {"base_url": url}
+    confirm_hosts(openai=url)
+    return RungApp(config)
+
+
+def status_text(app: RungApp) -> str:
+    return str(app.chat.query_one(StatusBar).render())
+
+
+async def test_the_agent_answers_by_default_on_a_remote_tool_rung_and_local_stays_a_chat(
+    servers, project: Path
+) -> None:
+    model = ScriptedModel([
+        Turn(calls=[("read", {"path": "src/calc.py"})]),
+        Turn(text="add subtracts; it should add.", expect=("return a - b",)),
+    ])  # fmt: skip
+    server = servers(model)
+    app = ladder_app(server.url + "/v1", "openai")
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert load_config().get("agent", "in_chat") == "auto"
+        await wait_for(lambda: "agent ask" in status_text(app))
+        await pilot.press(*"what is wrong with add?", "enter")
+        items = app.chat.query_one(MessageList).assistant_items
+        await wait_for(lambda: len(items()) == 2 and items()[1].status == "done", timeout=30)
+        # No key pressed: the question went to the agent, which read the file.
+        assert "agent step 1" in items()[0].meta_text
+        assert items()[1].text == "add subtracts; it should add."
+        assert all(body.get("tools") for body in model.bodies)
+        assert model.problems == []
+        # Pin the local rung (F2): the 135M model stays a chat, and the line says so.
+        await pilot.press("f2")
+        await wait_for(lambda: "chat only" in status_text(app))
+        assert "agent ask" not in status_text(app)
+        await wait_for(lambda: app.ladder.tier("local").ready, 120)
+        await pilot.press(*"hello", "enter")
+        await wait_for(lambda: len(items()) == 3 and items()[2].status == "done", timeout=60)
+        assert items()[2].meta_text.startswith("local")
+        assert "agent step" not in items()[2].meta_text
+        assert len(server.requests) == 2  # type: ignore[attr-defined]
+
+
+async def test_f11_turns_the_default_agent_off_for_the_session(servers, project: Path) -> None:
+    def plain(request):  # type: ignore[no-untyped-def]
+        from tests.fakes import openai_stream
+
+        return openai_stream(["Just ", "chat."])
+
+    server = servers(plain)
+    app = ladder_app(server.url + "/v1", "openai")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(lambda: "agent ask" in status_text(app))
+        await pilot.press("f11")
+        await wait_for(lambda: "chat only" in status_text(app))
+        await pilot.press(*"hello", "enter")
+        items = app.chat.query_one(MessageList).assistant_items
+        await wait_for(lambda: bool(items()) and items()[0].status == "done", timeout=30)
+        assert "tools" not in json.loads(server.requests[0].body)  # type: ignore[attr-defined]
+        assert "agent step" not in items()[0].meta_text
+        await pilot.press("f11")  # and back on
+        await wait_for(lambda: "agent ask" in status_text(app))
+
+
+@pytest.mark.parametrize(
+    ("written", "read", "problem"),
+    [
+        ('"auto"', "auto", False),
+        ('"on"', "on", False),
+        ('"off"', "off", False),
+        ("true", "on", False),  # the first form of the setting keeps working
+        ("false", "off", False),
+        ('"sometimes"', "auto", True),  # said, and the default applies
+    ],
+)
+def test_in_chat_reads_auto_on_off_and_the_old_true_false(
+    tmp_path: Path, written: str, read: str, problem: bool
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"[agent]\nin_chat = {written}\n")
+    config = load_config(path)
+    assert config.get("agent", "in_chat") == read
+    assert bool([p for p in config.problems if "in_chat" in p]) == problem
