@@ -1,0 +1,360 @@
+"""One MCP server's connection, on the official SDK (``mcp`` 2.x: ``Client`` over its
+stdio or streamable-HTTP transport; imported here, when a server first starts).
+
+The SDK's client is an async context that must be entered and left by the same task, so
+each server has one task that holds it open (``_serve``) while calls are made from the
+agent's task. Every wait is bounded by the server's ``timeout``: starting it, listing
+its tools, each call. A hung server fails the call with a clear message; a server that
+dies (a crash, a dropped connection) is restarted once, and the next death leaves it
+"failed" with the reason and its log. A call that a death cut short is never repeated:
+it may have had effects.
+
+Stdio servers get an explicit environment: a few basics (PATH, HOME, LANG, ...) and the
+server's own ``env``, never the whole of Rung's (which holds provider keys). Their
+stderr goes to ``<data dir>/mcp/NAME.log``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rung.engine.mcp.config import KEY_PREFIX, ServerConfig, ServerConfigError, resolve_secrets
+
+# What a stdio server inherits from Rung's environment; anything else it needs goes in
+# its `env` (secrets as ${keyring:ENTRY}).
+BASIC_ENV = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LC_ALL",
+             "LC_CTYPE", "TZ", "TMPDIR")  # fmt: skip
+MAX_PAGES = 20  # tools/list pages read from one server
+MAX_LOG_BYTES = 1024 * 1024  # a log past this is moved to NAME.log.1 when the server starts
+STOP_GRACE = 10.0  # seconds the SDK may take to stop a server (close stdin, TERM, KILL)
+
+
+@dataclass(frozen=True)
+class RemoteTool:
+    """A tool as the server lists it."""
+
+    name: str
+    description: str
+    schema: dict[str, Any]
+    read_only: bool  # the server's readOnlyHint (its word, not checked)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    text: str
+    is_error: bool
+
+
+class ServerFailed(Exception):
+    """The server cannot be used; the message says why, for the user and the model."""
+
+
+def basic_env(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: os.environ[k] for k in BASIC_ENV if k in os.environ}
+    return env | extra
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for e in exc.exceptions for leaf in _leaves(e)]
+    return [exc]
+
+
+def _why(exc: BaseException) -> str:
+    """A sentence for an SDK or transport failure (the innermost real cause)."""
+    leaves = [e for e in _leaves(exc) if not isinstance(e, asyncio.CancelledError)] or [exc]
+    leaf = leaves[0]
+    if isinstance(leaf, FileNotFoundError):
+        return f"the program was not found ({leaf.filename or leaf})"
+    if isinstance(leaf, PermissionError):
+        return f"the program cannot be run ({leaf.strerror or leaf})"
+    text = str(leaf).strip() or type(leaf).__name__
+    return text if len(text) < 300 else text[:300] + "…"
+
+
+def _is_connection_lost(exc: BaseException) -> bool:
+    from mcp.shared.exceptions import MCPError
+    from mcp_types import CONNECTION_CLOSED
+
+    if isinstance(exc, MCPError):
+        return exc.code == CONNECTION_CLOSED
+    return True  # not an answer from the server: the transport broke
+
+
+def result_text(result: Any) -> str:
+    """A CallToolResult as text for the model: text parts as they are, other parts named."""
+    parts: list[str] = []
+    for item in getattr(result, "content", None) or []:
+        kind = getattr(item, "type", "")
+        if kind == "text":
+            parts.append(str(getattr(item, "text", "")))
+        elif kind in ("image", "audio"):
+            size = len(getattr(item, "data", "") or "")
+            parts.append(f"[{kind}: {getattr(item, 'mime_type', '?')}, {size} base64 chars]")
+        elif kind == "resource":
+            resource = getattr(item, "resource", None)
+            text = getattr(resource, "text", None)
+            uri = getattr(resource, "uri", "")
+            parts.append(str(text) if text is not None else f"[resource {uri}]")
+        elif kind == "resource_link":
+            parts.append(f"[link {getattr(item, 'uri', '')}]")
+        else:
+            parts.append(f"[{kind or 'unknown'} content]")
+    structured = getattr(result, "structured_content", None)
+    if not parts and structured is not None:
+        parts.append(json.dumps(structured, ensure_ascii=False, sort_keys=True))
+    return "\n".join(parts) if parts else "(no output)"
+
+
+class McpServer:
+    """One configured server: ``await ensure()`` starts it (once), ``call`` runs a tool,
+    ``stop`` ends it. ``state`` is stopped, starting, running or failed (``reason``)."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        log_dir: Path,
+        secret: Callable[[str], str | None] = lambda _entry: None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.config = config
+        self.log_path = Path(log_dir) / f"{config.name}.log"
+        self.secret = secret
+        self.cwd = cwd
+        self.state = "stopped"
+        self.reason = ""
+        self.tools: list[RemoteTool] = []
+        self.deaths = 0
+        self._client: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._stop: asyncio.Event | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    # -- starting ---------------------------------------------------------------------
+    async def ensure(self) -> None:
+        """Running, or ``ServerFailed`` with the reason (a failed server stays failed)."""
+        async with self._lock:
+            if self.state == "running":
+                return
+            if self.state == "failed":
+                raise ServerFailed(self.reason)
+            await self._start()
+
+    async def _start(self) -> None:
+        self.state = "starting"
+        timeout = self.config.start_timeout
+        try:
+            target = self._target()
+        except (ServerConfigError, ImportError) as exc:
+            self._fail(str(exc))
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[Any] = loop.create_future()
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self._serve(target, ready, self._stop))
+        try:
+            self._client = await asyncio.wait_for(asyncio.shield(ready), timeout)
+            self.tools = await asyncio.wait_for(self._list_tools(), timeout)
+        except TimeoutError:
+            await self._teardown()
+            self._fail(f"it did not start within {timeout:g} s{self._log_hint()}")
+        except ServerFailed as exc:
+            await self._teardown()
+            self._fail(str(exc))
+        except Exception as exc:
+            await self._teardown()
+            self._fail(f"{_why(exc)}{self._log_hint()}")
+        self.state, self.reason = "running", ""
+
+    def _fail(self, reason: str) -> None:
+        self.state, self.reason = "failed", reason
+        raise ServerFailed(reason)
+
+    def _log_hint(self) -> str:
+        if self.config.transport != "stdio":
+            return ""
+        last = ""
+        with contextlib.suppress(OSError), self.log_path.open("rb") as log:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - 2000))
+            lines = log.read().decode("utf-8", "replace").strip().splitlines()
+            last = lines[-1].strip()[:200] if lines else ""
+        said = f"; it said: {last}" if last else ""
+        return f"{said} (log: {self.log_path})"
+
+    def _target(self) -> Any:
+        """The SDK's server description (stdio) or transport (HTTP)."""
+        config = self.config
+
+        def lookup(entry: str) -> str | None:
+            return self.secret(KEY_PREFIX + entry)
+
+        if config.command:
+            from mcp import StdioServerParameters
+
+            env = basic_env(resolve_secrets(config.env, lookup))
+            return StdioServerParameters(
+                command=config.command, args=list(config.args), env=env,
+                cwd=str(self.cwd) if self.cwd else None, encoding_error_handler="replace",
+            )  # fmt: skip
+        headers = resolve_secrets(config.headers, lookup)
+        return ("http", config.url, headers)
+
+    async def _serve(self, target: Any, ready: asyncio.Future[Any], stop: asyncio.Event) -> None:
+        """Hold the SDK's client open until ``stop`` (or the connection ends)."""
+        from mcp import Client
+        from mcp_types import Implementation
+
+        info = Implementation(name="rung", version="0")
+        log = None
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                if isinstance(target, tuple):  # streamable HTTP, with its own headers
+                    import httpx2
+                    from mcp.client.streamable_http import streamable_http_client
+                    from mcp.shared._httpx_utils import create_mcp_http_client
+
+                    _, url, headers = target
+                    seconds = self.config.timeout
+                    timeout = httpx2.Timeout(seconds, read=max(300.0, seconds))
+                    http = await stack.enter_async_context(create_mcp_http_client(headers, timeout))
+                    server: Any = streamable_http_client(url, http_client=http)
+                else:
+                    log = self._open_log()
+                    stack.callback(log.close)
+                    server = _StdioTransport(target, log)
+                client = await stack.enter_async_context(
+                    Client(server, read_timeout_seconds=self.config.timeout, client_info=info)
+                )
+                if not ready.done():
+                    ready.set_result(client)
+                await stop.wait()
+        except BaseException as exc:
+            if not ready.done():
+                ready.set_exception(ServerFailed(f"{_why(exc)}{self._log_hint()}"))
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+
+    def _open_log(self) -> Any:
+        self.log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            if self.log_path.stat().st_size > MAX_LOG_BYTES:
+                os.replace(self.log_path, self.log_path.with_suffix(".log.1"))
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return os.fdopen(fd, "a", encoding="utf-8", errors="replace")
+
+    async def _list_tools(self) -> list[RemoteTool]:
+        found: dict[str, RemoteTool] = {}
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            page = await self._client.list_tools(cursor=cursor)
+            for tool in page.tools:
+                annotations = getattr(tool, "annotations", None)
+                read_only = bool(getattr(annotations, "read_only_hint", False))
+                schema = tool.input_schema if isinstance(tool.input_schema, dict) else {}
+                found.setdefault(tool.name, RemoteTool(tool.name, tool.description or "",
+                                                       schema, read_only))  # fmt: skip
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        return [found[name] for name in sorted(found)]
+
+    # -- calling ----------------------------------------------------------------------
+    async def call(self, tool: str, arguments: dict[str, Any]) -> Outcome:
+        """Run ``tool``; never raises for the server's failures (only CancelledError)."""
+        name, timeout = self.name, self.config.timeout
+        try:
+            await self.ensure()
+        except ServerFailed as exc:
+            return Outcome(f"The MCP server {name} is not available: {exc}", True)
+        client = self._client
+        try:
+            result = await asyncio.wait_for(
+                client.call_tool(tool, arguments, read_timeout_seconds=timeout), timeout + 2
+            )
+        except TimeoutError:
+            return self._timed_out(tool)
+        except Exception as exc:
+            from mcp.shared.exceptions import MCPError
+            from mcp_types import REQUEST_TIMEOUT
+
+            if isinstance(exc, MCPError) and exc.code == REQUEST_TIMEOUT:
+                return self._timed_out(tool)
+            if not _is_connection_lost(exc):
+                refused = f"The MCP server {name} refused the call to {tool}: {_why(exc)}"
+                return Outcome(refused, True)
+            return Outcome(await self._died(tool, exc), True)
+        return Outcome(result_text(result), bool(getattr(result, "is_error", False)))
+
+    def _timed_out(self, tool: str) -> Outcome:
+        return Outcome(
+            f"The MCP server {self.name} did not answer {tool} within "
+            f"{self.config.timeout:g} s; the call was abandoned (the server may still be "
+            "working on it). Go on without it or try something else.",
+            True,
+        )
+
+    async def _died(self, tool: str, exc: BaseException) -> str:
+        """The server stopped during a call: restart it once; the message for the model."""
+        why = f"{_why(exc)}{self._log_hint()}"
+        async with self._lock:
+            await self._teardown()
+            self.deaths += 1
+            first = f"The MCP server {self.name} stopped during the call to {tool} ({why})."
+            if self.deaths > 1:
+                self.state = "failed"
+                self.reason = f"it stopped again ({why}); it is not restarted a second time"
+                return (f"{first} It stopped before too, so it is not restarted: its "
+                        "tools fail from now on.")  # fmt: skip
+            try:
+                await self._start()
+            except ServerFailed as again:
+                return f"{first} Restarting it failed: {again}"
+        return f"{first} It was restarted; the call was not repeated (it may have had effects)."
+
+    # -- stopping ---------------------------------------------------------------------
+    async def _teardown(self) -> None:
+        task, stop = self._task, self._stop
+        self._client = self._task = self._stop = None
+        if stop is not None:
+            stop.set()
+        if task is not None and not task.done():
+            try:
+                await asyncio.wait_for(task, STOP_GRACE)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(task, STOP_GRACE)
+            except Exception:
+                pass  # its failure was already told; stopping it is all that is left
+        if self.state != "failed":
+            self.state = "stopped"
+
+    async def stop(self) -> None:
+        async with self._lock:
+            await self._teardown()
+
+
+class _StdioTransport:
+    """The SDK's stdio transport with stderr to the server's log (``Client`` given a
+    ``StdioServerParameters`` would send it to Rung's own stderr, the user's screen)."""
+
+    def __init__(self, params: Any, log: Any) -> None:
+        from mcp.client.stdio import stdio_client
+
+        self._context = stdio_client(params, errlog=log)
+
+    async def __aenter__(self) -> Any:
+        return await self._context.__aenter__()
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        return await self._context.__aexit__(*exc)

@@ -1,0 +1,91 @@
+"""Every MCP server of one agent session: which are configured (the config file's, and
+a trusted project ``.mcp.json``'s), starting them together on first use, their tools as
+agent tools, stopping them with the session."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rung.engine.mcp.config import MCP_JSON, ServerConfig, project_servers, servers_from_raw
+from rung.engine.mcp.trust import TrustStore
+
+
+def configured_servers(
+    raw: dict[str, Any], root: Path | None, data_dir: Path
+) -> tuple[list[ServerConfig], list[str]]:
+    """The config file's servers and, when the user trusted it, the project's
+    ``.mcp.json`` ones (a name in both: the config file's wins), sorted by name; and
+    what the user should be told (bad tables, an untrusted ``.mcp.json``)."""
+    servers, problems = servers_from_raw(raw)
+    if root is not None:
+        path = Path(root) / MCP_JSON
+        if path.is_file():
+            if TrustStore(data_dir).trusted(root, path):
+                found, more = project_servers(path)
+                problems += more
+                names = {s.name for s in servers}
+                servers += [s for s in found if s.name not in names]
+            else:
+                problems.append(
+                    f"{path} is not trusted, so its MCP servers were not started (they "
+                    "would run programs the repository chose); review it, then run "
+                    "`rung mcp trust`"
+                )
+    return sorted(servers, key=lambda s: s.name), problems
+
+
+class McpManager:
+    def __init__(
+        self,
+        servers: list[ServerConfig],
+        log_dir: Path,
+        secret: Callable[[str], str | None] = lambda _entry: None,
+        cwd: Path | None = None,
+    ) -> None:
+        from rung.engine.mcp.client import McpServer
+
+        self.servers = {s.name: McpServer(s, log_dir, secret, cwd) for s in servers if s.enabled}
+        self.disabled = [s.name for s in servers if not s.enabled]
+
+    async def start(self) -> tuple[list[Any], list[str]]:
+        """Start every server together (each bounded by its timeout); their tools as
+        agent tools (sorted by server, then tool) and a line for each that failed."""
+        from rung.engine.mcp.client import ServerFailed
+        from rung.engine.mcp.tools import server_tools
+
+        order = sorted(self.servers)
+        results = await asyncio.gather(
+            *(self.servers[n].ensure() for n in order), return_exceptions=True
+        )
+        tools: list[Any] = []
+        problems: list[str] = []
+        taken: set[str] = set()
+        for name, result in zip(order, results, strict=True):
+            if isinstance(result, ServerFailed):
+                problems.append(f"MCP server {name} failed: {result}")
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                tools += server_tools(self.servers[name], taken)
+        return tools, problems
+
+    async def aclose(self) -> None:
+        """Stop every server (each bounded)."""
+        await asyncio.gather(*(s.stop() for s in self.servers.values()), return_exceptions=True)
+
+
+def key_lookup(config: Any) -> Callable[[str], str | None]:
+    """Keys for ``${keyring:ENTRY}`` (account ``mcp:ENTRY``): the keyring, or the opt-in
+    key file, as provider keys; read when a server starts, never at Rung's start."""
+
+    def lookup(account: str) -> str | None:
+        from rung.engine.config import data_dir
+        from rung.engine.secrets import KeyStore
+
+        found = KeyStore(data_dir(), config.get("secrets", "plaintext_file")).get(account)
+        return found.value if found and not found.problem else None
+
+    return lookup
