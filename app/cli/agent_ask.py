@@ -164,7 +164,8 @@ def stream_event(event: object) -> dict[str, Any] | None:
     match event:
         case StepStarted():
             return {"type": "step_start", "step": event.step, "tier": event.rung,
-                    "model": event.model}  # fmt: skip
+                    "model": event.model, "kind": event.kind,
+                    "reason": event.reason}  # fmt: skip
         case TextDelta(text=text):
             return {"type": "text", "text": text}
         case ToolCallStarted():
@@ -185,6 +186,7 @@ def step_json(step: StepPriced) -> dict[str, Any]:
         "step": step.step,
         "tier": step.rung,
         "model": step.model,
+        "kind": step.kind,
         "finish_reason": step.finish_reason,
         "cost_usd": None if step.cost is None else usd_text(step.cost),
         "cost_estimated": step.estimated,

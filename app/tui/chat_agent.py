@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 
 from rung.engine.cost_label import header_money
-from rung.engine.safe_text import for_terminal
+from rung.engine.safe_text import for_terminal, one_line
 from rung.tiers.base import Notice, TextDelta
 from rung.tui.agent_view import ToolCallLine
 from rung.tui.widgets.messages import MessageItem, MessageList
 
 if TYPE_CHECKING:
-    from rung.engine.agent.events import StepPriced
+    from rung.engine.agent.events import StepPriced, StepStarted
     from rung.engine.agent.loop import Agent, AgentResult
     from rung.engine.conversation import Conversation
 
@@ -61,6 +61,20 @@ def in_chat_setting(value: object) -> str:
     return value if isinstance(value, str) and value in SETTINGS else "auto"
 
 
+def step_header(event: StepStarted | StepPriced, figures: str = "", why: str = "") -> str:
+    """A step's header: ``deepseek · model · 1,200 in / 40 out · $0.0004 — agent step 3
+    · act — cheapest rung that calls tools well``; the kind and the reason only when the
+    loop routed the step (per-step routing fills them)."""
+    head = " · ".join(p for p in (event.rung, event.model, figures) if p)
+    text = f"{head} — agent step {event.step}"
+    if event.kind:
+        text += f" · {one_line(event.kind, 20)}"
+    why = getattr(event, "reason", "") or why
+    if why:
+        text += f" — {one_line(why, 100)}"
+    return text
+
+
 class AgentGlue:
     """Mixed into ChatScreen."""
 
@@ -76,6 +90,7 @@ class AgentGlue:
         self._driving: Agent | None = None  # the agent whose turn runs now
         self._step_item: MessageItem | None = None
         self._tool_lines: dict[str, ToolCallLine] = {}
+        self._step_why = ""  # why the step on screen went to its rung (per-step routing)
         self._status_key: tuple[str, str, str] | None = None  # (mode, rung, setting) shown
 
     # -- on or off ----------------------------------------------------------------------
@@ -275,10 +290,11 @@ class AgentGlue:
                 await self._step_item.append(event.text)
             return
         match event:
-            case StepStarted(step=step, rung=rung, model=model):
+            case StepStarted(step=step):
                 await self._end_step("done", "")
+                self._step_why = event.reason
                 self._step_item = await messages.add(
-                    MessageItem("assistant", meta=f"{rung} · {model} — agent step {step}")
+                    MessageItem("assistant", meta=step_header(event))
                 )
                 screen.app.show_status(f"agent step {step}")
             case ToolCallStarted(call_id=call_id, tool=tool, summary=summary):
@@ -323,6 +339,5 @@ class AgentGlue:
             u = event.usage
             money = header_money(event.cost, not event.estimated, None)
             tokens = f"{u.input_tokens:,} in / {u.output_tokens:,} out"
-            item.set_meta(f"{event.rung} · {event.model} · {tokens} · {money} — agent step "
-                          f"{event.step}")  # fmt: skip
+            item.set_meta(step_header(event, f"{tokens} · {money}", self._step_why))
         screen.app.show_cost()
