@@ -27,6 +27,7 @@ class Need(StrEnum):
     READ = "read"
     EDIT = "edit"
     RUN = "run"
+    MCP = "mcp"  # a tool of an MCP server (rules: mcp:SERVER/TOOL)
 
 
 @dataclass(frozen=True)
@@ -75,3 +76,4 @@ class Plan:
     # Why only an explicit yes for this one call may allow it (never a rule, never
     # "always"): a runs-code file, `.git` internals.
     sensitive: str | None = None
+    read_only: bool = False  # an MCP tool its server marks read-only (plan mode runs it)

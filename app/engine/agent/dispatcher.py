@@ -97,11 +97,21 @@ class Dispatcher:
         self._last_call: str | None = None
         self._repeats = 0
         self.notices: list[str] = []  # for the view to show once (e.g. a rule not saved)
+        self.extra: dict[str, Any] = {}  # MCP servers' tools (``mcp.tools.McpTool``), by name
         context.hidden = lambda path: permissions.read_denied(path) or never_read(path)
 
     def tools(self) -> tuple[BuiltinTool, ...]:
-        """The tools to declare to the model, in their fixed order."""
-        return tools_for(read_only=self.permissions.mode is Mode.PLAN)
+        """The tools to declare to the model, in their fixed order: the built-in ones,
+        then MCP servers' (sorted; in plan mode only those marked read-only)."""
+        plan = self.permissions.mode is Mode.PLAN
+        extra = tuple(t for t in self.extra.values() if not plan or t.read_only)
+        return tools_for(read_only=plan) + extra
+
+    def add_tools(self, tools: list[Any]) -> None:
+        """MCP tools join after the built-in ones, sorted by name (a stable prefix)."""
+        for tool in sorted(tools, key=lambda t: t.name):
+            if tool.name not in BY_NAME:
+                self.extra[tool.name] = tool
 
     def tool_specs(self) -> list[ToolSpec]:
         """``tools()`` in the tiers' wire form, for a ``ChatRequest``."""
@@ -128,7 +138,7 @@ class Dispatcher:
         return self._repeats >= self.repeat_limit
 
     async def _call(self, name: str, raw: str | dict[str, Any] | None) -> ToolResult:
-        spec = BY_NAME.get(name) if isinstance(name, str) else None
+        spec = (BY_NAME.get(name) or self.extra.get(name)) if isinstance(name, str) else None
         if spec is None:
             known = ", ".join(t.name for t in self.tools())
             return failed(f"There is no tool {name!r}; the tools are: {known}.", f"{name}?")

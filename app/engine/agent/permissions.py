@@ -9,9 +9,12 @@ Modes:
 - ``auto``: for unattended runs: rules decide; a call no rule covers is asked where
   someone can answer, else denied (as in every mode without a terminal).
 
-Rules are ``KIND:PATTERN`` with KIND ``read``, ``edit`` or ``run``: ``run:git status``
-(that command exactly), ``run:pytest *`` (``pytest`` with any arguments), ``edit:src/**``,
-``read:secrets/**``. They come from the config (``[permissions] allow``/``deny``), from
+Rules are ``KIND:PATTERN`` with KIND ``read``, ``edit``, ``run`` or ``mcp``:
+``run:git status`` (that command exactly), ``run:pytest *`` (``pytest`` with any
+arguments), ``edit:src/**``, ``read:secrets/**``, ``mcp:github/*`` (every tool of the MCP
+server ``github``; an MCP call no rule allows is asked, and plan mode runs only tools the
+server marks read-only, asked too: the mark is the server's word). They come from the
+config (``[permissions] allow``/``deny``), from
 the command line, and from "always allow" answers, saved per project in a 0600 file in
 Rung's data directory (never in the project, which the model can write). A deny rule
 beats any allow rule. A command is judged simple command by simple command
@@ -80,8 +83,8 @@ class Rule:
             need = None
         if not sep or need is None or not pattern:
             raise RuleError(
-                f"{text!r} is not a rule; write KIND:PATTERN with KIND read, edit or run "
-                "(run:git status, run:pytest *, edit:src/**)"
+                f"{text!r} is not a rule; write KIND:PATTERN with KIND read, edit, run or "
+                "mcp (run:git status, run:pytest *, edit:src/**, mcp:github/*)"
             )
         return cls(need, pattern)
 
@@ -198,6 +201,8 @@ class Permissions:
         """Allow, deny or ask, and why."""
         if plan.need is Need.RUN:
             return self._judge_command(plan.subject)
+        if plan.need is Need.MCP:
+            return self._judge_mcp(plan)
         denied = next((r for r in self.deny if r.kind is plan.need
                        and r.matches_path(plan.subject)), None)  # fmt: skip
         if denied is not None:
@@ -217,6 +222,21 @@ class Permissions:
         if allowed is not None:
             return Verdict(Decision.ALLOW, f"the rule allow {allowed}")
         return Verdict(Decision.ASK, f"edit {plan.subject}", (f"edit:{plan.subject}",))
+
+    def _judge_mcp(self, plan: Plan) -> Verdict:
+        """``SERVER/TOOL`` against ``mcp:`` rules (globs); deny beats allow."""
+        match = fnmatch.fnmatchcase
+        denied = next((r for r in self.deny if r.kind is Need.MCP
+                       and match(plan.subject, r.pattern)), None)  # fmt: skip
+        if denied is not None:
+            return Verdict(Decision.DENY, f"the rule deny {denied} forbids it")
+        if self.mode is Mode.PLAN and not plan.read_only:
+            return Verdict(Decision.DENY, "plan mode runs only MCP tools marked read-only")
+        allowed = next((r for r in self.allows() if r.kind is Need.MCP
+                        and match(plan.subject, r.pattern)), None)  # fmt: skip
+        if allowed is not None:
+            return Verdict(Decision.ALLOW, f"the rule allow {allowed}")
+        return Verdict(Decision.ASK, f"MCP tool {plan.subject}", (f"mcp:{plan.subject}",))
 
     def _judge_command(self, command: str) -> Verdict:
         if self.mode is Mode.PLAN:

@@ -43,7 +43,8 @@ def problems(arguments: dict[str, Any], schema: dict[str, Any]) -> list[str]:
                 found.append(f"`{name}` is not a parameter (known: {', '.join(properties)})")
             continue
         kind = spec.get("type")
-        types = _TYPES.get(kind, (object,))
+        # A server's schema may say ["string", "null"]: only a single named type is checked.
+        types = _TYPES.get(kind, (object,)) if isinstance(kind, str) else (object,)
         # JSON booleans are Python ints: true is not an integer here.
         if not isinstance(value, types) or (kind in ("integer", "number")
                                              and isinstance(value, bool)):  # fmt: skip
