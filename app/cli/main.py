@@ -226,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     compare_which.add_argument("--show", type=int, metavar="ID", help="print stored run ID")
     compare_which.add_argument("--list", action="store_true", help="list stored runs")
 
+    mcp = sub.add_parser("mcp", help="MCP servers: list, test one, trust .mcp.json, store a key")
+    mcp.add_argument("mcp_action", choices=("list", "test", "trust", "key"), metavar="ACTION",
+                     help="list | test NAME | trust | key ENTRY")  # fmt: skip
+    mcp.add_argument("name", nargs="?", metavar="NAME", help="the server (test) or key entry")
+    mcp.add_argument("--json", action="store_true", help="print as JSON (list, test)")
+
     calibrate = sub.add_parser(
         "calibrate",
         help="measure what a rung's model gets right per task kind; Auto routes by it",
@@ -323,6 +329,10 @@ def _command(argv: list[str] | None) -> int:
         from rung.cli.models import run_models
 
         return run_models(args, config)
+    if args.command == "mcp":
+        from rung.cli.mcp import run_mcp
+
+        return run_mcp(args, config)
     if args.command == "calibrate":
         from rung.cli.calibrate import run_calibrate
 

@@ -6,11 +6,37 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rung.engine.mcp.config import MCP_JSON, ServerConfig, project_servers, servers_from_raw
 from rung.engine.mcp.trust import TrustStore
+
+
+@dataclass(frozen=True)
+class ProjectFile:
+    """A project's ``.mcp.json``: its servers, and whether the user trusted it as it is."""
+
+    path: Path
+    trusted: bool
+    servers: list[ServerConfig]
+    problems: list[str]
+
+
+def project_file(root: Path, data_dir: Path) -> ProjectFile | None:
+    path = Path(root) / MCP_JSON
+    if not path.is_file():
+        return None
+    servers, problems = project_servers(path)
+    return ProjectFile(path, TrustStore(data_dir).trusted(root, path), servers, problems)
+
+
+def untrusted_notice(found: ProjectFile) -> str:
+    return (
+        f"{found.path} is not trusted, so its MCP servers were not started (they would run "
+        "programs the repository chose); review it, then run `rung mcp trust`"
+    )
 
 
 def configured_servers(
@@ -20,20 +46,13 @@ def configured_servers(
     ``.mcp.json`` ones (a name in both: the config file's wins), sorted by name; and
     what the user should be told (bad tables, an untrusted ``.mcp.json``)."""
     servers, problems = servers_from_raw(raw)
-    if root is not None:
-        path = Path(root) / MCP_JSON
-        if path.is_file():
-            if TrustStore(data_dir).trusted(root, path):
-                found, more = project_servers(path)
-                problems += more
-                names = {s.name for s in servers}
-                servers += [s for s in found if s.name not in names]
-            else:
-                problems.append(
-                    f"{path} is not trusted, so its MCP servers were not started (they "
-                    "would run programs the repository chose); review it, then run "
-                    "`rung mcp trust`"
-                )
+    found = project_file(root, data_dir) if root is not None else None
+    if found is not None and not found.trusted:
+        problems.append(untrusted_notice(found))
+    elif found is not None:
+        problems += found.problems
+        names = {s.name for s in servers}
+        servers += [s for s in found.servers if s.name not in names]
     return sorted(servers, key=lambda s: s.name), problems
 
 
