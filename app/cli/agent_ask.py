@@ -309,6 +309,7 @@ async def _run(agent: Agent, question: str) -> AgentResult:
         return await agent.run(question)
     finally:
         await agent.ladder.aclose()
+        await agent.tools.aclose()  # MCP servers stop with the command
 
 
 def _status(result: AgentResult, reader_left: bool) -> int:

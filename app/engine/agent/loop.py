@@ -166,6 +166,14 @@ class Agent:
         self.transcript.append(Message("user", question))
         result = AgentResult("failed")
         try:
+            started = await self.tools.connect()  # MCP servers start on first use
+            if started is not None:  # their tools join once, before the first request
+                from rung.tiers.base import Notice
+
+                self.specs = tuple(ToolSpec(t.name, t.description, t.parameters)
+                                   for t in self.tools.dispatcher.tools())  # fmt: skip
+                for problem in started:
+                    await self._emit(Notice(problem))
             await self._steps(result)
         except asyncio.CancelledError:
             result.reason, result.message = "cancelled", "cancelled"
