@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from llama_cpp import LogitsProcessorList
 
-from rung.cli.calibrate import passed, read_set
+from rung.engine.calibration import passed, read_set
 from rung.tiers.competence import CALIBRATION_SET, HELDOUT_SET
 from rung.tiers.llama_safety import decide_safe, load_llama
 from rung.tiers.local import embedded_model_path

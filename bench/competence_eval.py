@@ -29,7 +29,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from rung.cli.calibrate import Labelled, answer, passed, read_set
+from rung.engine.calibration import Labelled, answer, passed, read_set
 from rung.engine.config import SCHEMA
 from rung.tiers.base import ChatRequest, Message
 from rung.tiers.competence import (

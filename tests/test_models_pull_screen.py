@@ -13,6 +13,7 @@ from textual.widgets import Button, OptionList, ProgressBar, Select, Static, Tab
 from rung.engine.config import load_config
 from rung.engine.model_catalog import CATALOG, GB, Machine
 from rung.engine.model_pull import destination, parse_ref, partial_bytes
+from rung.tui.confirm import ConfirmScreen
 from rung.tui.model_pull_screen import GetModelScreen
 from tests.conftest import wait_for
 from tests.test_models_pull import CHUNK, MB, FakeHub, hub_env, hubs, small_gguf  # noqa: F401
@@ -62,7 +63,11 @@ async def test_get_a_model_pulls_it_and_the_picker_saves_it(
         assert any(label.startswith("*") for label in labels)  # one is recommended
         catalog.highlighted = 0
         screen.query_one("#pull", Button).press()
-        await wait_for(lambda: not isinstance(app.screen, GetModelScreen), timeout=60)
+        # The pulled model is not measured: Settings offers to calibrate it (issue 25).
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen), timeout=60)
+        await pilot.pause()
+        assert f"Calibrate {SMALLEST.filename}?" in str(app.screen.query_one(Static).render())
+        await pilot.press("n")  # Later
         await pilot.pause()
 
         path = destination(target)

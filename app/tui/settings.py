@@ -194,6 +194,8 @@ class SettingsScreen(ModalScreen["Config | None"]):
     SettingsScreen #local-path-field.-shown { display: block; }
     SettingsScreen #buttons { height: 1; padding: 0 1; dock: bottom; }
     SettingsScreen #buttons Button { margin-right: 2; }
+    SettingsScreen Horizontal.buttons { height: auto; }
+    SettingsScreen Horizontal.buttons Button { margin-right: 2; }
     SettingsScreen #keys-hint { width: 1fr; color: $text-muted; text-align: right; }
     """
     BINDINGS = [
@@ -212,6 +214,8 @@ class SettingsScreen(ModalScreen["Config | None"]):
         self.tested: dict[str, bool] = {}  # provider: reached by Test connection
         # Until mounted, the list and the ladder are drawn from the config, not the form.
         self._form_ready = False
+        # Calibrate only this many prompts (None: the whole set); a quick look, and tests.
+        self.calibration_limit: int | None = None
 
     # -- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -326,7 +330,9 @@ class SettingsScreen(ModalScreen["Config | None"]):
         with Vertical(classes="field"):
             yield FieldLabel("Model", "the embedded one, GGUF files found here, or any file")
             yield Select(options, value=selected, allow_blank=False, id="local-model", compact=True)
-            yield Button("Get a model…", id="get-model", compact=True, classes="plain")
+            with Horizontal(classes="buttons"):
+                yield Button("Get a model…", id="get-model", compact=True, classes="plain")
+                yield Button("Calibrate", id="calibrate", compact=True, classes="plain")
         path_field = Vertical(
             FieldLabel("GGUF file path"),
             Input(value=current if current not in known else "", id="local-path", compact=True),
@@ -508,22 +514,74 @@ class SettingsScreen(ModalScreen["Config | None"]):
             self._offer_calibration(Path(event.value))
 
     def _offer_calibration(self, path: Path) -> None:
-        """A model Auto has not measured is routed by a guess from its size: say so, and
-        how to measure it (tiers/competence.py)."""
+        """A model Auto has not measured is routed by a guess from its size: offer to
+        measure it now (tiers/competence.py, app/tui/calibrate_screen.py)."""
         from rung.tiers.competence import local_profile
+        from rung.tui.calibrate_screen import offer_text
+        from rung.tui.confirm import ConfirmScreen
 
         if path == embedded_model_path() or self.config.get("local", "model_path") == str(path):
             return
         profile = local_profile(path, data_dir())
         if profile.source == "measured":
             return
-        self.notify(
-            f"Auto routes {path.name} by a {profile.note}. After saving, run "
-            "`rung calibrate` (a few minutes) so Auto knows what this model gets right.",
-            title="Calibrate the new model",
-            markup=False,
-            timeout=12,
-        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.calibrate(path)
+                return
+            self.notify(
+                f"Auto routes {path.name} by a {profile.note}. Calibrate it later here "
+                "(Local model → Calibrate) or with `rung calibrate`.",
+                title="Not calibrated",
+                markup=False,
+                timeout=12,
+            )
+
+        question = offer_text(path, self.calibration_limit)
+        self.app.push_screen(ConfirmScreen(question, yes="Calibrate", no="Later"), answered)
+
+    def _picked_model(self) -> Path | None:
+        """The GGUF file the Local model tab shows now (saved or not), or None."""
+        choice = self.query_one("#local-model", Select).value
+        if choice != CUSTOM_PATH:
+            return Path(str(choice)) if isinstance(choice, str) and choice else None
+        typed = self.query_one("#local-path", Input).value.strip()
+        return Path(typed).expanduser() if typed else None
+
+    @on(Button.Pressed, "#calibrate")
+    def _calibrate_pressed(self) -> None:
+        path = self._picked_model()
+        if path is None or not path.is_file():
+            self.notify(
+                "Pick a model (or type the path of a .gguf file) to calibrate.",
+                severity="error",
+                markup=False,
+            )
+            return
+        self.calibrate(path)
+
+    def calibrate(self, path: Path) -> None:
+        """Measure ``path`` on the calibration set with a progress bar; a finished run is
+        stored where Auto reads it (from the next message on)."""
+        from rung.tui.calibrate_screen import Calibrated, CalibrateScreen
+
+        def finished(result: Calibrated | None) -> None:
+            if result is None:
+                return  # stopped (the screen said so) or failed (it showed why)
+            saved = self.config.get("local", "model_path") or str(embedded_model_path())
+            when = "" if saved == str(path) else " once it is saved as the local model"
+            self.notify(
+                f"{result.model}: {result.right}/{result.asked} right "
+                f"({result.seconds:.0f} s), stored in {result.stored}. Auto routes it by "
+                f"these numbers from the next message{when}.",
+                title="Calibrated",
+                markup=False,
+                timeout=15,
+            )
+
+        screen = CalibrateScreen(path, self.config, self.calibration_limit)
+        self.app.push_screen(screen, finished)
 
     @on(Button.Pressed, "#get-model")
     def _get_model(self) -> None:
