@@ -47,6 +47,14 @@ def isolated_dirs(
 
     for name in PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
+    # The chat's own tests (a remote rung answering a question) stand for a user who
+    # keeps the chat screen chat-only: [agent] in_chat defaults to "auto", which gives
+    # a remote rung that calls tools to the agent. The agent's tests ask for "auto" or
+    # "on" (tests/test_agent_tui_default.py checks the shipped default).
+    from rung.engine.config import SCHEMA
+
+    checker, _ = SCHEMA["agent"]["in_chat"]
+    monkeypatch.setitem(SCHEMA["agent"], "in_chat", (checker, "off"))
     previous = keyring.get_keyring()
     keyring.set_keyring(fail.Keyring())
     yield tmp_path

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rung.engine.config import load_config
+from rung.engine.config import SCHEMA, load_config
 from rung.tui.app import RungApp
 from rung.tui.widgets.messages import MessageList
 from rung.tui.widgets.status import StatusBar
@@ -33,8 +33,10 @@ def project(tmp_path: Path, monkeypatch) -> Path:  # type: ignore[no-untyped-def
 
 
 def ladder_app(url: str, mode: str) -> RungApp:
-    """local + openai, as a user configures them; ``in_chat`` left at its default."""
+    """local + openai, as a user configures them; ``in_chat`` at its shipped default
+    (tests/conftest.py makes the other tests' users chat-only)."""
     config = load_config()
+    config.set("agent", "in_chat", "auto")
     config.set("ladder", "rungs", ["local", "openai"])
     config.set("ladder", "mode", mode)
     config.set("ui", "max_tokens", 12)
@@ -58,7 +60,6 @@ async def test_the_agent_answers_by_default_on_a_remote_tool_rung_and_local_stay
     server = servers(model)
     app = ladder_app(server.url + "/v1", "openai")
     async with app.run_test(size=(140, 40)) as pilot:
-        assert load_config().get("agent", "in_chat") == "auto"
         await wait_for(lambda: "agent ask" in status_text(app))
         await pilot.press(*"what is wrong with add?", "enter")
         items = app.chat.query_one(MessageList).assistant_items
@@ -109,14 +110,30 @@ async def test_f11_turns_the_default_agent_off_for_the_session(servers, project:
         ('"off"', "off", False),
         ("true", "on", False),  # the first form of the setting keeps working
         ("false", "off", False),
-        ('"sometimes"', "auto", True),  # said, and the default applies
+        ('"sometimes"', None, True),  # said, and the default applies
     ],
 )
 def test_in_chat_reads_auto_on_off_and_the_old_true_false(
-    tmp_path: Path, written: str, read: str, problem: bool
+    tmp_path: Path, written: str, read: str | None, problem: bool
 ) -> None:
     path = tmp_path / "config.toml"
     path.write_text(f"[agent]\nin_chat = {written}\n")
     config = load_config(path)
-    assert config.get("agent", "in_chat") == read
+    default = SCHEMA["agent"]["in_chat"][1]
+    assert config.get("agent", "in_chat") == (read or default)
     assert bool([p for p in config.problems if "in_chat" in p]) == problem
+
+
+def test_the_shipped_default_is_auto(tmp_path: Path) -> None:
+    """Read in a fresh process: tests/conftest.py sets the tests' own default."""
+    import subprocess
+    import sys
+
+    (tmp_path / "empty.toml").write_text("")
+    code = (
+        "import sys; from rung.engine.config import load_config;"
+        "print(load_config(__import__('pathlib').Path(sys.argv[1])).get('agent', 'in_chat'))"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "empty.toml")],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.stdout.strip() == "auto", result.stderr

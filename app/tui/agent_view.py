@@ -9,6 +9,9 @@ shown with markup off, so a ``[b]`` in a file is a ``[b]`` on screen.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widget import Widget
@@ -87,3 +90,24 @@ class ToolCallLine(Widget, can_focus=True):
             return
         self.query_one(".call-line", Static).update(self._line())
         self.query_one(".call-detail", Static).update(self.detail if self.expanded else "")
+
+
+def restored_line(call_id: str, tool: str, asked: str, summary: str, is_error: bool,
+                  text: str) -> ToolCallLine:  # fmt: skip
+    """A stored call's line (a resumed session), finished as it ended, folded."""
+    line = ToolCallLine(call_id, tool, asked)
+    line.finish(summary, is_error, for_terminal(text))
+    return line
+
+
+def stored_lines(raw: str) -> tuple[Callable[[], ToolCallLine], ...]:
+    """Builders of a stored step's tool lines (``messages.agent`` JSON), in order: the
+    message list makes them when it shows the step (a resumed session comes in batches)."""
+    from rung.engine.agent.record import stored_calls
+
+    return tuple(
+        partial(restored_line, s.call.id, s.call.name,
+                one_line(f"{s.call.name} {s.call.arguments}", 120), s.summary, s.is_error,
+                s.text)
+        for s in stored_calls(raw)
+    )  # fmt: skip

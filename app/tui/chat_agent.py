@@ -85,11 +85,13 @@ class AgentGlue:
         # Who answers: "auto" (the agent on remote rungs that call tools), "on", "off";
         # [agent] in_chat, and F11 sets on/off for this chat.
         self.agent_setting = in_chat_setting(setting)
+        self._toggled = False  # F11 was pressed in this chat
         self.agent: Agent | None = None  # built on the first agent question; per chat
         self.agent_running = False
         self._driving: Agent | None = None  # the agent whose turn runs now
         self._step_item: MessageItem | None = None
         self._tool_lines: dict[str, ToolCallLine] = {}
+        self.resumed_session: int | None = None  # a stored session on screen (resume)
         self._step_why = ""  # why the step on screen went to its rung (per-step routing)
         self._status_key: tuple[str, str, str] | None = None  # (mode, rung, setting) shown
 
@@ -151,6 +153,7 @@ class AgentGlue:
             screen.notify("The agent is working: Esc stops it first.", severity="warning")
             return
         self.agent_setting = "off" if self.agent_on else "on"
+        self._toggled = True
         tier = self._shown_tier()
         if self.agent_setting == "on" and tier is not None and not tool_rung(tier):
             screen.notify(
@@ -165,9 +168,11 @@ class AgentGlue:
 
     def agent_status_text(self) -> str:
         if not self.agent_on:
-            # A local-only ladder in "auto" is a chat as it always was: nothing to say.
-            quiet = self.agent_setting == "auto" and not self._any_remote_tool_rung()
-            return "" if quiet else "chat only"
+            # Chat only by the config ("off", or "auto" on a ladder without a remote rung
+            # that calls tools): a chat as it always was, nothing to say; said once F11
+            # or a pin made it so.
+            by_config = self.agent_setting == "off" or not self._any_remote_tool_rung()
+            return "" if by_config and not self._toggled else "chat only"
         mode = self.agent_mode or self._config_mode()
         text = f"agent {mode}"
         if self._shown_tier() is None and self.agent_setting == "auto":
@@ -215,6 +220,7 @@ class AgentGlue:
 
     def forget_agent(self) -> None:
         """A new conversation: the next agent question starts a new transcript."""
+        self.resumed_session = None
         self.agent = None
         self._step_item = None
         self._tool_lines.clear()
@@ -239,10 +245,30 @@ class AgentGlue:
             system=options.system, max_tokens=options.max_tokens,
         )  # fmt: skip
 
+    def _carry_on(self, agent: Agent) -> None:
+        """A resumed session (Ctrl+S, ``rung --continue``): the agent's first turn goes
+        on from its stored transcript, tool calls and results as the model saw them."""
+        session_id, self.resumed_session = self.resumed_session, None
+        session = self.conversation.session
+        if session_id is None or session.store is None:
+            return
+        from rung.engine.agent.record import rebuild
+
+        if session.recorder is not None:
+            session.recorder.flush(0.5)  # chat replies since the resume are in the file
+        try:
+            stored = [m for m in session.store.transcript(session_id) if not m.superseded]
+            agent.transcript = rebuild(stored, session.store.agent_steps(session_id))
+        except Exception as exc:  # a damaged history: the turn starts afresh, said
+            screen: Any = self
+            screen.notify(f"The earlier steps could not be read: {for_terminal(str(exc))}",
+                          severity="warning", markup=False)  # fmt: skip
+
     @work(exclusive=True, group="reply")
     async def run_agent(self, question: str) -> None:
         if self.agent is None:
             self.agent = self.build_agent()
+            self._carry_on(self.agent)
             self.show_agent_status()
         await self.drive_agent(self.agent, question)
 

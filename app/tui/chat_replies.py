@@ -18,6 +18,7 @@ from rung.engine.conversation import (
 )
 from rung.engine.safe_text import for_terminal
 from rung.tiers.base import TextDelta
+from rung.tui.agent_view import stored_lines
 from rung.tui.chat_text import closing_note, reply_meta, stored_meta
 from rung.tui.widgets.messages import MessageItem, MessageList, Shelved
 
@@ -44,6 +45,8 @@ class ReplyView:
             self.notify(for_terminal(str(exc)), title="Resume", severity="error", markup=False)
             return
         messages = self.query_one(MessageList)
+        store = self.conversation.session.store  # an agent step's tool lines come back too
+        steps = store.agent_steps(session_id) if store is not None else {}
         items: list[Shelved] = []
         for m in stored:
             if m.role == "user":
@@ -59,8 +62,11 @@ class ReplyView:
                 note = f"{m.finish_reason.capitalize()} — the text above is what arrived."
             elif m.finish_reason == "length":
                 note = "Cut at the output token limit: Ctrl+B raises it for this chat."
-            items.append(Shelved("assistant", m.content, stored_meta(m), status=status, note=note))
+            lines = stored_lines(steps[m.row_id]) if m.row_id in steps else ()
+            items.append(Shelved("assistant", m.content, stored_meta(m), status=status, note=note,
+                                 after=lines))  # fmt: skip
         await messages.show_history(items)
+        self.resumed_session = session_id  # the agent goes on from it (chat_agent.py)
         messages.follow()
         self.app.post_message(self.Resumed(session_id, len(stored)))
 

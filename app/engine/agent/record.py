@@ -128,5 +128,38 @@ def rebuild(stored: Sequence[StoredMessage], steps: dict[int, str]) -> list[Mess
     return messages
 
 
+@dataclass(frozen=True)
+class StoredCall:
+    """One stored tool call as the chat shows it again (a resumed session): the call,
+    and its one-line summary, outcome and output (LOST when it never returned)."""
+
+    call: ToolCall
+    summary: str
+    is_error: bool
+    text: str
+
+
+def stored_calls(raw: str) -> list[StoredCall]:
+    """The calls on a step's row (``messages.agent``), in order, with their results;
+    [] for a row without calls or with JSON that does not parse."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return []
+    if not isinstance(data, dict):
+        return []
+    results = data.get("results")
+    results = results if isinstance(results, dict) else {}
+    found = []
+    for call in _calls(data):
+        got = results.get(call.id)
+        if isinstance(got, dict) and isinstance(got.get("text"), str):
+            summary = str(got.get("summary") or call.name)
+            found.append(StoredCall(call, summary, bool(got.get("is_error")), got["text"]))
+        else:
+            found.append(StoredCall(call, f"{call.name} → lost", True, LOST))
+    return found
+
+
 def tool_message(call: ToolCall, text: str, is_error: bool) -> Message:
     return Message("tool", text, tool_call_id=call.id, name=call.name, is_error=is_error)

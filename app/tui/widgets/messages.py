@@ -19,6 +19,8 @@ from rung.tui import gc_pause
 from rung.tui.widgets.md_parts import PartCutter
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from textual.timer import Timer
     from textual.widgets import Markdown
 
@@ -308,12 +310,17 @@ class Shelved:
     status: str = ""
     note: str = ""
     replaced: bool = False
+    # Builders of the widgets shown right after it (a resumed agent step's tool lines).
+    after: tuple[Callable[[], Widget], ...] = ()
 
     def item(self) -> MessageItem:
         item = MessageItem(self.role, self.text, self.meta, status=self.status, note=self.note)
         if self.replaced:
             item.add_class("replaced")
         return item
+
+    def widgets(self) -> list[Widget]:
+        return [self.item(), *(make() for make in self.after)]
 
 
 # A resumed conversation shows its last HISTORY_BATCH messages (more if they do not fill
@@ -358,7 +365,7 @@ class MessageList(VerticalScroll):
         """A stored conversation: the latest messages now, the earlier ones on scrolling up."""
         cut = max(0, len(stored) - HISTORY_BATCH)
         self._earlier = stored[:cut]
-        await self.mount_all([message.item() for message in stored[cut:]])
+        await self.mount_all([w for message in stored[cut:] for w in message.widgets()])
         await self._show_marker()
         self.call_after_refresh(self._fill_view)
 
@@ -398,7 +405,7 @@ class MessageList(VerticalScroll):
     async def show_earlier(self) -> None:
         """Mount the batch before the oldest message shown, keeping the reader's place."""
         try:
-            batch = [message.item() for message in self._earlier[-HISTORY_BATCH:]]
+            batch = [w for message in self._earlier[-HISTORY_BATCH:] for w in message.widgets()]
             del self._earlier[-HISTORY_BATCH:]
             first = next(iter(self.query_children(MessageItem)), None)
             await self.mount_all(batch, before=first)
