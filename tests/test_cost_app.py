@@ -152,10 +152,10 @@ def test_daily_budget_stops_paid_rungs_headless(tmp_path: Path, anthropic_server
 
 def test_store_schema_is_versioned_and_in_wal_mode(tmp_path: Path) -> None:
     store = open_store(data_dir())
-    assert store.schema_version == SCHEMA_VERSION == 6
+    assert store.schema_version == SCHEMA_VERSION == 7
     store.close()
     store = open_store(data_dir())  # reopening migrates nothing twice
-    assert store.schema_version == SCHEMA_VERSION == 6
+    assert store.schema_version == SCHEMA_VERSION == 7
     store.close()
     db = sqlite3.connect(data_dir() / DB_NAME)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -24,6 +24,7 @@ class MessageCost:
     when: datetime
     busy_s: float = 0.0
     finish_reason: str = "stop"
+    step_kind: str = ""  # an agent step's kind (plan, act, digest, answer); "" in chat
 
     @property
     def saved(self) -> Decimal | None:

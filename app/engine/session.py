@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rung.engine.config import Config, data_dir
 from rung.engine.recorder import Handle, Recorder
@@ -29,7 +29,9 @@ from rung.tiers.base import ChatRequest, Reply, Tier, Usage
 from rung.tiers.budget import PAID_KINDS, Budget, BudgetState
 from rung.tiers.meter import CostMeter, MessageCost
 from rung.tiers.pricing import Cost, PriceBook
-from rung.tiers.turn import Turn
+
+if TYPE_CHECKING:
+    from rung.tiers.turn import Turn  # with asyncio under it: `rung route` needs neither
 
 
 def price_book(config: Config) -> PriceBook:
@@ -238,7 +240,11 @@ class Session:
 
         self.recorder.submit(mark)
 
-    def begin_reply(self, tier: Tier, reason: str) -> Handle:
+    def begin_reply(
+        self, tier: Tier, reason: str, *, step_kind: str | None = None, aside: bool = False
+    ) -> Handle:
+        """``step_kind``: an agent step's kind; ``aside``: paid for, not part of the
+        conversation read back (an agent's compaction summary)."""
         handle = Handle()
         if self.recorder is None:
             return handle
@@ -247,8 +253,9 @@ class Session:
         def begin(store: Store) -> None:
             session = self._ensure_session(store)
             handle.row_id = store.begin_reply(
-                session, tier.name, tier.kind, tier.provider or tier.name, model, reason
-            )
+                session, tier.name, tier.kind, tier.provider or tier.name, model, reason,
+                step_kind, aside,
+            )  # fmt: skip
 
         self.recorder.submit(begin)
         return handle
@@ -347,4 +354,5 @@ def stored_cost(m: StoredMessage) -> MessageCost:
         when=when,
         busy_s=m.busy_s,
         finish_reason=m.finish_reason or "stop",
+        step_kind=m.step_kind,
     )

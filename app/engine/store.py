@@ -115,6 +115,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE messages ADD COLUMN agent TEXT;
     """,
+    # 7: an agent step's kind (plan, act, digest, answer), so `rung cost` and F7 break a
+    # run down by step kind; a digest (compaction's summary) is stored superseded: paid
+    # for and counted, but not part of the conversation read back
+    """
+    ALTER TABLE messages ADD COLUMN step_kind TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -171,6 +177,7 @@ class StoredMessage:
     created_at: str = ""
     superseded: bool = False
     row_id: int = 0
+    step_kind: str = ""
 
 
 def _decimal(value: str | None) -> Decimal | None:
@@ -286,16 +293,26 @@ class Store:
         return int(cur.lastrowid or 0)
 
     def begin_reply(
-        self, session_id: int, tier: str, kind: str, provider: str, model: str, reason: str
+        self,
+        session_id: int,
+        tier: str,
+        kind: str,
+        provider: str,
+        model: str,
+        reason: str,
+        step_kind: str | None = None,
+        aside: bool = False,
     ) -> int:
-        """The reply's row, written before the first token: status 'streaming'."""
+        """The reply's row, written before the first token: status 'streaming'.
+        ``aside``: paid for but not part of the conversation (an agent's digest)."""
         now = datetime.now(UTC).isoformat()
         cur = self.db.execute(
             """INSERT INTO messages (session_id, created_at, updated_at, role, content, tier,
-               kind, provider, model, finish_reason, pid, reason)
-               VALUES (?, ?, ?, 'assistant', '', ?, ?, ?, ?, ?, ?, ?)""",
-            (session_id, now, now, tier, kind, provider, model, STREAMING, os.getpid(), reason),
-        )
+               kind, provider, model, finish_reason, pid, reason, step_kind, superseded)
+               VALUES (?, ?, ?, 'assistant', '', ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (session_id, now, now, tier, kind, provider, model, STREAMING, os.getpid(), reason,
+             step_kind, int(aside)),
+        )  # fmt: skip
         return int(cur.lastrowid or 0)
 
     def update_reply(
@@ -491,7 +508,7 @@ class Store:
             """SELECT role, content, tier, model, cost_usd, estimated, finish_reason, error,
                       kind, provider, input_tokens, output_tokens, cached_input_tokens,
                       cache_write_tokens, reasoning_tokens, reference_usd, price_basis,
-                      busy_s, reason, created_at, superseded, id
+                      busy_s, reason, created_at, superseded, id, step_kind
                FROM messages WHERE session_id = ? ORDER BY id""",
             (session_id,),
         ).fetchall()
@@ -500,11 +517,11 @@ class Store:
                 role, content, tier, model, _decimal(cost), bool(est), finish, error, kind,
                 provider, inp or 0, out or 0, cached or 0, written or 0, reasoning or 0,
                 _decimal(reference), basis, busy or 0.0, reason, created or "", bool(gone),
-                row_id,
+                row_id, step or "",
             )
             for (role, content, tier, model, cost, est, finish, error, kind, provider, inp,
                  out, cached, written, reasoning, reference, basis, busy, reason, created, gone,
-                 row_id)
+                 row_id, step)
             in rows
         ]  # fmt: skip
 
@@ -592,7 +609,7 @@ class Store:
         query = """SELECT role, content, tier, model, cost_usd, estimated, finish_reason, error,
                           kind, provider, input_tokens, output_tokens, cached_input_tokens,
                           cache_write_tokens, reasoning_tokens, reference_usd, price_basis,
-                          busy_s, reason, created_at, superseded, id
+                          busy_s, reason, created_at, superseded, id, step_kind
                    FROM messages WHERE role = 'assistant' AND finish_reason != ?"""
         args: tuple[str, ...] = (STREAMING,)
         if since is not None:
@@ -604,11 +621,11 @@ class Store:
                 role, "", tier, model, _decimal(cost), bool(est), finish, error, kind,
                 provider, inp or 0, out or 0, cached or 0, written or 0, reasoning or 0,
                 _decimal(reference), basis, busy or 0.0, reason, created or "", bool(gone),
-                row_id,
+                row_id, step or "",
             )
             for (role, _content, tier, model, cost, est, finish, error, kind, provider, inp,
                  out, cached, written, reasoning, reference, basis, busy, reason, created, gone,
-                 row_id)
+                 row_id, step)
             in rows
         ]  # fmt: skip
 

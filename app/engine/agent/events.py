@@ -25,6 +25,10 @@ class StepStarted:
     model: str
     kind: str = ""
     reason: str = ""
+    # The context meter: the request's size (tokens, estimated before it is sent) and
+    # the window of the rung taking it (None: not known).
+    context_tokens: int = 0
+    context_window: int | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,20 @@ class StepPriced:
 
 
 @dataclass(frozen=True)
+class Compacted:
+    """Older steps were condensed before step ``step`` (the transcript neared the
+    context window): sizes in tokens (estimated), the digest's rung and price."""
+
+    step: int
+    before_tokens: int
+    after_tokens: int
+    window: int
+    rung: str  # the rung that wrote the summary ("" when a mechanical one stood in)
+    cost: Decimal | None
+    condensed: int  # messages condensed
+
+
+@dataclass(frozen=True)
 class AgentDone:
     """The turn is over. ``reason``: "answered" (a reply without calls), "max_steps",
     "failed" (a step failed: ``message`` says how), "cancelled", "budget"."""
@@ -66,6 +84,9 @@ class AgentDone:
     steps: int
     cost: Decimal | None  # None when a step's price is unknown
     message: str = ""
+    # The what-if: the same steps all on the ladder's premium rung (run_cost.py).
+    premium_usd: Decimal | None = None
+    premium_model: str = ""
 
 
-AgentEvent = StepStarted | ToolCallStarted | ToolCallFinished | StepPriced | AgentDone
+AgentEvent = StepStarted | ToolCallStarted | ToolCallFinished | StepPriced | Compacted | AgentDone

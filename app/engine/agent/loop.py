@@ -14,8 +14,13 @@ step is priced and recorded as a reply (``rung cost`` counts it), its calls and 
 saved on its row as they happen (``record.py``), and the turn's file changes are one
 journal checkpoint (``rung undo`` rewinds the whole turn).
 
-The turn stays on the rung chosen for its first step: moving mid-turn would start a
-cold cache and re-render the transcript for another dialect (a later refinement).
+Every step is routed on its own (``step_router.py``): its kind (``steps.py``: plan,
+act, answer; digest for compaction's summaries) sets the competence it needs, and the
+cheapest able rung for THIS step is taken, priced with what each rung's cache holds (a
+move to another provider pays its cold cache, so it happens only when it pays). Before
+a step whose transcript nears the rung's context window, older steps are condensed
+(``compaction.py``). Money stops the run between steps, never mid-edit: the budget,
+and ``max_cost`` for headless runs.
 """
 
 from __future__ import annotations
@@ -24,13 +29,15 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from rung.engine.agent.compaction import compact
 from rung.engine.agent.events import (
     AgentDone,
     AgentEvent,
+    Compacted,
     StepPriced,
     StepStarted,
     ToolCallFinished,
@@ -38,8 +45,11 @@ from rung.engine.agent.events import (
 )
 from rung.engine.agent.instructions import project_instructions
 from rung.engine.agent.record import StepRecord, rebuild, save_step, tool_message
+from rung.engine.agent.run_cost import all_on, premium_rung
 from rung.engine.agent.setup import AgentSession
-from rung.engine.ladder import Ladder
+from rung.engine.agent.step_router import StepChoice, StepRouter
+from rung.engine.agent.steps import ToolOutcome, step_kind
+from rung.engine.ladder import Ladder, rung_kind
 from rung.engine.recorder import Handle
 from rung.engine.safe_text import one_line
 from rung.engine.session import Session
@@ -53,9 +63,10 @@ from rung.tiers.base import (
     ToolSpec,
 )
 from rung.tiers.budget import PAID_KINDS, BudgetState
+from rung.tiers.context_window import DEFAULT_WINDOW, context_window
 from rung.tiers.meter import MessageCost
-from rung.tiers.pricing import load_price_tables
-from rung.tiers.route_cost import RouteContext
+from rung.tiers.pricing import format_usd, load_price_tables
+from rung.tiers.route_cost import prompt_tokens
 from rung.tiers.turn import Turn
 
 AGENT_PROMPT = """\
@@ -85,6 +96,8 @@ class AgentResult:
     steps: list[StepPriced] = field(default_factory=list)
     tools: list[ToolCallFinished] = field(default_factory=list)
     last: Reply | None = None
+    premium_usd: Decimal | None = None  # the what-if: all steps on the premium rung
+    premium_model: str = ""
 
     @property
     def cost(self) -> Decimal | None:
@@ -102,7 +115,10 @@ class Agent:
         *,
         system: str | None = None,
         max_tokens: int = 4096,
+        max_cost: Decimal | None = None,
     ) -> None:
+        """``max_cost``: the run stops before a paid step that would take this turn's
+        cost past it (`rung ask --agent --max-cost`)."""
         self.ladder = ladder
         self.session = session
         self.tools = tools
@@ -116,6 +132,18 @@ class Agent:
         self.specs = tuple(
             ToolSpec(t.name, t.description, t.parameters) for t in tools.dispatcher.tools()
         )
+        config = ladder.config
+        self.router = StepRouter(
+            ladder,
+            fixed={k: config.get("agent", k) for k in ("plan", "act", "digest", "answer")},
+            quality=config.get("ladder", "quality"),
+            prices=session.meter.book,
+        )
+        self.max_cost = max_cost
+        self.compact_at = config.get("agent", "compact_at")
+        self.window_override = config.get("agent", "context_window")
+        self.keep_last = config.get("agent", "keep_last")
+        self._expected: Decimal | None = None
         self._task: asyncio.Task[Any] | None = None
         self._cancelled = False
         self._tables: asyncio.Future[None] | None = None
@@ -177,7 +205,9 @@ class Agent:
             await self._steps(result)
         except asyncio.CancelledError:
             result.reason, result.message = "cancelled", "cancelled"
-            await self._emit(AgentDone("cancelled", len(result.steps), result.cost, "cancelled"))
+            self._whatif(result)
+            await self._emit(AgentDone("cancelled", len(result.steps), result.cost, "cancelled",
+                                       result.premium_usd, result.premium_model))  # fmt: skip
             task = asyncio.current_task()
             if not self._cancelled or task is None:
                 raise  # the process is going away (Ctrl-C): let the cancel go on
@@ -185,45 +215,78 @@ class Agent:
             return result
         finally:
             self._task, self._cancelled = None, False
-        await self._emit(AgentDone(result.reason, len(result.steps), result.cost, result.message))
+        self._whatif(result)
+        await self._emit(AgentDone(result.reason, len(result.steps), result.cost, result.message,
+                                   result.premium_usd, result.premium_model))  # fmt: skip
         return result
 
-    def _choose(self) -> tuple[Tier, str] | str:
-        """The rung for this turn, or why there is none."""
-        self.session.refresh_today()
-        self._budget_read_at = time.monotonic()
-        allows_paid = not self.session.budget_state().blocks_paid
-        decision = self.ladder.decide(
-            self.request(), allows_paid, RouteContext(prices=self.session.meter.book)
-        )
-        problem = self.ladder.key_problem(decision.tier)
+    def _whatif(self, result: AgentResult) -> None:
+        """The same run all on the premium rung, for the views' what-if line."""
+        premium = premium_rung(self.ladder.rungs())
+        if premium is None or not result.steps:
+            return
+        result.premium_model = premium.model
+        result.premium_usd = all_on(result.steps, premium, self.session.meter.book)
+
+    def _route(
+        self, kind: str, why: str, request: ChatRequest, budget: BudgetState | None = None
+    ) -> tuple[Tier, str] | str:
+        """The rung for a step of ``kind``, and the one line that says why; or why no
+        rung can take it. With the budget spent, only a free rung able to do the step
+        takes it; else the budget's word is the reason."""
+        blocked = budget is not None and budget.blocks_paid
+        choice = self.router.choose(kind, request, allows_paid=not blocked)
+        if blocked and (
+            isinstance(choice, str)
+            or not choice.clears
+            or rung_kind(choice.rung) in PAID_KINDS  # a pinned paid rung
+        ):
+            assert budget is not None
+            raise _BudgetStop(budget.message)
+        if isinstance(choice, str):
+            return choice
+        problem = self.ladder.key_problem(choice.rung)
         if problem:
             return problem
-        return self.ladder.tier(decision.tier), decision.reason
+        self._expected = choice.expected_usd
+        return self.ladder.tier(choice.rung), f"{kind} ({why}): {choice.reason}"
 
     async def _steps(self, result: AgentResult) -> None:
         # The price tables (~140 ms to import) load on a thread while the first request
         # is out, not after its reply.
         self._tables = asyncio.ensure_future(asyncio.to_thread(load_price_tables))
-        chosen = self._choose()
-        if isinstance(chosen, str):
-            result.message = chosen
-            return
-        tier, reason = chosen
-        result.tier, result.model = tier.name, tier.model
+        self.session.refresh_today()
+        self._budget_read_at = time.monotonic()
         counter = self.tools.steps()
+        last: list[ToolOutcome] = []
+        last_text, edited = "", False
         while True:
             if not counter.take():
                 result.reason = "max_steps"
                 result.message = f"stopped at the step limit ({counter.limit} steps)"
                 return
-            verdict = await self._budget(tier)
-            if verdict.blocks_paid:
-                result.reason, result.message = "budget", verdict.message
-                return
             step = counter.used
-            await self._emit(StepStarted(step, tier.name, tier.model))
-            reply, calls, handle = await self._step(tier, reason, step, result)
+            kind, why = step_kind(step, last, last_text, edited, counter.limit - step)
+            await self._maybe_compact(step, kind, result)
+            request = self.request()
+            try:
+                chosen = self._route(kind, why, request, await self._budget())
+            except _BudgetStop as stop:
+                result.reason, result.message = "budget", str(stop)
+                return
+            if isinstance(chosen, str):
+                result.message = chosen
+                return
+            tier, reason = chosen
+            over = self._over_max_cost(tier, result)
+            if over is not None:
+                result.reason, result.message = "budget", over
+                return
+            result.tier, result.model = tier.name, tier.model
+            tokens = prompt_tokens(request)
+            await self._emit(StepStarted(step, tier.name, tier.model, kind, reason,
+                                         tokens, self._window(tier.name)))  # fmt: skip
+            reply, calls, handle, _ = await self._step(tier, reason, step, kind, result)
             result.last = reply
             if reply.failed is not None:
                 result.reason, result.message = "failed", reply.failed.message
@@ -233,15 +296,87 @@ class Agent:
                 result.reason, result.text = "answered", reply.text
                 return
             self._reread_soon(tier)  # while the tools run
-            await self._run_calls(reply, handle, result)
+            last = await self._run_calls(reply, handle, result)
+            last_text = reply.text
+            edited = edited or any(o.changed for o in last)
 
-    async def _budget(self, tier: Tier) -> BudgetState:
+    def _over_max_cost(self, tier: Tier, result: AgentResult) -> str | None:
+        """Why the run stops before this paid step (``max_cost``), or None."""
+        if self.max_cost is None or tier.kind not in PAID_KINDS:
+            return None
+        spent = result.cost or Decimal(0)
+        expected = self._expected or Decimal(0)
+        if spent + expected > self.max_cost:
+            nxt = f" and the next step ~{format_usd(expected, True)}" if expected else ""
+            limit = format_usd(self.max_cost)
+            step = len(result.steps) + 1
+            return (
+                f"stopped before step {step}: this run cost {format_usd(spent)}{nxt}, over {limit}"
+            )
+        return None
+
+    # -- compaction ---------------------------------------------------------------------
+    def _window(self, rung: str) -> int | None:
+        """The context window the agent keeps within on ``rung``: the configured one
+        (``[agent] context_window``), else the model's (the local rung's n_ctx)."""
+        if self.window_override:
+            return self.window_override
+        found = next((r for r in self.ladder.rungs() if r.name == rung), None)
+        if found is None:
+            return None
+        if found.n_ctx:
+            return found.n_ctx
+        return context_window(found.provider, found.model) or DEFAULT_WINDOW
+
+    async def _maybe_compact(self, step: int, kind: str, result: AgentResult) -> None:
+        """Condense older steps when the next request nears the window of the rung the
+        step would go to (every rung the step could go to is at least that roomy)."""
+        request = self.request()
+        probe = self.router.choose(kind, request)
+        if not isinstance(probe, StepChoice):
+            return
+        window = self._window(probe.rung)
+        tokens = prompt_tokens(request)
+        if not window or tokens < self.compact_at * window:
+            return
+        await self.compact_now(step, result, window)
+
+    async def compact_now(
+        self, step: int = 0, result: AgentResult | None = None, window: int = 0
+    ) -> Compacted | None:
+        """Condense the older steps now (``/compact`` in agent mode, or near the window)."""
+        before = prompt_tokens(self.request())
+        used: dict[str, Any] = {}
+
+        async def summarise(request: ChatRequest) -> str | None:
+            chosen = self._route("digest", "compaction", request)
+            if isinstance(chosen, str):
+                return None
+            tier, reason = chosen
+            reply, _, _, priced = await self._step(
+                tier, reason, step, "digest", result, digest=request
+            )
+            used["rung"], used["cost"] = tier.name, priced.cost
+            if reply.failed is not None:
+                return None
+            return reply.text
+
+        done = await compact(self.transcript, summarise, self.keep_last)
+        if done is None:
+            return None
+        self.transcript = done.messages
+        self.router.forget_caches()
+        event = Compacted(step, before, prompt_tokens(self.request()), window,
+                          "" if done.mechanical else used.get("rung", ""),
+                          used.get("cost"), done.dropped)  # fmt: skip
+        await self._emit(event)
+        return event
+
+    async def _budget(self) -> BudgetState:
         """The budget's say before a step: today's spend is re-read from the history (all
         processes) at most every ``BUDGET_REREAD_S``; between reads, this turn's steps
         are added to the figure read. A re-read waits for the history's writes, so it
         runs on a thread while the step's tools run (``_reread_soon``)."""
-        if tier.kind not in PAID_KINDS:
-            return BudgetState("ok")
         if self._reread is not None:
             flushed, self._reread = self._reread, None
             await flushed
@@ -264,44 +399,62 @@ class Agent:
             self._reread = asyncio.ensure_future(asyncio.to_thread(recorder.flush, 0.5))
 
     async def _step(
-        self, tier: Tier, reason: str, step: int, result: AgentResult
-    ) -> tuple[Reply, list[ToolCall], Handle]:
+        self,
+        tier: Tier,
+        reason: str,
+        step: int,
+        kind: str,
+        result: AgentResult | None,
+        *,
+        digest: ChatRequest | None = None,
+    ) -> tuple[Reply, list[ToolCall], Handle, StepPriced]:
+        """One request on ``tier``: streamed, priced, recorded. A ``digest`` request
+        (compaction's summary, no tools) is recorded aside from the transcript and its
+        text is not shown as the agent's."""
         session = self.session
-        request = self.request()
-        handle = session.begin_reply(tier, reason)
-        turn = Turn(tier, request, [self._emit])
+        request = digest or self.request()
+        handle = session.begin_reply(tier, reason, step_kind=kind, aside=digest is not None)
+        turn = Turn(tier, request, [] if digest else [self._emit])
         try:
             reply = await turn.run()
         except asyncio.CancelledError:
             record = session.keep_interrupted(tier, handle, turn)
-            result.steps.append(self._priced(step, tier, record))
+            if result is not None:
+                result.steps.append(self._priced(step, tier, record, kind))
             raise
         if self._tables is not None:
             await self._tables
             self._tables = None
         record = session.price(tier, reply)
+        record = replace(record, step_kind=kind)
         session.finish_reply(
             handle, reply.text, record, reply.failed.message if reply.failed else None
         )
-        calls = list(reply.tool_calls) if reply.failed is None else []
+        self.router.note(tier.name, reply.usage)
+        calls = list(reply.tool_calls) if reply.failed is None and digest is None else []
         if calls:
             save_step(session, handle, StepRecord(calls, tuple(reply.private)))
-        priced = self._priced(step, tier, record)
-        result.steps.append(priced)
+        priced = self._priced(step, tier, record, kind)
+        if result is not None:
+            result.steps.append(priced)
         await self._emit(priced)
-        return reply, calls, handle
+        return reply, calls, handle, priced
 
     @staticmethod
-    def _priced(step: int, tier: Tier, record: MessageCost) -> StepPriced:
+    def _priced(step: int, tier: Tier, record: MessageCost, kind: str) -> StepPriced:
         return StepPriced(
             step, tier.name, record.model, record.cost.usd, record.usage,
-            not record.cost.exact, record.finish_reason,
+            not record.cost.exact, record.finish_reason, kind,
         )  # fmt: skip
 
-    async def _run_calls(self, reply: Reply, handle: Handle, result: AgentResult) -> None:
-        """Each call in order; every result appended and saved as soon as it is known."""
+    async def _run_calls(
+        self, reply: Reply, handle: Handle, result: AgentResult
+    ) -> list[ToolOutcome]:
+        """Each call in order; every result appended and saved as soon as it is known.
+        What each call did, for the next step's kind."""
         calls = list(reply.tool_calls)
         record = StepRecord(calls, tuple(reply.private))
+        outcomes: list[ToolOutcome] = []
         for index, call in enumerate(calls):
             await self._emit(ToolCallStarted(call.id, call.name, _asked(call)))
             try:
@@ -323,7 +476,14 @@ class Agent:
                 call.id, call.name, outcome.summary, outcome.is_error, outcome.text
             )
             result.tools.append(done)
+            outcomes.append(ToolOutcome(call.name, outcome.is_error, outcome.exit_code,
+                                        bool(outcome.files_changed)))  # fmt: skip
             await self._emit(done)
+        return outcomes
+
+
+class _BudgetStop(Exception):
+    """The budget is spent and no free rung can take the step: the run stops here."""
 
 
 def _asked(call: ToolCall) -> str:

@@ -1,0 +1,205 @@
+"""Each agent step on the cheapest rung that can do it (issue 27's per-step routing).
+
+A step's kind (``steps.py``) sets what it needs: a plan needs the strongest judgement
+(the bar is raised), an act step the user's usual bar, a digest (a summary for
+compaction) less. Among the usable rungs that fit the transcript and can call tools
+(declared by each tier), those whose model clears the bar for the step's task kinds
+(``tiers/competence.py`` profiles) are priced for THIS step — with what each one's
+prompt cache holds from its earlier steps, so a warm mid rung often beats a cold cheap
+one, and moving to another provider is paid for with its cold cache — and the cheapest
+is taken. Config fixes a kind to a rung (``[agent] plan = "anthropic"``, like Claude
+Code's opusplan); a pinned rung takes every step that config does not fix; quality 0
+still means "cheapest always".
+
+No I/O here beyond building a rung's tier object (no network, no model load).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from rung.engine.ladder import AUTO, Ladder
+from rung.tiers.base import ChatRequest, Usage
+from rung.tiers.competence import bar
+from rung.tiers.pricing import PriceBook, format_usd
+from rung.tiers.route_cost import (
+    RouteContext,
+    expected_cost,
+    next_usage,
+    prompt_tokens,
+    tokens_text,
+    warm_tokens,
+)
+from rung.tiers.route_rungs import fitting
+from rung.tiers.router import Rung
+
+# The task kinds (tiers/task_kind.py) a step kind draws on; a rung's rate for a step is
+# its worst among them.
+STEP_TASKS: dict[str, tuple[str, ...]] = {
+    "plan": ("design", "code_reason"),
+    "act": ("code_write", "command"),
+    "answer": ("code_reason",),
+    "digest": ("rewrite",),
+}
+# How far each kind moves the user's quality dial: at the default 0.5 a plan needs
+# ~94% (the premium rungs' prior), an act step 85% (a good cheap API), a digest 80%.
+STEP_QUALITY = {"plan": 0.45, "act": 0.0, "answer": 0.0, "digest": -0.25}
+DEFAULT_STEP_OUTPUT = 300  # tokens, before any step of the turn has answered
+UNKNOWN_API = Decimal(1_000_000)  # an API price nobody knows sorts after every known one
+
+
+def step_quality(quality: float, kind: str) -> float:
+    """The quality a step of ``kind`` asks for; 0 stays 0 (cheapest always)."""
+    if quality <= 0:
+        return 0.0
+    return max(0.0, min(1.0, quality + STEP_QUALITY.get(kind, 0.0)))
+
+
+@dataclass(frozen=True)
+class StepChoice:
+    rung: str
+    reason: str  # one line: why this rung for this step
+    expected_usd: Decimal | None = None
+    clears: bool = True  # False: no able rung clears the bar; this is the most able
+
+
+class StepRouter:
+    """Chooses every step's rung for one agent; remembers which prefix each rung's
+    cache holds (its last step's usage) across the agent's turns."""
+
+    def __init__(
+        self,
+        ladder: Ladder,
+        *,
+        fixed: Mapping[str, str],
+        quality: float,
+        prices: PriceBook | None,
+    ) -> None:
+        self.ladder = ladder
+        self.fixed = {k: v for k, v in fixed.items() if v}
+        self.quality = quality
+        self.prices = prices
+        self._warm: dict[str, tuple[Usage, float]] = {}  # rung -> (its last usage, when)
+        self._last_output = 0
+
+    # -- what the caches hold ----------------------------------------------------------
+    def note(self, rung: str, usage: Usage) -> None:
+        """A step on ``rung`` ended: its prompt is that rung's warm prefix now."""
+        self._warm[rung] = (usage, time.monotonic())
+        if usage.output_tokens:
+            self._last_output = usage.output_tokens
+
+    def forget_caches(self) -> None:
+        """The transcript's start was rewritten (compaction): every cache is cold."""
+        self._warm.clear()
+
+    def warm(self, rung: Rung) -> int:
+        held = self._warm.get(rung.name)
+        if held is None:
+            return 0
+        usage, when = held
+        context = RouteContext(
+            last_tier=rung.name, last_usage=usage, idle_s=time.monotonic() - when
+        )
+        return warm_tokens(rung.name, rung.provider, context)
+
+    # -- choosing ----------------------------------------------------------------------
+    def choose(self, kind: str, request: ChatRequest, allows_paid: bool = True) -> StepChoice | str:
+        """The rung for a step of ``kind``, or why no rung can take it."""
+        needs_tools = bool(request.tools)
+        tokens = prompt_tokens(request)
+        rungs = [fitting(r, tokens) for r in self.ladder.rungs(allows_paid)]
+        able = {r.name: self._able(r, needs_tools) for r in rungs}
+        note = ""
+        fixed = self.fixed.get(kind)
+        if fixed:
+            found = next((r for r in rungs if r.name == fixed), None)
+            if found is not None and able[fixed] == "":
+                return StepChoice(fixed, f"[agent] {kind} = {fixed}", self._cost(found, tokens))
+            why = "not on the ladder" if found is None else able[fixed]
+            note = f"[agent] {kind} = {fixed} unusable ({why}); "
+        if self.ladder.mode != AUTO:
+            # A pinned rung answers even when unusable: its own failure says how to mend
+            # it (the key's variable, the URL), as in the chat. Only a rung that cannot
+            # call tools at all is refused here.
+            pinned = next(r for r in rungs if r.name == self.ladder.mode)
+            if pinned.usable and able[pinned.name]:
+                return f"the pinned rung {pinned.name} cannot take this step: {able[pinned.name]}"
+            return StepChoice(pinned.name, f"{note}pinned: {pinned.name}")
+        candidates = [r for r in rungs if not able[r.name]]
+        if not candidates:
+            reasons = "; ".join(f"{r.name}: {able[r.name]}" for r in rungs)
+            return f"no rung can take this step ({reasons})"
+        return self._auto(kind, candidates, rungs, tokens, note)
+
+    def _able(self, rung: Rung, needs_tools: bool) -> str:
+        """Why ``rung`` cannot take the step ("" when it can)."""
+        if not rung.usable:
+            return rung.why_not or "unusable"
+        if needs_tools:
+            try:
+                tier = self.ladder.tier(rung.name)
+            except ValueError as exc:
+                return str(exc)
+            if not tier.can_call_tools:
+                return "does not call tools"
+        return ""
+
+    def _auto(
+        self, kind: str, candidates: list[Rung], rungs: list[Rung], tokens: int, note: str
+    ) -> StepChoice:
+        need = bar(step_quality(self.quality, kind))
+        profiles = self.ladder.competence(rungs)
+        tasks = STEP_TASKS.get(kind, ("other",))
+
+        def rate(r: Rung) -> tuple[float, str] | None:
+            profile = profiles.get(r.name)
+            if profile is None:
+                return None  # not judged: it clears, as in the chat's gate
+            worst = min(tasks, key=profile.rate)
+            return profile.rate(worst), worst
+
+        clears = [r for r in candidates if need <= 0 or (rate(r) or (1.0, ""))[0] >= need]
+        fallback = ""
+        if not clears:
+            best = max(candidates, key=lambda r: (rate(r) or (1.0, ""))[0])
+            clears = [best]
+            fallback = f"none clears the {need:.0%} bar for {kind}; the most able"
+        costs = {r.name: self._cost(r, tokens) for r in clears}
+        order = {r.name: i for i, r in enumerate(rungs)}
+        picked = min(clears, key=lambda r: (self._sort_cost(r, costs[r.name]), order[r.name]))
+        cost = costs[picked.name]
+        priced = f" {format_usd(cost, True)}" if cost is not None else ""
+        warm = self.warm(picked)
+        if fallback:
+            why = f"{fallback}: {picked.name}{priced}"
+        elif warm:
+            why = f"{picked.name}{priced}, {tokens_text(warm)} tokens cached there"
+        else:
+            why = f"{picked.name}{priced}, the cheapest that clears the {need:.0%} bar"
+        skipped = [r for r in candidates if order[r.name] < order[picked.name] and r not in clears]
+        if skipped and not fallback:
+            low = skipped[-1]  # the nearest cheaper rung passed over
+            found = rate(low)
+            if found is not None:
+                why += f" ({low.name} gets {found[1]} ~{found[0]:.0%})"
+        return StepChoice(picked.name, note + why, cost, not fallback)
+
+    def _cost(self, rung: Rung, tokens: int) -> Decimal | None:
+        """This step's expected price on ``rung``, with what its cache holds."""
+        if self.prices is None:
+            return None
+        output = self._last_output or DEFAULT_STEP_OUTPUT
+        usage = next_usage(rung.provider, tokens, output, min(self.warm(rung), tokens))
+        return expected_cost(rung.kind, rung.provider, rung.model, usage, self.prices)
+
+    @staticmethod
+    def _sort_cost(rung: Rung, cost: Decimal | None) -> Decimal:
+        if cost is not None:
+            return cost
+        # Unknown: a local or self-hosted rung is the user's own hardware (cheapest by
+        # the ladder's order); an unknown API price sorts last.
+        return Decimal(0) if rung.kind != "api" else UNKNOWN_API
