@@ -25,7 +25,10 @@ rung does everything else). Every run must pass the script's checks (each step s
 the results it expected, the fix landed, the tests pass at the end), or the bench
 fails.
 
-    python bench/agent_cost.py [--ladder anthropic|openai|both] [--policy NAME ...]
+    python bench/agent_cost.py [--ladder anthropic|openai|both] [--policy NAME ...] [--warm]
+
+``--warm``: each rung first answers one question in the same project (a session's
+earlier turn), so its cache holds the system prompt and tools when the run starts.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from rung.tiers.pricing import PriceBook  # noqa: E402
 from rung.tiers.providers import PROVIDERS  # noqa: E402
 from tests.agent.cache_script import ALLOW, QUESTION, make_project, twenty_steps  # noqa: E402
 from tests.agent.cache_server import CachingModel  # noqa: E402
+from tests.agent.scripted_model import Turn  # noqa: E402
 from tests.fakes import ScriptedServer  # noqa: E402
 
 STEP_KINDS = ("plan", "act", "digest", "answer")
@@ -151,7 +155,7 @@ def config_text(ladder: dict[str, RungSpec], urls: dict[str, str], policy: Polic
 
 
 async def one_run(
-    ladder: dict[str, RungSpec], policy: Policy, base: Path, when: datetime
+    ladder: dict[str, RungSpec], policy: Policy, base: Path, when: datetime, warm: bool = False
 ) -> RunResult:
     """The scripted task under ``policy``: its own project, its own cold servers."""
     os.environ["XDG_CONFIG_HOME"] = str(base / "config")
@@ -187,6 +191,8 @@ async def one_run(
             elif isinstance(event, StepStarted):
                 kinds[event.kind or "-"] += 1
 
+        if warm:
+            await warm_up(root, models)
         tools = agent_session(config, root, None, mode="accept-edits", allow=ALLOW)
         agent = Agent(Ladder(config), Session(config, "agent", history=False), tools, [on_event])
         try:
@@ -219,6 +225,27 @@ async def one_run(
     finally:
         for server in servers:
             server.close()
+
+
+async def warm_up(root: Path, models: dict[str, CachingModel]) -> None:
+    """Each rung answers one earlier question in the project (the same system prompt and
+    tools), as a session's earlier turn would have; not counted in the run."""
+    for name, model in models.items():
+        model.script = [Turn(text="A report of sums and means; calc.py does the arithmetic.")]
+        config = load_config()
+        config.set("ladder", "mode", name)
+        for kind in STEP_KINDS:
+            if kind in config.values["agent"]:
+                config.set("agent", kind, "")
+        tools = agent_session(config, root, None, mode="accept-edits", allow=ALLOW)
+        agent = Agent(Ladder(config), Session(config, "agent", history=False), tools)
+        try:
+            result = await agent.run("What does this project do?")
+        finally:
+            await agent.ladder.aclose()
+            agent.session.close()
+        assert result.reason == "answered", result.message
+        model.script = twenty_steps()
 
 
 def usd(amount: Decimal) -> str:
@@ -265,6 +292,12 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ladder", choices=[*LADDERS, "both"], default="both")
     parser.add_argument("--policy", action="append", choices=[p.name for p in POLICIES])
+    parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="each rung first answers one question in the project (a session's earlier "
+        "turn): its cache holds the system prompt and tools when the run starts",
+    )
     args = parser.parse_args()
     names = list(LADDERS) if args.ladder == "both" else [args.ladder]
     policies = [p for p in POLICIES if not args.policy or p.name in args.policy]
@@ -281,13 +314,13 @@ async def main() -> int:
                                "plan/act/digest/answer keys yet)")  # fmt: skip
                 continue
             with tempfile.TemporaryDirectory(prefix="rung-agent-cost-") as tmp:
-                run = await one_run(ladder, policy, Path(tmp), when)
+                run = await one_run(ladder, policy, Path(tmp), when, args.warm)
             if run.problems:
                 failed = True
                 print(f"{name}/{policy.name}: FAILED the script's checks:", *run.problems,
                       sep="\n  ", file=sys.stderr)  # fmt: skip
             runs.append(run)
-        report(name, ladder, runs, skipped)
+        report(name + (" (warm)" if args.warm else " (cold)"), ladder, runs, skipped)
     return 1 if failed else 0
 
 
