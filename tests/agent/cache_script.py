@@ -27,7 +27,7 @@ def mean(values):
     """The mean of a non-empty list."""
     return sum(values) / len(values)
 '''
-TEST = '''\
+TEST = """\
 from calc import add, mean
 
 
@@ -37,7 +37,7 @@ def test_add():
 
 def test_mean():
     assert mean([1, 2, 3]) == 2
-'''
+"""
 REPORT = '''\
 """Prints a short report of the numbers given on the command line."""
 
