@@ -28,6 +28,8 @@ from rung.engine.store import (
 )
 from rung.tiers.pricing import format_usd, usd_text
 
+STEP_ORDER = ["plan", "act", "digest", "answer"]
+
 
 def open_history(command: str) -> Store | None:
     """The history store, or None after saying on stderr why it cannot be read."""
@@ -63,12 +65,40 @@ def _period(rows: list[SpendRow]) -> dict[str, object]:
     }
 
 
+def _steps(rows: list[StoredMessage]) -> dict[str, dict[str, object]]:
+    """Agent steps by kind (plan, act, digest, answer), each with its rungs."""
+    kinds: dict[str, dict[str, list[Decimal | int]]] = defaultdict(dict)
+    for row in rows:
+        if not row.step_kind:
+            continue
+        g = kinds[row.step_kind].setdefault(row.tier or "?", [Decimal(0), 0, 0])
+        g[1] += 1
+        if row.cost_usd is None:
+            g[2] += 1
+        else:
+            g[0] += row.cost_usd
+    out: dict[str, dict[str, object]] = {}
+    for kind in STEP_ORDER + sorted(set(kinds) - set(STEP_ORDER)):
+        if kind not in kinds:
+            continue
+        tiers = kinds[kind]
+        out[kind] = {
+            "usd": usd_text(sum((Decimal(g[0]) for g in tiers.values()), Decimal(0))),
+            "steps": sum(int(g[1]) for g in tiers.values()),
+            "unknown_price_steps": sum(int(g[2]) for g in tiers.values()),
+            "by_tier": {t: {"usd": usd_text(Decimal(g[0])), "steps": g[1]}
+                        for t, g in sorted(tiers.items())},
+        }  # fmt: skip
+    return out
+
+
 def report(store: Store) -> dict[str, dict[str, object]]:
-    return {
-        "today": _period(store.spend(start_of_today())),
-        "this_week": _period(store.spend(start_of_week())),
-        "all_time": _period(store.spend()),
-    }
+    periods = {"today": start_of_today(), "this_week": start_of_week(), "all_time": None}
+    out: dict[str, dict[str, object]] = {}
+    for key, since in periods.items():
+        out[key] = _period(store.spend(since))
+        out[key]["by_step_kind"] = _steps(store.replies_since(since))
+    return out
 
 
 def _amount(usd: Decimal, unknown: int, messages: int) -> str:
@@ -108,6 +138,14 @@ def run_cost(as_json: bool) -> int:
             model = one_line(row["model"], 40)
             tier = one_line(row["tier"], 12)
             print(f"  {tier:<12} {model:<40} {usd:>14}  {row['messages']:>5} replies")
+        steps = period["by_step_kind"]
+        if steps:  # agent runs: what each kind of step cost, on which rungs
+            parts = []
+            for kind, info in steps.items():  # type: ignore[union-attr]
+                usd = _amount(Decimal(info["usd"]), info["unknown_price_steps"], info["steps"])
+                rungs = ", ".join(f"{t} {v['steps']}" for t, v in info["by_tier"].items())
+                parts.append(f"{kind} {info['steps']} ({rungs}) {usd}")
+            print("  agent steps: " + " · ".join(one_line(p, 80) for p in parts))
         print()
     return 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -9,13 +11,37 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from rung.engine.cost_label import figure, money, spent_is_estimate
-from rung.tiers.meter import CostMeter
+from rung.tiers.meter import CostMeter, MessageCost
 from rung.tiers.pricing import format_usd, savings_text
 from rung.tui.widgets.status import short_model
 
 MODEL_COLUMN = 32
 # How each reply ended, as the table says it.
 ENDED = {"stop": "done", "length": "token limit", "error": "failed"}
+
+
+STEP_ORDER = ("plan", "act", "digest", "answer")
+
+
+def step_summary(meter: CostMeter) -> str:
+    """Agent steps by kind: "Agent steps  plan 2 $0.0141 · act 15 $0.0049 (deepseek 15)"."""
+    kinds: dict[str, list[MessageCost]] = {}
+    for r in meter.records:
+        if r.step_kind:
+            kinds.setdefault(r.step_kind, []).append(r)
+    parts = []
+    order = [k for k in STEP_ORDER if k in kinds] + sorted(set(kinds) - set(STEP_ORDER))
+    for kind in order:
+        records = kinds[kind]
+        known = [r.cost.usd for r in records if r.cost.usd is not None]
+        estimated = spent_is_estimate(r.cost for r in records)
+        total = format_usd(sum(known, Decimal(0)), estimated) if known else "price unknown"
+        rungs: dict[str, int] = {}
+        for r in records:
+            rungs[r.tier] = rungs.get(r.tier, 0) + 1
+        where = ", ".join(f"{t} {n}" for t, n in rungs.items())
+        parts.append(f"{kind} {len(records)} {total} ({where})")
+    return "Agent steps  " + " · ".join(parts) if parts else ""
 
 
 class CostScreen(ModalScreen[None]):
@@ -41,6 +67,9 @@ class CostScreen(ModalScreen[None]):
                 + (f", {totals.unknown} message(s) with unknown price" if totals.unknown else "")
             )
             yield Static(summary, markup=False)
+            steps = step_summary(self.meter)
+            if steps:
+                yield Static(steps, markup=False, id="cost-steps")
             table: DataTable[str] = DataTable(zebra_stripes=True, cursor_type="row")
             # At 80 columns the time and the cache columns give way, and the model id is
             # shortened: every reply's rung, tokens, cost, figure and ending stay visible.
@@ -49,6 +78,8 @@ class CostScreen(ModalScreen[None]):
                        "saved", "ended"]  # fmt: skip
             if not wide:
                 columns = ["#", "tier", "model", "in", "out", "cost", "figure", "ended"]
+            if any(r.step_kind for r in self.meter.records):
+                columns.insert(columns.index("tier"), "step")
             table.add_columns(*columns)
             for i, r in enumerate(self.meter.records, start=1):
                 # The same words as the message header and the cost line (cost_label).
@@ -57,6 +88,7 @@ class CostScreen(ModalScreen[None]):
                     kind += f" ({r.cost.note})"
                 cells = {
                     "#": str(i),
+                    "step": r.step_kind or "chat",
                     "time": r.when.astimezone().strftime("%H:%M:%S"),
                     "tier": r.tier,
                     # A server may name its model with a whole path: keep it legible.
