@@ -34,13 +34,8 @@ Every decision keeps what pushed it, so its reason fits on one line.
 
 from __future__ import annotations
 
-import collections
 import functools
-import itertools
-import json
 import math
-import re
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -59,17 +54,28 @@ from .route_cost import (
     warm_tokens,
 )
 
-# Staying/moving costs live in route_rungs; the hand-written signals in router_features
-# (`features` and `score` are read from here too: tests, bench, lessons).
+# Staying/moving costs live in route_rungs; the hand-written signals in router_features;
+# the trained model's inputs in router_inputs; the words of a reason in router_reasons.
 from .route_rungs import continuity, fitting, passed_over, rung_cost, warm_choice
-from .router_features import (
-    Features,
-    _instruction,
-    features,
-    last_message,
-    score,
-    word_count,
-)
+from .router_features import Features as Features
+from .router_features import _instruction as _instruction  # lesson_features reads it here
+from .router_features import features as features
+from .router_features import last_message
+from .router_features import score as score
+from .router_inputs import ASK_TOKENS as ASK_TOKENS
+from .router_inputs import BODY_TOKENS as BODY_TOKENS
+from .router_inputs import CONTEXT_KINDS, read_inputs
+from .router_inputs import MODEL_INPUTS_VERSION as MODEL_INPUTS_VERSION
+from .router_inputs import TrainedModel as TrainedModel
+from .router_inputs import Words as Words
+from .router_inputs import bucket as bucket
+from .router_inputs import model_inputs as model_inputs
+
+# Read from here by lesson_features and tests under their names from before the split.
+from .router_inputs import read_inputs as _inputs  # noqa: F401
+from .router_inputs import tokens as _tokens  # noqa: F401
+from .router_reasons import STOPWORDS as STOPWORDS
+from .router_reasons import learned_why, pushes, why_text
 from .task_kind import task_kind
 
 if TYPE_CHECKING:  # the lessons module reads this one's tokens: imported for types only
@@ -81,123 +87,6 @@ if TYPE_CHECKING:  # the lessons module reads this one's tokens: imported for ty
 # its weights ship beside this file. Inference is plain Python: a CRC-32 per input and a
 # dict lookup, tens of microseconds.
 MODEL_FILE = Path(__file__).with_name("router_model.json")
-# Bumped whenever `model_inputs` changes, so a stale weights file is refused, not misread.
-MODEL_INPUTS_VERSION = 1
-WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*[+#]*")
-ASK_TOKENS = 64  # an instruction longer than this is material, not more instruction
-# Letter n-grams of the instruction's words let "collector" count like "collection".
-CHAR_SIZES = (3, 4, 5)
-BODY_TOKENS = 400  # a long paste is told apart by its first few hundred words
-# Signals the training prompts cannot show (one message each, no files): they move the
-# model's log-odds by their hand weight instead.
-CONTEXT_KINDS = ("long_conversation", "attachment")
-LENGTH_BINS = (2, 5, 10, 20, 40, 80, 160)
-SHAPE_NAMES = {
-    "s:fence": "code block",
-    "s:lines": "several lines",
-    "s:material": "text to work on",
-    "s:question": "a question",
-}
-
-
-def _tokens(text: str, limit: int) -> list[str]:
-    # Numbers become one token: "1776" and "2024" say the same about difficulty. A long
-    # paste is read only as far as the limit (finditer stops there; findall would not).
-    found = itertools.islice(WORD.finditer(text.lower()), limit)
-    return ["0" if t[0].isdigit() else t for t in (m.group(0) for m in found)]
-
-
-def _char_grams(token: str) -> list[str]:
-    padded = f" {token} "
-    return [padded[i : i + n] for n in CHAR_SIZES for i in range(len(padded) - n + 1)]
-
-
-def _bag(x: dict[str, float], prefix: str, grams: set[str]) -> None:
-    # Unit length per family, so a long paste does not outvote its instruction.
-    if grams:
-        value = 1.0 / math.sqrt(len(grams))
-        for g in grams:
-            x[prefix + g] = value
-
-
-def model_inputs(request: ChatRequest, f: Features | None = None) -> dict[str, float]:
-    """What the trained model reads, by name: the hand signals' weights, the
-    instruction's words, word pairs and letter n-grams, its first words, the whole
-    message's words and its shape. Shared by inference and bench/train_router.py."""
-    return _inputs(request, f if f is not None else features(request))[0]
-
-
-Words = tuple[list[str], list[str]]  # the instruction's tokens, the message's tokens
-
-
-def _inputs(
-    request: ChatRequest, f: Features
-) -> tuple[dict[str, float], dict[str, set[str]], Words]:
-    """The inputs, each instruction word's letter n-grams (to credit them in reasons), and
-    the tokens read (the lessons' similarity reads the same ones: tokenized once)."""
-    last = last_message(request)
-    ask = _instruction(last)
-    x = {"h:" + k: f.signals[name] for k, name in f.kinds.items() if k not in CONTEXT_KINDS}
-    ask_tokens = _tokens(ask, ASK_TOKENS)
-    _bag(x, "a:", {*ask_tokens, *(a + " " + b for a, b in itertools.pairwise(ask_tokens))})
-    grams = {t: set(_char_grams(t)) for t in ask_tokens}
-    _bag(x, "c:", set().union(*grams.values()))
-    if ask_tokens:
-        x["f:" + ask_tokens[0]] = 1.0
-        x["f:" + " ".join(ask_tokens[:2])] = 1.0
-    body_tokens = _tokens(last, BODY_TOKENS)
-    _bag(x, "w:", set(body_tokens))
-    words = word_count(request.messages[-1].content) if request.messages else 0
-    x[f"s:len{sum(words > b for b in LENGTH_BINS)}"] = 1.0
-    if "```" in last:
-        x["s:fence"] = 1.0
-    if last.count("\n") >= 3:
-        x["s:lines"] = 1.0
-    if len(last) - len(ask) > 40:
-        x["s:material"] = 1.0
-    if "?" in ask:
-        x["s:question"] = 1.0
-    return x, grams, (ask_tokens, body_tokens)
-
-
-def bucket(name: str, buckets: int) -> int:
-    """Where an input's weight lives: CRC-32 is stable across runs, unlike hash()."""
-    return zlib.crc32(name.encode()) % buckets
-
-
-@dataclass(frozen=True)
-class TrainedModel:
-    bias: float
-    buckets: int
-    weights: dict[int, float]  # bucket -> weight; absent buckets weigh 0
-
-    @classmethod
-    def load(cls, path: Path) -> TrainedModel | None:
-        """The model in ``path``, or None if it is missing, unreadable or for other inputs."""
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data["inputs_version"] != MODEL_INPUTS_VERSION:
-                return None
-            buckets, scale = int(data["buckets"]), float(data["scale"])
-            # Buckets are stored sorted, as gaps from the previous one: a smaller file.
-            index = list(itertools.accumulate(int(d) for d in data["index_delta"]))
-            weights = {i: int(w) / scale for i, w in zip(index, data["weight"], strict=True)}
-            if buckets <= 0 or scale <= 0 or any(not 0 <= i < buckets for i in weights):
-                return None
-            return cls(float(data["bias"]), buckets, weights)
-        except (OSError, ValueError, TypeError, KeyError, AttributeError):
-            return None
-
-    def contributions(self, inputs: dict[str, float]) -> dict[str, float]:
-        """Each input's push on the log-odds (positive: harder)."""
-        # `bucket` inlined: this loop runs a few hundred times per decision.
-        weight, buckets, crc32 = self.weights.get, self.buckets, zlib.crc32
-        out = {}
-        for name, value in inputs.items():
-            w = weight(crc32(name.encode()) % buckets)
-            if w:
-                out[name] = w * value
-        return out
 
 
 @functools.cache
@@ -206,66 +95,18 @@ def trained_model() -> TrainedModel | None:
     return TrainedModel.load(MODEL_FILE)
 
 
-# Words that name no subject: the model may weigh them, but a reason should not show them.
-STOPWORDS = frozenset(
-    re.findall(
-        r"\S+",
-        "a an the this that these those it its is are was be to of in on at for with and or "
-        "but my our your me i we you what which who how why do does can could would should "
-        "please some any all there here from by as so if not no 0",
-    )
-)
-
-
-def _add(pushes: dict[str, float], label: str, weight: float) -> None:
-    pushes[label] = pushes.get(label, 0.0) + weight
-
-
-def _pushes(
-    contributions: dict[str, float], f: Features, grams: dict[str, set[str]]
-) -> tuple[dict[str, float], dict[str, float]]:
-    """The model's pushes by what a user can read: hand signals and words first, the
-    prompt's shape ("short request") apart, as a last resort for a reason."""
-    primary: dict[str, float] = {}
-    shapes: dict[str, float] = {}
-    by_gram: dict[str, float] = {}
-    for name, c in contributions.items():
-        family, rest = name[0], name[2:]  # every input name is "<letter>:<rest>"
-        if family == "c":
-            by_gram[rest] = c
-        elif family == "h":
-            _add(primary, f.kinds[rest], c)
-        elif family in ("a", "w", "f"):
-            if " " not in rest:  # most inputs are single words: skip the split
-                if rest not in STOPWORDS:
-                    _add(primary, f"'{rest}'", c)
-                continue
-            words = [w for w in rest.split() if w not in STOPWORDS]
-            if words:
-                _add(primary, "'" + " ".join(words) + "'", c)
-        elif family == "s":
-            long = rest.startswith("len") and int(rest[3:]) >= 5  # more than 40 words
-            _add(shapes, SHAPE_NAMES.get(name, "long request" if long else "short request"), c)
-    # A letter n-gram's weight goes to the words it comes from, shared if several do.
-    named = {t: gs for t, gs in grams.items() if t not in STOPWORDS}
-    owners = collections.Counter(itertools.chain.from_iterable(named.values()))
-    for token, gs in named.items():
-        _add(primary, f"'{token}'", math.fsum(by_gram.get(g, 0.0) / owners[g] for g in gs))
-    return primary, shapes
-
-
 def _assess(
     request: ChatRequest,
 ) -> tuple[float, dict[str, float], dict[str, float], Words | None]:
-    """The difficulty score (0..1), what pushed it, by readable name (see _pushes), and
+    """The difficulty score (0..1), what pushed it, by readable name (router_reasons), and
     the tokens the model read (None with the hand weights)."""
     f = features(request)
     model = trained_model()
     if model is None:
         return score(f), dict(f.signals), {}, None
-    inputs, grams, words = _inputs(request, f)
+    inputs, grams, words = read_inputs(request, f)
     contributions = model.contributions(inputs)
-    primary, shapes = _pushes(contributions, f, grams)
+    primary, shapes = pushes(contributions, f, grams)
     # fsum: the same score whatever order the inputs came in (set order varies by run).
     logit = model.bias + math.fsum(contributions.values())
     for kind in CONTEXT_KINDS:
@@ -336,27 +177,6 @@ def thresholds(n_rungs: int, quality: float) -> list[float]:
     return [first + i * step for i in range(n_rungs - 1)]
 
 
-def _explain(primary: dict[str, float], shapes: dict[str, float], climbing: bool) -> str:
-    """The two strongest pushes the way the decision went, without repeating words."""
-    chosen: list[str] = []
-    for pushes in (primary, shapes):
-        # Ties go by name, so a reason does not depend on the order sets came out in.
-        ranked = sorted(pushes.items(), key=lambda kv: (-kv[1] if climbing else kv[1], kv[0]))
-        for name, w in ranked:
-            if len(chosen) == 2 or (w > 0) != climbing or abs(w) < 0.05:
-                break
-            words = name.strip("'").split()
-            if not any(all(word in c for word in words) for c in chosen):
-                chosen.append(name)
-    if not chosen:
-        return "nothing that needs a bigger model" if not climbing else "a demanding request"
-    return ", ".join(chosen)
-
-
-def _skipped(rung: Rung) -> str:
-    return f"{rung.name} skipped ({rung.why_not or 'unavailable'})"
-
-
 def choose(
     request: ChatRequest,
     ladder: list[Rung],
@@ -422,11 +242,11 @@ def _route(
         why = checked.why
     elif target != base_target and adjustment is not None:
         # The lessons decided; the model's words argue the other way.
-        why = _learned_why(adjustment.driving(target > base_target), target > base_target)
+        why = learned_why(adjustment.driving(target > base_target), target > base_target)
     else:
-        why = _explain(primary, shapes, climbing)
+        why = why_text(primary, shapes, climbing)
     if len(ladder) == 1:
-        help_ = _explain(primary, shapes, True)
+        help_ = why_text(primary, shapes, True)
         wants = f" (a bigger model would help: {help_})" if value >= 0.5 else ""
         return decided(0, f"{ladder[0].name}: the only rung on the ladder{wants}")
     fitted = [fitting(rung, tokens) for rung in ladder]
@@ -529,12 +349,8 @@ def _bounded(target: int, base_target: int, hits: list[Hit], ladder: list[Rung])
     return target
 
 
-def _learned_why(hits: list[Hit], climbing: bool) -> str:
-    n, s = len(hits), "s" if len(hits) != 1 else ""
-    if climbing:
-        return f"you escalated {n} similar question{s}"
-    rungs = "/".join(dict.fromkeys(h.lesson.rung for h in hits))
-    return f"you kept {n} answer{s} to similar questions on {rungs}"
+def _skipped(rung: Rung) -> str:
+    return f"{rung.name} skipped ({rung.why_not or 'unavailable'})"
 
 
 def _nearest_usable(ladder: list[Rung], target: int) -> int | None:
