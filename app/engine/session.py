@@ -240,6 +240,18 @@ class Session:
 
         self.recorder.submit(mark)
 
+    def supersede_reply(self, reply: Handle) -> None:
+        """One reply was replaced (an agent's answer escalated with F9): it stays paid
+        for in the history, and is no longer read back as part of the conversation."""
+        if self.recorder is None:
+            return
+
+        def mark(store: Store) -> None:
+            if reply.row_id is not None and self._session.row_id is not None:
+                store.supersede(self._session.row_id, reply.row_id)
+
+        self.recorder.submit(mark)
+
     def begin_reply(
         self, tier: Tier, reason: str, *, step_kind: str | None = None, aside: bool = False
     ) -> Handle:

@@ -21,9 +21,10 @@ from rung.engine.agent.run_cost import all_on, whatif_line
 from rung.engine.agent.sandbox import probe
 from rung.engine.agent.setup import agent_session
 from rung.engine.agent.steps import ToolOutcome, step_kind
-from rung.engine.config import load_config
+from rung.engine.config import data_dir, load_config
 from rung.engine.ladder import Ladder
 from rung.engine.session import Session, price_book
+from rung.engine.store import open_store
 from rung.engine.trusted_hosts import trust_configured
 from rung.tiers.base import Usage
 from rung.tiers.router import Rung
@@ -218,3 +219,58 @@ def test_the_whatif_of_a_run_on_one_rung_is_what_it_cost() -> None:
     assert whatif_line(Decimal("0.41"), Decimal("1.73"), "claude-opus-4-7") == (
         "this run $0.41; all on claude-opus-4-7 ~$1.73"
     )
+
+
+async def test_f9_redoes_the_answer_one_rung_up_and_teaches_the_step_router(
+    tmp_path: Path, servers, monkeypatch
+) -> None:
+    premium = ScriptedModel(
+        [
+            Turn(calls=[("read", {"path": "calc.py"})]),  # plan
+            Turn(text="add returns a - b: it subtracts, a bug."),  # the answer, redone
+            Turn(calls=[("list", {"pattern": "*.py"})]),  # next turn's plan
+            Turn(text="Two Python files."),  # its act step, floored by F9
+        ],
+        dialect="anthropic",
+    )
+    cheap = ScriptedModel([Turn(text="It adds.")])  # the answer the user escalates
+    urls = {"anthropic": servers(premium).url, "deepseek": servers(cheap).url}
+    _, agent, events = make_agent(tmp_path, monkeypatch, urls)
+    agent.session = Session(agent.ladder.config, "agent", history=True)
+    first = await agent.run("What does add do?")
+    assert first.reason == "answered" and first.text == "It adds."
+    assert started(events) == [("plan", "anthropic"), ("act", "deepseek")]
+    events.clear()
+    redone = await agent.escalate()
+    assert not isinstance(redone, str), redone
+    assert redone.reason == "answered" and "subtracts" in redone.text
+    step = next(e for e in events if isinstance(e, StepStarted))
+    assert (step.kind, step.rung) == ("act", "anthropic")
+    assert "escalated from deepseek (F9)" in step.reason
+    # The model saw the transcript without the escalated answer.
+    assert "It adds." not in str(premium.bodies[1]["messages"])
+    # The router learned: the next turn's act step goes to anthropic too.
+    events.clear()
+    later = await run(agent, "How many Python files are there?")
+    assert later.reason == "answered", later.message
+    assert started(events) == [("plan", "anthropic"), ("act", "anthropic")]
+    assert (
+        "F9 taught act >= anthropic" in [e for e in events if isinstance(e, StepStarted)][1].reason
+    )
+    assert len(cheap.bodies) == 1 and premium.problems == []
+    # ... and the chat's router holds a lesson for similar questions.
+    assert agent.ladder.lessons.current()
+    # The escalated answer is paid for but not read back as part of the conversation.
+    store = open_store(data_dir())
+    try:
+        rows = store.replies_since()
+        assert [r.tier for r in rows if r.superseded] == ["deepseek"]
+    finally:
+        store.close()
+
+
+async def test_f9_with_nothing_to_escalate_says_why(tmp_path: Path, servers, monkeypatch) -> None:
+    urls = {"anthropic": servers(ScriptedModel([])).url, "deepseek": servers(ScriptedModel([])).url}
+    _, agent, _ = make_agent(tmp_path, monkeypatch, urls)
+    assert await agent.escalate() == "nothing to escalate yet: no agent turn has answered"
+    await agent.ladder.aclose()

@@ -144,6 +144,8 @@ class Agent:
         self.window_override = config.get("agent", "context_window")
         self.keep_last = config.get("agent", "keep_last")
         self._expected: Decimal | None = None
+        self._last: tuple[str, str, Handle] | None = None  # the last step: rung, kind, row
+        self.question = ""  # the turn's question, for the lesson F9 teaches
         self._task: asyncio.Task[Any] | None = None
         self._cancelled = False
         self._tables: asyncio.Future[None] | None = None
@@ -159,6 +161,8 @@ class Agent:
         if self.session.store is not None:
             steps = self.session.store.agent_steps(session_id)
         self.transcript = rebuild(stored, steps)
+        asked = [m.content for m in self.transcript if m.role == "user"]
+        self.question = asked[-1] if asked else ""
         return len(self.transcript)
 
     def request(self) -> ChatRequest:
@@ -184,7 +188,6 @@ class Agent:
             self._task.cancel()
 
     async def run(self, question: str) -> AgentResult:
-        self._task = asyncio.current_task()
         self.tools.dispatcher.new_turn(uuid.uuid4().hex)
         # Stored as asked: a stored transcript merges consecutive questions itself.
         self.session.record_question(question)
@@ -192,6 +195,36 @@ class Agent:
             last = self.transcript.pop()  # a resumed turn that stopped before any answer
             question = f"{last.content}\n\n{question}" if question else last.content
         self.transcript.append(Message("user", question))
+        self.question = question
+        return await self._turn()
+
+    async def escalate(self) -> AgentResult | str:
+        """F9 after a turn that ended in an answer: that step again, one rung up (the
+        old answer stays paid for in the history but leaves the transcript), and the
+        router learns — steps of that kind go at least that high for the rest of this
+        session, and similar questions climb in the chat too (a lesson). The turn goes
+        on from there (the stronger model may call tools). Returns why not, when not."""
+        if self._last is None or not self.transcript:
+            return "nothing to escalate yet: no agent turn has answered"
+        rung, kind, handle = self._last
+        answer = self.transcript[-1]
+        if answer.role != "assistant" or answer.tool_calls:
+            return "nothing to escalate: the last turn did not end in an answer"
+        above = self.ladder.above(rung)
+        if above is None:
+            return f"no usable rung above {rung}"
+        self.transcript.pop()
+        self.session.supersede_reply(handle)
+        if self.question:
+            self.ladder.learn_escalation(self.question, rung, above)
+        self.router.raise_floor(kind, above)
+        self._last = None
+        return await self._turn((kind, f"escalated from {rung} (F9)"))
+
+    async def _turn(self, first: tuple[str, str] | None = None) -> AgentResult:
+        """Steps until the turn ends; ``first``: the first step's kind and why, when it is
+        not a new task's plan (an escalation redoes an answer)."""
+        self._task = asyncio.current_task()
         result = AgentResult("failed")
         try:
             started = await self.tools.connect()  # MCP servers start on first use
@@ -202,7 +235,7 @@ class Agent:
                                    for t in self.tools.dispatcher.tools())  # fmt: skip
                 for problem in started:
                     await self._emit(Notice(problem))
-            await self._steps(result)
+            await self._steps(result, first)
         except asyncio.CancelledError:
             result.reason, result.message = "cancelled", "cancelled"
             self._whatif(result)
@@ -251,7 +284,7 @@ class Agent:
         self._expected = choice.expected_usd
         return self.ladder.tier(choice.rung), f"{kind} ({why}): {choice.reason}"
 
-    async def _steps(self, result: AgentResult) -> None:
+    async def _steps(self, result: AgentResult, first: tuple[str, str] | None = None) -> None:
         # The price tables (~140 ms to import) load on a thread while the first request
         # is out, not after its reply.
         self._tables = asyncio.ensure_future(asyncio.to_thread(load_price_tables))
@@ -267,6 +300,8 @@ class Agent:
                 return
             step = counter.used
             kind, why = step_kind(step, last, last_text, edited, counter.limit - step)
+            if step == 1 and first is not None:
+                kind, why = first
             await self._maybe_compact(step, kind, result)
             request = self.request()
             try:
@@ -287,6 +322,7 @@ class Agent:
             await self._emit(StepStarted(step, tier.name, tier.model, kind, reason,
                                          tokens, self._window(tier.name)))  # fmt: skip
             reply, calls, handle, _ = await self._step(tier, reason, step, kind, result)
+            self._last = (tier.name, kind, handle)
             result.last = reply
             if reply.failed is not None:
                 result.reason, result.message = "failed", reply.failed.message

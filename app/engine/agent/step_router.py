@@ -84,6 +84,12 @@ class StepRouter:
         self.prices = prices
         self._warm: dict[str, tuple[Usage, float]] = {}  # rung -> (its last usage, when)
         self._last_output = 0
+        self.floors: dict[str, str] = {}  # step kind -> the lowest rung (F9 taught it)
+
+    def raise_floor(self, kind: str, rung: str) -> None:
+        """F9 on a step of ``kind``: its steps go to ``rung`` or higher from now on (a
+        pinned rung or a fixed kind included: the user asked for more)."""
+        self.floors[kind] = rung
 
     # -- what the caches hold ----------------------------------------------------------
     def note(self, rung: str, usage: Usage) -> None:
@@ -114,6 +120,16 @@ class StepRouter:
         rungs = [fitting(r, tokens) for r in self.ladder.rungs(allows_paid)]
         able = {r.name: self._able(r, needs_tools) for r in rungs}
         note = ""
+        floor = self.floors.get(kind)
+        if floor in able:
+            # Taught by F9: only the rung escalated to and those above it.
+            names = list(able)
+            low = names.index(floor)
+            able = {n: ("under the rung F9 chose" if i < low and not why else why)
+                    for i, (n, why) in enumerate(able.items())}  # fmt: skip
+            candidates = [r for r in rungs if not able[r.name]]
+            if candidates:
+                return self._auto(kind, candidates, rungs, tokens, f"F9 taught {kind} >= {floor}; ")
         fixed = self.fixed.get(kind)
         if fixed:
             found = next((r for r in rungs if r.name == fixed), None)
