@@ -32,7 +32,7 @@ def test_list_shows_each_server_its_state_and_tool_count_and_fails_on_a_dead_one
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     lines = {line.split()[0]: line for line in done.stdout.splitlines()}
-    assert lines["demo"].split()[1:4] == ["stdio", "running", "8"]
+    assert lines["demo"].split()[1:4] == ["stdio", "running", "9"]
     assert lines["gone"].split()[1:3] == ["stdio", "failed"] and "not found" in lines["gone"]
     assert lines["off"].split()[1:4] == ["stdio", "disabled", "-"]
     as_json = json.loads(rung(tmp_path, "mcp", "list", "--json", cwd=tmp_path).stdout)
@@ -43,7 +43,7 @@ def test_test_starts_one_server_and_lists_its_tools(tmp_path: Path) -> None:
     write_config(tmp_path, f"[mcp.servers.demo]\n{STDIO}enabled = false\n")
     done = rung(tmp_path, "mcp", "test", "demo", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "demo: started" in done.stdout and "8 tools" in done.stdout
+    assert "demo: started" in done.stdout and "9 tools" in done.stdout
     assert "demo__read_fixture" in done.stdout and "read-only" in done.stdout
     assert "demo server: starting" not in done.stdout + done.stderr  # it went to the log
     unknown = rung(tmp_path, "mcp", "test", "nope", cwd=tmp_path)
@@ -90,10 +90,9 @@ def test_a_projects_mcp_json_is_listed_untrusted_until_rung_mcp_trust(tmp_path: 
     ]
     after = rung(tmp_path, "mcp", "list", cwd=project)
     assert after.returncode == 0, after.stderr
-    assert after.stdout.split()[:4] == ["proj", "stdio", "running", "8"]
+    assert after.stdout.split()[:4] == ["proj", "stdio", "running", "9"]
     # A changed file is asked about again.
     spec["args"].append("--changed")
     mcp_json.write_text(json.dumps({"mcpServers": {"proj": spec}}))
     again = rung(tmp_path, "mcp", "list", cwd=project)
     assert again.stdout.split()[:3] == ["proj", "stdio", "untrusted"]
-

@@ -60,9 +60,11 @@ async def test_env_secrets_come_from_the_key_store_by_reference(tmp_path: Path) 
     server = McpServer(config, tmp_path, secret={"mcp:demo": "tok-123"}.get)
     try:
         seen = (await server.call("environment", {})).text
+        check = await server.call("check_env", {"name": "API_TOKEN", "value": "tok-123"})
     finally:
         await server.stop()
-    assert "API_TOKEN=tok-123" in seen.splitlines()
+    assert check.text == "match"  # the server was given the stored value
+    assert "API_TOKEN=•••••••" in seen.splitlines()  # and what it says of it is masked
     missing = McpServer(config, tmp_path)  # nothing stored under mcp:demo
     outcome = await missing.call("echo", {"text": "x"})
     assert outcome.is_error and "rung mcp key demo" in outcome.text
@@ -81,6 +83,19 @@ async def test_a_hung_call_fails_with_a_clear_message_within_the_timeout(tmp_pat
     assert outcome.is_error
     assert "did not answer sleep within 1.5 s" in outcome.text
     assert took < 5
+
+
+async def test_a_server_that_hangs_while_starting_fails_within_its_start_timeout(
+    tmp_path: Path,
+) -> None:
+    config = ServerConfig("stuck", command="sleep", args=("300",), start_timeout=1.5)
+    server = McpServer(config, tmp_path)
+    started = time.monotonic()
+    outcome = await server.call("echo", {"text": "x"})
+    took = time.monotonic() - started
+    assert outcome.is_error and "did not start within 1.5 s" in outcome.text
+    assert server.state == "failed"
+    assert took < 8  # bounded: the start timeout, then the SDK's stop (stdin, TERM, KILL)
 
 
 async def test_a_crashing_server_is_restarted_once_then_fails_clearly(tmp_path: Path) -> None:
@@ -125,6 +140,9 @@ async def test_a_streamable_http_server_with_a_header_from_the_key_store(tmp_pat
         try:
             assert (await server.call("add", {"a": 1, "b": 2})).text == "3"
             assert "the answer is 42" in (await server.call("read_fixture", {})).text
+            # The server echoing the token it was given: masked (not key-shaped, but known).
+            echoed = (await server.call("echo", {"text": f"my token is {TOKEN}!"})).text
+            assert TOKEN not in echoed and echoed.startswith("my token is ") and "…" in echoed
         finally:
             await server.stop()
         refused = McpServer(ServerConfig("web", url=url, timeout=10), tmp_path)

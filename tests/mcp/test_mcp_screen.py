@@ -61,8 +61,8 @@ async def test_the_screen_tests_servers_adds_refuses_a_key_and_disables(tmp_path
         table = screen.query_one("#mcp-servers", DataTable)
         table.move_cursor(row=0)
         screen.query_one("#mcp-test", Button).press()
-        await wait_for(lambda: "8 tools" in detail(screen), timeout=60)
-        assert rows(screen)["demo"][2:4] == ["ok", "8"]
+        await wait_for(lambda: "9 tools" in detail(screen), timeout=60)
+        assert rows(screen)["demo"][2:4] == ["ok", "9"]
         assert "demo__read_fixture (read-only)" in detail(screen)
 
         table.move_cursor(row=1)

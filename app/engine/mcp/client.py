@@ -33,6 +33,7 @@ BASIC_ENV = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LC_ALL
              "LC_CTYPE", "TZ", "TMPDIR")  # fmt: skip
 MAX_PAGES = 20  # tools/list pages read from one server
 MAX_LOG_BYTES = 1024 * 1024  # a log past this is moved to NAME.log.1 when the server starts
+MIN_MASKED = 4  # a keyring value at least this long is masked in what the server says
 STOP_GRACE = 10.0  # seconds the SDK may take to stop a server (close stdin, TERM, KILL)
 
 
@@ -136,6 +137,7 @@ class McpServer:
         self._task: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
         self._lock = asyncio.Lock()
+        self._secrets: set[str] = set()  # values put in its headers or env from the keyring
 
     @property
     def name(self) -> str:
@@ -196,7 +198,10 @@ class McpServer:
         config = self.config
 
         def lookup(entry: str) -> str | None:
-            return self.secret(KEY_PREFIX + entry)
+            found = self.secret(KEY_PREFIX + entry)
+            if found and len(found) >= MIN_MASKED:
+                self._secrets.add(found)  # masked wherever the server echoes it
+            return found
 
         if config.command:
             from mcp import StdioServerParameters
@@ -291,9 +296,19 @@ class McpServer:
                 return self._timed_out(tool)
             if not _is_connection_lost(exc):
                 refused = f"The MCP server {name} refused the call to {tool}: {_why(exc)}"
+                refused = self.masked(refused)
                 return Outcome(refused, True)
             return Outcome(await self._died(tool, exc), True)
-        return Outcome(result_text(result), bool(getattr(result, "is_error", False)))
+        return Outcome(self.masked(result_text(result)), bool(getattr(result, "is_error", False)))
+
+    def masked(self, text: str) -> str:
+        """``text`` with every keyring value this server was given masked (a server may
+        echo its token; the dispatcher masks only what looks like a key)."""
+        from rung.engine.secrets import mask
+
+        for value in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(value, mask(value))
+        return text
 
     def _timed_out(self, tool: str) -> Outcome:
         return Outcome(
@@ -323,19 +338,19 @@ class McpServer:
 
     # -- stopping ---------------------------------------------------------------------
     async def _teardown(self) -> None:
-        task, stop = self._task, self._stop
+        task, stop, connected = self._task, self._stop, self._client is not None
         self._client = self._task = self._stop = None
         if stop is not None:
-            stop.set()
+            stop.set()  # a connected client leaves its context: the SDK stops the server
         if task is not None and not task.done():
-            try:
-                await asyncio.wait_for(task, STOP_GRACE)
-            except (TimeoutError, asyncio.CancelledError):
+            if not connected:
+                task.cancel()  # stuck connecting (a hung start): nothing to close politely
+            done, _ = await asyncio.wait({task}, timeout=STOP_GRACE)
+            if not done:
                 task.cancel()
-                with contextlib.suppress(BaseException):
-                    await asyncio.wait_for(task, STOP_GRACE)
-            except Exception:
-                pass  # its failure was already told; stopping it is all that is left
+                await asyncio.wait({task}, timeout=STOP_GRACE)
+        if task is not None and task.done() and not task.cancelled():
+            task.exception()  # retrieved: its failure was already told
         if self.state != "failed":
             self.state = "stopped"
 

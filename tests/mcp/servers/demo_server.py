@@ -6,7 +6,7 @@
                                                 # "Authorization: Bearer TOKEN"
 
 Tools: echo, add, read_fixture (read-only, say so in their annotations), environment
-(the variables the server sees), crash (exits mid-call), sleep (hangs), leak (returns a
+(the variables the server sees), check_env, crash (exits mid-call), sleep (hangs), leak (returns a
 key-shaped string), note (not read-only).
 """
 
@@ -48,6 +48,12 @@ def read_fixture() -> str:
 def environment() -> str:
     """The names and values of the environment variables this server sees."""
     return "\n".join(f"{k}={v}" for k, v in sorted(os.environ.items()))
+
+
+@server.tool(annotations=READ_ONLY)
+def check_env(name: str, value: str) -> str:
+    """Whether the variable `name` holds exactly `value`."""
+    return "match" if os.environ.get(name) == value else "differs"
 
 
 @server.tool()
