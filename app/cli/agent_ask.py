@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rung.cli import pipes
+from rung.engine.agent.commit import before_turn, commit_turn
 from rung.engine.agent.dispatcher import Answer, PermissionRequest
 from rung.engine.agent.events import (
     StepPriced,
@@ -204,7 +205,7 @@ def usage_json(u: Usage) -> dict[str, Any]:
     }
 
 
-def result_json(result: AgentResult, session_id: int | None) -> dict[str, Any]:
+def result_json(result: AgentResult, session_id: int | None, sha: str = "") -> dict[str, Any]:
     """The one object `--json` prints (and `--stream-json`'s last line)."""
     total = Usage(
         input_tokens=sum(s.usage.input_tokens for s in result.steps),
@@ -231,6 +232,7 @@ def result_json(result: AgentResult, session_id: int | None) -> dict[str, Any]:
             {"tool": t.tool, "summary": t.summary, "is_error": t.is_error} for t in result.tools
         ],
         "session_id": session_id,
+        "commit": sha or None,  # [agent] commit = "turn": the turn's commit
     }
 
 
@@ -266,7 +268,8 @@ def run_agent_ask(args: argparse.Namespace, config: Config, question: str) -> in
         if not question:  # `--continue` alone: the task goes on as it was
             question = "Continue the task where you stopped."
         try:
-            result = asyncio.run(_run(agent, question))
+            commit = config.get("agent", "commit") == "turn"
+            result, sha = asyncio.run(_run(agent, question, commit))
         except UnknownTierError as exc:
             warn(str(exc))
             return 2
@@ -282,7 +285,7 @@ def run_agent_ask(args: argparse.Namespace, config: Config, question: str) -> in
         for notice in tools.dispatcher.notices:
             warn(notice)
     if args.json or args.stream_json:
-        data = result_json(result, session_id)
+        data = result_json(result, session_id, sha)
         if args.stream_json:
             data = {"type": "result", **data}
         view._json(data)
@@ -304,9 +307,21 @@ def _resume(agent: Agent, session: Session) -> str | None:
     return None
 
 
-async def _run(agent: Agent, question: str) -> AgentResult:
+async def _run(agent: Agent, question: str, commit: bool = False) -> tuple[AgentResult, str]:
+    """The turn; with ``[agent] commit = "turn"``, the files it changed committed (the
+    commit's sha, or "")."""
     try:
-        return await agent.run(question)
+        context = agent.tools.dispatcher.context
+        before = await asyncio.to_thread(before_turn, context.root) if commit else None
+        result, sha = await agent.run(question), ""
+        if before is not None and result.reason == "answered":
+            summaries = [t.summary for t in result.tools]
+            outcome = await commit_turn(before, context.journal, context.turn, summaries,
+                                        agent.ladder, agent.session)  # fmt: skip
+            if outcome is not None:
+                warn(outcome.message)
+                sha = outcome.sha
+        return result, sha
     finally:
         await agent.ladder.aclose()
         await agent.tools.aclose()  # MCP servers stop with the command

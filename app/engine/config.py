@@ -238,6 +238,9 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
         # Who answers in the chat screen: "auto" (the agent on a remote rung that declares
         # tool calling, chat on the rest), "on" (every rung that can call tools), "off".
         "in_chat": (_agent_in_chat, "auto"),
+        # "turn": in a git project, each finished turn that changed files is committed
+        # (those files only; never amends or pushes: engine/agent/commit.py).
+        "commit": (_choice("off", "turn"), "off"),
     },
 }
 

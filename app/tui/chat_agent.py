@@ -11,6 +11,7 @@ added 150-400 ms before the first frame (python -X importtime).
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from rung.tui.agent_view import ToolCallLine
 from rung.tui.widgets.messages import MessageItem, MessageList
 
 if TYPE_CHECKING:
+    from rung.engine.agent.commit import Before, CommitOutcome
     from rung.engine.agent.events import StepPriced, StepStarted
     from rung.engine.agent.loop import Agent, AgentResult
     from rung.engine.conversation import Conversation
@@ -91,6 +93,7 @@ class AgentGlue:
         self._driving: Agent | None = None  # the agent whose turn runs now
         self._step_item: MessageItem | None = None
         self._tool_lines: dict[str, ToolCallLine] = {}
+        self.last_commit: CommitOutcome | None = None  # [agent] commit = "turn"
         self.resumed_session: int | None = None  # a stored session on screen (resume)
         self._step_why = ""  # why the step on screen went to its rung (per-step routing)
         self._status_key: tuple[str, str, str] | None = None  # (mode, rung, setting) shown
@@ -277,7 +280,11 @@ class AgentGlue:
         screen: Any = self
         self.agent_running, self._driving = True, agent
         try:
-            return await agent.run(question)
+            before = await self._before_turn(agent)
+            result = await agent.run(question)
+            if before is not None and result.reason == "answered":
+                await self._commit_turn(agent, before, result)
+            return result
         except Exception as exc:
             screen.notify(f"The agent stopped: {for_terminal(str(exc))}", severity="error",
                           markup=False)  # fmt: skip
@@ -287,6 +294,30 @@ class AgentGlue:
             self.agent_running, self._driving = False, None
             screen.app.show_status(screen.app.idle_state())
             screen.app.show_cost()
+
+    async def _before_turn(self, agent: Agent) -> Before | None:
+        """[agent] commit = "turn": the repository before the turn (None: off)."""
+        if self.conversation.session.config.get("agent", "commit") != "turn":
+            return None
+        from rung.engine.agent.commit import before_turn
+
+        return await asyncio.to_thread(before_turn, agent.tools.dispatcher.context.root)
+
+    async def _commit_turn(self, agent: Agent, before: Before, result: AgentResult) -> None:
+        """The files the turn changed, committed; the outcome said either way."""
+        from rung.engine.agent.commit import commit_turn
+
+        screen: Any = self
+        context = agent.tools.dispatcher.context
+        screen.app.show_status("committing the turn")
+        outcome = await commit_turn(
+            before, context.journal, context.turn, [t.summary for t in result.tools],
+            agent.ladder, agent.session,
+        )  # fmt: skip
+        if outcome is not None:
+            self.last_commit = outcome
+            screen.notify(for_terminal(outcome.message), title="Git", markup=False,
+                          severity="information" if outcome.committed else "warning")  # fmt: skip
 
     def cancel_agent(self) -> bool:
         """Esc: stop the loop (between steps, mid-stream or mid-command)."""
