@@ -181,3 +181,18 @@ async def test_a_system_prompt_that_changes_every_step_is_caught(
     # Only the tools before the system prompt (OpenAI's order) can still be read.
     assert all(r < t - 100 for r, t in zip(reads[1:], totals[:-1], strict=True)), reads
     assert share(model.served) < 0.6
+
+
+async def test_a_step_of_many_parallel_calls_still_reads_all_the_step_before_sent(
+    tmp_path: Path, servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anthropic looks back only 20 blocks from a breakpoint: a step of 12 calls adds 25
+    blocks, so the breakpoint on the step before's results (not only the newest) is
+    what lets the next request find what was written."""
+    root, model, url, config = setup_run(tmp_path, servers, monkeypatch, "anthropic")
+    reads = [("read", {"path": "calc.py", "offset": n, "limit": 1}) for n in range(1, 13)]
+    model.script = [Turn(calls=reads), Turn(calls=reads), Turn(text="Read it all.")]
+    result = await run(make_agent(root, url, config, "anthropic"), "Read calc.py line by line.")
+    assert result.reason == "answered" and model.problems == []
+    totals = [s.counted.total for s in model.served]
+    assert [s.counted.read for s in model.served] == [0, *totals[:-1]]
