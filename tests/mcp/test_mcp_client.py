@@ -3,6 +3,8 @@ process and a streamable HTTP endpoint on 127.0.0.1; a crashing and a hung tool.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -150,3 +152,12 @@ async def test_a_streamable_http_server_with_a_header_from_the_key_store(tmp_pat
         assert outcome.is_error and refused.state == "failed"
         assert "web is not available" in outcome.text
         await refused.stop()
+
+
+def test_the_first_server_start_does_not_freeze_the_event_loop(tmp_path: Path) -> None:
+    """The SDK's import (1-3 s here) happens on a thread: a chat screen keeps drawing."""
+    script = Path(__file__).with_name("loop_gap.py")
+    done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) < 700  # milliseconds without a tick (on the loop: ~1800-2900)

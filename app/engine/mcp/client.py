@@ -57,6 +57,14 @@ class ServerFailed(Exception):
     """The server cannot be used; the message says why, for the user and the model."""
 
 
+def load_sdk() -> None:
+    """Import the parts of the SDK a connection uses (once; later calls are free)."""
+    import mcp
+    import mcp.client.stdio
+    import mcp.client.streamable_http
+    import mcp.shared._httpx_utils  # noqa: F401
+
+
 def basic_env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: os.environ[k] for k in BASIC_ENV if k in os.environ}
     return env | extra
@@ -157,8 +165,14 @@ class McpServer:
         self.state = "starting"
         timeout = self.config.start_timeout
         try:
+            # The SDK's import takes 1-3 s (pydantic models, starlette, httpx2): on a
+            # thread, so the chat screen keeps drawing while the first server starts.
+            await asyncio.to_thread(load_sdk)
+        except ImportError as exc:
+            self._fail(f"the MCP SDK cannot be imported ({exc}); reinstall Rung")
+        try:
             target = self._target()
-        except (ServerConfigError, ImportError) as exc:
+        except ServerConfigError as exc:
             self._fail(str(exc))
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[Any] = loop.create_future()
