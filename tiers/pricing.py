@@ -18,6 +18,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from .base import Usage
+from .price_rates import linear_price, resolved_price
 from .providers import PROVIDERS
 
 MILLION = Decimal(1_000_000)
@@ -175,15 +176,26 @@ def genai_price(price_id: str | None, model: str, usage: Usage, when: datetime) 
     }
     if write_1h:
         values["cache_write_1h_tokens"] = write_1h
-    try:
+
+    def slow(counts: dict[str, int]) -> Decimal:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = calc_price(
-                GUsage(**values), model, provider_id=price_id, genai_request_timestamp=when
+                GUsage(**counts), model, provider_id=price_id, genai_request_timestamp=when
             )
+        return Decimal(result.total_price)
+
+    # The same price from rates read once per model (tiers/price_rates.py): an agent
+    # step paid ~0.5 ms for each price genai-prices computed.
+    model_price = resolved_price(price_id, model, when)
+    if model_price is not None:
+        fast = linear_price(model_price, values, slow)
+        if fast is not None:
+            return fast
+    try:
+        return slow(values)
     except Exception:  # LookupError for unknown models; anything else is unknown too
         return None
-    return Decimal(result.total_price)
 
 
 def savings_text(saved: Decimal, reference_model: str) -> str:
