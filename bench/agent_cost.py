@@ -10,8 +10,9 @@ Two ladders, one per dialect of the premium rung:
 - openai: cheap groq/openai/gpt-oss-120b, mid deepseek/deepseek-v4-pro, premium
   openai/gpt-5.5 (chat completions, automatic prefix caching).
 Every rung is priced from the shipped tables (genai-prices' bundled snapshot) by the
-model name its server reports. The cheap and mid rungs speak the OpenAI dialect and
-cache by OpenAI's rules (DeepSeek's own rules differ in detail).
+model name its server reports. The cheap and mid rungs speak the OpenAI dialect; the
+DeepSeek rung caches by DeepSeek's rules and reports its usage fields, the others by
+OpenAI's.
 
 A policy is the config the agent is built from: ``[ladder] mode`` (a pinned rung, or
 "auto") and the ``[agent] plan / act / digest / answer`` keys (a rung each; unset:
@@ -167,7 +168,8 @@ async def one_run(
     try:
         for role in ROLES:
             spec = ladder[role]
-            models[spec.name] = CachingModel(twenty_steps(), spec.dialect, spec.model)
+            flavor = "deepseek" if spec.name == "deepseek" else ""  # its own cache rules
+            models[spec.name] = CachingModel(twenty_steps(), spec.dialect, spec.model, flavor)
             servers.append(ScriptedServer(models[spec.name]))
             urls[spec.name] = servers[-1].url + ("/v1" if spec.dialect == "openai" else "")
             env_var = PROVIDERS[spec.name].env_var

@@ -28,6 +28,13 @@ breakpoint of this request, the block boundaries at and before it, 20 blocks bac
 (``cache_read_input_tokens``). From there to this request's last cacheable
 breakpoint is written (``cache_creation_input_tokens``) and becomes entries for later
 requests; the rest is ``input_tokens``. No TTL (a run takes seconds, not 5 minutes).
+
+DeepSeek (``flavor="deepseek"``, OpenAI dialect; its guide "Context Caching"): a
+request reads the longest persisted prefix unit it matches in full. Units persist at
+the end of each request's input and at a common prefix found between two requests
+(the unit at the end of the model's output and those cut at fixed intervals in long
+inputs are not simulated). Reported as ``prompt_cache_hit_tokens`` and
+``prompt_cache_miss_tokens`` at the top of ``usage`` (hit + miss = prompt_tokens).
 """
 
 from __future__ import annotations
@@ -127,6 +134,30 @@ class OpenAICache:
         return Counted(len(toks), read=cached)
 
 
+@dataclass
+class DeepSeekCache:
+    """DeepSeek's disk cache: a request reads the longest persisted prefix unit it fully
+    matches. Units persist at the end of each request's input and at the common prefix
+    found between requests (the unit at the end of the model's output, and the ones cut
+    at fixed intervals in long inputs, are not simulated)."""
+
+    units: dict[str, list[list[str]]] = field(default_factory=dict)
+    seen: dict[str, list[list[str]]] = field(default_factory=dict)
+
+    def count(self, body: dict[str, Any]) -> Counted:
+        model = str(body.get("model", ""))
+        toks = OpenAICache.token_list(body)
+        units = self.units.setdefault(model, [])
+        hit = max((len(u) for u in units if toks[: len(u)] == u), default=0)
+        earlier = self.seen.setdefault(model, [])
+        common = max((_common_prefix(toks, e) for e in earlier), default=0)
+        if common > hit:
+            units.append(toks[:common])
+        units.append(toks)
+        earlier.append(toks)
+        return Counted(len(toks), read=hit)
+
+
 class BreakpointError(ValueError):
     """A request Anthropic would refuse (too many breakpoints)."""
 
@@ -209,11 +240,19 @@ class CachingModel(ScriptedModel):
     honest prompt-cache usage; the reply's step is the number of assistant turns in the
     request (a request replayed gets the same reply)."""
 
-    def __init__(self, script: list[Turn], dialect: str = "openai", model: str = "") -> None:
+    def __init__(
+        self, script: list[Turn], dialect: str = "openai", model: str = "", flavor: str = ""
+    ) -> None:
+        """``flavor`` "deepseek": DeepSeek's cache rules and usage fields (OpenAI dialect)."""
         super().__init__(script, dialect=dialect)
         self.model = model or ("claude-sonnet-4-6" if dialect == "anthropic" else "gpt-5.4-mini")
-        self.cache: OpenAICache | AnthropicCache = (
-            AnthropicCache() if dialect == "anthropic" else OpenAICache()
+        self.flavor = flavor
+        self.cache: OpenAICache | AnthropicCache | DeepSeekCache = (
+            AnthropicCache()
+            if dialect == "anthropic"
+            else DeepSeekCache()
+            if flavor == "deepseek"
+            else OpenAICache()
         )
         self.served: list[Served] = []
         self._lock = threading.Lock()
@@ -243,12 +282,16 @@ class CachingModel(ScriptedModel):
     def _reply(self, turn: Turn, step: int, counted: Counted, output: int) -> list[Step]:
         if self.dialect == "anthropic":
             return self._anthropic(turn, step, counted, output)
-        usage = {
+        usage: dict[str, Any] = {
             "prompt_tokens": counted.total,
             "completion_tokens": output,
             "total_tokens": counted.total + output,
-            "prompt_tokens_details": {"cached_tokens": counted.read},
         }
+        if self.flavor == "deepseek":  # hit + miss = prompt_tokens, at the top
+            usage["prompt_cache_hit_tokens"] = counted.read
+            usage["prompt_cache_miss_tokens"] = counted.total - counted.read
+        else:
+            usage["prompt_tokens_details"] = {"cached_tokens": counted.read}
         if turn.calls:
             calls = [(f"call_{step}_{n}", name, json.dumps(args))
                      for n, (name, args) in enumerate(turn.calls)]  # fmt: skip
@@ -276,8 +319,8 @@ class CachingModel(ScriptedModel):
 
 
 def caching_server(
-    script: list[Turn], dialect: str, model: str = ""
+    script: list[Turn], dialect: str, model: str = "", flavor: str = ""
 ) -> tuple[ScriptedServer, CachingModel]:
     """A started server and its model (``server.close()`` when done)."""
-    handler = CachingModel(script, dialect, model)
+    handler = CachingModel(script, dialect, model, flavor)
     return ScriptedServer(handler), handler

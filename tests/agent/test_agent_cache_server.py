@@ -10,6 +10,7 @@ import httpx
 from tests.agent.cache_server import (
     AnthropicCache,
     CachingModel,
+    DeepSeekCache,
     OpenAICache,
     anthropic_minimum,
     tokens,
@@ -131,5 +132,38 @@ def test_anthropic_more_than_4_breakpoints_is_refused_over_http() -> None:
         ok = httpx.post(server.url + "/v1/messages", json={**body, "tools": [{"name": "t"}]},
                         timeout=10)  # fmt: skip
         assert ok.status_code == 400  # still 5 marks
+    finally:
+        server.close()
+
+
+def test_deepseek_reads_a_whole_earlier_input_or_a_common_prefix_persisted() -> None:
+    cache = DeepSeekCache()
+    first = cache.count(openai_body(WORDS, model="deepseek-v4-pro"))
+    assert first.read == 0
+    # A + B then A + B + C: the unit at the end of the first input, whole (no rounding).
+    grown = cache.count(openai_body(WORDS, "reply", "more", model="deepseek-v4-pro"))
+    assert grown.read == first.total
+    # The guide's second example: A + B, then A + C reads nothing (no unit matches in
+    # full), but their common prefix A is persisted then, so A + D reads A.
+    fresh = DeepSeekCache()
+    fresh.count(openai_body(WORDS, "b", model="deepseek-v4-pro"))
+    other = fresh.count(openai_body(WORDS, "c", model="deepseek-v4-pro"))
+    third = fresh.count(openai_body(WORDS, "d", model="deepseek-v4-pro"))
+    assert other.read == 0
+    assert first.total < third.read < third.total
+
+
+def test_deepseek_usage_is_reported_in_its_own_fields() -> None:
+    model = CachingModel([Turn(text="hi")], dialect="openai", model="deepseek-v4-pro",
+                         flavor="deepseek")  # fmt: skip
+    server = ScriptedServer(model)
+    try:
+        body = {**openai_body(WORDS), "stream": True}
+        for _ in range(2):
+            reply = httpx.post(server.url + "/v1/chat/completions", json=body, timeout=10)
+        usage = next(json.loads(line[6:]) for line in reply.text.splitlines()
+                     if line.startswith("data: {") and '"usage"' in line)["usage"]  # fmt: skip
+        assert usage["prompt_cache_hit_tokens"] == usage["prompt_tokens"] > 3000
+        assert usage["prompt_cache_miss_tokens"] == 0 and "prompt_tokens_details" not in usage
     finally:
         server.close()
