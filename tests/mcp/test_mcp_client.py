@@ -161,3 +161,16 @@ def test_the_first_server_start_does_not_freeze_the_event_loop(tmp_path: Path) -
                           text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) < 700  # milliseconds without a tick (on the loop: ~1800-2900)
+
+
+def test_a_server_writing_junk_on_stdout_prints_nothing_on_rungs_terminal(
+    tmp_path: Path,
+) -> None:
+    """In a fresh interpreter (pytest's own log capture would hide what Python prints)."""
+    script = Path(__file__).with_name("call_tool.py")
+    done = subprocess.run([sys.executable, str(script), str(tmp_path), "echo"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["echoed"]
+    assert done.stderr == ""
+    assert "Failed to parse" in (tmp_path / "sdk.log").read_text()

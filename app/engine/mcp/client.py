@@ -57,6 +57,31 @@ class ServerFailed(Exception):
     """The server cannot be used; the message says why, for the user and the model."""
 
 
+_sdk_log: Any = None
+
+
+def quiet_sdk_logs(log_dir: Path) -> None:
+    """The SDK logs a server's protocol errors (a line on stdout that is not JSON-RPC)
+    with tracebacks; with no handler Python prints them on Rung's stderr, over the chat
+    screen. They go to ``<log dir>/sdk.log`` instead (once per process)."""
+    global _sdk_log
+    if _sdk_log is not None:
+        return
+    import logging
+
+    log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        handler: logging.Handler = logging.FileHandler(log_dir / "sdk.log", delay=True)
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    for name in ("mcp", "mcp_types"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.propagate = False
+    _sdk_log = handler
+
+
 def load_sdk() -> None:
     """Import the parts of the SDK a connection uses (once; later calls are free)."""
     import mcp
@@ -167,6 +192,7 @@ class McpServer:
         try:
             # The SDK's import takes 1-3 s (pydantic models, starlette, httpx2): on a
             # thread, so the chat screen keeps drawing while the first server starts.
+            quiet_sdk_logs(self.log_path.parent)
             await asyncio.to_thread(load_sdk)
         except ImportError as exc:
             self._fail(f"the MCP SDK cannot be imported ({exc}); reinstall Rung")
