@@ -47,6 +47,9 @@ timeout = -1
 
 [mcp.servers."bad name!"]
 command = "x"
+
+[mcp.servers.1password]
+command = "x"
 """
     )
     servers, problems = servers_from_raw(raw)
@@ -54,7 +57,8 @@ command = "x"
     text = "\n".join(problems)
     assert "[mcp.servers.both] needs either `command`" in text
     assert "[mcp.servers.slow] `timeout` must be more than 0" in text
-    assert "may use only letters, digits" in text
+    assert "'bad name!' must start with a letter" in text
+    assert "'1password' must start with a letter" in text
 
 
 def test_a_key_written_into_the_file_is_warned_about() -> None:

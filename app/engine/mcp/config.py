@@ -30,7 +30,9 @@ from typing import Any
 DEFAULT_TIMEOUT = 60.0  # seconds one call may take
 DEFAULT_START_TIMEOUT = 30.0  # seconds to start a server and list its tools (npx may fetch)
 MAX_TIMEOUT = 600.0
-NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")  # leaves room in a 64-character tool name
+# A letter first (Gemini's function names must start with one); short, to leave room for
+# the tool's own name in a 64-character name.
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 KEYRING_REF = re.compile(r"\$\{keyring:([A-Za-z0-9_.-]{1,64})\}")
 KEY_PREFIX = "mcp:"  # the keyring account of ENTRY is mcp:ENTRY (never a provider's)
 MCP_JSON = ".mcp.json"
@@ -91,7 +93,8 @@ def parse_server(name: str, table: Any, source: str = "config") -> ServerConfig:
     """One server's table. Raises ``ServerConfigError`` saying what is wrong."""
     if not NAME.match(name):
         raise ServerConfigError(
-            f"the server name {name!r} may use only letters, digits, '_' and '-' (at most 32)"
+            f"the server name {name!r} must start with a letter and use only letters, "
+            "digits, '_' and '-' (at most 32)"
         )
     if not isinstance(table, dict):
         raise ServerConfigError("must be a table")

@@ -73,7 +73,7 @@ class McpManager:
         """Start every server together (each bounded by its timeout); their tools as
         agent tools (sorted by server, then tool) and a line for each that failed."""
         from rung.engine.mcp.client import ServerFailed
-        from rung.engine.mcp.tools import server_tools
+        from rung.engine.mcp.tools import MAX_TOOLS, server_tools
 
         order = sorted(self.servers)
         results = await asyncio.gather(
@@ -88,7 +88,13 @@ class McpManager:
             elif isinstance(result, BaseException):
                 raise result
             else:
-                tools += server_tools(self.servers[name], taken)
+                server = self.servers[name]
+                tools += server_tools(server, taken)
+                if len(server.tools) > MAX_TOOLS:
+                    problems.append(
+                        f"MCP server {name} lists {len(server.tools)} tools; the first "
+                        f"{MAX_TOOLS} by name are offered to the model"
+                    )
         return tools, problems
 
     async def aclose(self) -> None:

@@ -27,6 +27,7 @@ SEPARATOR = "__"
 MAX_NAME = 64
 MAX_DESCRIPTION = 1024  # characters of a server's description of one tool
 MAX_SCHEMA_BYTES = 16 * 1024  # a bigger argument schema is replaced by "any object"
+MAX_TOOLS = 64  # per server: the first by name are offered (each one is in every request)
 _BAD_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 _NUMERIC = ("minimum", "maximum", "minLength", "maxLength")
 
@@ -142,7 +143,7 @@ class McpTool:
 def server_tools(server: McpServer, taken: set[str]) -> list[McpTool]:
     """The running server's tools as agent tools, sorted by their names."""
     made: list[McpTool] = []
-    for remote in sorted(server.tools, key=lambda t: t.name):
+    for remote in sorted(server.tools, key=lambda t: t.name)[:MAX_TOOLS]:
         name = tool_name(server.name, remote.name, taken)
         taken.add(name)
         schema, note = bounded_schema(remote.schema)
