@@ -8,8 +8,10 @@ import itertools
 import math
 import re
 import zlib
+from typing import TYPE_CHECKING
 
-from .router import ASK_TOKENS, BODY_TOKENS, STOPWORDS, Words, _instruction, _tokens
+if TYPE_CHECKING:
+    from .router import Words
 
 STEM = 6  # letters of a word that count, after its suffix: "collector" ~ "collection"
 BODY_WEIGHT = 0.5  # the material after the instruction, against the instruction itself
@@ -39,18 +41,22 @@ def _stem(token: str) -> str:
     return token[:STEM]
 
 
-def _content(token: str) -> bool:
-    return len(token) > 1 and token != "0" and token not in STOPWORDS and token not in GENERIC
+def _content(token: str, stopwords: frozenset[str]) -> bool:
+    return len(token) > 1 and token != "0" and token not in stopwords and token not in GENERIC
 
 
 def similarity_features(text: str, words: Words | None = None) -> dict[int, float]:
     """The question as a unit vector of hashed content-word stems (see the module doc).
     ``words``: its instruction's and its whole text's tokens, when the router has them."""
+    # Imported here, not above: the lessons file is read at start (tiers/lessons.py) and
+    # the router's regexes (~20 ms) are not needed until a question is compared.
+    from .router import ASK_TOKENS, BODY_TOKENS, STOPWORDS, _instruction, _tokens
+
     if words is None:
         words = (_tokens(_instruction(text), ASK_TOKENS), _tokens(text, BODY_TOKENS))
-    ask_stems = [_stem(t) for t in words[0] if _content(t)]
+    ask_stems = [_stem(t) for t in words[0] if _content(t, STOPWORDS)]
     asked = {*ask_stems, *(a + " " + b for a, b in itertools.pairwise(ask_stems))}
-    body = {_stem(t) for t in words[1] if _content(t)} - asked
+    body = {_stem(t) for t in words[1] if _content(t, STOPWORDS)} - asked
     vector: dict[int, float] = {}
     for family, weight in ((asked, 1.0), (body, BODY_WEIGHT)):
         if family:

@@ -68,9 +68,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .lesson_features import BUCKETS, dot, frame, similarity_features
-from .router import Words
+
+if TYPE_CHECKING:
+    from .router import Words
 
 FILE_NAME = "router_lessons.json"
 FORMAT = 1

@@ -49,12 +49,14 @@ from rung.tiers.base import (
     Usage,
 )
 from rung.tiers.meter import MessageCost
-from rung.tiers.route_cost import RouteContext
-from rung.tiers.turn import Turn
 
 if TYPE_CHECKING:
-    # The coding assistant's parser loads with the first reply about attached files.
+    # The coding assistant's parser loads with the first reply about attached files;
+    # the router's context and one streamed attempt with the first message (the chat
+    # screen warms them after its first frame), not with the screen.
     from rung.engine.edits import ParseResult
+    from rung.tiers.route_cost import RouteContext
+    from rung.tiers.turn import Turn
 
 # The running cost is re-priced at most this often while a reply streams.
 LIVE_COST_INTERVAL_S = 0.15
@@ -215,6 +217,8 @@ class Conversation:
     # -- deciding ------------------------------------------------------------------------
     def route_context(self) -> RouteContext:
         """What the router should know about this conversation (it does no I/O itself)."""
+        from rung.tiers.route_cost import RouteContext
+
         idle = None
         if self.last_answered_at is not None:
             idle = max(0.0, time.time() - self.last_answered_at)
@@ -265,6 +269,8 @@ class Conversation:
         if replace_last:
             # An edited question drops the last exchange: what the cache and the last
             # usage say is about a conversation that is no longer the one sent.
+            from rung.tiers.route_cost import RouteContext
+
             context = RouteContext(prices=context.prices)
         decision = self.ladder.decide(request, allows_paid, context)
         problem = self.ladder.key_problem(decision.tier)
@@ -466,6 +472,8 @@ class Conversation:
                     if chars != saved:
                         saved = chars
                         session.update_reply(handle, turn.reply.text, record)
+
+        from rung.tiers.turn import Turn
 
         turn = Turn(tier, request, [on_event])
         self._turn = turn

@@ -10,19 +10,25 @@ here, and every Auto decision reads them."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rung.engine.build_tiers import RungOverrides, build_tier, key_store
 from rung.engine.config import Config, data_dir
 from rung.engine.secrets import KeyStore
 from rung.tiers.base import ChatRequest, Tier
 from rung.tiers.budget import PAID_KINDS
-from rung.tiers.competence import PROFILE_DIR_NAME, Profile, profiles_for
+from rung.tiers.embedded_model import embedded_model_path
 from rung.tiers.lessons import FILE_NAME, LessonStore
-from rung.tiers.local import embedded_model_path
 from rung.tiers.providers import PROVIDERS
-from rung.tiers.route_cost import OUTPUT_ROOM, RouteContext, prompt_tokens
-from rung.tiers.router import Decision, Rung, choose, next_usable
-from rung.tiers.task_kind import expand_floors
+
+# The router, its signals, competence and the task kinds (~40 ms of regexes and tables)
+# are imported with the first Auto decision, not at start: the chat screen warms them on
+# a thread after its first frame (RungApp.warm_up). The local tier (with asyncio) when a
+# rung is built: `rung route` builds none (tiers/embedded_model.py finds the model file).
+if TYPE_CHECKING:
+    from rung.tiers.competence import Profile
+    from rung.tiers.route_cost import RouteContext
+    from rung.tiers.router import Decision, Rung
 
 AUTO = "auto"
 
@@ -89,7 +95,6 @@ class Ladder:
         # What each rung's model can do, by task kind (tiers/competence.py): built once
         # per ladder, model file and stored calibrations (it hashes the GGUF's first MiB).
         self._competence: tuple[object, dict[str, Profile]] | None = None
-        self.floors = expand_floors(config.get("ladder", "floors"))
 
     # -- tiers -------------------------------------------------------------------------
     def tier(self, name: str) -> Tier:
@@ -144,6 +149,8 @@ class Ladder:
 
     def rung(self, name: str, budget_allows_paid: bool = True) -> Rung:
         """One rung as the router sees it: usable, or why not."""
+        from rung.tiers.router import Rung
+
         kind = rung_kind(name)
         reason: str | None = self.key_problem(name)
         if reason is not None:
@@ -211,6 +218,8 @@ class Ladder:
         """The rung for a new message: the pinned one, or the router's choice.
         ``context``: the conversation so far (which rung answered last, its usage, the
         prices), so the router can weigh a warm prompt cache and a context window."""
+        from rung.tiers.router import Decision
+
         if self.mode != AUTO:
             return Decision(self.names.index(self.mode), self.mode, 0.0, f"pinned: {self.mode}")
         return self.auto_choice(request, budget_allows_paid, context)
@@ -223,12 +232,16 @@ class Ladder:
     ) -> Decision:
         """What Auto would choose, whatever is pinned (a kept answer from a cheaper pinned
         rung is a lesson only when Auto would have climbed)."""
+        from rung.tiers.router import choose
+        from rung.tiers.task_kind import expand_floors
+
         quality = self.config.get("ladder", "quality")
         rungs = self.rungs(budget_allows_paid)
         # current(): one stat, so a `rung route --forget` or another window's lesson
         # counts from the next message on.
+        floors = expand_floors(self.config.get("ladder", "floors"))
         return choose(request, rungs, quality, context, self.lessons.current(),
-                      self.competence(rungs), self.floors)  # fmt: skip
+                      self.competence(rungs), floors)  # fmt: skip
 
     def local_model_path(self) -> Path | None:
         """The local rung's model file: the built tier's (a --model override counts),
@@ -240,6 +253,8 @@ class Ladder:
         """Each rung's P(right | task kind), rebuilt when the rungs, the local model file
         or the stored calibrations change (a `rung calibrate` counts from the next
         message on)."""
+        from rung.tiers.competence import PROFILE_DIR_NAME, profiles_for
+
         path = self.local_model_path()
         stored = data_dir() / PROFILE_DIR_NAME
         key = (tuple((r.name, r.kind, r.provider, r.model) for r in rungs), path,
@@ -259,6 +274,8 @@ class Ladder:
 
     def above(self, name: str, budget_allows_paid: bool = True) -> str | None:
         """The next usable rung above ``name``, for fallback and escalation."""
+        from rung.tiers.router import next_usable
+
         if name not in self.names:
             return None
         index = next_usable(self.rungs(budget_allows_paid), self.names.index(name))
@@ -269,6 +286,8 @@ class Ladder:
     ) -> str | None:
         """The nearest usable rung below ``name`` that ``request`` fits (its context
         window, when known), for fallback down."""
+        from rung.tiers.route_cost import OUTPUT_ROOM, prompt_tokens
+
         if name not in self.names:
             return None
         tokens = prompt_tokens(request) if request is not None else 0
@@ -299,6 +318,8 @@ class Ladder:
 def kinds_ladder(spec: str) -> list[Rung]:
     """`--ladder local,api`: a ladder of tier kinds, all usable, no keys needed. A known
     provider's name (deepseek) is priced as its default model; a bare kind is not."""
+    from rung.tiers.router import Rung
+
     names = [part.strip() for part in spec.split(",") if part.strip()]
     rungs = []
     for n in names:

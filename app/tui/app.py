@@ -415,8 +415,15 @@ class RungApp(App[None]):
     @work(group="warm-up", thread=True)
     def warm_up(self) -> None:
         """Import what the first reply needs while the user types, off the event loop:
-        the Markdown view, and the price tables the live meter reads with the first token
-        (imported on the event loop they held the first reply back ~140 ms)."""
+        the router (its signals, competence, the task kinds: ~40 ms of regexes, imported
+        on first use since the ladder no longer loads them at start), one attempt's
+        turn, the Markdown view, and the price tables the live meter reads with the first
+        token (imported on the event loop they held the first reply back ~140 ms)."""
+        import rung.tiers.competence
+        import rung.tiers.route_cost
+        import rung.tiers.router
+        import rung.tiers.task_kind
+        import rung.tiers.turn  # noqa: F401
         from rung.tiers.pricing import load_price_tables
         from rung.tui.widgets.messages import markdown_widget
 
