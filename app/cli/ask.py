@@ -27,12 +27,10 @@ from rung.engine.conversation import (
     Plan,
     StoreProblem,
 )
-from rung.engine.edits import apply_proposal
 from rung.engine.ladder import Ladder
 from rung.engine.prices_update import start_price_updates, wait_for_prices
 from rung.engine.safe_text import StreamSanitizer, for_terminal, json_for_terminal
 from rung.engine.session import Session
-from rung.engine.workspace import edits_journal, proposal_for
 from rung.tiers.base import Failed, Finished, Notice, TextDelta, Usage
 from rung.tiers.pricing import usd_text
 from rung.tiers.providers import PROVIDERS
@@ -204,7 +202,10 @@ def _edits(conversation: Conversation, args: argparse.Namespace) -> int:
     left out is named with the reason, the rest still goes ahead, and the exit code is 1.
     Nothing is applied when any block cannot be used: a half-applied change is worse
     than none."""
+    # Here, not at the top: the edits library (~70 ms) is for --diff and --apply only.
+    from rung.engine.edits import apply_proposal
     from rung.engine.edits.policy import Allowance
+    from rung.engine.workspace import edits_journal, proposal_for
 
     result = conversation.last_edits
     if result is None or not result.edits:

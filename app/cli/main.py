@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import argparse
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 
 def _version() -> str:
+    # Here, not at the top: importlib.metadata (with email and zipfile under it) costs
+    # ~20 ms, and only --version reads it.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("rung")
     except PackageNotFoundError:
         return "0+unknown"
+
+
+class _VersionAction(argparse.Action):
+    """--version: argparse's own action takes the text when the parser is built, that
+    is on every start; this one reads the installed version only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:  # fmt: skip
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"rung {_version()}")
+        parser.exit()
 
 
 def _add_tier_options(parser: argparse.ArgumentParser, default: object = None) -> None:
@@ -76,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Terminal chat and coding assistant that answers each message on the "
         "cheapest model that can do the job. With no command, starts the chat screen.",
     )
-    parser.add_argument("--version", action="version", version=f"rung {_version()}")
+    parser.add_argument(
+        "--version", action=_VersionAction, help="show program's version number and exit"
+    )
     parser.add_argument(
         "--config",
         type=Path,
