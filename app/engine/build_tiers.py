@@ -16,14 +16,15 @@ from rung.engine.config import Config, data_dir
 from rung.engine.secrets import KeyStore
 from rung.engine.trusted_hosts import configured_url, needs_confirmation, question, refusal
 from rung.tiers.base import Tier
-from rung.tiers.local import LocalTier
 from rung.tiers.providers import PROVIDERS, allowed_key_for
 
 if TYPE_CHECKING:
     from rung.tiers.http import HttpOptions, RemoteTier
+    from rung.tiers.local import LocalTier
 
 # The remote tiers (and httpx under them) are imported when a remote rung is built, not
-# at start: a ladder of the local rung alone never needs them (bench/startup.py).
+# at start: a ladder of the local rung alone never needs them (bench/startup.py). The
+# local tier (and asyncio under it) likewise: `rung route` builds no tier at all.
 
 
 @dataclass
@@ -61,6 +62,8 @@ def http_options(config: Config, selfhosted: bool = False) -> HttpOptions:
 
 
 def build_local(config: Config, model_path: str | None = None) -> LocalTier:
+    from rung.tiers.local import LocalTier
+
     return LocalTier(
         model_path or config.get("local", "model_path") or None,
         n_ctx=config.get("local", "n_ctx"),
