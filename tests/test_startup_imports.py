@@ -1,0 +1,132 @@
+"""What starting Rung imports (issue 24: time to interactive within 1.3x a bare Textual app).
+
+Each check runs in a fresh interpreter, so what other tests imported does not count.
+The modules named here cost the chat screen's first frame tens of milliseconds each
+(bench/startup.py, docs/PERFORMANCE.md) and are needed only later: the router, its
+signals, competence and the task kinds with the first Auto decision (warmed on a thread
+after the first frame), the agent and the edits library with their first use, httpx
+with a remote rung, llama.cpp when the local model loads in the background,
+importlib.metadata for --version only."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.conftest import subprocess_env
+
+# Needed later, never for the first frame, `rung --help`, `rung ask` or `rung route`.
+AFTER_START = (
+    "rung.tiers.router",
+    "rung.tiers.router_features",
+    "rung.tiers.competence",
+    "rung.tiers.task_kind",
+    "rung.engine.agent.loop",
+    "rung.engine.edits",
+    "httpx",
+    "llama_cpp",
+    "importlib.metadata",
+    "markdown_it",
+    "keyring",
+    "genai_prices",
+)
+
+
+def imported_after(tmp_path: Path, code: str, watch: tuple[str, ...]) -> list[str]:
+    """Which of ``watch`` are in sys.modules once ``code`` ran in a fresh interpreter."""
+    script = textwrap.dedent(code) + textwrap.dedent(
+        f"""
+        import json, sys
+        print(json.dumps(sorted(m for m in {list(watch)!r} if m in sys.modules)))
+        """
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=subprocess_env(tmp_path),
+        stdin=subprocess.DEVNULL,
+    )
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_the_chat_app_is_built_without_the_router_the_agent_or_network_libraries(
+    tmp_path: Path,
+) -> None:
+    # What `rung` does before its first frame: parse the command line, read the
+    # config, import the app and build it (ladder, lessons, tiers, history, engine).
+    found = imported_after(
+        tmp_path,
+        """
+        from rung.cli.main import build_parser
+        build_parser().parse_args([])
+        from rung.engine.config import load_config
+        from rung.tui.app import RungApp
+        app = RungApp(load_config(None))
+        assert app.ladder.names == ["local"] and app.conversation is not None
+        """,
+        AFTER_START,
+    )
+    assert found == []
+
+
+def test_rung_help_imports_no_engine_and_no_package_metadata(tmp_path: Path) -> None:
+    found = imported_after(
+        tmp_path,
+        """
+        import contextlib, io
+        from rung.cli.main import main
+        with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):
+            main(["--help"])
+        assert "usage: rung" in out.getvalue()
+        """,
+        ("importlib.metadata", "textual", "rung.engine.config", "rung.tiers.base"),
+    )
+    assert found == []
+
+
+def test_rung_version_still_says_the_installed_version(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "rung", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=subprocess_env(tmp_path),
+        stdin=subprocess.DEVNULL,
+    )
+    assert run.returncode == 0, run.stderr
+    from importlib.metadata import version
+
+    assert run.stdout == f"rung {version('rung')}\n"
+
+
+def test_rung_ask_imports_no_screen_and_no_edits_library(tmp_path: Path) -> None:
+    # The edits library is for --diff and --apply (and replies about attached files).
+    found = imported_after(
+        tmp_path,
+        "import rung.cli.ask",
+        ("textual", "rung.tui.app", "rung.engine.edits", "rung.engine.workspace", "httpx"),
+    )
+    assert found == []
+
+
+def test_rung_route_builds_no_tier_and_imports_no_screen(tmp_path: Path) -> None:
+    # `rung route` reads files and keys only: no model load, no connection, so neither
+    # the local tier (with asyncio under it) nor httpx nor the chat screen.
+    found = imported_after(
+        tmp_path,
+        """
+        import contextlib, io, json
+        from rung.cli.main import main
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            assert main(["route", "--json", "hello there"]) == 0
+        assert json.loads(out.getvalue())["tier"] == "local"
+        """,
+        ("textual", "rung.tiers.local", "asyncio", "httpx", "llama_cpp"),
+    )
+    assert found == []
