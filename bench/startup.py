@@ -12,8 +12,14 @@ Then Ctrl+Q quits (the local model may still be loading: that is the point, it l
 in the background), timed to the process gone (the shell prompt back); both the time to
 interactive and the time to exit are printed as ratios to the floor's (target <= 1.3x).
 Every run uses the same isolated XDG directories (a first, unmeasured launch per side
-warms the disk cache and the local model's probe cache, as a user's second launch
-would find them).
+warms the disk cache, the local model's probe cache and Python's bytecode cache, as a
+user's second launch would find them: PYTHONDONTWRITEBYTECODE is dropped for the
+launches, since an installed package has its bytecode and Textual's is there already).
+
+Also printed: the CPU time the main thread had used when it was interactive (from
+/proc), and its ratio: the work on the way to the first keys drawn. On a box other
+work keeps busy the wall times stretch with the load, this much less (it leaves out
+the background threads: the local model's load, the warm-up imports).
 
 Also printed: `python -X importtime` top offenders for what is imported before the
 app is constructed (`rung.cli.main` and `rung.tui.app`).
@@ -80,6 +86,16 @@ class Launch:
     interactive: float | None  # s from spawn to the typed keys drawn
     quit_s: float | None  # s from Ctrl+Q to the process gone
     error: str = ""
+    cpu_s: float | None = None  # main thread's CPU time by the time it was interactive
+
+
+def main_thread_cpu(pid: int) -> float | None:
+    """CPU seconds a process's main thread has run (Linux /proc; None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def isolated_env(root: Path) -> dict[str, str]:
@@ -93,6 +109,10 @@ def isolated_env(root: Path) -> dict[str, str]:
     for key in list(env):
         if key.endswith("_API_KEY"):
             del env[key]
+    # A user's installed Rung has its bytecode (pip compiles it, as it did Textual's): a
+    # sandbox's PYTHONDONTWRITEBYTECODE=1 made every launch compile Rung's ~70 modules
+    # again (~120 ms) while the floor's Textual loaded from its cache.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
@@ -112,7 +132,7 @@ def launch(argv: list[str], env: dict[str, str], placeholder: str, timeout: floa
     )
     os.close(slave)
     raw = b""
-    first = interactive = quit_s = None
+    first = interactive = quit_s = cpu_s = None
     quit_at = 0.0
     error = ""
     try:
@@ -144,6 +164,7 @@ def launch(argv: list[str], env: dict[str, str], placeholder: str, timeout: floa
                 text = ANSI.sub("", raw.decode("utf-8", "replace"))
                 if TYPED in text:
                     interactive = at - started
+                    cpu_s = main_thread_cpu(proc.pid)
                     os.write(master, b"\x11")  # Ctrl+Q
                     quit_at = at
             elif proc.poll() is not None:
@@ -161,7 +182,7 @@ def launch(argv: list[str], env: dict[str, str], placeholder: str, timeout: floa
         os.close(master)
     if first is None and not error:
         error = "no prompt drawn: " + ANSI.sub("", raw.decode("utf-8", "replace"))[-300:]
-    return Launch(first, interactive, quit_s, error)
+    return Launch(first, interactive, quit_s, error, cpu_s)
 
 
 def summary(values: list[float]) -> tuple[float, float, float]:
@@ -272,8 +293,8 @@ TARGET_RATIO = 1.3  # time to interactive and Ctrl+Q to exit, against the floor'
 
 
 def report(results: dict[str, list[Launch]], reference: str) -> None:
-    print(f"\n{'':28s}{'min':>7s} {'median':>7s} {'max':>7s}  (ms)")
-    medians: dict[str, tuple[float, float, float | None]] = {}
+    print(f"\n{'':36s}{'min':>7s} {'median':>7s} {'max':>7s}  (ms)")
+    medians: dict[str, tuple[float, float, float | None, float | None]] = {}
     for name, runs in results.items():
         ok = [r for r in runs if r.first_frame is not None and r.interactive is not None]
         if not ok:
@@ -282,19 +303,30 @@ def report(results: dict[str, list[Launch]], reference: str) -> None:
         firsts = [r.first_frame for r in ok]
         inter = [r.interactive for r in ok]
         quits = [r.quit_s for r in ok if r.quit_s is not None]
-        print(f"{name + ' first frame':28s}{fmt_ms(firsts)}   ({len(ok)}/{len(runs)} runs)")
-        print(f"{name + ' interactive':28s}{fmt_ms(inter)}")
+        cpus = [r.cpu_s for r in ok if r.cpu_s is not None]
+        print(f"{name + ' first frame':36s}{fmt_ms(firsts)}   ({len(ok)}/{len(runs)} runs)")
+        print(f"{name + ' interactive':36s}{fmt_ms(inter)}")
+        if cpus:
+            print(f"{name + ' CPU, main thread':36s}{fmt_ms(cpus)}")
         if quits:
-            print(f"{name + ' Ctrl+Q to exit':28s}{fmt_ms(quits)}")
+            print(f"{name + ' Ctrl+Q to exit':36s}{fmt_ms(quits)}")
         quit_median = statistics.median(quits) if quits else None
-        medians[name] = (statistics.median(firsts), statistics.median(inter), quit_median)
+        cpu_median = statistics.median(cpus) if cpus else None
+        medians[name] = (
+            statistics.median(firsts),
+            statistics.median(inter),
+            quit_median,
+            cpu_median,
+        )
     ref = medians.get(reference)
     if ref is None:
         return
-    for name, (first, inter, quit_s) in medians.items():
+    for name, (first, inter, quit_s, cpu_s) in medians.items():
         if name == reference:
             continue
         ratios = [f"first frame {first / ref[0]:.2f}x", f"interactive {inter / ref[1]:.2f}x"]
+        if cpu_s is not None and ref[3]:
+            ratios.append(f"main-thread CPU {cpu_s / ref[3]:.2f}x")
         met = [inter / ref[1] <= TARGET_RATIO]
         if quit_s is not None and ref[2]:
             ratios.append(f"Ctrl+Q to exit {quit_s / ref[2]:.2f}x")
