@@ -223,6 +223,9 @@ class AgentGlue:
 
     def forget_agent(self) -> None:
         """A new conversation: the next agent question starts a new transcript."""
+        if self.agent is not None:  # its MCP servers stop, in the background
+            screen: Any = self
+            screen.run_worker(self.agent.tools.aclose(), group="mcp-stop", exit_on_error=False)
         self.resumed_session = None
         self.agent = None
         self._step_item = None
