@@ -355,14 +355,27 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
+# The last request counted, and its count: an agent step asks for the same request's
+# size four to eight times (routing, the context meter, compaction, the usage check),
+# each a walk over the whole transcript with the tools' schemas dumped as JSON (~0.2 ms
+# at 30 steps). An equal request compares in microseconds: its messages are the same
+# objects, and a tuple compares identical elements by identity.
+_last_counted: tuple[ChatRequest, int] | None = None
+
+
 def prompt_chars(request: ChatRequest) -> int:
     """Characters of the prompt, tools and tool calls included (they are billed input)."""
+    global _last_counted
+    last = _last_counted
+    if last is not None and (last[0] is request or last[0] == request):
+        return last[1]
     chars = len(request.system or "") + sum(len(m.content) for m in request.messages)
     for m in request.messages:
         chars += len(m.tool_call_id) + sum(len(p.data) for p in m.private)
         chars += sum(len(c.id) + len(c.name) + len(c.arguments) for c in m.tool_calls)
     for t in request.tools:
         chars += len(t.name) + len(t.description) + len(json.dumps(t.parameters))
+    _last_counted = (request, chars)
     return chars
 
 

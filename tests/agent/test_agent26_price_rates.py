@@ -1,5 +1,5 @@
-"""Prices from per-token rates read once per model (tiers/price_rates.py): the same
-Decimal genai-prices computes, for every model it knows, without its per-call
+"""Prices summed from a model's per-million prices (tiers/price_rates.py): the same
+Decimal genai-prices computes, to the digit, for every model it knows, without its per-call
 decomposition (~0.5 ms a price, at least two prices an agent step)."""
 
 from __future__ import annotations
@@ -57,9 +57,8 @@ def test_every_rung_providers_model_prices_exactly_as_genai_prices() -> None:
     assert len(models) > 50
     for n, (price_id, model) in enumerate(models):
         for usage in usages(n, 6):
-            assert genai_price(price_id, model, usage, WHEN) == slow(price_id, model, usage), (
-                price_id, model, usage,
-            )  # fmt: skip
+            mine, theirs = genai_price(price_id, model, usage, WHEN), slow(price_id, model, usage)
+            assert (mine, str(mine)) == (theirs, str(theirs)), (price_id, model, usage)
 
 
 def test_a_linear_price_is_computed_without_genai_prices_after_the_first(monkeypatch) -> None:
