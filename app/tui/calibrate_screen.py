@@ -138,8 +138,15 @@ class CalibrateScreen(ModalScreen["Calibrated | None"]):
         tier = build_local(self.config, str(self.path))
         self._tier = tier
         try:
-            if not tier.wait_loaded(LOAD_TIMEOUT_S):
-                raise CalibrationFailed(f"{self.path.name} did not load in {LOAD_TIMEOUT_S:.0f} s")
+            # Polled, so Esc during a big model's load stops the run without waiting it out.
+            deadline = time.monotonic() + LOAD_TIMEOUT_S
+            while not tier.wait_loaded(0.2):
+                if self._stopping:
+                    raise CalibrationStopped
+                if time.monotonic() > deadline:
+                    raise CalibrationFailed(
+                        f"{self.path.name} did not load in {LOAD_TIMEOUT_S:.0f} s"
+                    )
             if tier.load_error:
                 raise CalibrationFailed(tier.load_error)
             self.app.call_from_thread(self._status, "Asking the first prompt …")
