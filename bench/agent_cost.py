@@ -255,13 +255,14 @@ def usd(amount: Decimal) -> str:
 
 
 def report(
-    name: str, ladder: dict[str, RungSpec], runs: list[RunResult], skipped: list[str]
+    name: str, ladder: dict[str, RungSpec], runs: list[RunResult], skipped: list[str], warm: bool
 ) -> None:
     premium = ladder["premium"].name
     order = [ladder[r].name for r in ROLES]
     base = next((r.cost for r in runs if r.policy == "all-premium"), None)
     plan = next((r.cost for r in runs if r.policy == OPUSPLAN.name), None)
-    print(f"\n### Premium rung in the {name} dialect: "
+    caches = "warm (each rung answered an earlier question)" if warm else "cold"
+    print(f"\n### Premium rung in the {name} dialect, {caches} caches: "
           + ", ".join(f"{r} {ladder[r].name}/{ladder[r].model}" for r in ROLES))  # fmt: skip
     print()
     print("| policy | steps per rung (" + " / ".join(order) + ") | step kinds | premium steps | "
@@ -322,7 +323,7 @@ async def main() -> int:
                 print(f"{name}/{policy.name}: FAILED the script's checks:", *run.problems,
                       sep="\n  ", file=sys.stderr)  # fmt: skip
             runs.append(run)
-        report(name + (" (warm)" if args.warm else " (cold)"), ladder, runs, skipped)
+        report(name, ladder, runs, skipped, args.warm)
     return 1 if failed else 0
 
 
