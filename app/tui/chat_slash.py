@@ -10,7 +10,7 @@ from textual import work
 
 from rung.engine.conversation import Plan
 from rung.tiers.base import Message
-from rung.tui.chat_agent import tool_rung
+from rung.tui.chat_agent_switch import tool_rung
 from rung.tui.chat_summary import (
     AGENTS_FILE,
     agents_proposal,
