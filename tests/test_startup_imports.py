@@ -130,3 +130,37 @@ def test_rung_route_builds_no_tier_and_imports_no_screen(tmp_path: Path) -> None
         ("textual", "rung.tiers.local", "asyncio", "httpx", "llama_cpp"),
     )
     assert found == []
+
+
+def test_the_router_is_warmed_after_the_first_frame_not_on_the_first_message(
+    tmp_path: Path,
+) -> None:
+    # Deferred from the start, the router must not land on the first message instead:
+    # the app imports it on a thread once the screen is up, while the user types.
+    config = tmp_path / "config" / "rung" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[ladder]\nrungs = ["deepseek"]\n')  # no model to load in a test
+    found = imported_after(
+        tmp_path,
+        """
+        import asyncio, sys
+        from rung.engine.config import load_config
+        from rung.tui.app import RungApp
+
+        async def main():
+            app = RungApp(load_config(None))
+            assert "rung.tiers.router" not in sys.modules, "imported before the first frame"
+            async with app.run_test() as pilot:
+                for _ in range(200):
+                    if "rung.tiers.router" in sys.modules and "rung.tiers.turn" in sys.modules:
+                        break
+                    await pilot.pause(0.05)
+                await pilot.press("h", "i")
+                assert app.chat.query_one("#prompt").text == "hi"
+
+        asyncio.run(main())
+        """,
+        ("rung.tiers.router", "rung.tiers.competence", "rung.tiers.task_kind", "rung.tiers.turn"),
+    )
+    assert found == ["rung.tiers.competence", "rung.tiers.router", "rung.tiers.task_kind",
+                     "rung.tiers.turn"]  # fmt: skip
