@@ -265,17 +265,18 @@ def report(
     print(f"\n### Premium rung in the {name} dialect, {caches} caches: "
           + ", ".join(f"{r} {ladder[r].name}/{ladder[r].model}" for r in ROLES))  # fmt: skip
     print()
-    print("| policy | steps per rung (" + " / ".join(order) + ") | step kinds | premium steps | "
-          "cache read | cost | x all-premium | vs opusplan-like |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|")
+    print("| policy | checks | steps per rung (" + " / ".join(order) + ") | step kinds | "
+          "premium steps | cache read | cost | x all-premium | vs opusplan-like |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
     for run in runs:
         per = " / ".join(str(run.steps.get(n, 0)) for n in order)
         share = run.steps.get(premium, 0) / run.total_steps if run.total_steps else 0.0
         ratio = f"{run.cost / base:.2f}x" if base else "-"
         versus = f"{run.cost / plan:.2f}x" if plan else "-"
         kinds = " ".join(f"{k} {n}" for k, n in sorted(run.kinds.items()))
-        print(f"| {run.policy} | {per} | {kinds} | {share:.0%} | {run.cache_share:.1%} | "
-              f"{usd(run.cost)} | {ratio} | {versus} |")  # fmt: skip
+        checks = "FAILED" if run.problems else "pass"
+        print(f"| {run.policy} | {checks} | {per} | {kinds} | {share:.0%} | "
+              f"{run.cache_share:.1%} | {usd(run.cost)} | {ratio} | {versus} |")  # fmt: skip
     for line in skipped:
         print(f"\n{line}")
     auto = next((r for r in runs if r.policy == "auto"), None)
@@ -304,6 +305,8 @@ async def main() -> int:
     args = parser.parse_args()
     names = list(LADDERS) if args.ladder == "both" else [args.ladder]
     policies = [p for p in POLICIES if not args.policy or p.name in args.policy]
+    # `python3` in the scripted test command is this interpreter's (it has pytest).
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     supported = per_step_supported()
     when = datetime.now(UTC)  # every run priced as of now
     failed = False
