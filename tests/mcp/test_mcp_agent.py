@@ -94,3 +94,21 @@ def test_an_untrusted_mcp_json_is_ignored_headless_and_said_once(tmp_path: Path,
     assert done.returncode == 0, done.stderr
     assert "is not trusted" not in done.stderr
     assert "proj__echo" in json.dumps(model.bodies[0]["tools"])
+
+
+def test_a_server_that_cannot_start_is_said_once_and_the_agent_goes_on(
+    tmp_path: Path, servers
+) -> None:
+    root = setup(tmp_path, f'[mcp.servers.gone]\ncommand = "{tmp_path}/no-such-server"\n\n'
+                           + DEMO_SERVER)  # fmt: skip
+    model = ScriptedModel([
+        Turn(calls=[("demo__echo", {"text": "still works"})]),
+        Turn(text="Done.", expect=("still works",)),
+    ])  # fmt: skip
+    api = servers(model)
+    done = agent(tmp_path, api.url, "openai", "--allow", "mcp:demo/echo", "go", cwd=root)
+    assert model.problems == []
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("MCP server gone failed: the program was not found") == 1
+    assert "Traceback" not in done.stderr
+    assert "gone__" not in json.dumps(model.bodies[0]["tools"])
