@@ -137,3 +137,33 @@ def test_the_shipped_default_is_auto(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "empty.toml")],
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.stdout.strip() == "auto", result.stderr
+
+
+async def test_the_sandbox_probe_does_not_hold_the_first_keys(
+    servers, project: Path, monkeypatch
+) -> None:
+    """With the agent on by default, the status line's "commands not sandboxed" needs
+    the sandbox probe (the agent's modules, a bwrap run): it runs on a thread, and what
+    is typed meanwhile shows at once."""
+    import threading
+
+    from rung.engine.agent import sandbox
+    from rung.tui.widgets.prompt import PromptInput
+
+    release = threading.Event()
+    real = sandbox.probe
+
+    def slow_probe():  # type: ignore[no-untyped-def]
+        release.wait(10)
+        return real()
+
+    monkeypatch.setattr(sandbox, "probe", slow_probe)
+    server = servers(ScriptedModel([]))
+    app = ladder_app(server.url + "/v1", "openai")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(lambda: "agent ask" in status_text(app), timeout=5)
+        await pilot.press(*"hello")
+        await wait_for(lambda: app.chat.query_one(PromptInput).text == "hello", timeout=2)
+        assert not release.is_set()
+        release.set()
+        await pilot.pause(0.2)

@@ -129,7 +129,7 @@ class AgentSwitch:
             text += " on remote rungs"
         agent = self.agent
         sandboxed = agent.tools.probe.sandbox is not None if agent else self._sandboxed()
-        if not sandboxed:
+        if sandboxed is False:  # None: not known yet (the probe runs on a thread)
             text += " · commands not sandboxed"
         return text
 
@@ -154,11 +154,25 @@ class AgentSwitch:
         screen: Any = self
         return str(screen.app.config.get("permissions", "mode"))
 
-    @staticmethod
-    def _sandboxed() -> bool:
-        from rung.engine.agent.sandbox import probe
+    def _sandboxed(self) -> bool | None:
+        """Whether commands run sandboxed, or None until the probe has said. The probe
+        (the agent's modules: 150-400 ms to import, then a bwrap run) goes on a thread:
+        with the agent on by default it ran on the event loop right after the first
+        frame, and the first keys typed waited for it."""
+        known: bool | None = getattr(self, "_sandbox_known", None)
+        if known is not None or getattr(self, "_probing", False):
+            return known
+        self._probing = True
+        screen: Any = self
 
-        return probe().sandbox is not None
+        def probe_now() -> None:
+            from rung.engine.agent.sandbox import probe
+
+            self._sandbox_known = probe().sandbox is not None
+            screen.app.call_from_thread(self.show_agent_status)
+
+        screen.run_worker(probe_now, thread=True, group="sandbox-probe", exit_on_error=False)
+        return None
 
     def agent_mode_changed(self) -> None:
         """/mode: the running chat's agent asks (or not) by the new mode from its next call."""
