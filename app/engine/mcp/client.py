@@ -11,14 +11,13 @@ it may have had effects.
 
 Stdio servers get an explicit environment: a few basics (PATH, HOME, LANG, ...) and the
 server's own ``env``, never the whole of Rung's (which holds provider keys). Their
-stderr goes to ``<data dir>/mcp/NAME.log``.
+stderr goes to ``<data dir>/mcp/NAME.log``. The glue to the SDK is in ``sdk``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,11 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from rung.engine.mcp.config import KEY_PREFIX, ServerConfig, ServerConfigError, resolve_secrets
+from rung.engine.mcp.sdk import (
+    StdioTransport,
+    basic_env,
+    is_connection_lost,
+    load_sdk,
+    quiet_sdk_logs,
+    result_text,
+    why,
+)
 
-# What a stdio server inherits from Rung's environment; anything else it needs goes in
-# its `env` (secrets as ${keyring:ENTRY}).
-BASIC_ENV = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LC_ALL",
-             "LC_CTYPE", "TZ", "TMPDIR")  # fmt: skip
 MAX_PAGES = 20  # tools/list pages read from one server
 MAX_LOG_BYTES = 1024 * 1024  # a log past this is moved to NAME.log.1 when the server starts
 MIN_MASKED = 4  # a keyring value at least this long is masked in what the server says
@@ -55,96 +59,6 @@ class Outcome:
 
 class ServerFailed(Exception):
     """The server cannot be used; the message says why, for the user and the model."""
-
-
-_sdk_log: Any = None
-
-
-def quiet_sdk_logs(log_dir: Path) -> None:
-    """The SDK logs a server's protocol errors (a line on stdout that is not JSON-RPC)
-    with tracebacks; with no handler Python prints them on Rung's stderr, over the chat
-    screen. They go to ``<log dir>/sdk.log`` instead (once per process)."""
-    global _sdk_log
-    if _sdk_log is not None:
-        return
-    import logging
-
-    log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        handler: logging.Handler = logging.FileHandler(log_dir / "sdk.log", delay=True)
-    except OSError:
-        handler = logging.NullHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    for name in ("mcp", "mcp_types"):
-        logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        logger.propagate = False
-    _sdk_log = handler
-
-
-def load_sdk() -> None:
-    """Import the parts of the SDK a connection uses (once; later calls are free)."""
-    import mcp
-    import mcp.client.stdio
-    import mcp.client.streamable_http
-    import mcp.shared._httpx_utils  # noqa: F401
-
-
-def basic_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: os.environ[k] for k in BASIC_ENV if k in os.environ}
-    return env | extra
-
-
-def _leaves(exc: BaseException) -> list[BaseException]:
-    if isinstance(exc, BaseExceptionGroup):
-        return [leaf for e in exc.exceptions for leaf in _leaves(e)]
-    return [exc]
-
-
-def _why(exc: BaseException) -> str:
-    """A sentence for an SDK or transport failure (the innermost real cause)."""
-    leaves = [e for e in _leaves(exc) if not isinstance(e, asyncio.CancelledError)] or [exc]
-    leaf = leaves[0]
-    if isinstance(leaf, FileNotFoundError):
-        return f"the program was not found ({leaf.filename or leaf})"
-    if isinstance(leaf, PermissionError):
-        return f"the program cannot be run ({leaf.strerror or leaf})"
-    text = str(leaf).strip() or type(leaf).__name__
-    return text if len(text) < 300 else text[:300] + "…"
-
-
-def _is_connection_lost(exc: BaseException) -> bool:
-    from mcp.shared.exceptions import MCPError
-    from mcp_types import CONNECTION_CLOSED
-
-    if isinstance(exc, MCPError):
-        return exc.code == CONNECTION_CLOSED
-    return True  # not an answer from the server: the transport broke
-
-
-def result_text(result: Any) -> str:
-    """A CallToolResult as text for the model: text parts as they are, other parts named."""
-    parts: list[str] = []
-    for item in getattr(result, "content", None) or []:
-        kind = getattr(item, "type", "")
-        if kind == "text":
-            parts.append(str(getattr(item, "text", "")))
-        elif kind in ("image", "audio"):
-            size = len(getattr(item, "data", "") or "")
-            parts.append(f"[{kind}: {getattr(item, 'mime_type', '?')}, {size} base64 chars]")
-        elif kind == "resource":
-            resource = getattr(item, "resource", None)
-            text = getattr(resource, "text", None)
-            uri = getattr(resource, "uri", "")
-            parts.append(str(text) if text is not None else f"[resource {uri}]")
-        elif kind == "resource_link":
-            parts.append(f"[link {getattr(item, 'uri', '')}]")
-        else:
-            parts.append(f"[{kind or 'unknown'} content]")
-    structured = getattr(result, "structured_content", None)
-    if not parts and structured is not None:
-        parts.append(json.dumps(structured, ensure_ascii=False, sort_keys=True))
-    return "\n".join(parts) if parts else "(no output)"
 
 
 class McpServer:
@@ -215,7 +129,7 @@ class McpServer:
             self._fail(str(exc))
         except Exception as exc:
             await self._teardown()
-            self._fail(f"{_why(exc)}{self._log_hint()}")
+            self._fail(f"{why(exc)}{self._log_hint()}")
         self.state, self.reason = "running", ""
 
     def _fail(self, reason: str) -> None:
@@ -276,7 +190,7 @@ class McpServer:
                 else:
                     log = self._open_log()
                     stack.callback(log.close)
-                    server = _StdioTransport(target, log)
+                    server = StdioTransport(target, log)
                 client = await stack.enter_async_context(
                     Client(server, read_timeout_seconds=self.config.timeout, client_info=info)
                 )
@@ -285,7 +199,7 @@ class McpServer:
                 await stop.wait()
         except BaseException as exc:
             if not ready.done():
-                ready.set_exception(ServerFailed(f"{_why(exc)}{self._log_hint()}"))
+                ready.set_exception(ServerFailed(f"{why(exc)}{self._log_hint()}"))
             if isinstance(exc, asyncio.CancelledError):
                 raise
 
@@ -334,8 +248,8 @@ class McpServer:
 
             if isinstance(exc, MCPError) and exc.code == REQUEST_TIMEOUT:
                 return self._timed_out(tool)
-            if not _is_connection_lost(exc):
-                refused = f"The MCP server {name} refused the call to {tool}: {_why(exc)}"
+            if not is_connection_lost(exc):
+                refused = f"The MCP server {name} refused the call to {tool}: {why(exc)}"
                 refused = self.masked(refused)
                 return Outcome(refused, True)
             return Outcome(await self._died(tool, exc), True)
@@ -360,14 +274,14 @@ class McpServer:
 
     async def _died(self, tool: str, exc: BaseException) -> str:
         """The server stopped during a call: restart it once; the message for the model."""
-        why = f"{_why(exc)}{self._log_hint()}"
+        cause = f"{why(exc)}{self._log_hint()}"
         async with self._lock:
             await self._teardown()
             self.deaths += 1
-            first = f"The MCP server {self.name} stopped during the call to {tool} ({why})."
+            first = f"The MCP server {self.name} stopped during the call to {tool} ({cause})."
             if self.deaths > 1:
                 self.state = "failed"
-                self.reason = f"it stopped again ({why}); it is not restarted a second time"
+                self.reason = f"it stopped again ({cause}); it is not restarted a second time"
                 return (f"{first} It stopped before too, so it is not restarted: its "
                         "tools fail from now on.")  # fmt: skip
             try:
@@ -397,19 +311,3 @@ class McpServer:
     async def stop(self) -> None:
         async with self._lock:
             await self._teardown()
-
-
-class _StdioTransport:
-    """The SDK's stdio transport with stderr to the server's log (``Client`` given a
-    ``StdioServerParameters`` would send it to Rung's own stderr, the user's screen)."""
-
-    def __init__(self, params: Any, log: Any) -> None:
-        from mcp.client.stdio import stdio_client
-
-        self._context = stdio_client(params, errlog=log)
-
-    async def __aenter__(self) -> Any:
-        return await self._context.__aenter__()
-
-    async def __aexit__(self, *exc: Any) -> Any:
-        return await self._context.__aexit__(*exc)
