@@ -10,6 +10,6 @@ ones, under the same permission rules and the same sanitise/bound/mask path.
 - ``manager``: every configured server for one agent session;
 - ``edit``: adding, changing, disabling servers in config.toml (Settings → MCP).
 
-X
-start-up never pays for it.
+The SDK (PyPI ``mcp``) is imported only in ``client`` and ``sdk``, when a server
+starts: Rung's start-up never pays for it.
 """
