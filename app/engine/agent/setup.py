@@ -45,8 +45,8 @@ class AgentSession:
         no server configured), the tools are as they were."""
         if self.mcp is None or self.mcp_started:
             return None
+        tools, problems = await self.mcp.start()  # cancelled (Esc): tried again next turn
         self.mcp_started = True
-        tools, problems = await self.mcp.start()
         self.dispatcher.add_tools(tools)
         return problems
 
