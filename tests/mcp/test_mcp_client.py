@@ -174,3 +174,31 @@ def test_a_server_writing_junk_on_stdout_prints_nothing_on_rungs_terminal(
     assert done.stdout.splitlines() == ["echoed"]
     assert done.stderr == ""
     assert "Failed to parse" in (tmp_path / "sdk.log").read_text()
+
+
+async def test_a_start_cancelled_part_way_leaves_nothing_running_and_starts_next_time(
+    tmp_path: Path,
+) -> None:
+    """Esc during the agent's first turn: the next turn starts the server afresh."""
+    import asyncio
+
+    from rung.engine.agent.setup import AgentSession
+    from tests.agent.helpers import dispatcher, git_project
+
+    manager = McpManager([stdio_config()], tmp_path / "logs")
+    session = AgentSession(dispatcher(git_project(tmp_path)), None, 10, [], manager)  # type: ignore[arg-type]
+    server = manager.servers["demo"]
+    try:
+        first = asyncio.create_task(session.connect())
+        while not server.log_path.exists():  # the server process is being started
+            await asyncio.sleep(0.01)
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        assert server.state == "stopped"
+        assert await session.connect() == []
+        assert server.state == "running"
+        assert "demo__echo" in {t.name for t in session.dispatcher.tools()}
+        assert await session.connect() is None  # once per session
+    finally:
+        await session.aclose()

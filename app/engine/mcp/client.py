@@ -102,6 +102,13 @@ class McpServer:
 
     async def _start(self) -> None:
         self.state = "starting"
+        try:
+            await self._connect()
+        except asyncio.CancelledError:  # Esc while starting: no half-started server left
+            await asyncio.shield(self._teardown())
+            raise
+
+    async def _connect(self) -> None:
         timeout = self.config.start_timeout
         try:
             # The SDK's import takes 1-3 s (pydantic models, starlette, httpx2): on a
