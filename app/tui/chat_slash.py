@@ -159,7 +159,11 @@ class SlashCommands:
         messages = screen.query_one(MessageList)
         messages.follow()
         await messages.add(MessageItem("user", "/init", meta="you · read-only agent"))
-        result = await screen.drive_agent(screen.build_agent(mode="plan"), question)
+        agent = screen.build_agent(mode="plan")
+        try:
+            result = await screen.drive_agent(agent, question)
+        finally:
+            await agent.tools.aclose()  # its MCP servers stop with it
         if result is not None and result.reason == "answered":
             self._propose(result.text)
 

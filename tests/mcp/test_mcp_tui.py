@@ -60,3 +60,46 @@ async def test_the_chat_agent_asks_for_and_runs_an_mcp_tool_then_stops_the_serve
         assert server.state == "running"
         await pilot.press("ctrl+n")
         await wait_for(lambda: server.state == "stopped", timeout=30)
+
+
+def server_children() -> list[str]:
+    """The demo servers this test process started and that are still running."""
+    import os
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit():
+                continue
+            stat = (entry / "stat").read_text()
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == os.getpid() and "demo_server.py" in command:
+            found.append(command)
+    return found
+
+
+async def test_init_offers_read_only_mcp_tools_and_stops_their_server_after(
+    servers, project: Path
+) -> None:
+    from rung.tui.review_screen import ReviewScreen
+
+    reply = "A first one.\n\n```markdown\n# demo\n\nAnswer: 42.\n```\n"
+    model = ScriptedModel([
+        Turn(calls=[("demo__read_fixture", {})]),
+        Turn(text=reply, expect=("the answer is 42",)),
+    ])  # fmt: skip
+    api = servers(model)
+    app = RungApp(load_config(), RungOverrides(tier="openai", base_url=api.url + "/v1"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(*"/init", "enter")
+        screen = await asked(app)  # read-only by the server's word: still asked
+        assert "tool: read_fixture" in shown(screen, "#approval-detail-text")
+        await pilot.press("y")
+        await wait_for(lambda: isinstance(app.screen, ReviewScreen), timeout=60)
+        await wait_for(lambda: server_children() == [], timeout=30)
+    assert model.problems == []
+    offered = {t["function"]["name"] for t in model.bodies[0]["tools"]}
+    assert "demo__read_fixture" in offered and "demo__note" not in offered
