@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rung.engine.agent import loop
+from rung.engine.agent import money
 from rung.engine.agent.events import StepPriced
 from rung.engine.config import data_dir
 from rung.engine.store import open_store
@@ -37,7 +37,7 @@ def spent_elsewhere(usd: str) -> None:
 async def test_spend_by_another_process_mid_turn_stops_the_next_step(
     tmp_path: Path, servers, monkeypatch: pytest.MonkeyPatch, reread_s: float
 ) -> None:
-    monkeypatch.setattr(loop, "BUDGET_REREAD_S", reread_s)
+    monkeypatch.setattr(money, "BUDGET_REREAD_S", reread_s)
     root = project(tmp_path)  # prices "m" at $1 / $2 per million tokens: $0.0011 a step
     config = tmp_path / "config" / "rung" / "config.toml"
     config.write_text(config.read_text() + '\n[budget]\ndaily_usd = "0.01"\n')

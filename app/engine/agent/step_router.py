@@ -24,6 +24,7 @@ from decimal import Decimal
 from rung.engine.ladder import AUTO, Ladder
 from rung.tiers.base import ChatRequest, Usage
 from rung.tiers.competence import bar
+from rung.tiers.context_window import DEFAULT_WINDOW, context_window
 from rung.tiers.pricing import PriceBook, format_usd
 from rung.tiers.route_cost import (
     RouteContext,
@@ -77,8 +78,12 @@ class StepRouter:
         fixed: Mapping[str, str],
         quality: float,
         prices: PriceBook | None,
+        window: int = 0,
     ) -> None:
+        """``window`` > 0: the context window every rung is held to (``[agent]
+        context_window``); 0: each rung's own."""
         self.ladder = ladder
+        self.window_override = window
         self.fixed = {k: v for k, v in fixed.items() if v}
         self.quality = quality
         self.prices = prices
@@ -111,6 +116,18 @@ class StepRouter:
             last_tier=rung.name, last_usage=usage, idle_s=time.monotonic() - when
         )
         return warm_tokens(rung.name, rung.provider, context)
+
+    def window(self, rung: str) -> int | None:
+        """The context window the agent keeps within on ``rung``: the configured one,
+        else the local rung's n_ctx, else the model's by genai-prices, else a default."""
+        if self.window_override:
+            return self.window_override
+        found = next((r for r in self.ladder.rungs() if r.name == rung), None)
+        if found is None:
+            return None
+        if found.n_ctx:
+            return found.n_ctx
+        return context_window(found.provider, found.model) or DEFAULT_WINDOW
 
     # -- choosing ----------------------------------------------------------------------
     def choose(self, kind: str, request: ChatRequest, allows_paid: bool = True) -> StepChoice | str:
