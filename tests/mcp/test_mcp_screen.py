@@ -83,6 +83,7 @@ async def test_the_screen_tests_servers_adds_refuses_a_key_and_disables(tmp_path
         assert "web" not in tomllib.loads(path.read_text())["mcp"]["servers"]
         assert screen.query_one("#mcp-f-name", Input).value == "web"
         headers.value = "Authorization='Bearer ${keyring:web}'"
+        screen.config.set("ui", "max_tokens", 777)  # another screen's unsaved edit
         screen.query_one("#mcp-save", Button).press()
         await pilot.pause()
         saved = tomllib.loads(path.read_text())["mcp"]["servers"]
@@ -91,6 +92,7 @@ async def test_the_screen_tests_servers_adds_refuses_a_key_and_disables(tmp_path
             "headers": {"Authorization": "Bearer ${keyring:web}"},
         }
         assert saved["demo"]["args"] == [str(DEMO), "stdio"]  # the others as they were
+        assert "777" not in path.read_text()  # only [mcp] was written
         assert rows(screen)["web"][1:3] == ["http", "enabled"]
 
         # Disable demo.

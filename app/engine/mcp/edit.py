@@ -4,6 +4,8 @@ and a value that looks like a key is refused (it belongs in the keyring)."""
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import shlex
 from dataclasses import dataclass
 from typing import Any
@@ -92,7 +94,8 @@ def servers_table(config: Config) -> dict[str, Any]:
 
 def save_server(config: Config, old_name: str | None, form: ServerForm) -> str:
     """Write the form's server (replacing ``old_name``'s); its name. Raises
-    ``ServerConfigError`` (nothing written) or ``OSError`` (the file is as it was)."""
+    ``ServerConfigError`` (nothing written) or ``OSError`` (the file is as it was).
+    The servers are read from ``config`` (what the screen shows)."""
     servers = servers_table(config)
     previous = servers.get(old_name) if old_name else None
     enabled = previous.get("enabled", True) if isinstance(previous, dict) else True
@@ -116,15 +119,19 @@ def set_enabled(config: Config, name: str, enabled: bool) -> None:
 
 
 def _write(config: Config, servers: dict[str, Any]) -> None:
-    before = config.raw.get("mcp")
+    """Write only ``[mcp]`` into the file as it is on disk (another screen's unsaved
+    edits of ``config``, e.g. Settings' copy, are not written by this), then into
+    ``config`` too, so saving it later keeps the change."""
+    from rung.engine.config import load_config
+
+    on_disk = load_config(config.path)
+    if not on_disk.raw and config.path.is_file():
+        with contextlib.suppress(OSError):
+            if config.path.read_text(encoding="utf-8").strip():
+                raise ServerConfigError(f"{config.path} cannot be read as TOML: fix it first")
+    before = on_disk.raw.get("mcp")
     section = dict(before) if isinstance(before, dict) else {}
     section["servers"] = servers
-    config.raw["mcp"] = section
-    try:
-        config.save()
-    except OSError:
-        if before is None:  # the file was not changed: neither is the config
-            config.raw.pop("mcp", None)
-        else:
-            config.raw["mcp"] = before
-        raise
+    on_disk.raw["mcp"] = section
+    on_disk.save()  # OSError: the file is as it was
+    config.raw["mcp"] = copy.deepcopy(section)
