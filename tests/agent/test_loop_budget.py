@@ -57,3 +57,38 @@ async def test_spend_by_another_process_mid_turn_stops_the_next_step(
         assert "daily budget" in result.message
     else:  # not re-read within the turn: the figure read at its start holds
         assert len(model.bodies) == 4 and result.reason == "answered"
+
+
+async def test_a_budget_reached_after_an_edit_stops_before_the_next_step_with_the_edit_whole(
+    tmp_path: Path, servers
+) -> None:
+    root = project(tmp_path)  # $0.0011 a step
+    config = tmp_path / "config" / "rung" / "config.toml"
+    config.write_text(config.read_text() + '\n[budget]\nsession_usd = "0.001"\n')
+    edit = {"path": "calc.py", "old_string": "a - b", "new_string": "a + b"}
+    model = ScriptedModel([Turn(calls=[("edit", edit)]), Turn(text="never asked")])
+    agent, _ = make(root, servers(model).url)
+    result = await agent.run("fix add")
+    await agent.ladder.aclose()
+    agent.session.close()
+    assert result.reason == "budget" and "session budget" in result.message
+    assert len(model.bodies) == 1  # the second step was never sent
+    # The edit the first step asked for landed whole; the transcript answers its call.
+    assert (root / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
+    assert agent.transcript[-1].role == "tool" and not agent.transcript[-1].is_error
+
+
+async def test_max_cost_stops_before_a_paid_step_that_would_pass_it(
+    tmp_path: Path, servers
+) -> None:
+    root = project(tmp_path)  # $0.0011 a step
+    model = ScriptedModel([Turn(calls=[("list", {"pattern": f"*{i}*"})]) for i in range(5)])
+    agent, _ = make(root, servers(model).url)
+    agent.money.max_cost = Decimal("0.003")
+    result = await agent.run("explore")
+    await agent.ladder.aclose()
+    agent.session.close()
+    assert result.reason == "budget", result.message
+    assert len(model.bodies) == 2  # $0.0022 spent; a third step (~$0.0011) would pass $0.003
+    assert result.message.startswith("stopped before step 3: this run cost $0.0022")
+    assert "over $0.003" in result.message

@@ -161,7 +161,8 @@ class StepRouter:
             pinned = next(r for r in rungs if r.name == self.ladder.mode)
             if pinned.usable and able[pinned.name]:
                 return f"the pinned rung {pinned.name} cannot take this step: {able[pinned.name]}"
-            return StepChoice(pinned.name, f"{note}pinned: {pinned.name}")
+            cost = self._cost(pinned, tokens) if pinned.usable else None
+            return StepChoice(pinned.name, f"{note}pinned: {pinned.name}", cost)
         candidates = [r for r in rungs if not able[r.name]]
         if not candidates:
             reasons = "; ".join(f"{r.name}: {able[r.name]}" for r in rungs)
