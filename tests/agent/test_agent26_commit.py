@@ -166,3 +166,17 @@ def test_a_model_message_is_one_safe_bounded_line() -> None:
     assert clean_message("Commit message: Tidy\r\nmore") == "Tidy"
     assert len(clean_message("x" * 500)) == 72
     assert clean_message("  \n``` \n") == ""
+
+
+async def test_a_broken_journal_is_said_never_raised(tmp_path: Path) -> None:
+    """The turn is done either way: what stops the commit is a sentence, not a traceback."""
+    from rung.engine.agent.commit import commit_turn
+
+    class Broken:
+        def history(self):  # type: ignore[no-untyped-def]
+            raise OSError("journal entry 7 cannot be read")
+
+    root = repo(tmp_path)
+    outcome = await commit_turn(before_turn(root), Broken(), "turn-1", [], None, None)
+    assert outcome is not None and not outcome.committed
+    assert outcome.message == "Not committed: journal entry 7 cannot be read"

@@ -82,6 +82,8 @@ def _git(top: Path, *args: str, env: dict[str, str] | None = None, stdin: str = 
         )  # fmt: skip
     except FileNotFoundError:
         raise GitError("git is not installed") from None
+    except OSError as exc:  # git cannot be run here (permissions, resources)
+        raise GitError(f"git cannot run: {exc}") from None
     except subprocess.TimeoutExpired:
         raise GitError(f"git {args[0]} took over {GIT_TIMEOUT_S:.0f} s") from None
     if done.returncode != 0:
@@ -261,11 +263,17 @@ async def commit_turn(
     before: Before, journal: Any, turn: str | None, summaries: Sequence[str],
     ladder: Any, session: Any,
 ) -> CommitOutcome | None:  # fmt: skip
-    """After a finished turn: commit what it changed; None when it changed no file."""
-    files = turn_files(journal, turn)
-    if not files:
-        return None
-    if before.top is None:
-        return CommitOutcome(False, f"Not committed: not a git repository ({before.problem}).")
-    message = await write_message(ladder, session, summaries, files)
-    return await asyncio.to_thread(commit_files, before, files, message)
+    """After a finished turn: commit what it changed; None when it changed no file.
+    Never raises: the turn is done either way, and what went wrong is said."""
+    try:
+        files = turn_files(journal, turn)
+        if not files:
+            return None
+        if before.top is None:
+            return CommitOutcome(False, f"Not committed: not a git repository ({before.problem}).")
+        message = await write_message(ladder, session, summaries, files)
+        return await asyncio.to_thread(commit_files, before, files, message)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # the journal unreadable, anything unexpected
+        return CommitOutcome(False, f"Not committed: {one_line(str(exc), 200)}")
