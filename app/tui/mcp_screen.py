@@ -2,9 +2,11 @@
 tools), add / edit / disable, Test (starts the server, lists its tools, stops it), and
 trusting the project's ``.mcp.json``.
 
-Opened with ``self.app.push_screen(McpScreen(self.app.config, Path.cwd()))``; pass the
-chat agent's ``McpManager`` as ``live`` to show the running servers' states. Changes are
-written to config.toml at once and take effect in the next agent session.
+Opened with ``self.app.push_screen(McpScreen(config, Path.cwd()))``; pass the chat
+agent's ``McpManager`` as ``live`` to show the running servers' states. Changes are
+written to config.toml at once (only ``[mcp]``) and into ``config``; the screen dismisses
+with the new ``[mcp]`` table when something changed (None otherwise), for the app to put
+in its own config when ``config`` was a copy. They take effect in the next agent session.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ FIELDS = (
 )
 
 
-class McpScreen(ModalScreen[None]):
+class McpScreen(ModalScreen["dict[str, Any] | None"]):
     DEFAULT_CSS = """
     McpScreen { align: center middle; }
     McpScreen > Vertical { width: 120; max-width: 98%; height: auto; max-height: 95%;
@@ -59,6 +61,7 @@ class McpScreen(ModalScreen[None]):
         self.project: ProjectFile | None = None
         self.tested: dict[str, tuple[str, int | None, str]] = {}  # name: (state, tools, why)
         self.editing: str | None = None  # the server the form edits ("" for a new one)
+        self.changed = False  # config.toml's [mcp] was written
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -233,6 +236,7 @@ class McpScreen(ModalScreen[None]):
         except OSError as exc:
             self.say(f"Not saved: {self.config.path} cannot be written ({exc.strerror or exc})")
             return
+        self.changed = True
         self._close_form()
         self.tested.pop(name, None)
         self.reload()
@@ -251,6 +255,7 @@ class McpScreen(ModalScreen[None]):
         except OSError as exc:
             self.say(f"Not saved: {self.config.path} cannot be written ({exc.strerror or exc})")
             return
+        self.changed = True
         self.tested.pop(server.name, None)
         self.reload()
         self.say(f"{server.name} {'enabled' if not server.enabled else 'disabled'}.")
@@ -290,4 +295,4 @@ class McpScreen(ModalScreen[None]):
         if self.editing is not None:
             self._close_form()
             return
-        self.dismiss(None)
+        self.dismiss(self.config.raw.get("mcp") if self.changed else None)

@@ -25,9 +25,10 @@ class Host(App[None]):
         super().__init__()
         self.config = load_config()
         self.root = root
+        self.dismissed: list[object] = []
 
     def on_mount(self) -> None:
-        self.push_screen(McpScreen(self.config, self.root))
+        self.push_screen(McpScreen(self.config, self.root), self.dismissed.append)
 
 
 def config_file(tmp_path: Path, text: str) -> Path:
@@ -106,6 +107,8 @@ async def test_the_screen_tests_servers_adds_refuses_a_key_and_disables(tmp_path
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, McpScreen)
+        # Dismissed with the new [mcp] table, for the app's own config.
+        assert app.dismissed == [tomllib.loads(path.read_text())["mcp"]]
 
 
 async def test_a_projects_mcp_json_is_trusted_from_the_screen(tmp_path: Path) -> None:
