@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import statistics
 import subprocess
@@ -207,6 +208,7 @@ def gemini_handler(script: list[tuple[list[tuple[str, dict]], str]]):  # type: i
     from tests.fakes import gemini_stream, gemini_tool_stream, json_reply
 
     count = [0]
+    arrivals: list[float] = []  # when each step's request came in
 
     def handle(request):  # type: ignore[no-untyped-def]
         if "streamGenerateContent" not in request.path:
@@ -217,11 +219,12 @@ def gemini_handler(script: list[tuple[list[tuple[str, dict]], str]]):  # type: i
             return json_reply(200, {"candidates": [candidate], "usageMetadata": usage})
         calls, text = script[min(count[0], len(script) - 1)]
         count[0] += 1
+        arrivals.append(time.perf_counter())
         return (
             gemini_tool_stream(calls, model="gemini-2.5-flash") if calls else gemini_stream([text])
         )
 
-    return handle, count
+    return handle, count, arrivals
 
 
 def light_script(root: Path, gemini: bool) -> list[tuple[list[tuple[str, dict]], str]]:  # type: ignore[type-arg]
@@ -267,12 +270,18 @@ def gemini_cli_reference(base: Path, gemini: str, rounds: int) -> None:
         '"telemetry": {"enabled": false}, "privacy": {"usageStatisticsEnabled": false}}'
     )
     results: dict[str, list[float]] = {"rung": [], "gemini": []}
+    # Seen from the server: the time between one step's request and the next (the
+    # reply, the tool, the loop), free of either CLI's start-up, which varies by seconds
+    # (Gemini CLI's 1-step run took 4.2-5.8 s: subtracting it made the ratio swing).
+    gaps: dict[str, list[float]] = {"rung": [], "gemini": []}
     for n in range(rounds):
         for who in ("rung", "gemini"):
             for steps in (20, 1):
                 root = make_project(base / f"{who}-{n}-{steps}")
                 script = light_script(root, who == "gemini")
-                handler, count = gemini_handler(script if steps == 20 else [([], "Done.")])
+                handler, count, arrivals = gemini_handler(
+                    script if steps == 20 else [([], "Done.")]
+                )
                 server = ScriptedServer(handler)
                 try:
                     env = {**os.environ, "GEMINI_API_KEY": "g-test-1234567",
@@ -290,6 +299,8 @@ def gemini_cli_reference(base: Path, gemini: str, rounds: int) -> None:
                 if count[0] < steps:
                     raise RuntimeError(f"{who}: {count[0]} of {steps} steps were asked for")
                 results[who].append(wall)
+                if steps == 20:
+                    gaps[who] += [b - a for a, b in itertools.pairwise(arrivals)]
     print(f"reference, Gemini CLI ({rounds} rounds, medians; the same 20-step task, no test runs):")
     per_step = {}
     for who, walls in results.items():
@@ -298,6 +309,12 @@ def gemini_cli_reference(base: Path, gemini: str, rounds: int) -> None:
         print(f"  {who:7} 20 steps {long:6.2f} s, 1 step {short:5.2f} s (start-up), "
               f"{per_step[who] * 1000:7.1f} ms a step")  # fmt: skip
     print(f"  Rung's time a step / Gemini CLI's: {per_step['rung'] / per_step['gemini']:.2f}")
+    between = {who: statistics.median(g) for who, g in gaps.items()}
+    for who, gap in between.items():
+        print(f"  {who:7} between step requests (server side, median) {gap * 1000:7.1f} ms")
+    walls = {who: statistics.median(w[0::2]) for who, w in results.items()}
+    print(f"  Rung / Gemini CLI, between step requests: {between['rung'] / between['gemini']:.2f};"
+          f" whole 20-step runs: {walls['rung'] / walls['gemini']:.2f}")  # fmt: skip
 
 
 async def main() -> None:
