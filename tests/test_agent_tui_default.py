@@ -167,3 +167,17 @@ async def test_the_sandbox_probe_does_not_hold_the_first_keys(
         assert not release.is_set()
         release.set()
         await pilot.pause(0.2)
+
+
+async def test_f11_twice_in_auto_brings_back_auto_not_every_rung(servers, project: Path) -> None:
+    """On an Auto ladder, F11 off and on again restores "auto" (the agent on remote
+    rungs, the local model a chat), not the agent on every rung."""
+    server = servers(ScriptedModel([]))
+    app = ladder_app(server.url + "/v1", "auto")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(lambda: "agent ask on remote rungs" in status_text(app))
+        await pilot.press("f11")
+        await wait_for(lambda: "chat only" in status_text(app))
+        await pilot.press("f11")
+        await wait_for(lambda: "agent ask on remote rungs" in status_text(app))
+        assert app.chat.agent_setting == "auto"

@@ -64,7 +64,7 @@ class AgentGlue(AgentSwitch):
     def init_agent(self, setting: object = "auto") -> None:
         # Who answers: "auto" (the agent on remote rungs that call tools), "on", "off";
         # [agent] in_chat, and F11 sets on/off for this chat.
-        self.agent_setting = in_chat_setting(setting)
+        self.agent_setting = self._config_setting = in_chat_setting(setting)
         self._toggled = False  # F11 was pressed in this chat
         self.agent: Agent | None = None  # built on the first agent question; per chat
         self.agent_running = False

@@ -42,6 +42,7 @@ class AgentSwitch:
     agent: Agent | None
     agent_running: bool
     agent_setting: str
+    _config_setting: str
     _toggled: bool
     _status_key: tuple[str, str, str] | None
 
@@ -102,7 +103,14 @@ class AgentSwitch:
         if self.agent_running:
             screen.notify("The agent is working: Esc stops it first.", severity="warning")
             return
-        self.agent_setting = "off" if self.agent_on else "on"
+        if self.agent_on:
+            self.agent_setting = "off"
+        else:
+            # Back to "auto" when the config says so and it answers here (in Auto: on
+            # remote rungs only, the local model staying a chat); else "on".
+            self.agent_setting = "auto"
+            if self._config_setting != "auto" or not self.agent_on:
+                self.agent_setting = "on"
         self._toggled = True
         tier = self._shown_tier()
         if self.agent_setting == "on" and tier is not None and not tool_rung(tier):
@@ -112,7 +120,7 @@ class AgentSwitch:
             )  # fmt: skip
         else:
             screen.notify("Agent on: the model reads, searches, edits and runs commands, "
-                          "asking first." if self.agent_setting == "on"
+                          "asking first." if self.agent_setting != "off"
                           else "Chat only: no tools.", markup=False)  # fmt: skip
         self.show_agent_status()
 
