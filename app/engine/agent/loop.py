@@ -313,11 +313,16 @@ class Agent:
         """Condense older steps when the next request nears the window of the rung the
         step would go to (every rung the step could go to is at least that roomy)."""
         request = self.request()
+        tokens = prompt_tokens(request)
+        # Under the threshold of the smallest window on the ladder no rung needs it: the
+        # usual step is not routed a second time just to learn its rung's window.
+        windows = self.router.windows()
+        if windows and tokens < self.compact_at * min(windows.values()):
+            return
         probe = self.router.choose(kind, request)
         if not isinstance(probe, StepChoice):
             return
-        window = self.router.window(probe.rung)
-        tokens = prompt_tokens(request)
+        window = windows.get(probe.rung)
         if not window or tokens < self.compact_at * window:
             return
         await self.compact_now(step, result, window)

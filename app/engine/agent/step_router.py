@@ -120,14 +120,16 @@ class StepRouter:
     def window(self, rung: str) -> int | None:
         """The context window the agent keeps within on ``rung``: the configured one,
         else the local rung's n_ctx, else the model's by genai-prices, else a default."""
+        return self.windows().get(rung)
+
+    def windows(self) -> dict[str, int]:
+        """Every rung's window (see ``window``)."""
         if self.window_override:
-            return self.window_override
-        found = next((r for r in self.ladder.rungs() if r.name == rung), None)
-        if found is None:
-            return None
-        if found.n_ctx:
-            return found.n_ctx
-        return context_window(found.provider, found.model) or DEFAULT_WINDOW
+            return dict.fromkeys(self.ladder.names, self.window_override)
+        return {
+            r.name: r.n_ctx or context_window(r.provider, r.model) or DEFAULT_WINDOW
+            for r in self.ladder.rungs()
+        }
 
     # -- choosing ----------------------------------------------------------------------
     def choose(self, kind: str, request: ChatRequest, allows_paid: bool = True) -> StepChoice | str:
