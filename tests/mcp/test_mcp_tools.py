@@ -72,3 +72,21 @@ async def test_a_servers_unusual_schema_does_not_break_the_argument_check(tmp_pa
     assert result.is_error and "nobody can be asked" in result.text
     missing = await d.call("demo__search", {"n": 3})
     assert missing.is_error and "`q` is required" in missing.text
+
+
+def test_a_result_is_text_for_the_model_and_a_huge_one_is_cut_early() -> None:
+    from mcp_types import CallToolResult, ImageContent, TextContent
+
+    from rung.engine.mcp.sdk import MAX_RESULT_CHARS, result_text
+
+    mixed = CallToolResult(content=[
+        TextContent(type="text", text="first"),
+        ImageContent(type="image", data="QUJD", mime_type="image/png"),
+    ])  # fmt: skip
+    assert result_text(mixed) == "first\n[image: image/png, 4 base64 chars]"
+    structured = CallToolResult(content=[], structured_content={"b": 2, "a": 1})
+    assert result_text(structured) == '{"a": 1, "b": 2}'
+    huge = CallToolResult(content=[TextContent(type="text", text="x" * (3 * MAX_RESULT_CHARS))])
+    text = result_text(huge)
+    assert len(text) < MAX_RESULT_CHARS + 100
+    assert text.endswith(f"… {2 * MAX_RESULT_CHARS} more characters of the result cut …")

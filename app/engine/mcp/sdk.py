@@ -14,6 +14,7 @@ from typing import Any
 # its `env` (secrets as ${keyring:ENTRY}).
 BASIC_ENV = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LC_ALL",
              "LC_CTYPE", "TZ", "TMPDIR")  # fmt: skip
+MAX_RESULT_CHARS = 1_000_000  # of a tool's result kept before masking and bounding
 _sdk_log: Any = None
 
 
@@ -101,7 +102,11 @@ def result_text(result: Any) -> str:
     structured = getattr(result, "structured_content", None)
     if not parts and structured is not None:
         parts.append(json.dumps(structured, ensure_ascii=False, sort_keys=True))
-    return "\n".join(parts) if parts else "(no output)"
+    text = "\n".join(parts) if parts else "(no output)"
+    if len(text) > MAX_RESULT_CHARS:  # masked and sanitised next: not 100 MB of it
+        cut = len(text) - MAX_RESULT_CHARS
+        text = f"{text[:MAX_RESULT_CHARS]}\n… {cut} more characters of the result cut …"
+    return text
 
 
 class StdioTransport:
