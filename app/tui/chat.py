@@ -276,6 +276,8 @@ class ChatScreen(PromptGlue, SlashCommands, AgentGlue, ReplyView, ReplyActions, 
         """Ask again one rung up; both answers stay visible."""
         if not self._agent_idle():
             return
+        if self.escalate_agent():  # the last answer was the agent's: it goes one rung up
+            return
         self._answer_again(self.conversation.prepare_escalation())
 
     async def action_new_chat(self) -> None:

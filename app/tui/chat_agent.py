@@ -30,7 +30,17 @@ if TYPE_CHECKING:
     from rung.engine.agent.loop import Agent, AgentResult
     from rung.engine.conversation import Conversation
 
+
 # How a turn that did not answer is said under its last step.
+def context_meter(tokens: int, window: int | None) -> str:
+    """ "context 12k/200k" for the status line ("" when the window is unknown)."""
+    from rung.tiers.route_cost import tokens_text
+
+    if not window or not tokens:
+        return ""
+    return f"context {tokens_text(tokens)}/{tokens_text(window)}"
+
+
 ENDINGS = {
     "cancelled": ("cancelled", "Stopped (Esc) — what the steps did so far stays; /undo rewinds "
                   "the turn's file changes."),
@@ -74,6 +84,7 @@ class AgentGlue(AgentSwitch):
         self.last_commit: CommitOutcome | None = None  # [agent] commit = "turn"
         self.resumed_session: int | None = None  # a stored session on screen (resume)
         self._step_why = ""  # why the step on screen went to its rung (per-step routing)
+        self._answer_item: MessageItem | None = None  # the agent's last answer on screen
         self._status_key: tuple[str, str, str] | None = None  # (mode, rung, setting) shown
 
     def forget_agent(self) -> None:
@@ -192,11 +203,14 @@ class AgentGlue(AgentSwitch):
     async def _on_agent_event(self, event: object) -> None:
         from rung.engine.agent.events import (
             AgentDone,
+            Compacted,
             StepPriced,
             StepStarted,
             ToolCallFinished,
             ToolCallStarted,
         )
+        from rung.engine.agent.run_cost import whatif_line
+        from rung.tiers.route_cost import tokens_text
 
         screen: Any = self
         messages = screen.query_one(MessageList)
@@ -211,7 +225,17 @@ class AgentGlue(AgentSwitch):
                 self._step_item = await messages.add(
                     MessageItem("assistant", meta=step_header(event))
                 )
-                screen.app.show_status(f"agent step {step}")
+                # The context meter: this request's size against the rung's window.
+                meter = context_meter(event.context_tokens, event.context_window)
+                screen.app.show_status(f"agent step {step}" + (f" · {meter}" if meter else ""))
+            case Compacted():
+                by = f"summary by {event.rung}" if event.rung else "a list of the calls made"
+                price = f", {header_money(event.cost, True, None)}" if event.cost else ""
+                screen.notify(
+                    f"Older steps condensed to fit the context: {tokens_text(event.before_tokens)}"
+                    f" → {tokens_text(event.after_tokens)} tokens ({by}{price}).",
+                    title="Compacted", markup=False,
+                )  # fmt: skip
             case ToolCallStarted(call_id=call_id, tool=tool, summary=summary):
                 line = ToolCallLine(call_id, tool, summary)
                 self._tool_lines[call_id] = line
@@ -235,7 +259,11 @@ class AgentGlue(AgentSwitch):
                     note = f"Failed: {for_terminal(message)}" if message else "Failed"
                 money = header_money(cost, True, None) if cost is not None else "price unknown"
                 summary = f"{steps} step{'s' if steps != 1 else ''} · {money}"
-                await self._end_step(status, f"{note} ({summary})" if note else "")
+                # The what-if under the last step: the same run all on the premium rung.
+                whatif = whatif_line(cost, event.premium_usd, event.premium_model)
+                self._answer_item = self._step_item if reason == "answered" else None
+                end = f"{note} ({summary})" if note else ""
+                await self._end_step(status, " · ".join(p for p in (end, whatif) if p))
                 for line in self._tool_lines.values():  # a call Esc stopped: no result came
                     if line.output is None:
                         line.finish(f"{line.summary} → stopped", True,
@@ -245,6 +273,62 @@ class AgentGlue(AgentSwitch):
                     level = "information" if reason == "cancelled" else "warning"
                     screen.notify(f"Agent: {note or reason} ({summary})", markup=False,
                                   severity=level)  # fmt: skip
+
+    # -- F9 and /compact on an agent turn ---------------------------------------------------
+    def escalate_agent(self) -> bool:
+        """F9 when the last answer on screen is the agent's: that answer again one rung
+        up, and the step router learns (engine: ``Agent.escalate``). False: not ours."""
+        screen: Any = self
+        agent, item = self.agent, self._answer_item
+        if agent is None or item is None or self.agent_running:
+            return False
+        items = list(screen.query_one(MessageList).query(MessageItem))
+        if not items or items[-1] is not item:
+            return False  # a chat reply came after it: F9 is the chat's
+        self._answer_item = None
+        self.run_agent_escalation(agent)
+        return True
+
+    @work(exclusive=True, group="reply")
+    async def run_agent_escalation(self, agent: Agent) -> None:
+        screen: Any = self
+        self.agent_running, self._driving = True, agent
+        try:
+            outcome = await agent.escalate()
+            if isinstance(outcome, str):
+                screen.notify(for_terminal(outcome), title="Not escalated", markup=False)
+        except Exception as exc:
+            screen.notify(f"The agent stopped: {for_terminal(str(exc))}", severity="error",
+                          markup=False)  # fmt: skip
+        finally:
+            self.agent_running, self._driving = False, None
+            screen.app.show_status(screen.app.idle_state())
+            screen.app.show_cost()
+
+    def compact_agent(self) -> bool:
+        """/compact in an agent chat: the agent's older steps condensed now (False: no
+        agent transcript to condense; the chat's own /compact applies)."""
+        if self.agent is None or not self.agent.transcript or self.agent_running:
+            return False
+        self.run_agent_compaction(self.agent)
+        return True
+
+    @work(exclusive=True, group="reply")
+    async def run_agent_compaction(self, agent: Agent) -> None:
+        screen: Any = self
+        self.agent_running, self._driving = True, agent
+        try:
+            done = await agent.compact_now()
+            if done is None:
+                screen.notify("Nothing to condense yet: the agent's last steps are kept whole.",
+                              title="Compact", markup=False)  # fmt: skip
+        except Exception as exc:
+            screen.notify(f"Compaction failed: {for_terminal(str(exc))}", severity="error",
+                          markup=False)  # fmt: skip
+        finally:
+            self.agent_running, self._driving = False, None
+            screen.app.show_status(screen.app.idle_state())
+            screen.app.show_cost()
 
     def _priced(self, event: StepPriced) -> None:
         """Each step's own rung, tokens and cost on its reply; the cost line redraws."""

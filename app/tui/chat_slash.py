@@ -103,6 +103,8 @@ class SlashCommands:
     # -- /compact -------------------------------------------------------------------------
     def compact(self) -> None:
         screen: Any = self
+        if screen.compact_agent():  # an agent chat: its older steps condensed in place
+            return
         agent = screen.agent
         extra = []
         if agent is not None:  # what the agent said in this chat, without the tool traffic

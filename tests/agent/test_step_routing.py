@@ -53,6 +53,7 @@ def test_step_kinds_follow_what_the_turn_did() -> None:
 # -- a real ladder ----------------------------------------------------------------------
 def ladder_config(tmp_path: Path, urls: dict[str, str], extra: str = "") -> None:
     config = tmp_path / "config" / "rung" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(
         '[ladder]\nrungs = ["local", "deepseek", "anthropic"]\n'
         f'[providers.deepseek]\nbase_url = "{urls["deepseek"]}/v1"\nmodel = "deepseek-chat"\n'
@@ -137,8 +138,8 @@ async def test_plans_go_premium_acting_goes_cheap_and_the_fix_lands(
     assert paired(premium.bodies[1])
     # Each step says why: its kind, and why this rung (a price, the bar it clears).
     reasons = [e.reason for e in events if isinstance(e, StepStarted)]
-    assert reasons[0].startswith("plan (first step of the task): anthropic")
-    assert reasons[2].startswith("plan (a command failed): anthropic")
+    assert reasons[0].startswith("first step of the task: anthropic")
+    assert reasons[2].startswith("a command failed: anthropic")
     assert "deepseek" in reasons[1] and ("bar" in reasons[1] or "cached" in reasons[1])
     kinds = [s.kind for s in result.steps]
     assert kinds == ["plan", "act", "plan", "act", "answer"]
@@ -176,7 +177,7 @@ async def test_a_fixed_rung_that_cannot_be_used_falls_back_to_auto_and_says_so(
     assert result.reason == "answered", result.message
     second = [e for e in events if isinstance(e, StepStarted)][1]
     assert second.rung == "deepseek"
-    assert second.reason.startswith("act (follows the plan): [agent] act = openai unusable")
+    assert second.reason.startswith("follows the plan: [agent] act = openai unusable")
 
 
 async def test_a_pinned_rung_takes_every_step(tmp_path: Path, servers, monkeypatch) -> None:

@@ -254,7 +254,7 @@ class Agent:
         if problem:
             return problem
         self._expected = choice.expected_usd
-        return self.ladder.tier(choice.rung), f"{kind} ({why}): {choice.reason}"
+        return self.ladder.tier(choice.rung), f"{why}: {choice.reason}"
 
     async def _steps(self, result: AgentResult, first: tuple[str, str] | None = None) -> None:
         # The price tables (~140 ms to import) load on a thread while the first request
