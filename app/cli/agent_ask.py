@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import sys
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from rung.engine.ladder import Ladder
 from rung.engine.safe_text import StreamSanitizer, for_terminal, json_for_terminal, one_line
 from rung.engine.session import Session
 from rung.tiers.base import Failed, Finished, Notice, TextDelta, Usage
-from rung.tiers.pricing import usd_text
+from rung.tiers.pricing import format_usd, usd_text
 
 AGENT_MAX_TOKENS = 4096
 SOURCE = "agent"  # the stored sessions' source: `--continue` picks the newest of these
@@ -54,6 +55,7 @@ def usage_problem(args: argparse.Namespace) -> str | None:
             ("--mode", args.mode is not None), ("--allow", bool(args.allow_rule)),
             ("--deny", bool(args.deny_rule)), ("--max-steps", args.max_steps is not None),
             ("--stream-json", args.stream_json), ("--continue", args.continue_last),
+            ("--max-cost", args.max_cost is not None),
         )
         if given
     ]  # fmt: skip
@@ -65,7 +67,20 @@ def usage_problem(args: argparse.Namespace) -> str | None:
         return "--json and --stream-json do not go together"
     if args.max_steps is not None and args.max_steps < 1:
         return "--max-steps must be at least 1"
+    if args.max_cost is not None and max_cost(args.max_cost) is None:
+        return f"--max-cost {args.max_cost!r}: a positive amount in dollars, e.g. 0.50"
     return None
+
+
+def max_cost(text: str | None) -> Decimal | None:
+    """--max-cost's dollars ("0.50", "$2"), or None when absent or not a positive amount."""
+    if text is None:
+        return None
+    try:
+        value = Decimal(text.strip().removeprefix("$"))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() and value > 0 else None
 
 
 async def _terminal_ask(request: PermissionRequest) -> Answer:
@@ -195,6 +210,21 @@ def step_json(step: StepPriced) -> dict[str, Any]:
     }
 
 
+def by_step_kind(result: AgentResult) -> dict[str, dict[str, Any]]:
+    """Steps and cost by kind (plan, act, digest, answer); a cost is null when a step's
+    price is unknown."""
+    out: dict[str, dict[str, Any]] = {}
+    for step in result.steps:
+        kind = out.setdefault(step.kind or "step", {"steps": 0, "usd": Decimal(0)})
+        kind["steps"] += 1
+        if step.cost is None or kind["usd"] is None:
+            kind["usd"] = None
+        else:
+            kind["usd"] += step.cost
+    return {k: {"steps": v["steps"], "cost_usd": None if v["usd"] is None else usd_text(v["usd"])}
+            for k, v in out.items()}  # fmt: skip
+
+
 def usage_json(u: Usage) -> dict[str, Any]:
     return {
         "input_tokens": u.input_tokens,
@@ -228,6 +258,10 @@ def result_json(result: AgentResult, session_id: int | None, sha: str = "") -> d
         "cost_estimated": any(s.estimated for s in result.steps),
         "num_steps": len(result.steps),
         "steps": [step_json(s) for s in result.steps],
+        "by_step_kind": by_step_kind(result),
+        # The what-if: the same steps all on the ladder's premium rung.
+        "all_premium_usd": None if result.premium_usd is None else usd_text(result.premium_usd),
+        "premium_model": result.premium_model or None,
         "tools": [
             {"tool": t.tool, "summary": t.summary, "is_error": t.is_error} for t in result.tools
         ],
@@ -257,7 +291,8 @@ def run_agent_ask(args: argparse.Namespace, config: Config, question: str) -> in
     system = args.system if args.system is not None else config.get("ui", "system_prompt")
     # A step may write a whole file: more room than a chat answer's default.
     max_tokens = args.max_tokens or max(AGENT_MAX_TOKENS, config.get("ui", "max_tokens"))
-    agent = Agent(ladder, session, tools, [view], system=system, max_tokens=max_tokens)
+    agent = Agent(ladder, session, tools, [view], system=system, max_tokens=max_tokens,
+                  max_cost=max_cost(args.max_cost))  # fmt: skip
     view.on_closed = agent.cancel
     try:
         if args.continue_last:
@@ -289,7 +324,23 @@ def run_agent_ask(args: argparse.Namespace, config: Config, question: str) -> in
         if args.stream_json:
             data = {"type": "result", **data}
         view._json(data)
+    elif result.steps and not view.closed:
+        warn(run_summary(result))
     return _status(result, view.closed)
+
+
+def run_summary(result: AgentResult) -> str:
+    """ "4 steps (plan 1, act 3) · $0.0042; all on claude-sonnet-4-6 ~$0.0173"."""
+    kinds: dict[str, int] = {}
+    for step in result.steps:
+        kinds[step.kind or "step"] = kinds.get(step.kind or "step", 0) + 1
+    n = len(result.steps)
+    parts = ", ".join(f"{k} {v}" for k, v in kinds.items())
+    cost = format_usd(result.cost) if result.cost is not None else "price unknown"
+    line = f"{n} step{'s' if n != 1 else ''} ({parts}) · {cost}"
+    if result.premium_usd is not None and result.premium_model:
+        line += f"; all on {result.premium_model} {format_usd(result.premium_usd, True)}"
+    return line
 
 
 def _resume(agent: Agent, session: Session) -> str | None:

@@ -77,6 +77,11 @@ def _add_agent_options(ask: argparse.ArgumentParser) -> None:
         help="with --agent: stop after N model requests (default 50); exit status 1",
     )  # fmt: skip
     ask.add_argument(
+        "--max-cost", default=None, metavar="USD",
+        help="with --agent: stop before a paid step that would take this run past USD "
+        "dollars (e.g. 0.50); exit status 1",
+    )  # fmt: skip
+    ask.add_argument(
         "--stream-json", action="store_true",
         help="with --agent: one JSON event per line as it happens, the result last",
     )  # fmt: skip
