@@ -254,6 +254,15 @@ class SettingsScreen(ModalScreen["Config | None"]):
                     # Read only: what the router learned from F9 (`rung route --forget`).
                     yield Static(lessons_summary(data_dir() / LESSONS_FILE), classes="hint",
                                  markup=False, id="lessons")  # fmt: skip
+                with TabPane("MCP", id="tab-mcp"), VerticalScroll():
+                    yield Static(
+                        "MCP servers (stdio programs or HTTP endpoints) whose tools the agent "
+                        "can call, under the same permission rules as its own tools "
+                        "(mcp:SERVER/TOOL). `rung mcp list` shows them headless.",
+                        classes="intro",
+                        markup=False,
+                    )
+                    yield Button("MCP servers…", id="open-mcp", compact=True, classes="plain")
                 with TabPane("Appearance", id="tab-appearance"), VerticalScroll():
                     with Vertical(classes="field"):
                         yield FieldLabel("Theme", "previewed as you pick; Esc undoes it")
@@ -582,6 +591,22 @@ class SettingsScreen(ModalScreen["Config | None"]):
 
         screen = CalibrateScreen(path, self.config, self.calibration_limit)
         self.app.push_screen(screen, finished)
+
+    @on(Button.Pressed, "#open-mcp")
+    def _mcp_servers(self) -> None:
+        from rung.tui.mcp_screen import McpScreen
+
+        # A running agent's servers show their live state (running, failed and why).
+        agent = getattr(getattr(self.app, "chat", None), "agent", None)
+        live = agent.tools.mcp if agent is not None else None
+
+        def done(mcp: dict[str, object] | None) -> None:
+            # The MCP screen wrote [mcp] to the file and to this screen's copy; the app's
+            # own config takes it too, so the next agent turn sees it without a restart.
+            if mcp is not None:
+                self.app.config.raw.update(mcp=mcp)  # type: ignore[attr-defined]
+
+        self.app.push_screen(McpScreen(self.config, Path.cwd(), live), done)
 
     @on(Button.Pressed, "#get-model")
     def _get_model(self) -> None:
