@@ -254,15 +254,6 @@ class SettingsScreen(ModalScreen["Config | None"]):
                     # Read only: what the router learned from F9 (`rung route --forget`).
                     yield Static(lessons_summary(data_dir() / LESSONS_FILE), classes="hint",
                                  markup=False, id="lessons")  # fmt: skip
-                with TabPane("MCP", id="tab-mcp"), VerticalScroll():
-                    yield Static(
-                        "MCP servers (stdio programs or HTTP endpoints) whose tools the agent "
-                        "can call, under the same permission rules as its own tools "
-                        "(mcp:SERVER/TOOL). `rung mcp list` shows them headless.",
-                        classes="intro",
-                        markup=False,
-                    )
-                    yield Button("MCP servers…", id="open-mcp", compact=True, classes="plain")
                 with TabPane("Appearance", id="tab-appearance"), VerticalScroll():
                     with Vertical(classes="field"):
                         yield FieldLabel("Theme", "previewed as you pick; Esc undoes it")
@@ -280,6 +271,15 @@ class SettingsScreen(ModalScreen["Config | None"]):
                         classes="hint",
                         markup=False,
                     )
+                with TabPane("MCP", id="tab-mcp"), VerticalScroll():
+                    yield Static(
+                        "MCP servers (stdio programs or HTTP endpoints) whose tools the agent "
+                        "can call, under the same permission rules as its own tools "
+                        "(mcp:SERVER/TOOL). `rung mcp list` shows them headless.",
+                        classes="intro",
+                        markup=False,
+                    )
+                    yield Button("MCP servers…", id="open-mcp", compact=True, classes="plain")
             with Horizontal(id="buttons"):
                 yield Button("Save  Ctrl+S", id="save", variant="success", compact=True)
                 yield Button("Cancel  Esc", id="cancel", compact=True, classes="plain")
