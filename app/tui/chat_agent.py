@@ -197,7 +197,9 @@ class AgentGlue(AgentSwitch):
 
     async def _end_step(self, status: str, note: str) -> None:
         item, self._step_item = self._step_item, None
-        if item is not None and item.status == "streaming":
+        # While the app is torn down (quit with an approval dialog open) the step's views
+        # may already be gone: there is nothing left to write to.
+        if item is not None and item.status == "streaming" and item.is_attached and item.views():
             await item.finish(status, note)
 
     async def _on_agent_event(self, event: object) -> None:
