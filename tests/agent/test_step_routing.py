@@ -42,8 +42,12 @@ def test_step_kinds_follow_what_the_turn_did() -> None:
     read = [ToolOutcome("read", False)]
     assert step_kind(1, [], "", False, 10)[0] == "plan"
     assert step_kind(2, read, "", False, 10)[0] == "act"
-    assert step_kind(3, ran_red, "", False, 10) == ("plan", "a command failed")
-    assert step_kind(3, [ToolOutcome("edit", True)], "", False, 10) == ("plan", "edit failed")
+    # A red test run before any edit reproduces the problem (part of the plan); after the
+    # edits it means the change did not work: plan again.
+    assert step_kind(3, ran_red, "", False, 10)[0] == "act"
+    assert step_kind(5, ran_red, "", True, 10) == ("plan", "a command failed after the edits")
+    assert step_kind(3, [ToolOutcome("run", True)], "", True, 10)[0] == "plan"  # a timeout
+    assert step_kind(3, [ToolOutcome("edit", True)], "", False, 10)[0] == "act"  # no match
     assert step_kind(3, read, "That did not work; let me rethink.", False, 10)[0] == "plan"
     assert step_kind(4, ran_green, "", True, 10)[0] == "answer"
     assert step_kind(4, ran_green, "", False, 10)[0] == "act"  # nothing edited yet
@@ -106,19 +110,21 @@ def paired(body: dict[str, Any]) -> bool:
 async def test_plans_go_premium_acting_goes_cheap_and_the_fix_lands(
     tmp_path: Path, servers, monkeypatch
 ) -> None:
+    wrong = {"path": "calc.py", "old_string": "a - b", "new_string": "b - a"}
+    undo_wrong = {"path": "calc.py", "old_string": "b - a", "new_string": "a + b"}
     premium = ScriptedModel(
         [
-            Turn(calls=[("read", {"path": "calc.py"})]),  # plan: first step
-            Turn(  # plan again: the tests failed
-                calls=[("edit", {"path": "calc.py", "old_string": "a - b", "new_string": "a + b"})],
-                expect=("1 failed",),
-            ),
+            Turn(calls=[("read", {"path": "calc.py"})]),  # plan: the first step
+            Turn(calls=[("edit", undo_wrong)], expect=("1 failed",)),  # plan: the fix failed
         ],
         dialect="anthropic",
     )
     cheap = ScriptedModel(
         [
-            Turn(calls=[("run", {"command": PYTEST})], expect=("return a - b",)),  # act
+            # act: reproduce the failure (a red run before any edit is not a failed plan)
+            Turn(calls=[("run", {"command": PYTEST})], expect=("return a - b",)),
+            Turn(calls=[("edit", wrong)], expect=("1 failed",)),  # act: a wrong fix
+            Turn(calls=[("run", {"command": PYTEST})], expect=("b - a",)),  # act
             Turn(calls=[("run", {"command": PYTEST})], expect=("a + b",)),  # act
             Turn(text="Fixed add; the test passes.", expect=("1 passed",)),  # answer
         ]
@@ -129,8 +135,8 @@ async def test_plans_go_premium_acting_goes_cheap_and_the_fix_lands(
     assert result.reason == "answered", result.message
     assert premium.problems == [] and cheap.problems == []
     assert started(events) == [
-        ("plan", "anthropic"), ("act", "deepseek"), ("plan", "anthropic"),
-        ("act", "deepseek"), ("answer", "deepseek"),
+        ("plan", "anthropic"), ("act", "deepseek"), ("act", "deepseek"), ("act", "deepseek"),
+        ("plan", "anthropic"), ("act", "deepseek"), ("answer", "deepseek"),
     ]  # fmt: skip
     assert (root / "calc.py").read_text() == CALC.replace("a - b", "a + b")
     # The premium rung's second request carries the cheap rung's steps in its own
@@ -139,10 +145,10 @@ async def test_plans_go_premium_acting_goes_cheap_and_the_fix_lands(
     # Each step says why: its kind, and why this rung (a price, the bar it clears).
     reasons = [e.reason for e in events if isinstance(e, StepStarted)]
     assert reasons[0].startswith("first step of the task: anthropic")
-    assert reasons[2].startswith("a command failed: anthropic")
+    assert reasons[4].startswith("a command failed after the edits: anthropic")
     assert "deepseek" in reasons[1] and ("bar" in reasons[1] or "cached" in reasons[1])
     kinds = [s.kind for s in result.steps]
-    assert kinds == ["plan", "act", "plan", "act", "answer"]
+    assert kinds == ["plan", "act", "act", "act", "plan", "act", "answer"]
     # The what-if: the same run all on the premium rung costs more, and says on what.
     assert result.premium_model == "claude-sonnet-4-6"
     assert result.cost is not None and result.premium_usd is not None

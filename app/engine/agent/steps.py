@@ -2,10 +2,14 @@
 
 Per-step routing (``step_router.py``) prices and gates each step by its kind:
 
-- **plan**: the first step of a task, the step after a command failed (a test run that
-  went red, a command that timed out) or a tool failed, and the step after the model
-  said it needs to rethink. Deciding what to do is where a weak model costs the most.
-- **act**: tool calls that follow a plan (read, search, edit, run).
+- **plan**: the first step of a task; the step after a command failed (a red test run, a
+  timeout) once the turn had changed files — the change did not work; and the step
+  after the model said it needs to rethink. Deciding what to do is where a weak model
+  costs the most.
+- **act**: tool calls that follow a plan (read, search, edit, run) — including the step
+  after a test run that fails before anything was edited (reproducing the problem is
+  part of the plan, not its failure) and after a tool's own error (a path not found, an
+  edit whose old text did not match: the step's rung corrects it).
 - **answer**: the step that most likely ends the turn: after the project's commands
   passed following an edit, or the last step the limit allows.
 - **digest**: condensing text for the agent itself (compaction's summary); never a
@@ -56,10 +60,8 @@ def step_kind(
     this one."""
     if step == 1:
         return "plan", "first step of the task"
-    if any(o.failed for o in last):
-        failed = next(o for o in last if o.failed)
-        what = "a command failed" if failed.tool == "run" else f"{failed.tool} failed"
-        return "plan", what
+    if edited_this_turn and any(o.tool == "run" and o.failed for o in last):
+        return "plan", "a command failed after the edits"
     if RETHINK.search(last_text or ""):
         return "plan", "the model asked to rethink"
     if steps_left <= 0:
