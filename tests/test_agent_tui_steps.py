@@ -87,3 +87,27 @@ async def test_steps_route_f9_escalates_and_compact_condenses_the_agents_steps(
         await wait_for(lambda: any("Nothing to condense" in n.message
                                    for n in app._notifications))  # fmt: skip
         assert app.chat.agent is not None and len(app.chat.agent.transcript) >= 3
+
+
+async def test_f9_after_an_agent_turn_without_an_answer_says_so(
+    tmp_path: Path, servers, project: Path
+) -> None:
+    broken = ScriptedModel([], dialect="anthropic")  # answers in the wrong dialect: fails
+    cheap = ScriptedModel([])
+    ladder_config(
+        tmp_path,
+        {"anthropic": servers(broken).url, "deepseek": servers(cheap).url},
+        '[agent]\nin_chat = "on"\n',
+    )
+    config = load_config()
+    for provider in ("deepseek", "anthropic"):
+        trust_configured(config, provider)
+    app = RungApp(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(*"What does add do?", "enter")
+        await wait_for(lambda: bool(broken.bodies), timeout=60)
+        await wait_for(lambda: not app.chat.busy, timeout=60)
+        await pilot.press("f9")
+        await wait_for(lambda: any("ended without an answer" in n.message
+                                   for n in app._notifications))  # fmt: skip
+        assert len(broken.bodies) == 1 and cheap.bodies == []  # nothing was sent again

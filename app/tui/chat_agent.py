@@ -85,6 +85,7 @@ class AgentGlue(AgentSwitch):
         self.resumed_session: int | None = None  # a stored session on screen (resume)
         self._step_why = ""  # why the step on screen went to its rung (per-step routing)
         self._answer_item: MessageItem | None = None  # the agent's last answer on screen
+        self._last_step: MessageItem | None = None  # the agent's last step on screen
         self._status_key: tuple[str, str, str] | None = None  # (mode, rung, setting) shown
 
     def forget_agent(self) -> None:
@@ -224,7 +225,7 @@ class AgentGlue(AgentSwitch):
             case StepStarted(step=step):
                 await self._end_step("done", "")
                 self._step_why = event.reason
-                self._step_item = await messages.add(
+                self._step_item = self._last_step = await messages.add(
                     MessageItem("assistant", meta=step_header(event))
                 )
                 # The context meter: this request's size against the rung's window.
@@ -282,10 +283,18 @@ class AgentGlue(AgentSwitch):
         up, and the step router learns (engine: ``Agent.escalate``). False: not ours."""
         screen: Any = self
         agent, item = self.agent, self._answer_item
-        if agent is None or item is None or self.agent_running:
+        if agent is None or self.agent_running:
             return False
         items = list(screen.query_one(MessageList).query(MessageItem))
-        if not items or items[-1] is not item:
+        last = items[-1] if items else None
+        if item is None and last is not None and last is self._last_step:
+            # The agent's turn is the last thing on screen, but it stopped, failed or hit
+            # a limit: there is no answer to redo.
+            screen.notify("The agent's last turn ended without an answer: nothing to "
+                          "escalate. Ask again (F2-F5 pin a stronger rung).",
+                          title="Not escalated", markup=False)  # fmt: skip
+            return True
+        if item is None or last is not item:
             return False  # a chat reply came after it: F9 is the chat's
         self._answer_item = None
         self.run_agent_escalation(agent)
