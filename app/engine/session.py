@@ -8,6 +8,7 @@ sent or a session opened, never while a reply streams; writes go through the
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -277,13 +278,16 @@ class Session:
         if self.recorder is not None:
             self.recorder.update(handle, _write_streaming, (text, record))
 
-    def keep_interrupted(self, tier: Tier, handle: Handle, turn: Turn) -> MessageCost:
+    def keep_interrupted(
+        self, tier: Tier, handle: Handle, turn: Turn, step_kind: str = ""
+    ) -> MessageCost:
         """A reply cut short by the process or the view going away (Ctrl-C, quit, Esc):
-        what arrived and what it used are kept, priced, marked interrupted."""
+        what arrived and what it used are kept, priced, marked interrupted
+        (``step_kind``: an agent step's, for the breakdowns by kind)."""
         reply = turn.reply
         if not turn.usage_reported:
             reply.usage = turn.estimate()
-        record = self.price(tier, reply, INTERRUPTED)
+        record = dataclasses.replace(self.price(tier, reply, INTERRUPTED), step_kind=step_kind)
         self.finish_reply(handle, reply.text, record, "interrupted")
         return record
 

@@ -79,5 +79,8 @@ async def test_esc_while_the_model_streams_ends_the_step_at_once_and_prices_it(
     assert result.steps[0].finish_reason == "interrupted"
     assert result.steps[0].usage.input_tokens > 0  # what it used is counted
     assert not any(isinstance(e, StepPriced) and e.finish_reason != "interrupted" for e in events)
+    # The meter (F7, the cost line) knows the stopped step's kind like any other's.
+    assert [r.step_kind for r in agent.session.meter.records] == ["plan"]
+    assert result.steps[0].kind == "plan"
     await agent.ladder.aclose()
     agent.session.close()

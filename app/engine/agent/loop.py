@@ -378,7 +378,7 @@ class Agent:
         try:
             reply = await turn.run()
         except asyncio.CancelledError:
-            record = session.keep_interrupted(tier, handle, turn)
+            record = session.keep_interrupted(tier, handle, turn, kind)
             if result is not None:
                 result.steps.append(self._priced(step, tier, record, kind))
             raise
