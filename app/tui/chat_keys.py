@@ -117,6 +117,6 @@ CHAT_BINDINGS = [
         "Escalate",
         id="escalate",
         priority=True,
-        tooltip="Ask again one rung up",
+        tooltip="Ask again one rung up (an agent's answer too)",
     ),
 ]

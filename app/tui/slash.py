@@ -25,7 +25,7 @@ class SlashCommand:
 COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("help", "", "The keys and these commands (as F1)"),
     SlashCommand("clear", "", "New conversation, the old one kept (as Ctrl+N)"),
-    SlashCommand("compact", "", "Summarise the conversation into one message, go on from it"),
+    SlashCommand("compact", "", "Summarise the conversation (an agent's: its older steps), go on"),
     SlashCommand("model", "<rung>", "Pin a rung by name (Tab completes), or auto"),
     SlashCommand(
         "mode", "<mode>", "The agent's permission mode for this chat: " + ", ".join(MODES)
