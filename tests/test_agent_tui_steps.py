@@ -30,6 +30,21 @@ def project(tmp_path: Path, monkeypatch) -> Path:  # type: ignore[no-untyped-def
     return root
 
 
+def three_rung_app(
+    tmp_path: Path, servers, premium: ScriptedModel, cheap: ScriptedModel
+) -> RungApp:  # type: ignore[no-untyped-def]
+    """The chat app on a local / deepseek / anthropic Auto ladder, the agent on."""
+    ladder_config(
+        tmp_path,
+        {"anthropic": servers(premium).url, "deepseek": servers(cheap).url},
+        '[agent]\nin_chat = "on"\n',
+    )
+    config = load_config()
+    for provider in ("deepseek", "anthropic"):
+        trust_configured(config, provider)
+    return RungApp(config)
+
+
 async def test_steps_route_f9_escalates_and_compact_condenses_the_agents_steps(
     tmp_path: Path, servers, project: Path
 ) -> None:
@@ -41,15 +56,7 @@ async def test_steps_route_f9_escalates_and_compact_condenses_the_agents_steps(
         dialect="anthropic",
     )
     cheap = ScriptedModel([Turn(text="It adds.")])
-    ladder_config(
-        tmp_path,
-        {"anthropic": servers(premium).url, "deepseek": servers(cheap).url},
-        '[agent]\nin_chat = "on"\n',
-    )
-    config = load_config()
-    for provider in ("deepseek", "anthropic"):
-        trust_configured(config, provider)
-    app = RungApp(config)
+    app = three_rung_app(tmp_path, servers, premium, cheap)
     states: list[str | None] = []
     show_status = app.show_status
 
@@ -94,15 +101,7 @@ async def test_f9_after_an_agent_turn_without_an_answer_says_so(
 ) -> None:
     broken = ScriptedModel([], dialect="anthropic")  # answers in the wrong dialect: fails
     cheap = ScriptedModel([])
-    ladder_config(
-        tmp_path,
-        {"anthropic": servers(broken).url, "deepseek": servers(cheap).url},
-        '[agent]\nin_chat = "on"\n',
-    )
-    config = load_config()
-    for provider in ("deepseek", "anthropic"):
-        trust_configured(config, provider)
-    app = RungApp(config)
+    app = three_rung_app(tmp_path, servers, broken, cheap)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press(*"What does add do?", "enter")
         await wait_for(lambda: bool(broken.bodies), timeout=60)

@@ -297,44 +297,33 @@ class AgentGlue(AgentSwitch):
         if item is None or last is not item:
             return False  # a chat reply came after it: F9 is the chat's
         self._answer_item = None
-        self.run_agent_escalation(agent)
+        self.run_agent_aside(agent, "escalate")
         return True
-
-    @work(exclusive=True, group="reply")
-    async def run_agent_escalation(self, agent: Agent) -> None:
-        screen: Any = self
-        self.agent_running, self._driving = True, agent
-        try:
-            outcome = await agent.escalate()
-            if isinstance(outcome, str):
-                screen.notify(for_terminal(outcome), title="Not escalated", markup=False)
-        except Exception as exc:
-            screen.notify(f"The agent stopped: {for_terminal(str(exc))}", severity="error",
-                          markup=False)  # fmt: skip
-        finally:
-            self.agent_running, self._driving = False, None
-            screen.app.show_status(screen.app.idle_state())
-            screen.app.show_cost()
 
     def compact_agent(self) -> bool:
         """/compact in an agent chat: the agent's older steps condensed now (False: no
         agent transcript to condense; the chat's own /compact applies)."""
         if self.agent is None or not self.agent.transcript or self.agent_running:
             return False
-        self.run_agent_compaction(self.agent)
+        self.run_agent_aside(self.agent, "compact")
         return True
 
     @work(exclusive=True, group="reply")
-    async def run_agent_compaction(self, agent: Agent) -> None:
+    async def run_agent_aside(self, agent: Agent, what: str) -> None:
+        """F9 ("escalate") or /compact ("compact") on the agent, as a turn of its own:
+        Esc stops it, the status and cost lines follow."""
         screen: Any = self
         self.agent_running, self._driving = True, agent
         try:
-            done = await agent.compact_now()
-            if done is None:
+            if what == "escalate":
+                outcome = await agent.escalate()
+                if isinstance(outcome, str):
+                    screen.notify(for_terminal(outcome), title="Not escalated", markup=False)
+            elif await agent.compact_now() is None:
                 screen.notify("Nothing to condense yet: the agent's last steps are kept whole.",
                               title="Compact", markup=False)  # fmt: skip
         except Exception as exc:
-            screen.notify(f"Compaction failed: {for_terminal(str(exc))}", severity="error",
+            screen.notify(f"The agent stopped: {for_terminal(str(exc))}", severity="error",
                           markup=False)  # fmt: skip
         finally:
             self.agent_running, self._driving = False, None
