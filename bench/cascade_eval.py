@@ -33,7 +33,10 @@ DRAFTS = Path(__file__).with_name("competence_data") / "cascade_drafts.jsonl"
 TARGET_PRECISION = 0.90
 
 
-def draft(llm: object, prompt: str, max_tokens: int = 64) -> tuple[str, float]:
+def draft(
+    llm: object, prompt: str, max_tokens: int = 64, system: str | None = None
+) -> tuple[str, float]:
+    """The reply (temperature 0) and its mean token log-probability."""
     chosen: list[float] = []
     previous: list[np.ndarray] = []
 
@@ -46,8 +49,9 @@ def draft(llm: object, prompt: str, max_tokens: int = 64) -> tuple[str, float]:
         return scores
 
     out = llm.create_chat_completion(  # type: ignore[attr-defined]
-        messages=[{"role": "user", "content": prompt}], max_tokens=max_tokens,
-        temperature=0.0, logits_processor=LogitsProcessorList([track]),
+        messages=[*([{"role": "system", "content": system}] if system else []),
+                  {"role": "user", "content": prompt}],
+        max_tokens=max_tokens, temperature=0.0, logits_processor=LogitsProcessorList([track]),
     )  # fmt: skip
     text = out["choices"][0]["message"]["content"] or ""
     return text, statistics.mean(chosen) if chosen else -10.0

@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-from llama_cpp import LogitsProcessorList
+import cascade_eval
 
 from rung.engine.calibration import Labelled, passed, read_set
 from rung.engine.config import SCHEMA
@@ -53,23 +51,7 @@ WORD = re.compile(r"[a-z']+")
 
 def draft(llm: object, system: str, prompt: str, max_tokens: int) -> tuple[str, float]:
     """The reply (temperature 0) and its mean token log-probability."""
-    chosen: list[float] = []
-    previous: list[np.ndarray] = []
-
-    def track(input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        if previous:
-            chosen.append(float(previous[0][input_ids[-1]]))
-            previous.clear()
-        shifted = scores - scores.max()
-        previous.append(shifted - np.log(np.exp(shifted).sum()))
-        return scores
-
-    out = llm.create_chat_completion(  # type: ignore[attr-defined]
-        messages=[{"role": "system", "content": system}, {"role": "user", "content": prompt}],
-        max_tokens=max_tokens, temperature=0.0, logits_processor=LogitsProcessorList([track]),
-    )  # fmt: skip
-    text = out["choices"][0]["message"]["content"] or ""
-    return text, statistics.mean(chosen) if chosen else -10.0
+    return cascade_eval.draft(llm, prompt, max_tokens, system)
 
 
 def items() -> dict[str, list[Labelled]]:
