@@ -27,6 +27,9 @@ app is constructed (`rung.cli.main` and `rung.tui.app`).
     python bench/startup.py [-n 10] [--ladder local,openai] [--no-importtime]
     python bench/startup.py --resume-messages 200   # also: a 200-message --resume
                                                     # (first frame = its last answer drawn)
+    git archive HEAD~3 | tar -x -C /tmp/before
+    python bench/startup.py --tree /tmp/before      # also: that source tree, alternating
+                                                    # in the same run (an A/B on one load)
 """
 
 from __future__ import annotations
@@ -114,6 +117,23 @@ def isolated_env(root: Path) -> dict[str, str]:
     # again (~120 ms) while the floor's Textual loaded from its cache.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
+
+
+# Runs `python -m rung` from another source tree (``--tree``): the editable install's
+# finder maps the rung packages to this checkout; the shim points it at the tree.
+TREE_SHIM = textwrap.dedent(
+    """
+    import runpy, sys
+    root, tree = sys.argv[1], sys.argv[2]
+    del sys.argv[1:3]
+    for finder in sys.meta_path:
+        mapping = getattr(sys.modules.get(getattr(finder, "__module__", "")), "MAPPING", None)
+        if isinstance(mapping, dict) and "rung" in mapping:
+            for name, path in mapping.items():
+                mapping[name] = path.replace(root, tree, 1)
+    runpy.run_module("rung", run_name="__main__", alter_sys=True)
+    """
+)
 
 
 def launch(argv: list[str], env: dict[str, str], placeholder: str, timeout: float = 20.0) -> Launch:
@@ -344,6 +364,7 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=10, help="launches per side (default 10)")
     parser.add_argument("--ladder", help="rungs for the isolated config, e.g. local,openai")
     parser.add_argument("--no-importtime", action="store_true")
+    parser.add_argument("--tree", type=Path, help="also launch Rung from this source tree")
     parser.add_argument(
         "--resume-messages",
         type=int,
@@ -372,6 +393,13 @@ def main() -> int:
             "textual floor": ([PYTHON, str(ref_script)], REF_PLACEHOLDER),
             "rung": ([PYTHON, "-m", "rung"], RUNG_PLACEHOLDER),
         }
+        if args.tree:
+            shim = Path(tmp) / "tree_shim.py"
+            shim.write_text(TREE_SHIM)
+            tree = str(args.tree.resolve())
+            sides[f"rung ({args.tree.name})"] = (
+                [PYTHON, str(shim), str(ROOT), tree], RUNG_PLACEHOLDER,
+            )  # fmt: skip
         if args.resume_messages:
             sid = seed_long_session(env, args.resume_messages)
             # Its "first frame" is the last stored answer drawn: the whole conversation

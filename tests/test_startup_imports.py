@@ -16,6 +16,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import subprocess_env
 
 # Needed later, never for the first frame, `rung --help`, `rung ask` or `rung route`.
@@ -164,3 +166,111 @@ def test_the_router_is_warmed_after_the_first_frame_not_on_the_first_message(
     )
     assert found == ["rung.tiers.competence", "rung.tiers.router", "rung.tiers.task_kind",
                      "rung.tiers.turn"]  # fmt: skip
+
+
+# The engine: imported on a thread after the first frame, built when it is in.
+ENGINE = (
+    "rung.engine.conversation",
+    "rung.engine.store",
+    "rung.engine.session",
+    "rung.engine.ladder",
+    "rung.engine.build_tiers",
+    "rung.tiers.local",
+    "sqlite3",
+)
+
+
+def test_the_chat_screen_is_drawn_before_the_engine_is_imported(tmp_path: Path) -> None:
+    # What `rung` does up to its first frame: parse the command line, read the config,
+    # import and build the app, draw the chat screen. The engine (conversation, ladder,
+    # history, tiers) comes after, off the event loop, while the prompt takes keys.
+    config = tmp_path / "config" / "rung" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[ladder]\nrungs = ["deepseek"]\n')  # no model to load in a test
+    found = imported_after(
+        tmp_path,
+        f"""
+        import asyncio, sys
+        from rung.cli.main import build_parser
+        build_parser().parse_args([])
+        from rung.engine.config import load_config
+        from rung.tui.app import RungApp
+
+        ENGINE = {list(ENGINE)!r}
+        app = RungApp(load_config(None))
+        early = [m for m in ENGINE if m in sys.modules]
+        assert early == [], f"imported with the app: {{early}}"
+
+        async def main():
+            async with app.run_test() as pilot:
+                # The first frame: the chat screen, the prompt focused, the status line
+                # on the configured rung, the key bar naming it.
+                first = [m for m in ENGINE if m in sys.modules]
+                chat = app.chat
+                assert chat.query_one("#prompt").has_focus
+                assert chat.query_one("#status").tier == "deepseek"
+                assert "deepseek" in str(chat.query_one("#keys").render())
+                await pilot.press("h", "i")
+                assert chat.query_one("#prompt").text == "hi"
+                for _ in range(200):
+                    if app.status.state != "starting":
+                        break
+                    await pilot.pause(0.05)
+                # The engine's word replaces it: here, the rung's missing key.
+                assert app.status.state == "no API key", app.status
+                assert app.status.model not in ("", "…"), app.status
+                print("at first frame:", first, file=sys.stderr)
+
+        asyncio.run(main())
+        """,
+        ENGINE,
+    )
+    assert set(found) == set(ENGINE)  # all in by the time the status says more
+
+
+async def test_a_message_sent_before_the_engine_is_built_waits_and_is_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+    import threading
+
+    from rung.engine.config import load_config
+    from rung.tui import app as app_module
+    from rung.tui.app import RungApp
+    from rung.tui.widgets.messages import MessageList
+    from tests.conftest import wait_for
+    from tests.scripted import Script, anthropic, local
+
+    # The engine's imports held back until the message is sent (on a slow disk or a busy
+    # box they can take a while): it must wait for them, not fail or vanish.
+    release = threading.Event()
+    real_import = app_module.import_engine
+
+    def slow_import() -> None:
+        release.wait(20)
+        real_import()
+
+    monkeypatch.setattr(app_module, "import_engine", slow_import)
+    config = load_config()
+    config.set("ladder", "rungs", ["local", "anthropic"])
+    config.set("ladder", "mode", "anthropic")
+    answer = Script(pieces=["Hello", " from the engine."])
+    app = RungApp(config, tiers={"local": local(), "anthropic": anthropic(answer)})  # type: ignore[arg-type]
+    async with app.run_test() as pilot:
+        chat = app.chat
+        assert chat.query_one("#status").state == "starting"
+        await pilot.press("h", "i")
+        assert chat.query_one("#prompt").text == "hi"
+        # Pilot's press waits for the screen to be idle: this one waits for the engine.
+        enter = asyncio.create_task(pilot.press("enter"))
+        await asyncio.sleep(0.5)
+        assert not enter.done()
+        assert not app.engine_built, "the engine was built on the event loop, not waited for"
+        assert chat.query_one("#prompt").text == "hi"  # still there, not lost
+        release.set()
+        await asyncio.wait_for(enter, 20)
+        messages = chat.query_one(MessageList)
+        await wait_for(lambda: len(chat.replies) == 1 and not chat.busy)
+        assert [item.text for item in messages.assistant_items()] == ["Hello from the engine."]
+        assert chat.query_one("#prompt").text == ""
+        assert app.status.tier == "anthropic" and app.status.state == "ready"

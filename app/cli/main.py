@@ -372,7 +372,6 @@ def _command(argv: list[str] | None) -> int:
             print(f"rung: warning: {crashed}", file=sys.stderr)
         return run_ask(args, config)
 
-    from rung.engine.build_tiers import RungOverrides
     from rung.tiers.providers import PROVIDERS
 
     if args.tier and args.tier not in PROVIDERS:
@@ -389,7 +388,12 @@ def _command(argv: list[str] | None) -> int:
             return 1
     from rung.tui.app import RungApp
 
-    app = RungApp(config, RungOverrides(args.tier, args.model, args.base_url), resume_id)
+    overrides = None  # the engine (build_tiers among it) is imported after the first frame
+    if args.tier or args.model or args.base_url:
+        from rung.engine.build_tiers import RungOverrides
+
+        overrides = RungOverrides(args.tier, args.model, args.base_url)
+    app = RungApp(config, overrides, resume_id)
     if crashed:
         app.startup_warnings.append(crashed)
     app.run()

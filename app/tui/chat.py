@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -24,9 +25,7 @@ from textual.timer import Timer
 from textual.widgets import OptionList
 
 from rung.engine import attachments
-from rung.engine.conversation import Conversation, Plan, Refusal
 from rung.engine.safe_text import for_terminal
-from rung.tiers.base import Reply
 from rung.tui import gc_pause, slash
 from rung.tui.chat_actions import ReplyActions
 from rung.tui.chat_agent import AgentGlue
@@ -41,15 +40,29 @@ from rung.tui.widgets.meter import CostBar
 from rung.tui.widgets.prompt import PromptInput
 from rung.tui.widgets.status import StatusBar
 
+if TYPE_CHECKING:
+    from rung.engine.conversation import Conversation, Plan, Refusal
+    from rung.tiers.base import Reply
+
 PIN_ACTION = re.compile(r"pin\((\d+)\)")
 
 
 class ChatScreen(PromptGlue, SlashCommands, AgentGlue, ReplyView, ReplyActions, Screen[None]):
     BINDINGS = CHAT_BINDINGS
 
-    def __init__(self, conversation: Conversation, resume_id: int | None = None) -> None:
+    def __init__(
+        self,
+        conversation: Conversation | None = None,
+        resume_id: int | None = None,
+        *,
+        config: Any = None,
+    ) -> None:
+        """``conversation`` None: the screen is drawn before the engine is built (the app
+        builds it right after the first frame, app.py); it attaches on first use.
+        ``config``: where ``[agent] in_chat`` is read until then."""
         super().__init__()
-        self.conversation = conversation
+        self._conversation: Conversation | None = None
+        self._engine_seen = False  # engine_ready() ran
         self.resume_id = resume_id
         self.replies: list[Reply] = []  # every finished attempt shown, in order
         self._item: MessageItem | None = None  # the reply streaming now
@@ -57,14 +70,41 @@ class ChatScreen(PromptGlue, SlashCommands, AgentGlue, ReplyView, ReplyActions, 
         self._files: tuple[float, list[str]] | None = None  # (when listed, paths)
         self._failed_item: tuple[MessageItem, Reply] | None = None  # awaiting its fallback
         self.agent_mode: str | None = None  # /mode: this chat's; None: the config's
-        self.init_agent(conversation.session.config.get("agent", "in_chat"))
-        conversation.add_listener(self._on_engine_event)
+        config = conversation.session.config if conversation is not None else config
+        self.init_agent(config.get("agent", "in_chat") if config is not None else "auto")
+        if conversation is not None:
+            self._listen_to(conversation)
+
+    @property
+    def conversation(self) -> Conversation:
+        """The app's conversation engine (built on first use if it is not yet)."""
+        if self._conversation is None:
+            self._listen_to(self.app.conversation)  # type: ignore[attr-defined]
+        return self._conversation  # type: ignore[return-value]
+
+    def _listen_to(self, conversation: Conversation) -> None:
+        if self._conversation is None:
+            self._conversation = conversation
+            conversation.add_listener(self._on_engine_event)
+
+    def engine_ready(self) -> None:
+        """The engine is built: say who answers (agent or chat), follow the rung, and
+        name the pin keys after the ladder's rungs."""
+        if self._engine_seen:
+            return
+        self._engine_seen = True
+        self.conversation  # noqa: B018 (attaches)
+        # Agent or chat only ([agent] in_chat, the rung): say so, and again when a pin
+        # changes who answers.
+        self.call_after_refresh(self.show_agent_status)
+        self.watch(self.app, "status", self.follow_rung, init=False)
+        self.refresh_bindings()
 
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:
         """The bindings in effect, with each pin key named after its rung ("f3 deepseek"
         in the footer and F1, not "Rung 2")."""
-        names = self.conversation.ladder.names
+        names = self.app.rung_names  # type: ignore[attr-defined]
         named: dict[str, ActiveBinding] = {}
         ordered = sorted(
             super().active_bindings.items(),
@@ -83,7 +123,8 @@ class ChatScreen(PromptGlue, SlashCommands, AgentGlue, ReplyView, ReplyActions, 
 
     def detach(self) -> None:
         """This screen is being replaced (another session opened): stop listening."""
-        self.conversation.remove_listener(self._on_engine_event)
+        if self._conversation is not None:
+            self._conversation.remove_listener(self._on_engine_event)
 
     # -- state the tests and the palette read -----------------------------------------------
     @property
@@ -92,7 +133,9 @@ class ChatScreen(PromptGlue, SlashCommands, AgentGlue, ReplyView, ReplyActions, 
 
     @property
     def busy(self) -> bool:
-        return self.conversation.busy or self.agent_running
+        # Nothing runs in an engine not built yet (and asking must not build it).
+        conversation = self._conversation
+        return (conversation is not None and conversation.busy) or self.agent_running
 
     DEFAULT_CSS = """
     ChatScreen #completions { height: auto; max-height: 8; display: none;
@@ -113,12 +156,12 @@ class ChatScreen(PromptGlue, SlashCommands, AgentGlue, ReplyView, ReplyActions, 
         self.watch(self.app, "status", self.query_one(StatusBar).show, init=True)
         self.watch(self.app, "cost_view", self.query_one(CostBar).show_view, init=True)
         self.query_one(PromptInput).focus()
-        # Agent or chat only ([agent] in_chat, the rung): say so, and again when a pin
-        # changes who answers.
-        self.call_after_refresh(self.show_agent_status)
-        self.watch(self.app, "status", self.follow_rung, init=False)
         if self.resume_id is not None:
-            self.resume(self.resume_id)
+            self.resume(self.resume_id)  # it waits for the engine: the messages are in it
+        if self.app.engine_built:  # type: ignore[attr-defined]
+            self.engine_ready()
+        else:  # once this screen is drawn (the app's own refresh comes before it)
+            self.call_after_refresh(self.app.start_engine_soon)  # type: ignore[attr-defined]
 
     @dataclass
     class Resumed(Message):
@@ -129,6 +172,9 @@ class ChatScreen(PromptGlue, SlashCommands, AgentGlue, ReplyView, ReplyActions, 
 
     # -- sending --------------------------------------------------------------------------
     async def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
+        # Sent before the engine is built (right after the first frame): it waits for it,
+        # then goes as if sent a moment later.
+        await self.app.wait_for_engine()  # type: ignore[attr-defined]
         parsed = slash.parse(message.text)
         if parsed.kind != "text":
             # A command (or a mistyped one) is never sent to a model.
@@ -178,6 +224,8 @@ class ChatScreen(PromptGlue, SlashCommands, AgentGlue, ReplyView, ReplyActions, 
             await self._show_question(typed, expansion)
             self.run_agent(expansion.text)
             return
+        from rung.engine.conversation import Plan
+
         plan = self.conversation.prepare(expansion.text, replace_last=replace_last)
         if not isinstance(plan, Plan):
             # Nothing is sent and the prompt keeps the text, ready for another try.
@@ -235,6 +283,8 @@ class ChatScreen(PromptGlue, SlashCommands, AgentGlue, ReplyView, ReplyActions, 
 
     def _answer_again(self, plan: Plan | Refusal) -> None:
         """Run an escalation or a regeneration, or say why there is none."""
+        from rung.engine.conversation import Plan
+
         if not isinstance(plan, Plan):
             self.notify(plan.message, severity="warning", markup=False)
             return

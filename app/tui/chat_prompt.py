@@ -82,7 +82,8 @@ class PromptGlue:
         choices = self.query_one("#completions", OptionList)
         # A slash command being typed: its name, then its argument (ids start with "/",
         # which no project-relative path does).
-        commands = slash.choices(prompt.text, self.conversation.ladder.names)
+        # The rung names without the engine: typing must not build it (app.py).
+        commands = slash.choices(prompt.text, self.app.rung_names)  # type: ignore[attr-defined]
         if commands and partial is None:
             options = [Option(label, id=replacement) for replacement, label in commands]
         else:
@@ -150,6 +151,9 @@ class PromptGlue:
             prompt.border_subtitle = one_line(problem, 70) or None
             return
         added = (len(expansion.text) - len(text) + 3) // 4
+        if not self.app.engine_built:  # type: ignore[attr-defined]  # a moment after start
+            prompt.border_subtitle = f"+~{added:,} tokens attached"
+            return
         conversation = self.conversation
         asked = ChatMessage("user", expansion.text)
         request = conversation.request([*conversation.history, asked])

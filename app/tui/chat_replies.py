@@ -9,13 +9,6 @@ from typing import TYPE_CHECKING
 from textual import work
 
 from rung.engine import attachments
-from rung.engine.conversation import (
-    EditsProposed,
-    EngineEvent,
-    FallingBack,
-    Recorded,
-    Routed,
-)
 from rung.engine.safe_text import for_terminal
 from rung.tiers.base import TextDelta
 from rung.tui.agent_view import stored_lines
@@ -23,7 +16,7 @@ from rung.tui.chat_text import closing_note, reply_meta, stored_meta
 from rung.tui.widgets.messages import MessageItem, MessageList, Shelved
 
 if TYPE_CHECKING:
-    from rung.engine.conversation import Conversation
+    from rung.engine.conversation import Conversation, EngineEvent
     from rung.tiers.base import Reply
 
 
@@ -39,6 +32,7 @@ class ReplyView:
     @work(group="resume")
     async def resume(self, session_id: int) -> None:
         """Show an earlier session and continue it: the model sees it all again."""
+        await self.app.wait_for_engine()  # type: ignore[attr-defined]
         try:
             stored = self.conversation.resume(session_id)
         except LookupError as exc:
@@ -76,6 +70,9 @@ class ReplyView:
             if self._item is not None:
                 await self._item.append(event.text)
             return
+        # Imported here: the chat screen is drawn before the engine is (app.py).
+        from rung.engine.conversation import EditsProposed, FallingBack, Recorded, Routed
+
         match event:
             case Routed(tier=tier, model=model, reason=reason):
                 messages = self.query_one(MessageList)

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 
-from rung.engine.conversation import Plan
 from rung.tiers.base import Message
 from rung.tui.chat_agent_switch import tool_rung
 from rung.tui.chat_summary import (
@@ -22,7 +21,7 @@ from rung.tui.slash import MODES, Parsed, unknown_message
 from rung.tui.widgets.messages import MessageItem, MessageList
 
 if TYPE_CHECKING:
-    from rung.engine.conversation import Conversation
+    from rung.engine.conversation import Conversation, Plan
 
 
 class SlashCommands:
@@ -110,6 +109,8 @@ class SlashCommands:
         if agent is not None:  # what the agent said in this chat, without the tool traffic
             extra = [Message(m.role, m.content) for m in agent.transcript
                      if m.role in ("user", "assistant") and m.content]  # fmt: skip
+        from rung.engine.conversation import Plan  # the engine: after the first frame
+
         plan = compact_plan(self.conversation, extra)
         if not isinstance(plan, Plan):
             screen.notify(plan.message, title="Not compacted", severity="warning", markup=False)
@@ -149,6 +150,8 @@ class SlashCommands:
         if tool_rung(screen.app.active_tier):
             self.run_init_agent(question)  # it may read the files it needs, nothing more
             return
+        from rung.engine.conversation import Plan
+
         plan = self.conversation.prepare(question)
         if not isinstance(plan, Plan):
             screen.notify(plan.message, title="Not sent", severity="warning", markup=False)

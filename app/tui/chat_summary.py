@@ -16,11 +16,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rung.engine.conversation import ChatOptions, Conversation, Plan, Refusal
 from rung.tiers.base import Message
-from rung.tiers.route_cost import RouteContext
 
 if TYPE_CHECKING:
+    from rung.engine.conversation import ChatOptions, Conversation, Plan, Refusal
     from rung.engine.edits import ParseResult
 
 SUMMARY_ASK = (
@@ -39,6 +38,9 @@ def compact_plan(conversation: Conversation, extra: list[Message] | None = None)
     """The summary request on the cheapest rung that fits, committed (the conversation is
     busy until it has run); ``extra``: the agent's text messages, when the agent
     answered in this chat."""
+    from rung.engine.conversation import Plan, Refusal  # the engine: after the first frame
+    from rung.tiers.route_cost import RouteContext
+
     if conversation.busy:
         return Refusal("Wait for the reply to finish, or cancel it.", "busy")
     history = [*conversation.history, *(extra or [])]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rung.engine.cost_label import header_money
-from rung.engine.store import StoredMessage
-from rung.tiers.base import Reply
-from rung.tiers.meter import MessageCost
+
+if TYPE_CHECKING:  # the history store is the engine's: built after the first frame
+    from rung.engine.store import StoredMessage
+    from rung.tiers.base import Reply
+    from rung.tiers.meter import MessageCost
 
 
 def reply_meta(tier: str, reply: Reply, record: MessageCost) -> str:
