@@ -5,6 +5,7 @@ and what the status line says about it. A mixin of ChatScreen, under AgentGlue."
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -149,7 +150,9 @@ class AgentSwitch:
     def show_agent_status(self) -> None:
         screen: Any = self
         self._status_key = (screen.app.ladder.mode, screen.app.status.tier, self.agent_setting)
-        screen.app.show_status(agent=self.agent_status_text())
+        # Only the agent's part changes: the rung, model and state on the line stay as
+        # they are (a pin, a health check or a reply in flight set them).
+        screen.app.status = dataclasses.replace(screen.app.status, agent=self.agent_status_text())
 
     def follow_rung(self, _view: object = None) -> None:
         """The status line changed: a pin (or Auto) changed who answers, say it."""
