@@ -235,7 +235,7 @@ async def test_a_message_sent_before_the_engine_is_built_waits_and_is_answered(
     import threading
 
     from rung.engine.config import load_config
-    from rung.tui import app as app_module
+    from rung.tui import app_engine as app_module
     from rung.tui.app import RungApp
     from rung.tui.widgets.messages import MessageList
     from tests.conftest import wait_for
