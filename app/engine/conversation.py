@@ -36,7 +36,7 @@ from rung.engine.fallback import FallingBack, next_rung
 from rung.engine.ladder import AUTO as AUTO_MODE
 from rung.engine.ladder import Ladder, rung_kind
 from rung.engine.recorder import Handle
-from rung.engine.session import Session
+from rung.engine.session import DURABLE_INTERVAL_S, Session
 from rung.engine.store import StoredMessage
 from rung.tiers.base import (
     ChatRequest,
@@ -60,8 +60,6 @@ if TYPE_CHECKING:
 
 # The running cost is re-priced at most this often while a reply streams.
 LIVE_COST_INTERVAL_S = 0.15
-# A streaming reply is written to the history at most this often.
-DURABLE_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True)

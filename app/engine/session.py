@@ -35,6 +35,11 @@ if TYPE_CHECKING:
     from rung.tiers.turn import Turn  # with asyncio under it: `rung route` needs neither
 
 
+# A streaming reply (a chat answer, an agent step) is written to the history at most
+# this often, so a kill -9 keeps what had arrived.
+DURABLE_INTERVAL_S = 1.0
+
+
 def price_book(config: Config) -> PriceBook:
     return PriceBook.from_tables(
         config.prices,

@@ -16,6 +16,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from rung.engine.store import open_store
 from tests.conftest import subprocess_env
 from tests.fakes import Send, Sleep, openai_head, openai_piece
@@ -51,7 +53,12 @@ def streaming_row_has_partial_text(tmp_path: Path) -> bool:
     return len(found) == 2 and found[1].content == "".join(PARTIAL)
 
 
-def test_kill_9_of_the_chat_screen_keeps_the_turn(tmp_path: Path, servers) -> None:
+@pytest.mark.parametrize("in_chat", ["off", "auto"])
+def test_kill_9_of_the_chat_screen_keeps_the_turn(tmp_path: Path, servers, in_chat: str) -> None:
+    """Chat only, and the default (a remote tool rung: the agent answers, step by step)."""
+    config = tmp_path / "config" / "rung" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f'[agent]\nin_chat = "{in_chat}"\n')
     api = servers(stalling)
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))

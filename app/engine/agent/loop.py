@@ -34,6 +34,7 @@ from typing import Any
 
 from rung.engine.agent.calls import run_calls
 from rung.engine.agent.compaction import compact
+from rung.engine.agent.durable import StepSaver
 from rung.engine.agent.events import (
     AgentDone,
     AgentEvent,
@@ -374,7 +375,10 @@ class Agent:
         session = self.session
         request = digest or self.request()
         handle = session.begin_reply(tier, reason, step_kind=kind, aside=digest is not None)
-        turn = Turn(tier, request, [] if digest else [self.emit])
+        saver = StepSaver(session, tier, request, handle)
+        turn = Turn(tier, request, [saver.on_event] if digest else [self.emit, saver.on_event])
+        saver.turn = turn
+        saving = asyncio.create_task(saver.run())
         try:
             reply = await turn.run()
         except asyncio.CancelledError:
@@ -382,6 +386,8 @@ class Agent:
             if result is not None:
                 result.steps.append(self._priced(step, tier, record, kind))
             raise
+        finally:
+            saving.cancel()
         if self._tables is not None:
             await self._tables
             self._tables = None
