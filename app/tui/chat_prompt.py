@@ -64,22 +64,30 @@ class PromptGlue:
     _preview_timer: Timer | None
     _files: tuple[float, list[str]] | None
 
-    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+    async def on_text_area_changed(self, event: TextArea.Changed) -> None:
         prompt = self.query_one(PromptInput)
         if event.text_area is not prompt:
             return
         gc_pause.activity()  # a due full collection waits for a pause in typing
         if self._item is not None:
             self._item.user_typed()  # the streaming reply gives way to typing
-        self._suggest(prompt)
+        await self._suggest(prompt)
         if self._preview_timer is not None:
             self._preview_timer.stop()
         # Reading the files and routing waits until typing pauses.
         self._preview_timer = self.set_timer(PREVIEW_DELAY_S, self._preview_attachments)
 
-    def _suggest(self, prompt: PromptInput) -> None:
+    async def _completions(self) -> OptionList:
+        """The completion list, mounted above the prompt the first time it is needed."""
+        found = self.query("#completions")
+        if found:
+            return found.first(OptionList)
+        choices = OptionList(id="completions")
+        await self.mount(choices, before=self.query_one(PromptInput))
+        return choices
+
+    async def _suggest(self, prompt: PromptInput) -> None:
         partial = prompt.mention_at_cursor()
-        choices = self.query_one("#completions", OptionList)
         # A slash command being typed: its name, then its argument (ids start with "/",
         # which no project-relative path does).
         # The rung names without the engine: typing must not build it (app.py).
@@ -94,6 +102,7 @@ class PromptGlue:
                 self.hide_completions()
                 return
             options = [Option(for_terminal(path), id=path) for path in found]
+        choices = await self._completions()
         choices.clear_options()
         choices.add_options(options)
         choices.highlighted = 0
@@ -106,9 +115,9 @@ class PromptGlue:
             self._files = (now, workspace().project_files(Path.cwd()))
         return self._files[1]
 
-    def on_prompt_input_completion_key(self, message: PromptInput.CompletionKey) -> None:
+    async def on_prompt_input_completion_key(self, message: PromptInput.CompletionKey) -> None:
         prompt = self.query_one(PromptInput)
-        choices = self.query_one("#completions", OptionList)
+        choices = await self._completions()
         if message.key == "escape":
             self.hide_completions()
         elif message.key in ("up", "down"):
@@ -121,12 +130,12 @@ class PromptGlue:
             if chosen.startswith("/"):
                 prompt.load_text(chosen)
                 prompt.move_cursor(prompt.document.end)
-                self._suggest(prompt)  # "/model " goes on to offer the rungs
+                await self._suggest(prompt)  # "/model " goes on to offer the rungs
             else:
                 prompt.complete_mention(chosen)
 
     def hide_completions(self) -> None:
-        self.query_one("#completions", OptionList).remove_class("shown")
+        self.query("#completions").remove_class("shown")
         self.query_one(PromptInput).completing = False
 
     def on_prompt_input_page_key(self, message: PromptInput.PageKey) -> None:
