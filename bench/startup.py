@@ -408,6 +408,11 @@ def main() -> int:
                 [PYTHON, "-m", "rung", "--resume", str(sid)],
                 f"Answer {args.resume_messages // 2 - 1}.",
             )
+            if args.tree:
+                sides[f"rung ({args.tree.name}) --resume"] = (
+                    [PYTHON, str(shim), str(ROOT), tree, "--resume", str(sid)],
+                    f"Answer {args.resume_messages // 2 - 1}.",
+                )
         for name, (argv, placeholder) in sides.items():  # warm-up, not counted
             run_side(name, argv, env, placeholder, {})
         results: dict[str, list[Launch]] = {}
