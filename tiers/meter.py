@@ -7,9 +7,12 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from .base import ChatRequest, Usage, live_usage
 from .pricing import Cost, PriceBook
+
+if TYPE_CHECKING:  # the cost bar is drawn without the tiers' types
+    from .base import ChatRequest, Usage
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,8 @@ class CostMeter:
         """The running cost of a reply still streaming, always marked as an estimate and
         kept at or below the final figure (see ``live_usage``). ``chars`` and
         ``deltas``: the reply's length so far and the pieces it came in."""
+        from .base import live_usage
+
         counted = live_usage(request, chars, deltas, usage)
         if not counted.estimated:
             counted = replace(counted, estimated=True)

@@ -16,10 +16,13 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
 
-from .base import Usage
 from .price_rates import linear_price, resolved_price
 from .providers import PROVIDERS
+
+if TYPE_CHECKING:  # the chat screen draws its first frame without the tiers' types
+    from .base import Usage
 
 MILLION = Decimal(1_000_000)
 SECONDS_PER_HOUR = Decimal(3600)

@@ -19,7 +19,6 @@ from textual import work
 
 from rung.engine.cost_label import header_money
 from rung.engine.safe_text import for_terminal, one_line
-from rung.tiers.base import Notice, TextDelta
 from rung.tui.agent_view import ToolCallLine
 from rung.tui.chat_agent_switch import AgentSwitch, in_chat_setting
 from rung.tui.widgets.messages import MessageItem, MessageList
@@ -213,6 +212,7 @@ class AgentGlue(AgentSwitch):
             ToolCallStarted,
         )
         from rung.engine.agent.run_cost import whatif_line
+        from rung.tiers.base import Notice, TextDelta
         from rung.tiers.route_cost import tokens_text
 
         screen: Any = self

@@ -15,8 +15,6 @@ from textual.widgets.option_list import Option
 
 from rung.engine import attachments
 from rung.engine.safe_text import for_terminal, one_line
-from rung.tiers.base import Message as ChatMessage
-from rung.tiers.base import Usage
 from rung.tiers.pricing import format_usd
 from rung.tui import gc_pause, slash
 from rung.tui.widgets.messages import MessageList
@@ -163,6 +161,9 @@ class PromptGlue:
         if not self.app.engine_built:  # type: ignore[attr-defined]  # a moment after start
             prompt.border_subtitle = f"+~{added:,} tokens attached"
             return
+        from rung.tiers.base import Message as ChatMessage
+        from rung.tiers.base import Usage
+
         conversation = self.conversation
         asked = ChatMessage("user", expansion.text)
         request = conversation.request([*conversation.history, asked])

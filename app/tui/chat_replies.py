@@ -10,7 +10,6 @@ from textual import work
 
 from rung.engine import attachments
 from rung.engine.safe_text import for_terminal
-from rung.tiers.base import TextDelta
 from rung.tui.agent_view import stored_lines
 from rung.tui.chat_text import closing_note, reply_meta, stored_meta
 from rung.tui.widgets.messages import MessageItem, MessageList, Shelved
@@ -66,6 +65,8 @@ class ReplyView:
 
     # -- what the engine says -----------------------------------------------------------------
     async def _on_engine_event(self, event: EngineEvent) -> None:
+        from rung.tiers.base import TextDelta  # the tiers' types: after the first frame
+
         if isinstance(event, TextDelta):
             if self._item is not None:
                 await self._item.append(event.text)

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 
-from rung.tiers.base import Message
 from rung.tui.chat_agent_switch import tool_rung
 from rung.tui.chat_summary import (
     AGENTS_FILE,
@@ -104,6 +103,8 @@ class SlashCommands:
         screen: Any = self
         if screen.compact_agent():  # an agent chat: its older steps condensed in place
             return
+        from rung.tiers.base import Message
+
         agent = screen.agent
         extra = []
         if agent is not None:  # what the agent said in this chat, without the tool traffic

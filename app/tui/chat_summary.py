@@ -16,11 +16,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rung.tiers.base import Message
-
 if TYPE_CHECKING:
     from rung.engine.conversation import ChatOptions, Conversation, Plan, Refusal
     from rung.engine.edits import ParseResult
+    from rung.tiers.base import Message
 
 SUMMARY_ASK = (
     "Summarise our conversation so far for a fresh start: the goal, what was decided, "
@@ -39,6 +38,7 @@ def compact_plan(conversation: Conversation, extra: list[Message] | None = None)
     busy until it has run); ``extra``: the agent's text messages, when the agent
     answered in this chat."""
     from rung.engine.conversation import Plan, Refusal  # the engine: after the first frame
+    from rung.tiers.base import Message
     from rung.tiers.route_cost import RouteContext
 
     if conversation.busy:

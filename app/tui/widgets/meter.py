@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.widgets import Static
 
 from rung.tiers.budget import BudgetState
-from rung.tiers.meter import MessageCost, Totals
 from rung.tiers.pricing import format_usd, savings_text
+
+if TYPE_CHECKING:
+    from rung.tiers.meter import MessageCost, Totals
 
 
 def short_count(n: int) -> str:
