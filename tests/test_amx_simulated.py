@@ -25,6 +25,7 @@ MODEL_TESTS = (
     "tests/test_amx.py",
     "tests/test_local.py",
     "tests/test_remote.py::test_selfhosted_discovers_the_model_and_streams",
+    "tests/test_competence_calibrate_screen.py",  # Settings → Calibrate loads the model
 )
 ROOT = Path(__file__).resolve().parent.parent
 
