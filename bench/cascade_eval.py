@@ -19,6 +19,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -85,13 +86,19 @@ def threshold(rows: list[dict[str, object]]) -> float | None:
     return best
 
 
-def main() -> int:
-    if not DRAFTS.exists() or "--run" in sys.argv:
+def cached(path: Path, make: Callable[[], list[dict[str, object]]]) -> list[dict[str, object]]:
+    """The drafts kept in ``path`` (JSON lines); made with ``make`` first when the file is
+    missing or ``--run`` is given (model time: minutes)."""
+    if not path.exists() or "--run" in sys.argv:
         started = time.monotonic()
-        rows = collect()
-        DRAFTS.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        rows = make()
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
         print(f"{len(rows)} drafts in {time.monotonic() - started:.0f} s", file=sys.stderr)
-    rows = [json.loads(line) for line in DRAFTS.read_text().splitlines()]
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def main() -> int:
+    rows = cached(DRAFTS, collect)
     cal = [r for r in rows if r["set"] == "calibration"]
     held = [r for r in rows if r["set"] == "heldout"]
     for name, part in (("calibration", cal), ("held-aside", held)):

@@ -19,10 +19,8 @@ The model is loaded the product's way (tiers/llama_safety decides the safe load)
 
 from __future__ import annotations
 
-import json
 import re
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -149,12 +147,7 @@ def line(label: str, rows: list[dict[str, object]], keep: Check) -> str:
 
 
 def main() -> int:
-    if not DRAFTS.exists() or "--run" in sys.argv:
-        started = time.monotonic()
-        rows = collect()
-        DRAFTS.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-        print(f"{len(rows)} drafts in {time.monotonic() - started:.0f} s", file=sys.stderr)
-    rows = [json.loads(x) for x in DRAFTS.read_text().splitlines()]
+    rows = cascade_eval.cached(DRAFTS, collect)
     print(f"default bar {bar(0.5):.2f}; 'lower' = Wilson lower bound (z 1.28), as Auto uses")
     for kind in KINDS:
         for variant in VARIANTS:
