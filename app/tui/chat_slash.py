@@ -110,13 +110,19 @@ class SlashCommands:
         if agent is not None:  # what the agent said in this chat, without the tool traffic
             extra = [Message(m.role, m.content) for m in agent.transcript
                      if m.role in ("user", "assistant") and m.content]  # fmt: skip
+        plan = compact_plan(self.conversation, extra)
+        if self._sendable(plan, "Not compacted"):
+            self.run_compact(plan)  # type: ignore[arg-type]
+
+    def _sendable(self, plan: object, title: str) -> bool:
+        """A Plan can run; a Refusal is said (one warning) and nothing is sent."""
         from rung.engine.conversation import Plan  # the engine: after the first frame
 
-        plan = compact_plan(self.conversation, extra)
-        if not isinstance(plan, Plan):
-            screen.notify(plan.message, title="Not compacted", severity="warning", markup=False)
-            return
-        self.run_compact(plan)
+        if isinstance(plan, Plan):
+            return True
+        screen: Any = self
+        screen.notify(plan.message, title=title, severity="warning", markup=False)  # type: ignore[attr-defined]
+        return False
 
     @work(exclusive=True, group="reply")
     async def run_compact(self, plan: Plan) -> None:
@@ -151,13 +157,9 @@ class SlashCommands:
         if tool_rung(screen.app.active_tier):
             self.run_init_agent(question)  # it may read the files it needs, nothing more
             return
-        from rung.engine.conversation import Plan
-
         plan = self.conversation.prepare(question)
-        if not isinstance(plan, Plan):
-            screen.notify(plan.message, title="Not sent", severity="warning", markup=False)
-            return
-        self.run_init(plan)
+        if self._sendable(plan, "Not sent"):
+            self.run_init(plan)  # type: ignore[arg-type]
 
     @work(exclusive=True, group="reply")
     async def run_init_agent(self, question: str) -> None:
