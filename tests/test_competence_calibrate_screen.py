@@ -46,6 +46,17 @@ async def local_tab(app, pilot, limit: int) -> SettingsScreen:  # type: ignore[n
     return screen
 
 
+async def pick_model(app, pilot, model: Path) -> None:  # type: ignore[no-untyped-def]
+    """Settings → Local model: pick ``model`` as a user would from the list; the
+    calibration offer opens."""
+    select = app.screen.query_one("#local-model", Select)
+    options = [(str(label), value) for label, value in select._options]
+    select.set_options([*options, (model.name, str(model))])
+    select.value = str(model)
+    await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+    await pilot.pause()
+
+
 def status(app) -> str:  # type: ignore[no-untyped-def]
     return str(app.screen.query_one("#calibrate-status", Static).render())
 
@@ -115,13 +126,8 @@ async def test_picking_an_unmeasured_model_asks_and_calibrate_measures_it(
     assert local_profile(model, data_dir()).source == "prior"
     app = app_with()
     async with app.run_test(size=(140, 50)) as pilot:
-        screen = await local_tab(app, pilot, limit=2)
-        select = screen.query_one("#local-model", Select)
-        options = [(str(label), value) for label, value in select._options]
-        select.set_options([*options, ("my-model.gguf", str(model))])
-        select.value = str(model)
-        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.pause()
+        await local_tab(app, pilot, limit=2)
+        await pick_model(app, pilot, model)
         question = str(app.screen.query_one(Static).render())
         assert "Calibrate my-model.gguf? (under a minute)" in question  # 2 prompts
         assert str(app.screen.query_one("#yes", Button).label).startswith("Calibrate")
@@ -142,13 +148,8 @@ async def test_later_leaves_the_prior_and_says_how_to_calibrate(
     model.symlink_to(embedded())
     app = app_with()
     async with app.run_test(size=(140, 50)) as pilot:
-        screen = await local_tab(app, pilot, limit=2)
-        select = screen.query_one("#local-model", Select)
-        options = [(str(label), value) for label, value in select._options]
-        select.set_options([*options, ("later.gguf", str(model))])
-        select.value = str(model)
-        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.pause()
+        await local_tab(app, pilot, limit=2)
+        await pick_model(app, pilot, model)
         await pilot.press("n")
         await wait_for(lambda: isinstance(app.screen, SettingsScreen))
         await pilot.pause()
