@@ -16,14 +16,9 @@ from pathlib import Path
 import pytest
 
 from rung.cli.compare import ProgressLine
-from rung.engine.compare import (
-    Cell,
-    ComparePrompt,
-    CompareRun,
-    Progress,
-    PromptFileError,
-    parse_prompts,
-)
+from rung.engine.compare import CompareRun, Progress
+from rung.engine.compare_cell import Cell
+from rung.engine.compare_prompts import ComparePrompt, PromptFileError, parse_prompts
 from rung.engine.config import data_dir, load_config
 from rung.engine.conversation import ChatOptions
 from rung.engine.ladder import Ladder

@@ -24,7 +24,7 @@ from rung.engine.calibration import (
     spread,
     store,
 )
-from rung.engine.compare import PromptFileError
+from rung.engine.compare_prompts import PromptFileError
 from rung.engine.config import Config
 from rung.engine.safe_text import one_line
 from rung.tiers.competence import CALIBRATION_SET, Profile, model_key, remote_key

@@ -20,12 +20,10 @@ from pathlib import Path
 from typing import TextIO
 
 from rung.cli import pipes
-from rung.engine.compare import (
-    Cell,
+from rung.engine.compare import CompareRun, Estimate, Progress
+from rung.engine.compare_cell import Cell
+from rung.engine.compare_prompts import (
     ComparePrompt,
-    CompareRun,
-    Estimate,
-    Progress,
     PromptFileError,
     parse_prompts,
     prompts_from_history,

@@ -16,14 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rung.engine.compare import (
-    Cell,
-    Check,
-    ComparePrompt,
-    PromptFileError,
-    parse_prompts,
-    run_check,
-)
+from rung.engine.compare_cell import Cell
+from rung.engine.compare_checks import run_check
+from rung.engine.compare_prompts import Check, ComparePrompt, PromptFileError, parse_prompts
 from rung.engine.config import data_dir
 from rung.tiers.base import ChatRequest, Message, Reply, Tier
 from rung.tiers.competence import (

@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from rung.engine.compare import Cell, Check, CheckResult, ComparePrompt, Route
+from rung.engine.compare import Route
+from rung.engine.compare_cell import Cell, CheckResult
+from rung.engine.compare_prompts import Check, ComparePrompt
 
 THOUSAND = Decimal(1000)
 

@@ -19,7 +19,7 @@ from textual.widgets import Input, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 from textual.worker import Worker
 
-from rung.engine.compare import Answered, LiveAnswer
+from rung.engine.compare_answer import Answered, LiveAnswer
 from rung.engine.conversation import LIVE_COST_INTERVAL_S, Conversation
 from rung.engine.safe_text import for_terminal, one_line
 from rung.engine.side_by_side import Column, SideBySide, default_rungs
