@@ -141,6 +141,24 @@ def test_next_usage_prices_anthropic_writes_and_nothing_else() -> None:
     )
 
 
+def test_a_model_that_caches_nothing_below_its_floor_is_priced_uncached() -> None:
+    """Anthropic's floors differ by model (Opus 4.5/4.6 and Haiku 4.5: 4,096 tokens; Opus
+    4.7: 2,048): a 3,000-token step there writes and reads nothing, so it costs the plain
+    input price, not 1.25x; DeepSeek caches 64-token units, so a short prompt stays warm."""
+    plain = Usage(3000, 100, estimated=True)
+    assert next_usage("anthropic", 3000, 100, 0, "claude-opus-4-6") == plain
+    assert next_usage("anthropic", 3000, 100, 0, "claude-haiku-4-5") == plain
+    written = Usage(3000, 100, cache_write_tokens=3000, estimated=True)
+    assert next_usage("anthropic", 3000, 100, 0, "claude-opus-4-7") == written
+    assert next_usage("anthropic", 1500, 100, 0, "claude-opus-4-7") == Usage(
+        1500, 100, estimated=True
+    )
+    assert next_usage("anthropic", 3000, 100, 0, "claude-sonnet-4-5") == written
+    short = Usage(800, 50)  # under OpenAI's 1,024 floor, over DeepSeek's 64
+    assert warm_tokens("deepseek", "deepseek", context("deepseek", short), "deepseek-chat") == 800
+    assert warm_tokens("openai", "openai", context("openai", short), "gpt-5.4-mini") == 0
+
+
 # -- the context window -----------------------------------------------------------------
 def test_a_conversation_too_long_for_the_local_model_is_not_routed_there() -> None:
     paragraph = "The deploy failed again because the migration locked the table. " * 40

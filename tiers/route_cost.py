@@ -34,8 +34,22 @@ DEFAULT_OUTPUT_TOKENS = 400
 # Room the local model needs for its answer: a conversation that leaves less than this
 # of its context window is not routed there (as tiers/local.py's MIN_OUTPUT_ROOM).
 OUTPUT_ROOM = 256
-# Below this a prompt is not cached at all (OpenAI and Anthropic: 1,024 tokens).
+# Below this a prompt is not cached at all (OpenAI and most Anthropic models: 1,024
+# tokens); some models' floor is higher or lower (``cache_minimum``).
 MIN_CACHED_PREFIX = 1024
+# Declared, not probed: the floors that differ from MIN_CACHED_PREFIX, by a piece of the
+# model's name (Anthropic's prompt-caching page: Opus 4.5/4.6 and Haiku 4.5 cache nothing
+# under 4,096 tokens, Opus 4.7 and the Haiku 3 family under 2,048) or by provider
+# (DeepSeek's disk cache stores 64-token units). First match wins.
+MODEL_CACHE_MINIMUMS = (
+    ("opus-4-5", 4096),
+    ("opus-4-6", 4096),
+    ("haiku-4-5", 4096),
+    ("opus-4-7", 2048),
+    ("3-5-haiku", 2048),
+    ("3-haiku", 2048),
+)
+PROVIDER_CACHE_MINIMUMS = {"deepseek": 64}
 # How long a provider keeps an idle prefix, conservatively: Anthropic's default cache
 # lives 5 minutes (1 hour when written so), OpenAI and Gemini keep theirs 5-10 minutes
 # of inactivity, DeepSeek's disk cache lasts hours.
@@ -89,7 +103,16 @@ def writes_cache(provider: str) -> bool:
     return preset is not None and preset.protocol == "anthropic"
 
 
-def warm_tokens(name: str, provider: str, context: RouteContext | None) -> int:
+def cache_minimum(provider: str, model: str = "") -> int:
+    """The shortest prompt prefix this model caches at all (tokens)."""
+    name = model.lower().replace(".", "-")
+    for piece, minimum in MODEL_CACHE_MINIMUMS:
+        if piece in name:
+            return minimum
+    return PROVIDER_CACHE_MINIMUMS.get(provider, MIN_CACHED_PREFIX)
+
+
+def warm_tokens(name: str, provider: str, context: RouteContext | None, model: str = "") -> int:
     """How much of the next prompt the rung ``name`` holds in its cache now."""
     if context is None or context.last_tier != name or context.last_usage is None:
         return 0
@@ -103,15 +126,17 @@ def warm_tokens(name: str, provider: str, context: RouteContext | None) -> int:
         return usage.cached_input_tokens + usage.cache_write_tokens
     if provider in AUTOMATIC_CACHE or usage.cached_input_tokens:
         # Automatic caching keeps the last prompt's prefix.
-        return usage.input_tokens if usage.input_tokens >= MIN_CACHED_PREFIX else 0
+        floor = cache_minimum(provider, model)
+        return usage.input_tokens if usage.input_tokens >= floor else 0
     return 0
 
 
-def next_usage(provider: str, prompt: int, output: int, warm: int) -> Usage:
-    """The usage of the next answer there, with ``warm`` tokens of its prompt cached."""
+def next_usage(provider: str, prompt: int, output: int, warm: int, model: str = "") -> Usage:
+    """The usage of the next answer there, with ``warm`` tokens of its prompt cached
+    (a prompt shorter than the model's ``cache_minimum`` writes nothing)."""
     cached = min(warm, prompt)
     written = 0
-    if writes_cache(provider) and prompt >= MIN_CACHED_PREFIX:
+    if writes_cache(provider) and prompt >= cache_minimum(provider, model):
         written = prompt - cached  # the rest of the prompt becomes the next prefix
     return Usage(prompt, output, cached_input_tokens=cached, cache_write_tokens=written,
                  estimated=True)  # fmt: skip

@@ -60,12 +60,12 @@ def warm_choice(
     if last is None or last <= picked or not fitted[last].usable:
         return None
     here, there = fitted[last], fitted[picked]
-    warm = min(warm_tokens(here.name, here.provider, context), tokens)
+    warm = min(warm_tokens(here.name, here.provider, context, here.model), tokens)
     if not warm:
         return None
     out = output_tokens(request, context)
-    stay = rung_cost(here, next_usage(here.provider, tokens, out, warm), context)
-    move = rung_cost(there, next_usage(there.provider, tokens, out, 0), context)
+    stay = rung_cost(here, next_usage(here.provider, tokens, out, warm, here.model), context)
+    move = rung_cost(there, next_usage(there.provider, tokens, out, 0, there.model), context)
     if stay is None or move is None:
         return None
     return last, warm, stay, move
@@ -91,8 +91,8 @@ def continuity(
     if here.kind not in PAID_KINDS:
         return None
     out = output_tokens(request, context)
-    warm = min(warm_tokens(here.name, here.provider, context), tokens)
-    stay = rung_cost(here, next_usage(here.provider, tokens, out, warm), context)
+    warm = min(warm_tokens(here.name, here.provider, context, here.model), tokens)
+    stay = rung_cost(here, next_usage(here.provider, tokens, out, warm, here.model), context)
     move = rung_cost(fitted[picked], next_usage("", tokens, out, 0), context)
     if stay is None or move is None:
         return None
@@ -118,8 +118,9 @@ def passed_over(
     if below is None:
         return ""
     rung = fitted[below]
-    warm = min(warm_tokens(rung.name, rung.provider, context), tokens)
-    cost = rung_cost(rung, next_usage(rung.provider, tokens, output_tokens(request, context), warm),
+    warm = min(warm_tokens(rung.name, rung.provider, context, rung.model), tokens)
+    cost = rung_cost(rung, next_usage(rung.provider, tokens, output_tokens(request, context), warm,
+                                     rung.model),
                  context)  # fmt: skip
     if cost is None:
         return ""

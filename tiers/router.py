@@ -306,12 +306,12 @@ def explain(
     costs: dict[str, Decimal | None] = {}
     cached: dict[str, int] = {}
     for rung in ladder:
-        warm = min(warm_tokens(rung.name, rung.provider, context), trace.tokens)
+        warm = min(warm_tokens(rung.name, rung.provider, context, rung.model), trace.tokens)
         if warm:
             cached[rung.name] = warm
         if context is not None and context.prices is not None:
-            costs[rung.name] = rung_cost(rung, next_usage(rung.provider, trace.tokens, out, warm),
-                                     context)  # fmt: skip
+            usage = next_usage(rung.provider, trace.tokens, out, warm, rung.model)
+            costs[rung.name] = rung_cost(rung, usage, context)
     return Explanation(
         decision,
         "trained model" if trained_model() is not None else "hand weights",

@@ -215,14 +215,14 @@ def test_the_whatif_of_a_run_on_one_rung_is_what_it_cost() -> None:
     """Priced as the router prices a step, a run that never left the rung (prompts
     under the cache minimum) costs all-on-that-rung exactly what it cost."""
     prices = price_book(load_config())
-    deepseek = Rung("deepseek", "api", provider="deepseek", model="deepseek-chat")
+    openai = Rung("openai", "api", provider="openai", model="gpt-5.4-mini")
     usages = [Usage(900, 40), Usage(1000, 30), Usage(1010, 60)]
-    steps = [StepPriced(i, "deepseek", "deepseek-chat", None, u, False, "stop", "act")
+    steps = [StepPriced(i, "openai", "gpt-5.4-mini", None, u, False, "stop", "act")
              for i, u in enumerate(usages, 1)]  # fmt: skip
     now = datetime.now(UTC)
-    real = sum((prices.api_cost("deepseek", "deepseek-chat", u, now).usd for u in usages),
+    real = sum((prices.api_cost("openai", "gpt-5.4-mini", u, now).usd for u in usages),
                Decimal(0))  # fmt: skip
-    assert real > 0 and all_on(steps, deepseek, prices) == real
+    assert real > 0 and all_on(steps, openai, prices) == real
     assert whatif_line(Decimal("0.41"), Decimal("1.73"), "claude-opus-4-7") == (
         "this run $0.41; all on claude-opus-4-7 ~$1.73"
     )

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from rung.engine.agent.events import StepPriced
 from rung.tiers.pricing import PriceBook, format_usd
-from rung.tiers.route_cost import MIN_CACHED_PREFIX, expected_cost, next_usage
+from rung.tiers.route_cost import cache_minimum, expected_cost, next_usage
 from rung.tiers.router import Rung
 
 
@@ -30,11 +30,12 @@ def all_on(steps: Sequence[StepPriced], rung: Rung, prices: PriceBook) -> Decima
     """The run's steps priced on ``rung`` (None when its price is unknown)."""
     total = Decimal(0)
     previous = 0  # the last tool step's prompt: what the cache would hold
+    floor = cache_minimum(rung.provider, rung.model)
     for step in steps:
         prompt, output = step.usage.input_tokens, step.usage.output_tokens
         digest = step.kind == "digest"
-        warm = 0 if digest or previous < MIN_CACHED_PREFIX else previous
-        usage = next_usage(rung.provider, prompt, output, min(warm, prompt))
+        warm = 0 if digest or previous < floor else previous
+        usage = next_usage(rung.provider, prompt, output, min(warm, prompt), rung.model)
         cost = expected_cost(rung.kind, rung.provider, rung.model, usage, prices)
         if cost is None:
             return None

@@ -115,7 +115,7 @@ class StepRouter:
         context = RouteContext(
             last_tier=rung.name, last_usage=usage, idle_s=time.monotonic() - when
         )
-        return warm_tokens(rung.name, rung.provider, context)
+        return warm_tokens(rung.name, rung.provider, context, rung.model)
 
     def window(self, rung: str) -> int | None:
         """The context window the agent keeps within on ``rung``: the configured one,
@@ -229,7 +229,8 @@ class StepRouter:
         if self.prices is None:
             return None
         output = self._last_output or DEFAULT_STEP_OUTPUT
-        usage = next_usage(rung.provider, tokens, output, min(self.warm(rung), tokens))
+        warm = min(self.warm(rung), tokens)
+        usage = next_usage(rung.provider, tokens, output, warm, rung.model)
         return expected_cost(rung.kind, rung.provider, rung.model, usage, self.prices)
 
     @staticmethod
