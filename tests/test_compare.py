@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rung.cli.compare import ProgressLine
+from rung.cli.compare_progress import ProgressLine
 from rung.engine.compare import CompareRun, Progress
 from rung.engine.compare_cell import Cell
 from rung.engine.compare_prompts import ComparePrompt, PromptFileError, parse_prompts
