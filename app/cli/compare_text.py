@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 from decimal import Decimal
 
 from rung.cli.compare_csv import report_csv
@@ -160,6 +161,14 @@ def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     return [fmt.format(*headers).rstrip(), *(fmt.format(*r).rstrip() for r in rows)]
 
 
+def _shown_answers(report: CompareReport, prompt: int) -> Iterator[tuple[str, Cell]]:
+    """One prompt's answers for --answers, rung by rung (a skipped cell has none)."""
+    for name in report.names:
+        c = report.cell(prompt, name)
+        if c is not None and not c.skipped:
+            yield name, c
+
+
 def report_text(report: CompareReport, summary: Summary, answers: bool = False) -> str:
     out = [_title(report)]
     if report.estimate is not None:
@@ -207,10 +216,7 @@ def report_text(report: CompareReport, summary: Summary, answers: bool = False) 
     if answers:
         for i, prompt in enumerate(report.prompts):
             out += ["", f"── #{i + 1} {one_line(prompt.text, 70)}"]
-            for name in report.names:
-                c = report.cell(i, name)
-                if c is None or c.skipped:
-                    continue
+            for name, c in _shown_answers(report, i):
                 out += [f"[{name} · {one_line(c.model, 40)} · {_mark(c)}]", c.text.rstrip(), ""]
     return "\n".join(out) + "\n"
 
@@ -254,9 +260,6 @@ def report_markdown(report: CompareReport, summary: Summary, answers: bool = Fal
     if answers:
         for i, prompt in enumerate(report.prompts):
             out += ["", f"## {i + 1}. {_md(one_line(prompt.text, 100))}"]
-            for name in report.names:
-                c = report.cell(i, name)
-                if c is None or c.skipped:
-                    continue
+            for name, c in _shown_answers(report, i):
                 out += ["", f"### {name} ({_md(c.model)}) — {_md(_mark(c))}", "", c.text.rstrip()]
     return "\n".join(out) + "\n"
