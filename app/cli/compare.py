@@ -25,7 +25,8 @@ from rung.cli.compare_progress import ProgressLine, say
 from rung.cli.compare_stored import list_runs, open_history, show_run
 from rung.cli.compare_text import print_report
 from rung.engine.compare import CompareRun, Estimate
-from rung.engine.compare_report import CompareReport, RungInfo, to_rows
+from rung.engine.compare_report import CompareReport, RungInfo
+from rung.engine.compare_report_rows import to_rows
 from rung.engine.config import Config
 from rung.engine.conversation import ChatOptions
 from rung.engine.ladder import Ladder

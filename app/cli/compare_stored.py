@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from rung.cli.compare_progress import say
 from rung.cli.compare_text import print_report
-from rung.engine.compare_report import from_rows
+from rung.engine.compare_report_rows import from_rows
 from rung.engine.config import data_dir
 from rung.engine.safe_text import json_for_terminal, one_line
 from rung.engine.store import Store, StoreError, open_store

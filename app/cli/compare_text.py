@@ -16,7 +16,8 @@ from decimal import Decimal
 
 from rung.cli.compare_csv import report_csv
 from rung.engine.compare_cell import Cell
-from rung.engine.compare_report import CompareReport, Money, Summary, report_json, summarize
+from rung.engine.compare_report import CompareReport, Money, Summary, summarize
+from rung.engine.compare_report_json import report_json
 from rung.engine.safe_text import for_terminal, json_for_terminal, one_line
 from rung.tiers.pricing import format_usd
 

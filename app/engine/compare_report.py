@@ -1,6 +1,6 @@
-"""A comparison run as data: what was asked, every cell, the summary per rung, what Auto
-routing would have cost, and the run as stored (so `rung compare --show` prints the
-same report later). No printing here: app/cli/compare.py formats it.
+"""A comparison run as data: what was asked, every cell, the summary per rung and what
+Auto routing would have cost. No printing here: app/cli/compare_text.py formats it; its
+JSON is compare_report_json.py, its stored form compare_report_rows.py.
 
 Money is Decimal throughout; a price that is unknown stays unknown (counted apart,
 never added as $0).
@@ -8,7 +8,6 @@ never added as $0).
 
 from __future__ import annotations
 
-import json
 import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,10 +15,15 @@ from decimal import Decimal
 from typing import Any
 
 from rung.engine.compare import Route
-from rung.engine.compare_cell import Cell, CheckResult
-from rung.engine.compare_prompts import Check, ComparePrompt
+from rung.engine.compare_cell import Cell
+from rung.engine.compare_prompts import ComparePrompt
 
 THOUSAND = Decimal(1000)
+
+
+def usd_text(value: Decimal | None) -> str | None:
+    """A price as its exact decimal string, None when unknown (JSON and stored rows)."""
+    return None if value is None else str(value)
 
 
 @dataclass(frozen=True)
@@ -243,248 +247,4 @@ def auto_mix(report: CompareReport, rungs: list[RungSummary]) -> AutoMix:
         local_cost,
         passed,
         checked,
-    )
-
-
-# -- JSON ------------------------------------------------------------------------------
-def _usd(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def check_json(c: CheckResult) -> dict[str, Any]:
-    out: dict[str, Any] = {"kind": c.kind, "passed": c.passed, "detail": c.detail}
-    if c.kind == "judge":
-        out.update(
-            judge=c.judge,
-            judged=c.judged,
-            cost_usd=_usd(c.cost_usd) if c.judged else None,
-            cost_estimated=not c.cost_exact,
-        )
-    return out
-
-
-def cell_json(c: Cell) -> dict[str, Any]:
-    return {
-        "prompt": c.prompt + 1,
-        "rung": c.rung,
-        "model": c.model,
-        "text": c.text,
-        "usage": {
-            "input_tokens": c.input_tokens,
-            "output_tokens": c.output_tokens,
-            "cached_input_tokens": c.cached_input_tokens,
-            "estimated": c.usage_estimated,
-        },
-        # Exact decimal string; null only when the price is unknown (or not run).
-        "cost_usd": _usd(c.cost_usd) if c.ran else None,
-        "cost_estimated": not c.cost_exact,
-        "price_basis": c.price_basis,
-        "ttft_s": c.ttft_s,
-        "tokens_per_s": c.tokens_per_s,
-        "duration_s": c.duration_s,
-        "finish_reason": c.finish_reason or None,
-        "error": c.error,
-        "skipped": c.skipped,
-        "passed": c.passed,
-        "checks": [check_json(k) for k in c.checks],
-    }
-
-
-def report_json(report: CompareReport, summary: Summary | None = None) -> dict[str, Any]:
-    summary = summary or summarize(report)
-    mix = summary.auto
-    return {
-        "id": report.id,
-        "created_at": report.created_at,
-        "source": report.source,
-        "status": report.status,
-        "max_tokens": report.max_tokens,
-        "concurrency": report.concurrency,
-        "max_cost_usd": _usd(report.max_cost),
-        "estimate_usd": _usd(report.estimate),
-        "rungs": [
-            {"name": r.name, "kind": r.kind, "provider": r.provider, "model": r.model}
-            for r in report.rungs
-        ],
-        "prompts": [
-            {
-                "prompt": p.text,
-                "checks": [c.as_dict() for c in p.checks],
-                "auto": {"tier": route.tier, "reason": route.reason},
-            }
-            for p, route in zip(report.prompts, report.routes, strict=True)
-        ],
-        "cells": [cell_json(c) for c in report.cells],
-        "summary": {
-            "total": summary.total.as_json(),
-            "skipped_cells": summary.skipped,
-            "judges": {**summary.judges.as_json(), "rungs": summary.judge_rungs},
-            "rungs": [
-                {
-                    "rung": r.rung,
-                    "model": r.model,
-                    "cells": r.cells,
-                    "answered": r.answered,
-                    "errors": r.errors,
-                    "skipped": r.skipped,
-                    "cost": r.cost.as_json(),
-                    "mean_usd": _usd(r.mean_usd),
-                    "usd_per_1k_output": _usd(r.usd_per_1k_output),
-                    "output_tokens": r.output_tokens,
-                    "median_ttft_s": r.median_ttft_s,
-                    "median_tokens_per_s": r.median_tokens_per_s,
-                    "passed": r.passed,
-                    "checked": r.checked,
-                }
-                for r in summary.rungs
-            ],
-            "auto": {
-                "chosen": mix.chosen,
-                "prompts": mix.prompts,
-                "not_compared": mix.not_compared,
-                "cost": mix.auto.as_json(),
-                "premium": {"rung": mix.premium, "cost": mix.premium_cost.as_json()},
-                "local": {"rung": mix.local, "cost": mix.local_cost.as_json()},
-                "saved_vs_premium_usd": _usd(mix.saved_vs_premium),
-                "passed": mix.passed,
-                "checked": mix.checked,
-            },
-        },
-    }
-
-
-# -- the stored form -------------------------------------------------------------------
-def to_rows(report: CompareReport) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(the run's row, one row per cell) for Store.add_compare_run."""
-    summary = summarize(report)
-    run = {
-        "created_at": report.created_at,
-        "source": report.source,
-        "status": report.status,
-        "rungs": json.dumps([r.__dict__ for r in report.rungs]),
-        "prompts": json.dumps(
-            [
-                {
-                    "prompt": p.text,
-                    "checks": [c.as_dict() for c in p.checks],
-                    "auto": {"tier": r.tier, "reason": r.reason},
-                }
-                for p, r in zip(report.prompts, report.routes, strict=True)
-            ]
-        ),
-        "options": json.dumps(
-            {
-                "max_tokens": report.max_tokens,
-                "concurrency": report.concurrency,
-                "quality": report.quality,
-                "max_cost_usd": _usd(report.max_cost),
-                "estimate_usd": _usd(report.estimate),
-            }
-        ),
-        "total_usd": str(summary.total.usd),
-        "unknown": summary.total.unknown,
-    }
-    cells = [
-        {
-            "prompt_index": c.prompt,
-            "rung": c.rung,
-            "model": c.model,
-            "content": c.text,
-            "input_tokens": c.input_tokens,
-            "output_tokens": c.output_tokens,
-            "cached_input_tokens": c.cached_input_tokens,
-            "estimated": int(c.usage_estimated),
-            "cost_usd": _usd(c.cost_usd),
-            "cost_exact": int(c.cost_exact),
-            "price_basis": c.price_basis,
-            "ttft_s": c.ttft_s,
-            "tokens_per_s": c.tokens_per_s,
-            "duration_s": c.duration_s,
-            "finish_reason": c.finish_reason,
-            "error": c.error,
-            "skipped": c.skipped,
-            "checks": json.dumps(
-                [
-                    {
-                        "kind": k.kind,
-                        "passed": k.passed,
-                        "detail": k.detail,
-                        "judge": k.judge,
-                        "judged": k.judged,
-                        "cost_usd": _usd(k.cost_usd),
-                        "cost_exact": k.cost_exact,
-                    }
-                    for k in c.checks
-                ]
-            ),
-        }
-        for c in report.cells
-    ]
-    return run, cells
-
-
-def _decimal(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
-
-
-def from_rows(run: dict[str, Any], cells: list[dict[str, Any]]) -> CompareReport:
-    """A stored run, as it was reported when it ran."""
-    options = json.loads(run["options"])
-    prompts, routes = [], []
-    for item in json.loads(run["prompts"]):
-        checks = tuple(
-            Check(c["kind"], c.get("value", ""), c.get("rubric", "")) for c in item["checks"]
-        )
-        prompts.append(ComparePrompt(item["prompt"], checks))
-        routes.append(Route(item["auto"]["tier"], item["auto"]["reason"]))
-    out = []
-    for row in cells:
-        checks_out = [
-            CheckResult(
-                k["kind"],
-                k["passed"],
-                k["detail"],
-                k.get("judge", ""),
-                bool(k.get("judged")),
-                _decimal(k.get("cost_usd")),
-                bool(k.get("cost_exact", True)),
-            )
-            for k in json.loads(row["checks"] or "[]")
-        ]
-        out.append(
-            Cell(
-                prompt=row["prompt_index"],
-                rung=row["rung"],
-                model=row["model"] or "",
-                text=row["content"] or "",
-                input_tokens=row["input_tokens"] or 0,
-                output_tokens=row["output_tokens"] or 0,
-                cached_input_tokens=row["cached_input_tokens"] or 0,
-                usage_estimated=bool(row["estimated"]),
-                cost_usd=_decimal(row["cost_usd"]),
-                cost_exact=bool(row["cost_exact"]),
-                price_basis=row["price_basis"] or "",
-                ttft_s=row["ttft_s"],
-                tokens_per_s=row["tokens_per_s"],
-                duration_s=row["duration_s"] or 0.0,
-                finish_reason=row["finish_reason"] or "",
-                error=row["error"],
-                skipped=row["skipped"],
-                checks=checks_out,
-            )
-        )
-    return CompareReport(
-        rungs=[RungInfo(**r) for r in json.loads(run["rungs"])],
-        prompts=prompts,
-        routes=routes,
-        cells=out,
-        source=run["source"],
-        status=run["status"],
-        max_tokens=options["max_tokens"],
-        concurrency=options["concurrency"],
-        quality=options.get("quality", 0.5),
-        max_cost=_decimal(options.get("max_cost_usd")),
-        estimate=_decimal(options.get("estimate_usd")),
-        created_at=run["created_at"],
-        id=run["id"],
     )
