@@ -14,7 +14,8 @@ from textual.widgets import Button, Checkbox, Input, Select, Static, TabbedConte
 from rung.engine.config import data_dir, load_config
 from rung.engine.secrets import mask
 from rung.tui.app import RungApp
-from rung.tui.settings import API_PROVIDERS, SettingsScreen
+from rung.tui.settings import SettingsScreen
+from rung.tui.settings_form import API_PROVIDERS
 from rung.tui.widgets.settings_ladder import LadderEditor, RungList
 from rung.tui.widgets.settings_provider_list import ProviderList
 from tests.conftest import wait_for
