@@ -28,8 +28,10 @@ fails.
 
     python bench/agent_cost.py [--ladder anthropic|openai|both] [--policy NAME ...] [--warm]
 
-``--warm``: each rung first answers one question in the same project (a session's
-earlier turn), so its cache holds the system prompt and tools when the run starts.
+``--warm``: the task is the session's second turn. The same agent first answers an
+earlier question ("What does this project do?": a list, then the answer), routed by the
+same policy, as in the chat, where a session's turns continue one conversation; only
+the second turn's 20 steps are counted.
 """
 
 from __future__ import annotations
@@ -57,9 +59,15 @@ from rung.engine.session import Session  # noqa: E402
 from rung.engine.trusted_hosts import TrustedHosts  # noqa: E402
 from rung.tiers.pricing import PriceBook  # noqa: E402
 from rung.tiers.providers import PROVIDERS  # noqa: E402
-from tests.agent.cache_script import ALLOW, QUESTION, make_project, twenty_steps  # noqa: E402
+from tests.agent.cache_script import (  # noqa: E402
+    ALLOW,
+    EARLIER_QUESTION,
+    EARLIER_TURN,
+    QUESTION,
+    make_project,
+    twenty_steps,
+)
 from tests.agent.cache_server import CachingModel  # noqa: E402
-from tests.agent.scripted_model import Turn  # noqa: E402
 from tests.fakes import ScriptedServer  # noqa: E402
 
 STEP_KINDS = ("plan", "act", "digest", "answer")
@@ -169,7 +177,8 @@ async def one_run(
         for role in ROLES:
             spec = ladder[role]
             flavor = "deepseek" if spec.name == "deepseek" else ""  # its own cache rules
-            models[spec.name] = CachingModel(twenty_steps(), spec.dialect, spec.model, flavor)
+            script = [*EARLIER_TURN, *twenty_steps()] if warm else twenty_steps()
+            models[spec.name] = CachingModel(script, spec.dialect, spec.model, flavor)
             servers.append(ScriptedServer(models[spec.name]))
             urls[spec.name] = servers[-1].url + ("/v1" if spec.dialect == "openai" else "")
             env_var = PROVIDERS[spec.name].env_var
@@ -186,6 +195,7 @@ async def one_run(
         assert not config.problems, config.problems
         priced: list[StepPriced] = []
         kinds: Counter[str] = Counter()
+        problems: list[str] = []
 
         def on_event(event: object) -> None:
             if isinstance(event, StepPriced):
@@ -193,16 +203,20 @@ async def one_run(
             elif isinstance(event, StepStarted):
                 kinds[event.kind or "-"] += 1
 
-        if warm:
-            await warm_up(root, models)
         tools = agent_session(config, root, None, mode="accept-edits", allow=ALLOW)
         agent = Agent(Ladder(config), Session(config, "agent", history=False), tools, [on_event])
         try:
+            if warm:
+                earlier = await agent.run(EARLIER_QUESTION)
+                if earlier.reason != "answered":
+                    problems.append(f"the earlier turn ended {earlier.reason}: {earlier.message}")
+                priced.clear()
+                kinds.clear()
             result = await agent.run(QUESTION)
         finally:
             await agent.ladder.aclose()
             agent.session.close()
-        problems = [f"{name}: {p}" for name, m in models.items() for p in m.problems]
+        problems += [f"{name}: {p}" for name, m in models.items() for p in m.problems]
         if result.reason != "answered":
             problems.append(f"the run ended {result.reason}: {result.message}")
         if "return a + b" not in (root / "calc.py").read_text():
@@ -229,27 +243,6 @@ async def one_run(
             server.close()
 
 
-async def warm_up(root: Path, models: dict[str, CachingModel]) -> None:
-    """Each rung answers one earlier question in the project (the same system prompt and
-    tools), as a session's earlier turn would have; not counted in the run."""
-    for name, model in models.items():
-        model.script = [Turn(text="A report of sums and means; calc.py does the arithmetic.")]
-        config = load_config()
-        config.set("ladder", "mode", name)
-        for kind in STEP_KINDS:
-            if kind in config.values["agent"]:
-                config.set("agent", kind, "")
-        tools = agent_session(config, root, None, mode="accept-edits", allow=ALLOW)
-        agent = Agent(Ladder(config), Session(config, "agent", history=False), tools)
-        try:
-            result = await agent.run("What does this project do?")
-        finally:
-            await agent.ladder.aclose()
-            agent.session.close()
-        assert result.reason == "answered", result.message
-        model.script = twenty_steps()
-
-
 def usd(amount: Decimal) -> str:
     return f"${amount.quantize(Decimal('0.00001'))}"
 
@@ -261,7 +254,7 @@ def report(
     order = [ladder[r].name for r in ROLES]
     base = next((r.cost for r in runs if r.policy == "all-premium"), None)
     plan = next((r.cost for r in runs if r.policy == OPUSPLAN.name), None)
-    caches = "warm (each rung answered an earlier question)" if warm else "cold"
+    caches = "warm (the session's second turn)" if warm else "cold"
     print(f"\n### Premium rung in the {name} dialect, {caches} caches: "
           + ", ".join(f"{r} {ladder[r].name}/{ladder[r].model}" for r in ROLES))  # fmt: skip
     print()

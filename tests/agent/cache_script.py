@@ -73,6 +73,13 @@ def make_project(base: Path) -> Path:
 
 
 QUESTION = "test_add fails: find out why and fix it; keep the other tests passing."
+# A session's earlier turn, before the task (the bench's --warm, the second-turn test):
+# a list, then an answer.
+EARLIER_QUESTION = "What does this project do?"
+EARLIER_TURN = [
+    Turn(calls=[("list", {"pattern": "*"})]),
+    Turn(text="A report of sums and means; calc.py does the arithmetic."),
+]
 PLAN = "Plan: look at the project, reproduce the failure, fix add, run the tests."
 
 

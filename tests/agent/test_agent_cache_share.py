@@ -23,7 +23,14 @@ from rung.engine.config import load_config
 from rung.engine.ladder import Ladder
 from rung.engine.session import Session
 from rung.tiers.base import ChatRequest
-from tests.agent.cache_script import ALLOW, QUESTION, make_project, twenty_steps
+from tests.agent.cache_script import (
+    ALLOW,
+    EARLIER_QUESTION,
+    EARLIER_TURN,
+    QUESTION,
+    make_project,
+    twenty_steps,
+)
 from tests.agent.cache_server import CachingModel, Served
 from tests.agent.scripted_model import Turn
 
@@ -121,6 +128,32 @@ async def test_a_20_step_run_in_a_warm_project_reads_93_percent_of_its_input_fro
     served = model.served[1:]
     check_run(root, model, result, served)
     print(f"{dialect}: warm 20-step run {share(served):.1%} read from cache")
+    assert share(served) >= GOAL, [(s.counted.total, s.counted.read) for s in served]
+
+
+@pytest.mark.parametrize("dialect", ["openai", "anthropic", "deepseek"])
+async def test_a_sessions_second_turn_reads_the_first_from_cache(
+    tmp_path: Path, servers, monkeypatch: pytest.MonkeyPatch, dialect: str
+) -> None:
+    """In the chat a session's turns continue one conversation: the task's first request
+    reads all that the earlier turn's last request sent (DeepSeek too, whose cache keeps
+    a new conversation's prefix only once two requests shared it), and the task's 20
+    steps read >= 93% of their input from cache."""
+    root, model, url, config = setup_run(tmp_path, servers, monkeypatch, dialect)
+    model.script = [*EARLIER_TURN, *twenty_steps()]
+    agent = make_agent(root, url, config, dialect)
+    try:
+        first = await agent.run(EARLIER_QUESTION)
+        assert first.reason == "answered" and len(model.served) == 2
+        result = await agent.run(QUESTION)
+    finally:
+        await agent.ladder.aclose()
+        agent.session.close()
+    earlier, served = model.served[1], model.served[2:]
+    check_run(root, model, result, served)
+    sent = earlier.counted.total
+    assert served[0].counted.read == (sent // 128 * 128 if dialect == "openai" else sent)
+    print(f"{dialect}: the second turn's 20 steps {share(served):.1%} read from cache")
     assert share(served) >= GOAL, [(s.counted.total, s.counted.read) for s in served]
 
 
