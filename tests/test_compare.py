@@ -456,6 +456,18 @@ def test_progress_is_one_line_rewritten_on_a_terminal() -> None:
     assert "[1/2] 0 running · $0.0012 spent · done local #1" in text
 
 
+def test_the_progress_log_shows_a_cells_error_sanitized() -> None:
+    """With stderr in a log or a pipe, each finished cell gets a line that quotes its
+    error: text from a server or an exception, so its control characters are made
+    visible, never written raw to the terminal that shows the log."""
+    stream = io.StringIO()
+    line = ProgressLine(stream, 1)
+    evil = Cell(0, "deepseek", finish_reason="error", error="boom\x1b]0;pwned\x07\x1b[2J")
+    line(Progress("done", evil, 1, 1, 0, Decimal(0)))
+    text = stream.getvalue()
+    assert "boom" in text and "\x1b" not in text and "\x07" not in text
+
+
 def test_a_comparisons_spend_counts_in_rung_cost_and_the_daily_budget(tmp_path: Path) -> None:
     """Money spent comparing is money spent: `rung cost` and budgets see it."""
     from datetime import UTC, datetime, timedelta

@@ -47,7 +47,9 @@ class ProgressLine:
             what = f"skipped ({c.skipped})"
         else:
             what = f"{cell_cost(c)}, {c.duration_s:.1f} s, {_ended(c)}"
-        print(f"rung compare: [{p.done}/{p.total}] {where}: {what}", file=self.stream, flush=True)
+        # The error and the reason skipped quote servers and exceptions: sanitized.
+        line = for_terminal(f"[{p.done}/{p.total}] {where}: {what}")
+        print(f"rung compare: {line}", file=self.stream, flush=True)
 
     def close(self) -> None:
         if self.tty and self.drawn:
