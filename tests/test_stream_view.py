@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from rung.tui import gc_pause
 from rung.tui.widgets import messages as messages_module
+from rung.tui.widgets import messages_pacing
 from rung.tui.widgets.messages import MessageItem, MessageList
 from tests.conftest import wait_for
 from tests.test_md_parts import reply_text
@@ -86,14 +87,14 @@ async def test_typing_holds_the_reply_back_until_typing_pauses() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await item.append("First paragraph.\n\n")
         assert "First paragraph." in item.shown_source  # the first piece at once
-        await asyncio.sleep(messages_module.FLUSH_MIN_S * 2)
+        await asyncio.sleep(messages_pacing.FLUSH_MIN_S * 2)
         item.user_typed()
         await item.append("Second paragraph.\n\n")
-        await pilot.pause(messages_module.TYPING_HOLD_S / 3)
+        await pilot.pause(messages_pacing.TYPING_HOLD_S / 3)
         item.user_typed()
-        await pilot.pause(messages_module.TYPING_HOLD_S / 2)
+        await pilot.pause(messages_pacing.TYPING_HOLD_S / 2)
         assert "Second" not in item.shown_source  # still typing: the reply waits
-        await pilot.pause(messages_module.TYPING_HOLD_S * 2)
+        await pilot.pause(messages_pacing.TYPING_HOLD_S * 2)
         assert "Second paragraph." in item.shown_source  # typing paused: drawn
         assert item.text == "First paragraph.\n\nSecond paragraph.\n\n"
         await item.finish("done")
@@ -226,9 +227,9 @@ async def test_a_key_split_between_two_flushes_is_masked_on_screen() -> None:
     app = Conversation(item)
     async with app.run_test(size=(120, 30)) as pilot:
         await item.append(f"Your key is {key[:20]}")
-        await pilot.pause(messages_module.FLUSH_MIN_S * 3)
+        await pilot.pause(messages_pacing.FLUSH_MIN_S * 3)
         await item.append(f"{key[20:]} and then\x1b]0;")
-        await pilot.pause(messages_module.FLUSH_MIN_S * 3)
+        await pilot.pause(messages_pacing.FLUSH_MIN_S * 3)
         await item.append("pwned\x07 the end.")
         await item.finish("done")
         await pilot.pause()

@@ -400,7 +400,7 @@ class RungApp(EngineHost, App[None]):
         import rung.tiers.task_kind
         import rung.tiers.turn  # noqa: F401
         from rung.tiers.pricing import load_price_tables
-        from rung.tui.widgets.messages import markdown_widget
+        from rung.tui.widgets.messages_item import markdown_widget
 
         markdown_widget()
         load_price_tables()

@@ -11,7 +11,8 @@ from rung.engine.safe_text import for_terminal
 from rung.tui.chat_prompt import workspace
 from rung.tui.chat_text import reply_meta
 from rung.tui.confirm import AskScreen
-from rung.tui.widgets.messages import MessageItem, MessageList, last_code_block
+from rung.tui.widgets.messages import MessageItem, MessageList
+from rung.tui.widgets.messages_item import last_code_block
 from rung.tui.widgets.prompt import PromptInput
 
 if TYPE_CHECKING:
