@@ -11,177 +11,38 @@ usage behind. The next process to open the store marks such rows ``interrupted``
 
 The database and its WAL and SHM files are created user-only (0600) in a 0700
 directory: they hold everything pasted and attached.
+
+Here: opening the file, and every write. The schema's steps are in store_schema.py; the
+reads are mixed in from store_history.py (sessions, transcripts), store_spend.py (money
+by rung and model) and store_compare.py (`rung compare` runs).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
-from collections import defaultdict
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 
-from rung.engine.cost_label import TIME_PRICED
+from rung.engine.store_compare import CompareRuns
+from rung.engine.store_history import HistoryReads
+from rung.engine.store_history import SessionSummary as SessionSummary
+from rung.engine.store_history import StoredMessage as StoredMessage
+from rung.engine.store_schema import INTERRUPTED as INTERRUPTED
+from rung.engine.store_schema import MIGRATIONS as MIGRATIONS
+from rung.engine.store_schema import SCHEMA_VERSION as SCHEMA_VERSION
+from rung.engine.store_schema import STREAMING as STREAMING
+from rung.engine.store_spend import SpendReads
+from rung.engine.store_spend import SpendRow as SpendRow
+from rung.engine.store_spend import start_of_today as start_of_today
+from rung.engine.store_spend import start_of_week as start_of_week
 from rung.tiers.meter import MessageCost
 
 DB_NAME = "rung.db"
-STREAMING = "streaming"
-INTERRUPTED = "interrupted"
-
-MIGRATIONS: list[str] = [
-    # 1: sessions and messages
-    """
-    CREATE TABLE sessions (
-        id INTEGER PRIMARY KEY,
-        started_at TEXT NOT NULL,
-        source TEXT NOT NULL,          -- "tui" or "ask"
-        title TEXT
-    );
-    CREATE TABLE messages (
-        id INTEGER PRIMARY KEY,
-        session_id INTEGER NOT NULL REFERENCES sessions(id),
-        created_at TEXT NOT NULL,      -- UTC ISO 8601
-        role TEXT NOT NULL,            -- "user" or "assistant"
-        content TEXT NOT NULL,
-        tier TEXT, kind TEXT, provider TEXT, model TEXT,
-        input_tokens INTEGER, output_tokens INTEGER,
-        cached_input_tokens INTEGER, cache_write_tokens INTEGER, reasoning_tokens INTEGER,
-        estimated INTEGER,             -- 1 when token counts were estimated
-        cost_usd TEXT,                 -- decimal string; NULL when the price is unknown
-        reference_usd TEXT,
-        price_basis TEXT,
-        finish_reason TEXT,
-        busy_s REAL,
-        error TEXT
-    );
-    CREATE INDEX messages_created_at ON messages(created_at);
-    CREATE INDEX messages_session ON messages(session_id);
-    """,
-    # 2: durable replies (written as they stream) and why each went where it went
-    """
-    ALTER TABLE messages ADD COLUMN pid INTEGER;        -- writer, while streaming
-    ALTER TABLE messages ADD COLUMN updated_at TEXT;
-    ALTER TABLE messages ADD COLUMN reason TEXT;        -- the routing reason shown
-    CREATE INDEX messages_streaming ON messages(finish_reason)
-        WHERE finish_reason = 'streaming';
-    """,
-    # 3: an exchange the user edited and sent again is kept (and counted) but no longer
-    # part of the conversation the model sees or a resume shows
-    """
-    ALTER TABLE messages ADD COLUMN superseded INTEGER NOT NULL DEFAULT 0;
-    """,
-    # 4: `rung compare` runs: every prompt on every rung, priced, timed and checked
-    """
-    CREATE TABLE compare_runs (
-        id INTEGER PRIMARY KEY,
-        created_at TEXT NOT NULL,      -- UTC ISO 8601
-        source TEXT NOT NULL,          -- where the prompts came from (file, stdin, session)
-        status TEXT NOT NULL,          -- "complete", "stopped at the cost limit", "interrupted"
-        rungs TEXT NOT NULL,           -- JSON: the rungs compared, in order, with models
-        prompts TEXT NOT NULL,         -- JSON: each prompt, its checks, Auto's choice
-        options TEXT NOT NULL,         -- JSON: max_tokens, concurrency, limit, estimate
-        total_usd TEXT NOT NULL,       -- decimal string: answers and verdicts, known prices
-        unknown INTEGER NOT NULL DEFAULT 0   -- answers and verdicts with unknown price
-    );
-    CREATE TABLE compare_cells (
-        id INTEGER PRIMARY KEY,
-        run_id INTEGER NOT NULL REFERENCES compare_runs(id) ON DELETE CASCADE,
-        prompt_index INTEGER NOT NULL,  -- 0-based, into compare_runs.prompts
-        rung TEXT NOT NULL,
-        model TEXT,
-        content TEXT NOT NULL,
-        input_tokens INTEGER, output_tokens INTEGER, cached_input_tokens INTEGER,
-        estimated INTEGER,              -- 1 when token counts were estimated
-        cost_usd TEXT,                  -- decimal string; NULL when unknown or not run
-        cost_exact INTEGER,
-        price_basis TEXT,
-        ttft_s REAL, tokens_per_s REAL, duration_s REAL,
-        finish_reason TEXT,
-        error TEXT,
-        skipped TEXT,                   -- why the cell was not run
-        checks TEXT                     -- JSON: each check's verdict, a judge's with its cost
-    );
-    CREATE INDEX compare_cells_run ON compare_cells(run_id);
-    """,
-    # 5: the rung a conversation was pinned to (NULL: Auto), so a resumed one keeps it
-    """
-    ALTER TABLE sessions ADD COLUMN pin TEXT;
-    """,
-    # 6: an agent step's tool calls and their results (JSON), on the step's reply row, so
-    # a stopped agent turn can be picked up where it was (engine/agent/record.py)
-    """
-    ALTER TABLE messages ADD COLUMN agent TEXT;
-    """,
-    # 7: an agent step's kind (plan, act, digest, answer), so `rung cost` and F7 break a
-    # run down by step kind; a digest (compaction's summary) is stored superseded: paid
-    # for and counted, but not part of the conversation read back
-    """
-    ALTER TABLE messages ADD COLUMN step_kind TEXT;
-    """,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class StoreError(Exception):
     """The history cannot be used; the message says why in words a user can act on."""
-
-
-@dataclass(frozen=True)
-class SpendRow:
-    tier: str
-    model: str
-    usd: Decimal
-    messages: int
-    unknown: int
-    estimated: int
-
-
-@dataclass(frozen=True)
-class SessionSummary:
-    id: int
-    started_at: str
-    source: str
-    title: str
-    first_question: str
-    messages: int
-    spent: Decimal
-    unknown: int  # replies whose price is unknown (not in ``spent``)
-    saved: Decimal
-    tiers: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class StoredMessage:
-    role: str
-    content: str
-    tier: str | None
-    model: str | None
-    cost_usd: Decimal | None
-    estimated: bool
-    finish_reason: str | None
-    error: str | None
-    kind: str | None = None
-    provider: str | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_input_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
-    reference_usd: Decimal | None = None
-    price_basis: str | None = None
-    busy_s: float = 0.0
-    reason: str | None = None
-    created_at: str = ""
-    superseded: bool = False
-    row_id: int = 0
-    step_kind: str = ""
-
-
-def _decimal(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
 
 
 def describe_sqlite_error(exc: BaseException) -> str:
@@ -213,7 +74,10 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-class Store:
+class Store(HistoryReads, SpendReads, CompareRuns):
+    """The history file, open: created private, migrated, its orphaned replies marked.
+    Writing is here; reading is in the mixins (store_history, store_spend, store_compare)."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
@@ -398,133 +262,6 @@ class Store:
             self.db.execute("ROLLBACK")
             raise
 
-    # -- reading ---------------------------------------------------------------
-    def spend(self, since: datetime | None = None) -> list[SpendRow]:
-        """Spend by tier and model since a moment (all time when None)."""
-        # A price from measured time at an hourly rate counts as an estimate, as the chat
-        # screen labels it (engine/cost_label.py).
-        timed = ", ".join("?" * len(TIME_PRICED))
-        query = (
-            f"SELECT tier, model, cost_usd, estimated OR price_basis IN ({timed})"
-            " FROM messages WHERE role = 'assistant'"
-        )
-        since_args: tuple[str, ...] = ()
-        if since is not None:
-            query += " AND created_at >= ?"
-            since_args = (since.astimezone(UTC).isoformat(),)
-        groups: dict[tuple[str, str], list[int | Decimal]] = defaultdict(
-            lambda: [Decimal(0), 0, 0, 0]
-        )
-        for tier, model, cost, estimated in self.db.execute(query, (*TIME_PRICED, *since_args)):
-            g = groups[(tier or "?", model or "?")]
-            g[1] += 1
-            if cost is None:
-                g[2] += 1
-            else:
-                g[0] += Decimal(cost)
-            g[3] += int(bool(estimated))
-        # `rung compare` pays for its answers and verdicts too: they count against the
-        # budgets and in `rung cost` (each answer under its rung; the judges' verdicts,
-        # the rest of a run's total, under "compare (judges)").
-        runs = "SELECT id, total_usd FROM compare_runs"
-        if since is not None:
-            runs += " WHERE created_at >= ?"
-        for run_id, total in self.db.execute(runs, since_args).fetchall():
-            answers = Decimal(0)
-            for rung, model, cost, estimated in self.db.execute(
-                """SELECT rung, model, cost_usd, estimated FROM compare_cells
-                   WHERE run_id = ? AND skipped IS NULL""",
-                (run_id,),
-            ):
-                g = groups[(rung or "?", model or "?")]
-                g[1] += 1
-                if cost is None:
-                    g[2] += 1
-                else:
-                    g[0] += Decimal(cost)
-                    answers += Decimal(cost)
-                g[3] += int(bool(estimated))
-            verdicts = Decimal(total) - answers
-            if verdicts > 0:
-                g = groups[("compare", "(judges)")]
-                g[0] += verdicts
-                g[1] += 1
-        return [
-            SpendRow(tier, model, Decimal(g[0]), int(g[1]), int(g[2]), int(g[3]))
-            for (tier, model), g in sorted(groups.items())
-        ]
-
-    def sessions(
-        self, limit: int = 20, source: str | None = None, search: str = ""
-    ) -> list[SessionSummary]:
-        """The most recent sessions that have messages, newest first; with ``search``,
-        those whose title or any question contains it (case-insensitive for ASCII)."""
-        where = "WHERE EXISTS (SELECT 1 FROM messages WHERE session_id = s.id)"
-        args: list[object] = []
-        if source is not None:
-            where += " AND s.source = ?"
-            args.append(source)
-        if search.strip():
-            # LIKE with its wildcards escaped: "100%" or "a_b" are searched as typed.
-            pattern = "%" + re.sub(r"([\\%_])", r"\\\1", search.strip()) + "%"
-            where += """ AND (s.title LIKE ? ESCAPE '\\' OR EXISTS (
-                SELECT 1 FROM messages WHERE session_id = s.id AND role = 'user'
-                AND superseded = 0 AND content LIKE ? ESCAPE '\\'))"""
-            args += [pattern, pattern]
-        rows = self.db.execute(
-            f"""SELECT s.id, s.started_at, s.source, s.title,
-                      (SELECT content FROM messages WHERE session_id = s.id AND role = 'user'
-                       ORDER BY id LIMIT 1),
-                      (SELECT COUNT(*) FROM messages WHERE session_id = s.id)
-               FROM sessions s {where}
-               ORDER BY s.id DESC LIMIT ?""",
-            (*args, limit),
-        ).fetchall()
-        out = []
-        for sid, started, source_name, title, first, count in rows:
-            spent = saved = Decimal(0)
-            unknown = 0
-            tiers: dict[str, None] = {}
-            for cost, reference, tier in self.db.execute(
-                """SELECT cost_usd, reference_usd, tier FROM messages
-                   WHERE session_id = ? AND role = 'assistant' ORDER BY id""",
-                (sid,),
-            ):
-                tiers[tier or "?"] = None
-                if cost is None:
-                    unknown += 1
-                    continue
-                spent += Decimal(cost)
-                if reference is not None:
-                    saved += Decimal(reference) - Decimal(cost)
-            out.append(
-                SessionSummary(sid, started, source_name, title or "", first or "", count,
-                               spent, unknown, saved, tuple(tiers))
-            )  # fmt: skip
-        return out
-
-    def transcript(self, session_id: int) -> list[StoredMessage]:
-        rows = self.db.execute(
-            """SELECT role, content, tier, model, cost_usd, estimated, finish_reason, error,
-                      kind, provider, input_tokens, output_tokens, cached_input_tokens,
-                      cache_write_tokens, reasoning_tokens, reference_usd, price_basis,
-                      busy_s, reason, created_at, superseded, id, step_kind
-               FROM messages WHERE session_id = ? ORDER BY id""",
-            (session_id,),
-        ).fetchall()
-        return [
-            StoredMessage(
-                role, content, tier, model, _decimal(cost), bool(est), finish, error, kind,
-                provider, inp or 0, out or 0, cached or 0, written or 0, reasoning or 0,
-                _decimal(reference), basis, busy or 0.0, reason, created or "", bool(gone),
-                row_id, step or "",
-            )
-            for (role, content, tier, model, cost, est, finish, error, kind, provider, inp,
-                 out, cached, written, reasoning, reference, basis, busy, reason, created, gone,
-                 row_id, step)
-            in rows
-        ]  # fmt: skip
-
     def set_agent_step(self, row_id: int, data: str) -> None:
         """An agent step's calls and results (JSON) on its reply row."""
         self.db.execute("UPDATE messages SET agent = ? WHERE id = ?", (data, row_id))
@@ -536,109 +273,6 @@ class Store:
             (session_id,),
         ).fetchall()
         return {int(row_id): data for row_id, data in rows}
-
-    def spent_since(self, since: datetime) -> Decimal:
-        return sum((row.usd for row in self.spend(since)), Decimal(0))
-
-    # -- `rung compare` and `rung cost --what-if` -------------------------------------------
-    COMPARE_RUN_COLUMNS = ("created_at", "source", "status", "rungs", "prompts", "options",
-                            "total_usd", "unknown")  # fmt: skip
-    COMPARE_CELL_COLUMNS = (
-        "prompt_index", "rung", "model", "content", "input_tokens", "output_tokens",
-        "cached_input_tokens", "estimated", "cost_usd", "cost_exact", "price_basis", "ttft_s",
-        "tokens_per_s", "duration_s", "finish_reason", "error", "skipped", "checks",
-    )  # fmt: skip
-
-    def add_compare_run(self, run: dict[str, object], cells: list[dict[str, object]]) -> int:
-        """A comparison run and its cells, in one transaction; returns the run's id."""
-        run_cols, cell_cols = self.COMPARE_RUN_COLUMNS, self.COMPARE_CELL_COLUMNS
-        self.db.execute("BEGIN")
-        try:
-            cur = self.db.execute(
-                f"INSERT INTO compare_runs ({', '.join(run_cols)}) "
-                f"VALUES ({', '.join('?' for _ in run_cols)})",
-                tuple(run[c] for c in run_cols),
-            )
-            run_id = int(cur.lastrowid or 0)
-            self.db.executemany(
-                f"INSERT INTO compare_cells (run_id, {', '.join(cell_cols)}) "
-                f"VALUES (?, {', '.join('?' for _ in cell_cols)})",
-                [(run_id, *(cell[c] for c in cell_cols)) for cell in cells],
-            )
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        return run_id
-
-    def compare_run(self, run_id: int) -> tuple[dict[str, object], list[dict[str, object]]] | None:
-        """A stored comparison (the run's row, its cells in order), or None."""
-        run_cols, cell_cols = self.COMPARE_RUN_COLUMNS, self.COMPARE_CELL_COLUMNS
-        row = self.db.execute(
-            f"SELECT id, {', '.join(run_cols)} FROM compare_runs WHERE id = ?", (run_id,)
-        ).fetchone()
-        if row is None:
-            return None
-        cells = self.db.execute(
-            f"SELECT {', '.join(cell_cols)} FROM compare_cells WHERE run_id = ? ORDER BY id",
-            (run_id,),
-        ).fetchall()
-        return (
-            dict(zip(("id", *run_cols), row, strict=True)),
-            [dict(zip(cell_cols, cell, strict=True)) for cell in cells],
-        )
-
-    def compare_runs(self, limit: int = 20) -> list[dict[str, object]]:
-        """The newest comparison runs: id, created_at, source, status, rungs (JSON),
-        prompts (how many), cells, total_usd, unknown."""
-        rows = self.db.execute(
-            """SELECT r.id, r.created_at, r.source, r.status, r.rungs,
-                      (SELECT COUNT(DISTINCT prompt_index) FROM compare_cells
-                       WHERE run_id = r.id), r.total_usd, r.unknown,
-                      (SELECT COUNT(*) FROM compare_cells WHERE run_id = r.id)
-               FROM compare_runs r ORDER BY r.id DESC LIMIT ?""",
-            (limit,),
-        ).fetchall()
-        keys = ("id", "created_at", "source", "status", "rungs", "prompts", "total_usd",
-                "unknown", "cells")  # fmt: skip
-        return [dict(zip(keys, row, strict=True)) for row in rows]
-
-    def replies_since(self, since: datetime | None = None) -> list[StoredMessage]:
-        """Every finished reply (any session) since a moment, oldest first, with its
-        usage: what `rung cost --what-if` re-prices."""
-        query = """SELECT role, content, tier, model, cost_usd, estimated, finish_reason, error,
-                          kind, provider, input_tokens, output_tokens, cached_input_tokens,
-                          cache_write_tokens, reasoning_tokens, reference_usd, price_basis,
-                          busy_s, reason, created_at, superseded, id, step_kind
-                   FROM messages WHERE role = 'assistant' AND finish_reason != ?"""
-        args: tuple[str, ...] = (STREAMING,)
-        if since is not None:
-            query += " AND created_at >= ?"
-            args = (STREAMING, since.astimezone(UTC).isoformat())
-        rows = self.db.execute(query + " ORDER BY id", args).fetchall()
-        return [
-            StoredMessage(
-                role, "", tier, model, _decimal(cost), bool(est), finish, error, kind,
-                provider, inp or 0, out or 0, cached or 0, written or 0, reasoning or 0,
-                _decimal(reference), basis, busy or 0.0, reason, created or "", bool(gone),
-                row_id, step or "",
-            )
-            for (role, _content, tier, model, cost, est, finish, error, kind, provider, inp,
-                 out, cached, written, reasoning, reference, basis, busy, reason, created, gone,
-                 row_id, step)
-            in rows
-        ]  # fmt: skip
-
-
-def start_of_today(now: datetime | None = None) -> datetime:
-    """Local midnight: a "day" budget follows the user's clock."""
-    now = (now or datetime.now().astimezone()).astimezone()
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def start_of_week(now: datetime | None = None) -> datetime:
-    today = start_of_today(now)
-    return today - timedelta(days=today.weekday())
 
 
 def open_store(data_dir: Path) -> Store:
