@@ -6,12 +6,13 @@ steps, so a view can react at the moment the engine commits to it:
 - ``prepare(question)`` decides the rung and applies the budget gate, synchronously:
   it returns a ``Plan`` (the view clears its prompt, shows the question) or a
   ``Refusal`` (nothing is sent, nothing is lost);
-- ``await run(plan)`` streams the reply on that rung, falls back when a rung fails
-  (out loud; engine/fallback.py), prices every attempt and records it as it streams.
+- ``await run(plan)`` streams the reply on that rung (an attempt:
+  conversation_attempt.py), falls back when a rung fails (out loud; engine/fallback.py),
+  prices every attempt and records it as it streams.
 
-Listeners receive the tier events (``TextDelta``, ``Usage``, ``Notice``, ``Finished``,
-``Failed``) and the engine's own: ``Routed`` (an attempt begins), ``LiveCost``,
-``FallingBack``, ``Recorded`` (an attempt ended and was priced) and ``StoreProblem``.
+Listeners receive the tier events and the engine's own (conversation_events.py); plans,
+refusals and outcomes are conversation_plan.py's; a stored session is read back for the
+model by conversation_history.py.
 
 The router learns from what the user does here (tiers/lessons.py): F9 on an answer is
 a lesson "too hard for that rung"; an answer from a pinned rung cheaper than Auto's
@@ -23,32 +24,35 @@ ended, so it can weigh a warm prompt cache and the local model's context window.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from rung.engine.attachments import split_attached
-from rung.engine.fallback import FallingBack, next_rung
+from rung.engine.conversation_attempt import LIVE_COST_INTERVAL_S as LIVE_COST_INTERVAL_S
+from rung.engine.conversation_attempt import Attempt, stream_attempt
+from rung.engine.conversation_events import EditsProposed as EditsProposed
+from rung.engine.conversation_events import EngineEvent as EngineEvent
+from rung.engine.conversation_events import FallingBack as FallingBack
+from rung.engine.conversation_events import Listener as Listener
+from rung.engine.conversation_events import LiveCost as LiveCost
+from rung.engine.conversation_events import Recorded as Recorded
+from rung.engine.conversation_events import Routed as Routed
+from rung.engine.conversation_events import StoreProblem as StoreProblem
+from rung.engine.conversation_history import attached_paths as attached_paths
+from rung.engine.conversation_history import history_from_store as history_from_store
+from rung.engine.conversation_history import stored_timestamp
+from rung.engine.conversation_plan import ChatOptions as ChatOptions
+from rung.engine.conversation_plan import Outcome as Outcome
+from rung.engine.conversation_plan import Plan as Plan
+from rung.engine.conversation_plan import Refusal as Refusal
+from rung.engine.conversation_plan import build_request
+from rung.engine.fallback import next_rung
 from rung.engine.ladder import AUTO as AUTO_MODE
 from rung.engine.ladder import Ladder, rung_kind
 from rung.engine.recorder import Handle
-from rung.engine.session import DURABLE_INTERVAL_S, Session
-from rung.engine.store import StoredMessage
-from rung.tiers.base import (
-    ChatRequest,
-    Event,
-    Failed,
-    Message,
-    Reply,
-    TextDelta,
-    Tier,
-    Usage,
-)
-from rung.tiers.meter import MessageCost
+from rung.engine.session import Session
+from rung.engine.store_history import StoredMessage
+from rung.tiers.base import ChatRequest, Failed, Message, Tier, Usage
 
 if TYPE_CHECKING:
     # The coding assistant's parser loads with the first reply about attached files;
@@ -57,104 +61,6 @@ if TYPE_CHECKING:
     from rung.engine.edits import ParseResult
     from rung.tiers.route_cost import RouteContext
     from rung.tiers.turn import Turn
-
-# The running cost is re-priced at most this often while a reply streams.
-LIVE_COST_INTERVAL_S = 0.15
-
-
-@dataclass(frozen=True)
-class ChatOptions:
-    """What every request of this conversation carries."""
-
-    system: str | None = None
-    max_tokens: int = 2048
-    temperature: float = 0.2
-    fallback: bool = True
-
-
-# -- the engine's events ----------------------------------------------------------------
-@dataclass(frozen=True)
-class Routed:
-    """An attempt begins on ``tier`` (the first, a fallback, or an escalation)."""
-
-    tier: str
-    model: str
-    reason: str
-    attempt: int
-    escalation: bool = False
-
-
-@dataclass(frozen=True)
-class LiveCost:
-    """The running (estimated) cost of the reply in flight."""
-
-    record: MessageCost
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """An attempt ended (however it ended) and was priced and recorded."""
-
-    tier: str
-    reply: Reply
-    record: MessageCost
-    reason: str
-    last: bool  # no fallback attempt follows
-
-
-@dataclass(frozen=True)
-class StoreProblem:
-    message: str
-
-
-@dataclass(frozen=True)
-class EditsProposed:
-    """The final reply proposes changes to files ("3 edits to 2 files"): review them."""
-
-    result: ParseResult
-
-
-EngineEvent = Event | Routed | LiveCost | FallingBack | Recorded | StoreProblem | EditsProposed
-Listener = Callable[[EngineEvent], Awaitable[None] | None]
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A question the engine has committed to send."""
-
-    request: ChatRequest
-    question: str
-    tier: str
-    reason: str
-    # The answer replaces the last one (escalation, regeneration): no new question.
-    escalation: bool = False
-    # The question replaces the last exchange (edited and sent again).
-    replaces_last: bool = False
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """Nothing was sent; ``message`` says why (budget, nothing to escalate, busy)."""
-
-    message: str
-    kind: str = "info"  # "budget", "busy", "nothing", "top", "key"
-
-
-@dataclass
-class Attempt:
-    tier: str
-    model: str
-    reply: Reply
-    record: MessageCost
-
-
-@dataclass
-class Outcome:
-    attempts: list[Attempt] = field(default_factory=list)
-
-    @property
-    def final(self) -> Attempt:
-        return self.attempts[-1]
 
 
 class Conversation:
@@ -231,25 +137,7 @@ class Conversation:
         )
 
     def request(self, messages: list[Message]) -> ChatRequest:
-        o = self.options
-        system = o.system or None
-        attached = attached_paths(messages)
-        if attached:
-            from rung.engine.edits import edit_instructions  # loaded when files are attached
-
-            # Files are in the conversation: ask for changes in a form Rung can review
-            # hunk by hunk and apply (see engine/edits).
-            system = (
-                f"{system}\n\n{edit_instructions(attached)}"
-                if system
-                else (edit_instructions(attached))
-            )
-        return ChatRequest(
-            messages=tuple(messages),
-            system=system,
-            max_tokens=o.max_tokens,
-            temperature=o.temperature,
-        )
+        return build_request(self.options, messages)
 
     def prepare(self, question: str, *, replace_last: bool = False) -> Plan | Refusal:
         """Decide the rung for ``question`` and check the budget. Commits (marks the
@@ -428,69 +316,12 @@ class Conversation:
                 self._unconfirmed = (plan.question, final.tier)
 
     async def _attempt(self, tier: Tier, plan: Plan, reason: str) -> Attempt:
-        request = plan.request
-        session = self.session
-        handle = session.begin_reply(tier, reason)
-        started = time.monotonic()
-        reported: Usage | None = None
-        chars = deltas = 0
+        return await stream_attempt(
+            self.session, tier, plan.request, reason, self._emit, self._follow_turn
+        )
 
-        def live() -> MessageCost:
-            return session.live_cost(
-                tier, request, chars, deltas, time.monotonic() - started, reported
-            )
-
-        async def on_event(event: Event) -> None:
-            nonlocal reported, chars, deltas
-            if isinstance(event, TextDelta):
-                chars += len(event.text)
-                deltas += 1
-            elif isinstance(event, Usage):
-                reported = event
-            await self._emit(event)
-            if isinstance(event, Usage):  # the provider's figures: re-price at once
-                await self._emit(LiveCost(live()))
-
-        async def keep_up() -> None:
-            # On a timer, not per token: the token path does no pricing and never waits
-            # for the history, and a stalled stream is priced and saved up to its last
-            # piece all the same.
-            priced = saved = 0
-            next_save = time.monotonic() + DURABLE_INTERVAL_S
-            while True:
-                await asyncio.sleep(LIVE_COST_INTERVAL_S)
-                if chars == priced and time.monotonic() < next_save:
-                    continue
-                record = live()
-                if chars != priced:
-                    priced = chars
-                    await self._emit(LiveCost(record))
-                if time.monotonic() >= next_save:
-                    next_save = time.monotonic() + DURABLE_INTERVAL_S
-                    if chars != saved:
-                        saved = chars
-                        session.update_reply(handle, turn.reply.text, record)
-
-        from rung.tiers.turn import Turn
-
-        turn = Turn(tier, request, [on_event])
-        self._turn = turn
-        saver = asyncio.create_task(keep_up())
-        try:
-            reply = await turn.run()
-        except asyncio.CancelledError:
-            # The process or the view is going away mid-reply (Ctrl-C, quit): keep what
-            # arrived and what it used, marked interrupted, then let the cancel go on.
-            session.keep_interrupted(tier, handle, turn)
-            raise
-        finally:
-            saver.cancel()
-            self._turn = None
-        record = session.price(tier, reply)
-        error = reply.failed.message if reply.failed else None
-        session.finish_reply(handle, reply.text, record, error)
-        model = reply.finished.model if reply.finished and reply.finished.model else tier.model
-        return Attempt(tier.name, model, reply, record)
+    def _follow_turn(self, turn: Turn | None) -> None:
+        self._turn = turn  # the turn in flight, for cancel()
 
     async def _report_store_problems(self) -> None:
         for problem in [*self.session.problems(), *self.ladder.lessons.take_problems()]:
@@ -531,39 +362,6 @@ class Conversation:
                 cached_input_tokens=last_reply.cached_input_tokens,
                 cache_write_tokens=last_reply.cache_write_tokens,
             )
-            self.last_answered_at = _timestamp(last_reply.created_at)
+            self.last_answered_at = stored_timestamp(last_reply.created_at)
         self._last_question_row = Handle(row_id=last_user.row_id) if last_user else None
         return stored
-
-
-def _timestamp(iso: str) -> float | None:
-    """A stored UTC ISO 8601 time as seconds since the epoch (None if unreadable)."""
-    try:
-        when = datetime.fromisoformat(iso)
-    except ValueError:
-        return None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
-
-
-def attached_paths(messages: list[Message]) -> list[str]:
-    """The files attached anywhere in the conversation, each once, in order."""
-    names: dict[str, None] = {}
-    for m in messages:
-        if m.role == "user":
-            names.update(dict.fromkeys(split_attached(m.content)[1]))
-    return list(names)
-
-
-def history_from_store(stored: list[StoredMessage]) -> list[Message]:
-    """The conversation as the model should see it again: each question, then the last
-    answer it got (a fallback or an escalation replaced the earlier attempts)."""
-    history: list[Message] = []
-    for m in stored:
-        if m.role == "user":
-            history.append(Message("user", m.content))
-        elif m.content:
-            if history and history[-1].role == "assistant":
-                history[-1] = Message("assistant", m.content)
-            else:
-                history.append(Message("assistant", m.content))
-    return history
