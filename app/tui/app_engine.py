@@ -65,7 +65,7 @@ class EngineHost:
     startup_warnings: list[str]
     active_name: str
     price_updater: Any
-    _theme_problems: list[str]
+    theme_problems: list[str]
 
     def init_engine(self, overrides: RungOverrides | None, tiers: dict[str, Tier] | None) -> None:
         self.overrides = overrides
@@ -207,9 +207,9 @@ class EngineHost:
                         markup=False)  # fmt: skip
         for problem in self.config.problems:
             self.notify(problem, title="Config", severity="warning", timeout=15, markup=False)
-        if self._theme_problems:
+        if self.theme_problems:
             # One notification for all broken themes, not one per file.
-            self.notify("\n".join(self._theme_problems), title="Theme", severity="warning",
+            self.notify("\n".join(self.theme_problems), title="Theme", severity="warning",
                         timeout=15, markup=False)  # fmt: skip
         # llama.cpp and the model load on a worker thread; the rest is quick.
         self.load_local_models()
