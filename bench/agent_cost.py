@@ -20,7 +20,11 @@ Auto routes that kind per step). Policies that need per-step routing are skipped
 a note, on a loop that does not read those keys yet.
 
 Per run: steps per rung, the premium-step share, the cache-read share (input tokens
-read from cache / all input tokens, as the servers billed them), the cost (Decimal)
+read from cache / all input tokens, as the servers billed them), "seen before" (the
+input each rung had already been sent, in an earlier request to the same model: the
+most any prefix cache could read; read / seen shows what the transcript's layout and the
+providers' minimums lose, seen / 100% what is new text or a rung's first request), the
+cost (Decimal)
 and its ratio to all-premium and to the opusplan-like policy (premium plans, the mid
 rung does everything else). Every run must pass the script's checks (each step saw
 the results it expected, the fix landed, the tests pass at the end), or the bench
@@ -139,6 +143,10 @@ class RunResult:
     cached_tokens: int
     cost: Decimal
     problems: list[str]
+    # Input tokens each rung had been sent before, in an earlier request to the same
+    # model (cache_server.Served.seen): the most any prefix cache could have read. The
+    # rest is each step's new text and each rung's first request.
+    seen_tokens: int = 0
 
     @property
     def total_steps(self) -> int:
@@ -147,6 +155,10 @@ class RunResult:
     @property
     def cache_share(self) -> float:
         return self.cached_tokens / self.input_tokens if self.input_tokens else 0.0
+
+    @property
+    def seen_share(self) -> float:
+        return self.seen_tokens / self.input_tokens if self.input_tokens else 0.0
 
 
 def config_text(ladder: dict[str, RungSpec], urls: dict[str, str], policy: Policy) -> str:
@@ -164,13 +176,20 @@ def config_text(ladder: dict[str, RungSpec], urls: dict[str, str], policy: Polic
 
 
 async def one_run(
-    ladder: dict[str, RungSpec], policy: Policy, base: Path, when: datetime, warm: bool = False
+    ladder: dict[str, RungSpec],
+    policy: Policy,
+    base: Path,
+    when: datetime,
+    warm: bool = False,
+    models: dict[str, CachingModel] | None = None,
 ) -> RunResult:
-    """The scripted task under ``policy``: its own project, its own cold servers."""
+    """The scripted task under ``policy``: its own project, its own cold servers.
+    ``models``, when given, is filled with each rung's caching model (the requests its
+    server saw and what it billed each: bench/agent_cache_peer.py reads them)."""
     os.environ["XDG_CONFIG_HOME"] = str(base / "config")
     os.environ["XDG_DATA_HOME"] = str(base / "data")
     os.environ.pop("RUNG_CONFIG", None)
-    models: dict[str, CachingModel] = {}
+    models = {} if models is None else models
     servers: list[ScriptedServer] = []
     urls: dict[str, str] = {}
     try:
@@ -203,6 +222,7 @@ async def one_run(
             elif isinstance(event, StepStarted):
                 kinds[event.kind or "-"] += 1
 
+        first = {name: 0 for name in models}  # each model's first request of the task
         tools = agent_session(config, root, None, mode="accept-edits", allow=ALLOW)
         agent = Agent(Ladder(config), Session(config, "agent", history=False), tools, [on_event])
         try:
@@ -212,6 +232,7 @@ async def one_run(
                     problems.append(f"the earlier turn ended {earlier.reason}: {earlier.message}")
                 priced.clear()
                 kinds.clear()
+                first = {name: len(m.served) for name, m in models.items()}
             result = await agent.run(QUESTION)
         finally:
             await agent.ladder.aclose()
@@ -237,6 +258,7 @@ async def one_run(
             sum(p.usage.cached_input_tokens for p in priced),
             sum((c for c in costs if c is not None), Decimal(0)),
             problems,
+            sum(s.seen for name, m in models.items() for s in m.served[first[name] :]),
         )
     finally:
         for server in servers:
@@ -259,8 +281,9 @@ def report(
           + ", ".join(f"{r} {ladder[r].name}/{ladder[r].model}" for r in ROLES))  # fmt: skip
     print()
     print("| policy | checks | steps per rung (" + " / ".join(order) + ") | step kinds | "
-          "premium steps | cache read | cost | x all-premium | vs opusplan-like |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|")
+          "premium steps | cache read | seen before | cost | x all-premium | "
+          "vs opusplan-like |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for run in runs:
         per = " / ".join(str(run.steps.get(n, 0)) for n in order)
         share = run.steps.get(premium, 0) / run.total_steps if run.total_steps else 0.0
@@ -269,7 +292,8 @@ def report(
         kinds = " ".join(f"{k} {n}" for k, n in sorted(run.kinds.items()))
         checks = "FAILED" if run.problems else "pass"
         print(f"| {run.policy} | {checks} | {per} | {kinds} | {share:.0%} | "
-              f"{run.cache_share:.1%} | {usd(run.cost)} | {ratio} | {versus} |")  # fmt: skip
+              f"{run.cache_share:.1%} | {run.seen_share:.1%} | {usd(run.cost)} | {ratio} | "
+              f"{versus} |")  # fmt: skip
     for line in skipped:
         print(f"\n{line}")
     auto = next((r for r in runs if r.policy == "auto"), None)
@@ -283,6 +307,11 @@ def report(
         ]
         print("\nIssue 27's bar for auto: "
               + "; ".join(f"{what}: {'yes' if ok else 'NO'}" for what, ok in checks))  # fmt: skip
+        print(f"auto read {auto.cache_share:.1%} of its input from cache; its rungs had been "
+              f"sent {auto.seen_share:.1%} before (the most any prefix cache could read), "
+              f"so its transcript loses {auto.seen_share - auto.cache_share:.1%} to the "
+              "providers' minimums and steps; the rest is new text and each rung's first "
+              "request.")  # fmt: skip
 
 
 async def main() -> int:

@@ -228,11 +228,14 @@ class AnthropicCache:
 # -- the server ----------------------------------------------------------------------------
 @dataclass
 class Served:
-    """What one request was billed, as the server reported it."""
+    """What one request was billed, as the server reported it. ``seen``: its longest
+    common token prefix with any earlier request to the same model, with no minimum,
+    step or breakpoint: the most any prefix cache of that model could have read."""
 
     model: str
     counted: Counted
     output: int
+    seen: int = 0
 
 
 class CachingModel(ScriptedModel):
@@ -255,7 +258,14 @@ class CachingModel(ScriptedModel):
             else OpenAICache()
         )
         self.served: list[Served] = []
+        self._earlier: list[list[str]] = []  # every request's tokens, for ``Served.seen``
         self._lock = threading.Lock()
+
+    def prefix_tokens(self, body: dict[str, Any]) -> list[str]:
+        """The request's tokens in the provider's prefix order (as its cache counts)."""
+        if self.dialect == "anthropic":
+            return [t for text, _ in AnthropicCache.blocks(body) for t in tokens(text)]
+        return OpenAICache.token_list(body)
 
     def __call__(self, request: Request) -> list[Step]:
         body = request.json()
@@ -276,7 +286,10 @@ class CachingModel(ScriptedModel):
                 turn = self.script[step]
             super().reply_to(turn, body, step)  # the checks; its reply is rebuilt below
             output = len(tokens(turn.text + canonical(turn.calls)))
-            self.served.append(Served(self.model, counted, output))
+            toks = self.prefix_tokens(body)
+            seen = max((_common_prefix(toks, e) for e in self._earlier), default=0)
+            self._earlier.append(toks)
+            self.served.append(Served(self.model, counted, output, seen))
             return self._reply(turn, step, counted, output)
 
     def _reply(self, turn: Turn, step: int, counted: Counted, output: int) -> list[Step]:
