@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from rung.engine.agent.compaction import MARK, compact, cut_point
 from rung.engine.agent.events import Compacted, StepStarted
 from rung.engine.agent.loop import Agent
@@ -63,6 +65,27 @@ async def test_a_failed_summary_falls_back_to_the_calls_and_the_run_goes_on() ->
     done = await compact(steps(5), broken, keep_last=2)
     assert done is not None and done.mechanical
     assert "read" in done.messages[0].content and "f2.txt" in done.messages[0].content
+
+
+@pytest.mark.parametrize("summary", [SUMMARY, None], ids=["summarised", "mechanical"])
+async def test_compaction_keeps_the_plan_verbatim(summary: str | None) -> None:
+    plan = "Plan: read f1..f6, compare their first lines, then report the odd one out."
+    transcript = steps(6)
+    transcript[1] = Message("assistant", plan, transcript[1].tool_calls)
+
+    async def summarise(request: ChatRequest) -> str | None:
+        return summary  # a summary that does not repeat the plan, or none at all
+
+    done = await compact(transcript, summarise, keep_last=2)
+    assert done is not None and done.mechanical is (summary is None)
+    assert f"The plan, as the agent wrote it:\n{plan}" in done.messages[0].content
+    # Words that come only in a kept step stay there, whole, and are not repeated.
+    quiet = [m if m.role != "assistant" else Message("assistant", "", m.tool_calls)
+             for m in steps(4)]  # fmt: skip
+    quiet[-2] = Message("assistant", plan, quiet[-2].tool_calls)
+    later = await compact(quiet, summarise, keep_last=2)
+    assert later is not None and "The plan" not in later.messages[0].content
+    assert plan in [m.content for m in later.messages[1:]]
 
 
 def test_nothing_to_condense_in_a_young_turn() -> None:

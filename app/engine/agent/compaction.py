@@ -1,7 +1,8 @@
 """Compaction: when an agent's transcript nears the context window of the rung that
 will take the next step (``[agent] compact_at``, default 80%), the older steps are
 condensed into one summary by the cheapest capable rung (a "digest" step), keeping
-verbatim the task, the files touched and the last ``keep_last`` steps; the run goes on.
+verbatim the task, the plan (the agent's first words on it), the files touched and the
+last ``keep_last`` steps; the run goes on.
 
 The new transcript is: one user message (the summary, the files, the task as the user
 wrote it) followed by the kept steps, whole — an assistant message with its calls is
@@ -28,6 +29,7 @@ RESULT_TAIL = 500
 DIGEST_CHARS = 60_000  # the most of the old steps the summariser reads
 SUMMARY_TOKENS = 1024
 FALLBACK_LINES = 60
+PLAN_CHARS = 4000  # a plan longer than this is kept by its start
 MARK = "[Earlier steps of this session, condensed by Rung to fit the context window]"
 PATH_KEYS = ("path", "file", "file_path")
 
@@ -70,6 +72,18 @@ def cut_point(transcript: list[Message], keep_last: int = KEEP_LAST) -> int | No
     # Something must be condensed besides the task itself.
     condensed = [m for m in transcript[:cut] if m is not transcript[task]]
     return cut if condensed else None
+
+
+def plan_text(transcript: list[Message], task_at: int, cut: int) -> str:
+    """The plan: the agent's first text after the task, when it is among the steps
+    condensed (a kept step is carried whole anyway); bounded."""
+    for m in transcript[task_at + 1 : cut]:
+        if m.role == "assistant" and m.content.strip():
+            text = m.content.strip()
+            if len(text) > PLAN_CHARS:
+                text = text[:PLAN_CHARS] + f"\n… ({len(text) - PLAN_CHARS} characters cut)"
+            return text
+    return ""
 
 
 def files_touched(messages: list[Message]) -> tuple[str, ...]:
@@ -151,6 +165,10 @@ async def compact(
     is_mechanical = not (summary and summary.strip())
     text = mechanical(old) if is_mechanical else (summary or "").strip()
     parts = [MARK, text]
+    # The summary may lose the plan's wording; the steps after it follow that wording.
+    plan = plan_text(transcript, task_at, cut)
+    if plan:
+        parts.append(f"The plan, as the agent wrote it:\n{plan}")
     if files:
         parts.append("Files touched so far: " + ", ".join(files))
     # The task is always before the cut (the kept steps answer it): carried verbatim.
