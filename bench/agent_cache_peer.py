@@ -6,7 +6,8 @@ on the same model, cold (fresh server, fresh project), one model per dialect:
 - Anthropic dialect: anthropic/claude-sonnet-4-6 (cache_control breakpoints, 1,024 floor).
 
 opencode runs as a subprocess (``opencode run``, headless) with a temporary HOME and
-XDG dirs, an ``opencode.json`` in the project pointing its provider at the simulator,
+XDG dirs, an ``opencode.json`` outside the project (``OPENCODE_CONFIG``: the project
+Rung lists stays the same) pointing its provider at the simulator,
 every permission granted, and every switch that reaches the internet turned off. Its
 script is twenty_steps() translated step by step into opencode's tools (glob for list,
 grep for search, bash for run, read with an absolute filePath, edit or apply_patch:
