@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rung.tiers.lessons import FILE_NAME, LessonStore
+from rung.tiers.lessons import FILE_NAME
+from rung.tiers.lessons_store import LessonStore
 from tests.test_cli import rung
 from tests.test_lessons_frame import HAMLET, LEAR, MACBETH
 

@@ -24,10 +24,9 @@ from rung.tiers.lessons import (
     UP,
     Lesson,
     LessonMemory,
-    LessonStore,
     similarity_features,
-    summary,
 )
+from rung.tiers.lessons_store import LessonStore, summary
 from rung.tiers.router import Decision, Rung, choose
 from tests.competence_helpers import trust_local_model
 from tests.scripted import anthropic, local

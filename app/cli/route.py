@@ -15,7 +15,8 @@ from rung.engine.safe_text import for_terminal, json_for_terminal, one_line
 from rung.engine.session import price_book
 from rung.tiers.base import ChatRequest, Message
 from rung.tiers.competence import Profile
-from rung.tiers.lessons import FILE_NAME, LessonMemory, LessonStore
+from rung.tiers.lessons import FILE_NAME, LessonMemory
+from rung.tiers.lessons_store import LessonStore
 from rung.tiers.pricing import format_usd
 from rung.tiers.route_cost import RouteContext
 from rung.tiers.router import Decision, Explanation, Rung, choose, explain

@@ -18,7 +18,8 @@ from rung.engine.secrets import KeyStore
 from rung.tiers.base import ChatRequest, Tier
 from rung.tiers.budget import PAID_KINDS
 from rung.tiers.embedded_model import embedded_model_path
-from rung.tiers.lessons import FILE_NAME, LessonStore
+from rung.tiers.lessons import FILE_NAME
+from rung.tiers.lessons_store import LessonStore
 from rung.tiers.providers import PROVIDERS
 
 # The router, its signals, competence and the task kinds (~40 ms of regexes and tables)

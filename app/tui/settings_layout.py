@@ -13,7 +13,7 @@ from textual.widgets import Button, ContentSwitcher, Select, Static, TabbedConte
 
 from rung.engine.config import Config, data_dir
 from rung.tiers.lessons import FILE_NAME as LESSONS_FILE
-from rung.tiers.lessons import summary as lessons_summary
+from rung.tiers.lessons_store import summary as lessons_summary
 from rung.tiers.providers import PROVIDERS
 from rung.tui.settings_form import API_PROVIDERS, FIELDS, KEYED
 from rung.tui.widgets.provider_section import ProviderSection
