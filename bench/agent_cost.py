@@ -24,9 +24,8 @@ read from cache / all input tokens, as the servers billed them), "seen before" (
 input each rung had already been sent, in an earlier request to the same model: the
 most any prefix cache could read; read / seen shows what the transcript's layout and the
 providers' minimums lose, seen / 100% what is new text or a rung's first request), the
-cost (Decimal)
-and its ratio to all-premium and to the opusplan-like policy (premium plans, the mid
-rung does everything else). Every run must pass the script's checks (each step saw
+cost (Decimal) and its ratio to all-premium and to the opusplan-like policy (premium
+plans, the mid rung does everything else). Every run must pass the script's checks (each step saw
 the results it expected, the fix landed, the tests pass at the end), or the bench
 fails.
 

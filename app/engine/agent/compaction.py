@@ -4,8 +4,8 @@ condensed into one summary by the cheapest capable rung (a "digest" step), keepi
 verbatim the task, the plan (the agent's first words on it), the files touched and the
 last ``keep_last`` steps; the run goes on.
 
-The new transcript is: one user message (the summary, the files, the task as the user
-wrote it) followed by the kept steps, whole — an assistant message with its calls is
+The new transcript is: one user message (the summary, the plan, the files, the task
+as the user wrote it) followed by the kept steps, whole — an assistant message with its calls is
 never separated from its results, so every dialect renders it well formed. Only here
 is the transcript's start rewritten (a prompt cache starts over once; nothing earlier
 is ever edited in place otherwise).
