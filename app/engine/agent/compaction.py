@@ -5,8 +5,8 @@ verbatim the task, the plan (the agent's first words on it), the files touched a
 last ``keep_last`` steps; the run goes on.
 
 The new transcript is: one user message (the summary, the plan, the files, the task
-as the user wrote it) followed by the kept steps, whole — an assistant message with its calls is
-never separated from its results, so every dialect renders it well formed. Only here
+as the user wrote it) followed by the kept steps, whole — an assistant message with its
+calls is never separated from its results, so every dialect renders it well formed. Only here
 is the transcript's start rewritten (a prompt cache starts over once; nothing earlier
 is ever edited in place otherwise).
 
