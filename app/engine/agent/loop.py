@@ -57,6 +57,7 @@ from rung.tiers.base import (
     ChatRequest,
     Event,
     Message,
+    Notice,
     Reply,
     Tier,
     ToolCall,
@@ -119,6 +120,10 @@ class Agent:
         self.compact_at = config.get("agent", "compact_at")
         self.keep_last = config.get("agent", "keep_last")
         self._expected: Decimal | None = None
+        # No automatic compaction while the transcript holds fewer steps than this (a
+        # compaction that could not get under the mark waits for more to condense).
+        self._compact_again = 0
+        self._told_small = False  # the window-too-small notice is said once per agent
         self._last: tuple[str, str, Handle] | None = None  # the last step: rung, kind, row
         self.question = ""  # the turn's question, for the lesson F9 teaches
         self._task: asyncio.Task[Any] | None = None
@@ -202,8 +207,6 @@ class Agent:
         try:
             started = await self.tools.connect()  # MCP servers start on first use
             if started is not None:  # their tools join once, before the first request
-                from rung.tiers.base import Notice
-
                 self.specs = tuple(ToolSpec(t.name, t.description, t.parameters)
                                    for t in self.tools.dispatcher.tools())  # fmt: skip
                 for problem in started:
@@ -235,13 +238,19 @@ class Agent:
         result.premium_usd = all_on(result.steps, premium, self.session.meter.book)
 
     def _route(
-        self, kind: str, why: str, request: ChatRequest, budget: BudgetState | None = None
+        self,
+        kind: str,
+        why: str,
+        request: ChatRequest,
+        budget: BudgetState | None = None,
+        tokens: int | None = None,
     ) -> tuple[Tier, str] | str:
         """The rung for a step of ``kind``, and the one line that says why; or why no
         rung can take it. With the budget spent, only a free rung able to do the step
-        takes it; else the budget's word is the reason."""
+        takes it; else the budget's word is the reason. ``tokens``: the transcript
+        request's size (``StepRouter.tokens``)."""
         blocked = budget is not None and budget.blocks_paid
-        choice = self.router.choose(kind, request, allows_paid=not blocked)
+        choice = self.router.choose(kind, request, allows_paid=not blocked, tokens=tokens)
         if blocked and (
             isinstance(choice, str)
             or not choice.clears
@@ -276,8 +285,9 @@ class Agent:
                 kind, why = first
             await self._maybe_compact(step, kind, result)
             request = self.request()
+            tokens = self.router.tokens(request)
             try:
-                chosen = self._route(kind, why, request, await self.money.budget())
+                chosen = self._route(kind, why, request, await self.money.budget(), tokens)
             except _BudgetStop as stop:
                 result.reason, result.message = "budget", str(stop)
                 return
@@ -291,7 +301,6 @@ class Agent:
                 result.reason, result.message = "budget", over
                 return
             result.tier, result.model = tier.name, tier.model
-            tokens = prompt_tokens(request)
             await self.emit(StepStarted(step, tier.name, tier.model, kind, reason,
                                          tokens, self.router.window(tier.name)))  # fmt: skip
             reply, calls, handle, _ = await self._step(tier, reason, step, kind, result)
@@ -314,25 +323,47 @@ class Agent:
         """Condense older steps when the next request nears the window of the rung the
         step would go to (every rung the step could go to is at least that roomy)."""
         request = self.request()
-        tokens = prompt_tokens(request)
+        tokens = self.router.tokens(request)
         # Under the threshold of the smallest window on the ladder no rung needs it: the
         # usual step is not routed a second time just to learn its rung's window.
         windows = self.router.windows()
         if windows and tokens < self.compact_at * min(windows.values()):
             return
-        probe = self.router.choose(kind, request)
+        if self._steps_held() < self._compact_again:
+            return  # the last compaction could not get under the mark: no digest loop
+        probe = self.router.choose(kind, request, tokens=tokens)
         if not isinstance(probe, StepChoice):
             return
         window = windows.get(probe.rung)
         if not window or tokens < self.compact_at * window:
             return
-        await self.compact_now(step, result, window)
+        done = await self.compact_now(step, result, window)
+        if done is None or done.after_tokens < self.compact_at * window:
+            return
+        # Still over the mark: the fixed prompt and the kept steps alone fill the window.
+        # Condensing again before more steps are old enough would pay a digest per step
+        # for nothing; wait until twice the kept steps (at least 4) were taken.
+        wait = max(4, 2 * self.keep_last)
+        self._compact_again = self._steps_held() + wait
+        if not self._told_small:
+            self._told_small = True
+            fixed = prompt_tokens(ChatRequest((), self.system, 1, tools=self.specs))
+            await self.emit(Notice(
+                f"the context window ({window:,} tokens) is too small for this run: after "
+                f"compaction the request is still {done.after_tokens:,} tokens (the prompt "
+                f"and tools {fixed:,}, the last {self.keep_last} steps kept whole), over "
+                f"{self.compact_at:.0%} of it; compaction waits {wait} steps before trying "
+                "again. Raise [agent] context_window or lower keep_last."
+            ))  # fmt: skip
+
+    def _steps_held(self) -> int:
+        return sum(1 for m in self.transcript if m.role == "assistant")
 
     async def compact_now(
         self, step: int = 0, result: AgentResult | None = None, window: int = 0
     ) -> Compacted | None:
         """Condense the older steps now (``/compact`` in agent mode, or near the window)."""
-        before = prompt_tokens(self.request())
+        before = self.router.tokens(self.request())
         used: dict[str, Any] = {}
 
         async def summarise(request: ChatRequest) -> str | None:
@@ -352,6 +383,7 @@ class Agent:
         if done is None:
             return None
         self.transcript = done.messages
+        self._compact_again = 0
         self.router.forget_caches()
         event = Compacted(step, before, prompt_tokens(self.request()), window,
                           "" if done.mechanical else used.get("rung", ""),
@@ -397,6 +429,8 @@ class Agent:
             handle, reply.text, record, reply.failed.message if reply.failed else None
         )
         self.router.note(tier.name, reply.usage)
+        if digest is None and reply.failed is None:
+            self.router.note_prompt(reply.usage, len(request.messages))
         calls = list(reply.tool_calls) if reply.failed is None and digest is None else []
         if calls:
             save_step(session, handle, StepRecord(calls, tuple(reply.private)))

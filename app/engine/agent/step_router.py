@@ -89,6 +89,9 @@ class StepRouter:
         self.prices = prices
         self._warm: dict[str, tuple[Usage, float]] = {}  # rung -> (its last usage, when)
         self._last_output = 0
+        # The last transcript request the provider counted: (its input tokens, how many
+        # messages it held). None after compaction (the transcript shrank) or before any.
+        self._reported: tuple[int, int] | None = None
         self.floors: dict[str, str] = {}  # step kind -> the lowest rung (F9 taught it)
 
     def raise_floor(self, kind: str, rung: str) -> None:
@@ -104,8 +107,32 @@ class StepRouter:
             self._last_output = usage.output_tokens
 
     def forget_caches(self) -> None:
-        """The transcript's start was rewritten (compaction): every cache is cold."""
+        """The transcript's start was rewritten (compaction): every cache is cold, and
+        the last reported prompt no longer measures it."""
         self._warm.clear()
+        self._reported = None
+
+    def note_prompt(self, usage: Usage, messages: int) -> None:
+        """A transcript request of ``messages`` messages was counted by its provider."""
+        if usage.input_tokens and not usage.estimated:
+            self._reported = (usage.input_tokens, messages)
+
+    def tokens(self, request: ChatRequest) -> int:
+        """The transcript request's size: never below the provider's count of the last
+        request plus the text added since (estimated), nor below the chars/4 estimate.
+        The estimate alone undercounts code and JSON by half: the context meter, the
+        compaction trigger and every forecast read this."""
+        counted = prompt_tokens(request)
+        if self._reported is None:
+            return counted
+        reported, held = self._reported
+        if len(request.messages) < held:
+            return counted  # not the transcript that was counted (popped): the estimate
+        added = request.messages[held:]
+        if added:
+            new = ChatRequest(messages=tuple(added), system="", max_tokens=1)
+            reported += prompt_tokens(new)
+        return max(counted, reported)
 
     def warm(self, rung: Rung) -> int:
         held = self._warm.get(rung.name)
@@ -132,10 +159,15 @@ class StepRouter:
         }
 
     # -- choosing ----------------------------------------------------------------------
-    def choose(self, kind: str, request: ChatRequest, allows_paid: bool = True) -> StepChoice | str:
-        """The rung for a step of ``kind``, or why no rung can take it."""
+    def choose(
+        self, kind: str, request: ChatRequest, allows_paid: bool = True, tokens: int | None = None
+    ) -> StepChoice | str:
+        """The rung for a step of ``kind``, or why no rung can take it. ``tokens``: the
+        request's size when known better than its estimate (``tokens()`` for the
+        transcript; a digest's request is sized by its characters)."""
         needs_tools = bool(request.tools)
-        tokens = prompt_tokens(request)
+        if tokens is None:
+            tokens = prompt_tokens(request)
         rungs = [fitting(r, tokens) for r in self.ladder.rungs(allows_paid)]
         able = {r.name: self._able(r, needs_tools) for r in rungs}
         note = ""
