@@ -109,11 +109,38 @@ def _looks_like_key(body: str) -> bool:
     return has_digit or mixed_case
 
 
+# -- keys Rung knows ----------------------------------------------------------------------
+# The shapes above pass a key that reads like words (a test key, a self-hosted or custom
+# endpoint's own token): every key Rung has read or stored in this process, and each
+# provider's environment variable as it is now, is masked wherever it appears, whatever
+# its shape. Shorter values are too likely to be ordinary words to replace everywhere.
+MIN_KNOWN_KEY = 8
+_remembered: set[str] = set()
+
+
+def remember_key(value: str) -> None:
+    """A key Rung read or stored: masked in every view from now on."""
+    _remembered.update(v for v in (value, value.strip()) if len(v) >= MIN_KNOWN_KEY)
+
+
+def known_key_values() -> list[str]:
+    """The keys to mask by value, longest first (no key half-masked by a shorter one)."""
+    values = set(_remembered)
+    for preset in PROVIDERS.values():
+        raw = os.environ.get(preset.env_var) if preset.env_var else None
+        if raw:
+            values.update(v for v in (raw, raw.strip()) if len(v) >= MIN_KNOWN_KEY)
+    return sorted(values, key=len, reverse=True)
+
+
 def mask_secrets(text: str) -> str:
-    """``text`` with everything shaped like a key masked (see ``mask``), known to Rung
-    or not. Masked text no longer matches, so masking twice changes nothing."""
+    """``text`` with every key Rung knows and everything shaped like a key masked (see
+    ``mask``). Masked text no longer matches, so masking twice changes nothing."""
     if not text:
         return text
+    for key in known_key_values():
+        if key in text:
+            text = text.replace(key, mask(key.strip()))
     text = _PREFIXED_KEY.sub(
         lambda m: mask(m.group()) if _looks_like_key(m.group()) else m.group(), text
     )
@@ -192,6 +219,7 @@ class KeyStore:
 
     def _checked(self, provider: str, source: str, raw: str) -> FoundKey:
         key, problem = clean_key(raw)
+        remember_key(raw)  # shown masked wherever it appears, used or refused
         if problem is None:
             return FoundKey(key, source, raw=raw)
         label = PROVIDERS[provider].label if provider in PROVIDERS else provider
@@ -217,6 +245,7 @@ class KeyStore:
         key, problem = clean_key(key)
         if problem:
             raise ValueError(f"That key {problem}; it was not saved.")
+        remember_key(key)
         import keyring.errors
 
         try:

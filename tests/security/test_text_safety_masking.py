@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from rung.engine import secrets
 from rung.engine.config import data_dir
 from rung.engine.safe_text import StreamSanitizer, for_terminal, json_for_terminal
 from rung.engine.secrets import mask_secrets
@@ -197,3 +198,34 @@ def test_rung_ask_masks_a_key_the_model_echoes_in_pieces(tmp_path: Path, servers
     as_json = rung(tmp_path, *base, "--json", "hi")
     assert key[6:-4] not in as_json.stdout
     assert json.loads(as_json.stdout)["text"].endswith("is invalid.\u202e")
+
+
+# -- keys Rung knows, whatever their shape (a tester's echo test, issue 27 sweep) ---------
+WORDY_KEY = "sk-test-openai-0123456789abcdef"  # reads like words: the shapes pass it
+
+
+def test_a_known_key_is_masked_whatever_its_shape(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert mask_secrets(f"Key {WORDY_KEY}.") == f"Key {WORDY_KEY}."  # unknown: a word
+    monkeypatch.setenv("OPENAI_API_KEY", WORDY_KEY)
+    assert for_terminal(f"Key {WORDY_KEY}.") == "Key sk-…cdef."
+    stream = StreamSanitizer()
+    shown = "".join(stream.feed(p) for p in ("Key sk-te", "st-openai-0123", "456789abcdef. ok"))
+    assert WORDY_KEY[8:-4] not in shown + stream.end()
+    # A key read from the store is remembered for the process, environment or not.
+    monkeypatch.delenv("OPENAI_API_KEY")
+    secrets.remember_key("token-of-my-own-endpoint")
+    assert "of-my-own" not in for_terminal("it said token-of-my-own-endpoint")
+
+
+def test_a_configured_key_the_model_echoes_is_masked_in_every_view(tmp_path: Path, servers) -> None:
+    api = servers(lambda r: openai_stream(["Your key ", WORDY_KEY[:9], WORDY_KEY[9:], " works."]))
+    base = ["ask", "--tier", "openai", "--base-url", api.url + "/v1", "--model", "gpt-5-nano"]
+    env = {"OPENAI_API_KEY": WORDY_KEY}
+    asked = rung(tmp_path, *base, "hi", **env)
+    assert asked.returncode == 0, asked.stderr
+    assert "Your key sk-…cdef works." in asked.stdout
+    views = [asked.stdout, rung(tmp_path, *base, "--json", "hi", **env).stdout]
+    views += [rung(tmp_path, *args, **env).stdout
+              for args in (("sessions",), ("sessions", "--json"), ("export",))]  # fmt: skip
+    for out in views:
+        assert out.strip() and WORDY_KEY[8:-4] not in out, out
