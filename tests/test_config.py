@@ -131,3 +131,22 @@ def test_rung_config_env_and_option_pick_another_file(tmp_path: Path, monkeypatc
     result = rung(tmp_path, "--config", str(other), "ask", "--max-tokens", "3", "hi")
     assert result.returncode == 0
     assert "elsewhere.toml, line 2: [local] n_ctx must be between" in result.stderr
+
+
+def test_a_typo_and_a_step_kind_off_the_ladder_are_said_at_load(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.toml",
+        '[ladder]\nrungs = ["local", "openai"]\nmodee = "auto"\n\n'
+        '[agent]\nplan = "opus"\ndigest = "anthropic"\nact = "openai"\nanswr = "openai"\n'
+        "future_option = 1\n",
+    )
+    config = load_config(path)
+    said = "\n".join(config.problems)
+    assert f"{path}, line 3: [ladder] modee is not a setting; did you mean mode?" in said
+    assert "[agent] answr is not a setting; did you mean answer?" in said
+    assert "future_option" not in said  # a newer Rung's key: kept quietly
+    assert f"{path}, line 6: [agent] plan = 'opus' is not a rung" in said
+    assert "[agent] digest = 'anthropic' is not on the ladder" in said
+    assert "Auto routes digest steps" in said and len(config.problems) == 4
+    assert (config.get("agent", "plan"), config.get("agent", "digest")) == ("", "")
+    assert config.get("agent", "act") == "openai"

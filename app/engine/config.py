@@ -10,6 +10,7 @@ check, is in config_schema.py.
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 import re
 import shutil
@@ -27,6 +28,7 @@ from rung.engine.config_schema import (
     PRICE_FIELDS,
     PROVIDER_FIELDS,
     SCHEMA,
+    STEP_KINDS,
     ConfigValueError,
     money_value,
 )
@@ -192,6 +194,13 @@ def load_config(path: Path | None = None) -> Config:
                 config.values[section][key] = checker(table[key])
             except ConfigValueError as exc:
                 problem(section, key, f"{exc}; using {default!r}")
+        # A key Rung does not know is kept quietly (a newer Rung may have written it),
+        # unless it is one letter or two from a known one: a typo, said.
+        for key in table:
+            near = [] if key in fields else difflib.get_close_matches(key, list(fields), 1, 0.8)
+            if near:
+                problem(section, key, f"is not a setting; did you mean {near[0]}? (kept as "
+                        "written, not used)")  # fmt: skip
 
     from rung.tiers.providers import PROVIDERS  # the names a ladder may use
 
@@ -206,6 +215,14 @@ def load_config(path: Path | None = None) -> Config:
             f"{', '.join(known)}. Known rungs: {', '.join(PROVIDERS)}",
         )
         config.values["ladder"]["rungs"] = known
+    ladder = config.values["ladder"]["rungs"]
+    for kind in STEP_KINDS:  # said now, not in the header of a step already paid for
+        fixed = config.values["agent"][kind]
+        if fixed and fixed not in ladder:
+            what = "is not a rung" if fixed not in PROVIDERS else "is not on the ladder"
+            problem("agent", kind, f"= {fixed!r} {what} ([ladder] rungs = "
+                    f"{', '.join(ladder)}); Auto routes {kind} steps")  # fmt: skip
+            config.values["agent"][kind] = ""
 
     def free_table(section: str, what: str) -> dict[str, Any]:
         """A top-level table of the user's own names; anything else is reported."""

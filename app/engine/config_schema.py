@@ -216,5 +216,7 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
     },
 }
 
+# The [agent] keys that fix a step kind to a rung (engine/agent/steps.py names the kinds).
+STEP_KINDS = ("plan", "act", "digest", "answer")
 PRICE_FIELDS = ("input", "output", "cache_read", "cache_write")
 PROVIDER_FIELDS = {"model": _str, "base_url": _str}

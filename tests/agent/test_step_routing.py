@@ -55,23 +55,26 @@ def test_step_kinds_follow_what_the_turn_did() -> None:
 
 
 # -- a real ladder ----------------------------------------------------------------------
-def ladder_config(tmp_path: Path, urls: dict[str, str], extra: str = "") -> None:
+DEFAULT_RUNGS = '"local", "deepseek", "anthropic"'
+
+
+def ladder_config(tmp_path: Path, urls: dict[str, str], extra: str = "", rungs: str = "") -> None:
     config = tmp_path / "config" / "rung" / "config.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(
-        '[ladder]\nrungs = ["local", "deepseek", "anthropic"]\n'
+        f"[ladder]\nrungs = [{rungs or DEFAULT_RUNGS}]\n"
         f'[providers.deepseek]\nbase_url = "{urls["deepseek"]}/v1"\nmodel = "deepseek-chat"\n'
         f'[providers.anthropic]\nbase_url = "{urls["anthropic"]}/v1"\n'
         'model = "claude-sonnet-4-6"\n' + extra
     )
 
 
-def make_agent(tmp_path: Path, monkeypatch, urls: dict[str, str], extra: str = ""):  # type: ignore[no-untyped-def]
+def make_agent(tmp_path: Path, monkeypatch, urls: dict[str, str], extra: str = "", rungs: str = ""):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-deepseek-test-1234567890")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-1234567890")
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     root = project(tmp_path)
-    ladder_config(tmp_path, urls, extra)
+    ladder_config(tmp_path, urls, extra, rungs)
     config = load_config()
     for provider in ("deepseek", "anthropic"):  # the user put these URLs there
         trust_configured(config, provider)
@@ -178,7 +181,9 @@ async def test_a_fixed_rung_that_cannot_be_used_falls_back_to_auto_and_says_so(
     premium = ScriptedModel([Turn(calls=[("read", {"path": "calc.py"})])], dialect="anthropic")
     cheap = ScriptedModel([Turn(text="It subtracts.")])
     urls = {"anthropic": servers(premium).url, "deepseek": servers(cheap).url}
-    _, agent, events = make_agent(tmp_path, monkeypatch, urls, '[agent]\nact = "openai"\n')
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # on the ladder, with no key
+    rungs = '"local", "deepseek", "anthropic", "openai"'
+    _, agent, events = make_agent(tmp_path, monkeypatch, urls, '[agent]\nact = "openai"\n', rungs)
     result = await run(agent, "What does add do?")
     assert result.reason == "answered", result.message
     second = [e for e in events if isinstance(e, StepStarted)][1]
