@@ -76,6 +76,10 @@ def test_rung_cost_sums_the_history(tmp_path: Path, anthropic_server) -> None:
     text = rung(tmp_path, "cost").stdout
     assert "Today: $0.039 over 3 replies" in text or "Today: $0.039" in text
     assert "claude-sonnet-4-5" in text
+    lines = text.splitlines()
+    local = next(line for line in lines if line.strip().startswith("local"))
+    assert local.rstrip().endswith(" 1 reply"), local  # not "1 replies"
+    assert any(line.rstrip().endswith(" 2 replies") for line in lines), text
 
 
 def test_cut_stream_stays_estimated(tmp_path: Path) -> None:

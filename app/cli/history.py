@@ -101,6 +101,10 @@ def report(store: Store) -> dict[str, dict[str, object]]:
     return out
 
 
+def replies(n: object) -> str:
+    return f"{n} reply" if n == 1 else f"{n} replies"
+
+
 def _amount(usd: Decimal, unknown: int, messages: int) -> str:
     """A total that says so when some of it is unknown, and "unknown" when all of it is."""
     if unknown and unknown == messages:
@@ -132,12 +136,13 @@ def run_cost(as_json: bool) -> int:
         if period["unknown_price_messages"]:
             extra.append(f"{period['unknown_price_messages']} with unknown price, not counted")
         suffix = f"  ({'; '.join(extra)})" if extra else ""
-        print(f"{title}: {format_usd(total)} over {period['messages']} replies{suffix}")
+        print(f"{title}: {format_usd(total)} over {replies(period['messages'])}{suffix}")
         for row in period["by_model"]:  # type: ignore[union-attr]
             usd = _amount(Decimal(row["usd"]), row["unknown_price_messages"], row["messages"])
             model = one_line(row["model"], 40)
             tier = one_line(row["tier"], 12)
-            print(f"  {tier:<12} {model:<40} {usd:>14}  {row['messages']:>5} replies")
+            count = replies(row["messages"])
+            print(f"  {tier:<12} {model:<40} {usd:>14}  {count:>13}")
         steps = period["by_step_kind"]
         if steps:  # agent runs: what each kind of step cost, on which rungs
             parts = []
