@@ -284,14 +284,20 @@ class Session:
             self.recorder.update(handle, _write_streaming, (text, record))
 
     def keep_interrupted(
-        self, tier: Tier, handle: Handle, turn: Turn, step_kind: str = ""
+        self,
+        tier: Tier,
+        handle: Handle,
+        turn: Turn,
+        step_kind: str = "",
+        guess: Usage | None = None,
     ) -> MessageCost:
         """A reply cut short by the process or the view going away (Ctrl-C, quit, Esc):
         what arrived and what it used are kept, priced, marked interrupted
-        (``step_kind``: an agent step's, for the breakdowns by kind)."""
+        (``step_kind``: an agent step's, for the breakdowns by kind; ``guess``: the
+        caller's better estimate when the tier reported no usage)."""
         reply = turn.reply
         if not turn.usage_reported:
-            reply.usage = turn.estimate()
+            reply.usage = guess or turn.estimate()
         record = dataclasses.replace(self.price(tier, reply, INTERRUPTED), step_kind=step_kind)
         self.finish_reply(handle, reply.text, record, "interrupted")
         return record

@@ -62,6 +62,7 @@ from rung.tiers.base import (
     Tier,
     ToolCall,
     ToolSpec,
+    Usage,
 )
 from rung.tiers.budget import PAID_KINDS, BudgetState
 from rung.tiers.meter import MessageCost
@@ -126,6 +127,8 @@ class Agent:
         self._told_small = False  # the window-too-small notice is said once per agent
         self._last: tuple[str, str, Handle] | None = None  # the last step: rung, kind, row
         self.question = ""  # the turn's question, for the lesson F9 teaches
+        self._unrecorded: str | None = None  # this turn's question, until a request goes out
+        self._stop_soon = ""  # why the turn ends before its next step (``stop_soon``)
         self._task: asyncio.Task[Any] | None = None
         self._cancelled = False
         self._tables: asyncio.Future[None] | None = None
@@ -158,6 +161,11 @@ class Agent:
                 await result
 
     # -- the loop -------------------------------------------------------------------------
+    def stop_soon(self, why: str) -> None:
+        """End the turn before its next step (the step running now, its tools included,
+        finishes whole): the turn ends "cancelled" with ``why`` (stdout's reader left)."""
+        self._stop_soon = why
+
     def cancel(self) -> None:
         """Stop the turn: the step streaming keeps what arrived, a running command's
         process group is killed; the turn ends "cancelled"."""
@@ -167,14 +175,31 @@ class Agent:
 
     async def run(self, question: str) -> AgentResult:
         self.tools.dispatcher.new_turn(uuid.uuid4().hex)
-        # Stored as asked: a stored transcript merges consecutive questions itself.
-        self.session.record_question(question)
+        self._stop_soon = ""
+        # Stored as asked, when the turn's first request goes out (``_step``): a turn
+        # stopped before any (the budget, --max-cost, no rung) leaves no question behind
+        # to be merged with the next one. A stored transcript merges consecutive
+        # questions itself.
+        self._unrecorded = question
+        unanswered: Message | None = None
         if self.transcript and self.transcript[-1].role == "user":
-            last = self.transcript.pop()  # a resumed turn that stopped before any answer
-            question = f"{last.content}\n\n{question}" if question else last.content
+            unanswered = self.transcript.pop()  # a turn that stopped before any answer
+            last = unanswered.content
+            if not question or question == last or last.endswith(f"\n\n{question}"):
+                question = last  # the same question again: asked once
+            else:
+                question = f"{last}\n\n{question}"
         self.transcript.append(Message("user", question))
         self.question = question
-        return await self._turn()
+        try:
+            return await self._turn()
+        finally:
+            if self._unrecorded is not None and self.transcript[-1].content == question:
+                # Nothing was sent: the transcript is as it was before this turn.
+                self._unrecorded = None
+                self.transcript.pop()
+                if unanswered is not None:
+                    self.transcript.append(unanswered)
 
     async def escalate(self) -> AgentResult | str:
         """F9 after a turn that ended in an answer: that step again, one rung up (the
@@ -274,10 +299,16 @@ class Agent:
         counter = self.tools.steps()
         last: list[ToolOutcome] = []
         last_text, edited = "", False
+        said = ""  # the turn's latest words: the run's text when it stops unanswered
         while True:
+            result.text = said
+            if self._stop_soon:
+                result.reason, result.message = "cancelled", self._stop_soon
+                return
             if not counter.take():
+                n = counter.limit
                 result.reason = "max_steps"
-                result.message = f"stopped at the step limit ({counter.limit} steps)"
+                result.message = f"stopped at the step limit ({n} step{'s' if n != 1 else ''})"
                 return
             step = counter.used
             kind, why = step_kind(step, last, last_text, edited, counter.limit - step)
@@ -314,6 +345,7 @@ class Agent:
                 result.reason, result.text = "answered", reply.text
                 return
             self.money.reread_soon(tier)  # while the tools run
+            said = reply.text.strip() or said
             last = await run_calls(self, reply, handle, result)
             last_text = reply.text
             edited = edited or any(o.changed for o in last)
@@ -406,6 +438,9 @@ class Agent:
         text is not shown as the agent's."""
         session = self.session
         request = digest or self.request()
+        if self._unrecorded is not None:
+            session.record_question(self._unrecorded)
+            self._unrecorded = None
         handle = session.begin_reply(tier, reason, step_kind=kind, aside=digest is not None)
         saver = StepSaver(session, tier, request, handle)
         turn = Turn(tier, request, [saver.on_event] if digest else [self.emit, saver.on_event])
@@ -414,7 +449,8 @@ class Agent:
         try:
             reply = await turn.run()
         except asyncio.CancelledError:
-            record = session.keep_interrupted(tier, handle, turn, kind)
+            guess = self._interrupted_usage(tier, request, turn)
+            record = session.keep_interrupted(tier, handle, turn, kind, guess)
             if result is not None:
                 result.steps.append(self._priced(step, tier, record, kind))
             raise
@@ -438,7 +474,23 @@ class Agent:
         if result is not None:
             result.steps.append(priced)
         await self.emit(priced)
+        if result is not None:
+            past = self.money.past_max_cost(result.cost, step, kind, priced.cost, self._expected)
+            if past is not None:
+                await self.emit(Notice(past))
         return reply, calls, handle, priced
+
+    def _interrupted_usage(self, tier: Tier, request: ChatRequest, turn: Turn) -> Usage | None:
+        """An interrupted step's usage when its tier said none: the same knowledge the
+        step's forecast had (the last reported prompt plus what was added; cached as the
+        rung's cache held), with what arrived as its output. A digest's request is not
+        the transcript: its own estimate."""
+        if turn.usage_reported or request.tools != self.specs:
+            return None
+        guess = turn.estimate()
+        tokens = max(guess.input_tokens, self.router.tokens(request))
+        usage = self.router.expected_usage(tier.name, tokens, guess.output_tokens)
+        return None if usage is None else replace(usage, estimated=True)
 
     @staticmethod
     def _priced(step: int, tier: Tier, record: MessageCost, kind: str) -> StepPriced:

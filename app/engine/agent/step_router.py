@@ -256,6 +256,16 @@ class StepRouter:
                 why += f" ({low.name} gets {found[1]} ~{found[0]:.0%})"
         return StepChoice(picked.name, note + why, cost, not fallback)
 
+    def expected_usage(self, rung_name: str, tokens: int, output: int) -> Usage | None:
+        """A step's usage on ``rung_name`` as best known without the provider's word:
+        ``tokens`` in (``tokens()``), as much of it cached as that rung's cache holds
+        (an interrupted step is priced with this, not as a cold cache)."""
+        rung = next((r for r in self.ladder.rungs() if r.name == rung_name), None)
+        if rung is None:
+            return None
+        warm = min(self.warm(rung), tokens)
+        return next_usage(rung.provider, tokens, output, warm, rung.model)
+
     def _cost(self, rung: Rung, tokens: int) -> Decimal | None:
         """This step's expected price on ``rung``, with what its cache holds."""
         if self.prices is None:
