@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import select
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -24,6 +25,7 @@ from rung.cli import pipes
 from rung.engine.agent.commit import before_turn, commit_turn
 from rung.engine.agent.dispatcher import Answer, PermissionRequest
 from rung.engine.agent.events import (
+    AgentDone,
     StepPriced,
     StepStarted,
     ToolCallFinished,
@@ -132,7 +134,11 @@ class View:
         self.sanitizer = StreamSanitizer()
         self.at_line_start = True
         self.closed = False
-        self.on_closed: Any = None
+        self.on_closed: Any = None  # stdout's reader left mid-write: stop now
+        self.on_gone: Any = None  # ... found between steps: stop before the next one
+        self.done: AgentDone | None = None  # the turn's end, as the loop said it
+        self.priced = 0  # steps priced with the provider's figures or a full estimate
+        self.estimated = False
 
     def _out(self, text: str) -> None:
         if self.closed or not text:
@@ -153,7 +159,24 @@ class View:
     def _json(self, data: dict[str, Any]) -> None:
         self._out(json_for_terminal(json.dumps(data, ensure_ascii=False)) + "\n")
 
+    def _check_reader(self) -> None:
+        """Between steps: a reader that left (`| head -1`) stops the run before its
+        next paid step, though nothing was written since it left."""
+        if self.closed or not stdout_gone():
+            return
+        self.closed = True
+        pipes.silence_stdout()
+        if self.on_gone is not None:
+            self.on_gone()
+
     def __call__(self, event: object) -> None:
+        if isinstance(event, AgentDone):
+            self.done = event
+        elif isinstance(event, StepPriced):
+            self.priced += 1
+            self.estimated = self.estimated or event.estimated
+        if isinstance(event, StepPriced | ToolCallFinished):
+            self._check_reader()
         if self.stream_json:
             data = stream_event(event)
             if data is not None:
@@ -173,6 +196,31 @@ class View:
                 print(f"  {mark} {one_line(event.summary, 160)}", file=sys.stderr, flush=True)
             case Notice(text=text):
                 warn(text)
+
+
+def stdout_gone() -> bool:
+    """Whether stdout is a pipe or socket whose reader has gone (poll says POLLERR or
+    POLLHUP on its write end), found without writing to it."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), 0)  # errors and hang-ups are always reported
+        found = poller.poll(0)
+    except (OSError, ValueError, AttributeError):  # no real stdout (embedded, tests)
+        return False
+    return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in found)
+
+
+def interrupted_line(view: View) -> str:
+    """What Ctrl-C leaves on stderr: what the turn spent, and how to go on."""
+    done = view.done
+    saved = "(the turn is saved: `rung ask --agent --continue`)"
+    if done is None or not done.steps:
+        return "interrupted before any step: nothing sent, nothing spent"
+    n = done.steps
+    # A step cut short is priced by an estimate (its usage never came).
+    rough = view.estimated or view.priced < n
+    cost = format_usd(done.cost, rough) if done.cost is not None else "price unknown"
+    return f"interrupted after {n} step{'s' if n != 1 else ''} · {cost} {saved}"
 
 
 def stream_event(event: object) -> dict[str, Any] | None:
@@ -235,8 +283,15 @@ def usage_json(u: Usage) -> dict[str, Any]:
     }
 
 
-def result_json(result: AgentResult, session_id: int | None, sha: str = "") -> dict[str, Any]:
-    """The one object `--json` prints (and `--stream-json`'s last line)."""
+def result_json(
+    result: AgentResult,
+    session_id: int | None,
+    sha: str = "",
+    max_cost: Decimal | None = None,
+    past_max_cost: str = "",
+) -> dict[str, Any]:
+    """The one object `--json` prints (and `--stream-json`'s last line). ``past_max_cost``:
+    the notice said when a step's real cost took the run past --max-cost."""
     total = Usage(
         input_tokens=sum(s.usage.input_tokens for s in result.steps),
         output_tokens=sum(s.usage.output_tokens for s in result.steps),
@@ -256,6 +311,10 @@ def result_json(result: AgentResult, session_id: int | None, sha: str = "") -> d
         "cost_usd": None if cost is None else usd_text(cost),
         "total_cost_usd": None if cost is None else usd_text(cost),
         "cost_estimated": any(s.estimated for s in result.steps),
+        "max_cost_usd": None if max_cost is None else usd_text(max_cost),
+        # A forecast can be low: a step's real cost may take the run past --max-cost.
+        "over_max_cost": max_cost is not None and cost is not None and cost > max_cost,
+        "max_cost_note": past_max_cost or None,
         "num_steps": len(result.steps),
         "steps": [step_json(s) for s in result.steps],
         "by_step_kind": by_step_kind(result),
@@ -294,6 +353,7 @@ def run_agent_ask(args: argparse.Namespace, config: Config, question: str) -> in
     agent = Agent(ladder, session, tools, [view], system=system, max_tokens=max_tokens,
                   max_cost=max_cost(args.max_cost))  # fmt: skip
     view.on_closed = agent.cancel
+    view.on_gone = lambda: agent.stop_soon("stdout's reader left: the run stopped")
     try:
         if args.continue_last:
             problem = _resume(agent, session)
@@ -309,8 +369,7 @@ def run_agent_ask(args: argparse.Namespace, config: Config, question: str) -> in
             warn(str(exc))
             return 2
         except KeyboardInterrupt:
-            print("\nrung: interrupted (the turn is saved: `rung ask --agent --continue`)",
-                  file=sys.stderr)  # fmt: skip
+            print(f"\nrung: {interrupted_line(view)}", file=sys.stderr)
             return 130
         session_id = session.session_id
     finally:
@@ -320,7 +379,7 @@ def run_agent_ask(args: argparse.Namespace, config: Config, question: str) -> in
         for notice in tools.dispatcher.notices:
             warn(notice)
     if args.json or args.stream_json:
-        data = result_json(result, session_id, sha)
+        data = result_json(result, session_id, sha, agent.money.max_cost, agent.money.overshoot)
         if args.stream_json:
             data = {"type": "result", **data}
         view._json(data)
