@@ -14,7 +14,7 @@ import pytest
 from rung.engine.config import load_config
 from rung.engine.trusted_hosts import trust_configured
 from rung.tui.app import RungApp
-from rung.tui.widgets.messages import MessageList
+from rung.tui.widgets.messages import MessageItem, MessageList
 from tests.agent.helpers import git_project
 from tests.agent.scripted_model import ScriptedModel, Turn
 from tests.agent.test_step_routing import ladder_config
@@ -91,8 +91,9 @@ async def test_steps_route_f9_escalates_and_compact_condenses_the_agents_steps(
 
         # /compact in an agent chat: the agent's own steps (too few to condense yet).
         await pilot.press(*"/compact", "enter")
-        await wait_for(lambda: any("Nothing to condense" in n.message
-                                   for n in app._notifications))  # fmt: skip
+        # It says so in the conversation (a line, not a passing toast).
+        await wait_for(lambda: any(m.role == "notice" and "nothing to condense" in m.text
+                                   for m in app.chat.query(MessageItem)))  # fmt: skip
         assert app.chat.agent is not None and len(app.chat.agent.transcript) >= 3
 
 

@@ -9,6 +9,7 @@ shown with markup off, so a ``[b]`` in a file is a ``[b]`` on screen.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import partial
 
@@ -20,6 +21,29 @@ from textual.widgets import Static
 from rung.engine.safe_text import for_terminal, one_line
 
 RUNNING = "…"
+
+# The argument that says what a call is about, per tool, for its line while it waits
+# (the finished line is the tool's own summary: ``run pytest -q → exit 1``).
+MAIN_ARGUMENT = ("command", "path", "pattern", "query", "url", "name")
+
+
+def pending_summary(asked: str) -> str:
+    """``run {"command": "pytest -q"}`` (the model's raw call) read as ``run pytest -q``:
+    the tool and its main argument; the raw call when its arguments are not a JSON object
+    (cut, malformed), so nothing the model asked is hidden."""
+    tool, _, raw = asked.partition(" ")
+    try:
+        arguments = json.loads(raw)
+    except ValueError:
+        return asked
+    if not isinstance(arguments, dict):
+        return asked
+    for key in MAIN_ARGUMENT:
+        value = arguments.get(key)
+        if isinstance(value, str) and value.strip():
+            shown = f'"{value}"' if key in ("pattern", "query") else value
+            return f"{tool} {shown}"
+    return asked
 
 
 class ToolCallLine(Widget, can_focus=True):
@@ -42,7 +66,7 @@ class ToolCallLine(Widget, can_focus=True):
         self.call_id = call_id
         self.tool = tool
         self.asked = for_terminal(asked)  # the model's raw call, one line
-        self.summary = one_line(asked, 100)
+        self.summary = one_line(pending_summary(asked), 100)
         self.output: str | None = None
         self.is_error = False
 
@@ -55,6 +79,13 @@ class ToolCallLine(Widget, can_focus=True):
         if self.output is None:
             return f"{mark} {self.summary} {RUNNING}"
         return f"{mark} {self.summary}" + (" (failed)" if self.is_error else "")
+
+    def asking(self, summary: str) -> None:
+        """The approval dialog asks about this call: its line says it as the dialog does
+        (the dispatcher's summary of the checked call)."""
+        if self.output is None and summary:
+            self.summary = one_line(summary, 100)
+            self._refresh()
 
     def finish(self, summary: str, is_error: bool, text: str) -> None:
         self.summary = one_line(summary, 100) or self.summary

@@ -48,13 +48,14 @@ class StatusHost:
         return list(self.ladder.names)
 
     def show_status(self, state: str | None = None, **changes: object) -> None:
-        """Point the status line at the active rung; ``state`` and speed if given."""
+        """Point the status line at the active rung; ``state`` and speed if given;
+        ``tier`` and ``model`` in ``changes``: another rung's (an agent step's own)."""
         tier = self.active_tier
-        view = dataclasses.replace(
-            self.status, mode=self.mode_label, tier=tier.name, model=tier.model,
-            **({"state": state} if state is not None else {}), **changes,  # type: ignore[arg-type]
-        )  # fmt: skip
-        self.status = view
+        fields: dict[str, object] = {"mode": self.mode_label, "tier": tier.name,
+                                     "model": tier.model}  # fmt: skip
+        if state is not None:
+            fields["state"] = state
+        self.status = dataclasses.replace(self.status, **{**fields, **changes})  # type: ignore[arg-type]
 
     def show_cost(self, live: object = None) -> None:
         meter = self.session.meter
@@ -69,7 +70,12 @@ class StatusHost:
         if budget.level != self._budget_level:
             self._budget_level = budget.level
             if budget.level in ("warn", "over"):
-                self.notify(budget.message, title="Budget", timeout=10,
+                from rung.tui.chat_agent import free_tool_rung
+                from rung.tui.chat_text import budget_words
+
+                # The local rung is advised only when the ladder has one that can be used.
+                words = budget_words(budget.message, free_tool_rung(self.ladder))
+                self.notify(words, title="Budget", timeout=10,
                             severity="warning" if budget.level == "warn" else "error")  # fmt: skip
 
     def idle_state(self) -> str:

@@ -97,7 +97,24 @@ def asker(app: App[object]) -> AskCallback:
             if not answered.done():
                 answered.set_result(answer if answer is not None else Answer.DENY)
 
+        _show_asked(app, request)
         app.push_screen(ApprovalScreen(request), done)
         return await answered
 
     return ask
+
+
+def _show_asked(app: App[object], request: PermissionRequest) -> None:
+    """The call waiting for the answer says, on its line in the chat, what the dialog says
+    (``run pytest -q``), not the model's raw arguments. Calls run one at a time: it is
+    the last line still running."""
+    from rung.tui.agent_view import ToolCallLine
+
+    try:
+        chat = app.chat  # type: ignore[attr-defined]
+    except Exception:  # an app without the chat screen (an embedding): nothing to update
+        return
+    waiting = [line for line in chat.query(ToolCallLine)
+               if line.output is None and line.tool == request.tool]  # fmt: skip
+    if waiting:
+        waiting[-1].asking(request.summary)

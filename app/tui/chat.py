@@ -221,6 +221,8 @@ class ChatScreen(PromptGlue, SlashCommands, AgentGlue, ReplyView, ReplyActions, 
                 for_terminal(problem), title="Not attached", severity="warning", markup=False
             )
         if not replace_last and self.agent_answers(expansion.text):
+            if self.agent_refuses():  # the budget: nothing sent, the prompt keeps the text
+                return
             await self._show_question(typed, expansion)
             self.run_agent(expansion.text)
             return

@@ -11,7 +11,7 @@ from textual import work
 from rung.engine import attachments
 from rung.engine.safe_text import for_terminal
 from rung.tui.agent_view import stored_lines
-from rung.tui.chat_text import closing_note, reply_meta, stored_meta
+from rung.tui.chat_text import closing_note, reply_meta, step_numbers, stored_meta
 from rung.tui.widgets.messages import MessageItem, MessageList, Shelved
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ class ReplyView:
         store = self.conversation.session.store  # an agent step's tool lines come back too
         steps = store.agent_steps(session_id) if store is not None else {}
         items: list[Shelved] = []
+        numbers = step_numbers(stored)  # an agent step's number in its turn, as said live
         for m in stored:
             if m.role == "user":
                 typed, files = attachments.split_attached(m.content)
@@ -56,7 +57,8 @@ class ReplyView:
             elif m.finish_reason == "length":
                 note = "Cut at the output token limit: Ctrl+B raises it for this chat."
             lines = stored_lines(steps[m.row_id]) if m.row_id in steps else ()
-            items.append(Shelved("assistant", m.content, stored_meta(m), status=status, note=note,
+            meta = stored_meta(m, numbers.get(m.row_id, 0), bool(lines))
+            items.append(Shelved("assistant", m.content, meta, status=status, note=note,
                                  after=lines))  # fmt: skip
         await messages.show_history(items)
         self.resumed_session = session_id  # the agent goes on from it (chat_agent.py)
