@@ -98,6 +98,9 @@ class Conversation:
         self._last_question_row: Handle | None = None
         # The changes the last reply proposed to attached files, if any.
         self.last_edits: ParseResult | None = None
+        # Ctrl+N while a reply streamed: the new chat's meter length then. The reply is
+        # priced when it stops, and it is the old conversation's (the store has it there).
+        self._abandoned: int | None = None
 
     # -- listeners -----------------------------------------------------------------------
     def add_listener(self, listener: Listener) -> None:
@@ -250,6 +253,11 @@ class Conversation:
                                         plan.escalation))  # fmt: skip
                 attempt = await self._attempt(tier, plan, reason)
                 outcome.attempts.append(attempt)
+                if self._abandoned is not None:  # not the new chat's, nor its history
+                    del self.session.meter.records[self._abandoned :]
+                    await self._emit(Recorded(tier_name, attempt.reply, attempt.record, reason,
+                                              last=True))  # fmt: skip
+                    return outcome
                 failed = attempt.reply.failed
                 target: tuple[str, bool] | None = None
                 if failed is not None and self.options.fallback:
@@ -275,7 +283,7 @@ class Conversation:
                     await self._emit(EditsProposed(found))
             return outcome
         finally:
-            self.busy = False
+            self.busy, self._abandoned = False, None
 
     def fallback_target(
         self, plan: Plan, tried: list[str], failed: Failed
@@ -343,11 +351,31 @@ class Conversation:
         self._last_question_row = None
         self.last_edits = None
         self.session.new_session()
+        self._abandoned = len(self.session.meter.records) if self.busy else None
 
     def resume(self, session_id: int) -> list[StoredMessage]:
         """Continue a stored conversation: the model sees it all again. Raises
         LookupError when there is no such session."""
-        stored = self.session.resume(session_id)
+        return self._adopt(self.session.resume(session_id))
+
+    def reload(self) -> bool:
+        """The history again from this session's stored messages, as a resume reads it:
+        another engine (the agent) answered in this conversation, and the store, not the
+        history in memory, holds what was said. False: nothing stored to read."""
+        session, store = self.session, self.session.store
+        if store is None or self.busy:
+            return False
+        if session.recorder is not None:
+            session.recorder.flush(0.5)  # the agent's last step is in the file
+        session_id = session.session_id
+        if session_id is None:
+            return False
+        self._adopt([m for m in store.transcript(session_id) if not m.superseded])
+        return True
+
+    def _adopt(self, stored: list[StoredMessage]) -> list[StoredMessage]:
+        """``stored`` (superseded rows left out) becomes the history and the last
+        exchange (what an edit, F9 and the prompt cache's clock go by)."""
         self.history = history_from_store(stored)
         last_user = next((m for m in reversed(stored) if m.role == "user"), None)
         last_reply = next((m for m in reversed(stored) if m.role == "assistant"), None)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from rung.engine.agent.events import AgentDone, Compacted, StepPriced, StepStarted
     from rung.engine.agent.loop import Agent, AgentResult
     from rung.engine.conversation import Conversation
+    from rung.tiers.base import Message
 
 
 # How a turn that did not answer is said under its last step.
@@ -114,14 +115,25 @@ class AgentGlue(AgentSwitch):
         self._answer_item: MessageItem | None = None  # the agent's last answer on screen
         self._last_step: MessageItem | None = None  # the agent's last step on screen
         self._status_key: tuple[str, str, str] | None = None  # (mode, rung, setting) shown
+        # The chat's history as the agent last saw it: a chat-only turn since (F11) makes
+        # it differ, and the agent's transcript is read again from the store first.
+        self._agent_saw: list[Message] = []
+        # A turn still winding down when Ctrl+N cleared the meter: (its agent, how many
+        # records the new chat had then); what it prices later is the old chat's.
+        self._orphan: tuple[Agent, int] | None = None
 
     def forget_agent(self) -> None:
         """A new conversation: the next agent question starts a new transcript."""
         if self.agent is not None:  # its MCP servers stop, in the background
             screen: Any = self
             screen.run_worker(self.agent.tools.aclose(), group="mcp-stop", exit_on_error=False)
+        if self.agent_running and self._driving is not None:
+            # Esc was asked of it; its step in flight is priced when it stops, after the
+            # meter was cleared for the new chat (the store puts it in the old session).
+            self._orphan = (self._driving, len(self.conversation.session.meter.records))
         self.resumed_session = None
         self.agent = None
+        self._agent_saw = []
         self._step_item = None
         self._tool_lines.clear()
 
@@ -146,17 +158,23 @@ class AgentGlue(AgentSwitch):
         )  # fmt: skip
 
     def _carry_on(self, agent: Agent) -> None:
-        """A resumed session (Ctrl+S, ``rung --continue``): the agent's first turn goes
-        on from its stored transcript, tool calls and results as the model saw them."""
-        session_id, self.resumed_session = self.resumed_session, None
-        session = self.conversation.session
-        if session_id is None or session.store is None:
-            return
+        """The agent goes on from the stored conversation, tool calls and results as the
+        model saw them: a resumed session (Ctrl+S, ``rung --continue``), or chat-only
+        turns (F11) since the agent last answered. The store is the one record of the
+        conversation, so live and resumed turns see the same thing."""
+        self.resumed_session = None
+        conversation = self.conversation
+        session = conversation.session
+        if not conversation.history or session.store is None:
+            return  # nothing said yet in this chat (and nothing to resume)
         from rung.engine.agent.record import rebuild
 
         if session.recorder is not None:
-            session.recorder.flush(0.5)  # chat replies since the resume are in the file
+            session.recorder.flush(0.5)  # the latest replies are in the file
         try:
+            session_id = session.session_id
+            if session_id is None:
+                return
             stored = [m for m in session.store.transcript(session_id) if not m.superseded]
             agent.transcript = rebuild(stored, session.store.agent_steps(session_id))
         except Exception as exc:  # a damaged history: the turn starts afresh, said
@@ -164,12 +182,29 @@ class AgentGlue(AgentSwitch):
             screen.notify(f"The earlier steps could not be read: {for_terminal(str(exc))}",
                           severity="warning", markup=False)  # fmt: skip
 
+    def _chat_sees_agent(self, agent: Agent) -> None:
+        """After an agent turn: the chat's history read again from the store, so a
+        chat-only question next (F11) is asked with the agent's questions and final
+        answers in it (tool calls and results stay the agent's). Another agent's turn
+        (/init's) is read by this chat's agent too, before its next turn."""
+        try:
+            self.conversation.reload()
+        except Exception as exc:  # a damaged history: the chat goes on with what it had
+            screen: Any = self
+            screen.notify(f"The agent's turn could not be read back for the chat: "
+                          f"{for_terminal(str(exc))}", severity="warning",
+                          markup=False)  # fmt: skip
+        if agent is self.agent:
+            self._agent_saw = list(self.conversation.history)
+
     @work(exclusive=True, group="reply")
     async def run_agent(self, question: str) -> None:
         if self.agent is None:
             self.agent = self.build_agent()
             self._carry_on(self.agent)
             self.show_agent_status()
+        elif self.conversation.history != self._agent_saw:
+            self._carry_on(self.agent)  # chat-only turns came between (F11)
         await self.drive_agent(self.agent, question)
 
     async def drive_agent(self, agent: Agent, question: str) -> AgentResult | None:
@@ -188,9 +223,20 @@ class AgentGlue(AgentSwitch):
             await self._end_step("failed", f"Failed: {for_terminal(str(exc))}")
             return None
         finally:
+            self._disown(agent)
             self.agent_running, self._driving = False, None
             screen.app.show_status(screen.app.idle_state())
             screen.app.show_cost()
+
+    def _disown(self, agent: Agent) -> None:
+        """The turn ended: the chat's history takes it in; or, when Ctrl+N started a new
+        chat while it wound down, what it priced since leaves the new chat's meter (the
+        store has it in the old session, where `rung cost` and the history show it)."""
+        orphan, self._orphan = self._orphan, None
+        if orphan is None or orphan[0] is not agent:
+            self._chat_sees_agent(agent)
+            return
+        del self.conversation.session.meter.records[orphan[1] :]
 
     async def _before_turn(self, agent: Agent) -> Before | None:
         """[agent] commit = "turn": the repository before the turn (None: off)."""
