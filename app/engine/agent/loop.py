@@ -33,6 +33,7 @@ from decimal import Decimal
 from typing import Any
 
 from rung.engine.agent.calls import run_calls
+from rung.engine.agent.compact_policy import CompactionPolicy
 from rung.engine.agent.compaction import compact
 from rung.engine.agent.durable import StepSaver
 from rung.engine.agent.events import (
@@ -120,11 +121,8 @@ class Agent:
         self.money = Spending(session, max_cost)
         self.compact_at = config.get("agent", "compact_at")
         self.keep_last = config.get("agent", "keep_last")
+        self.compaction = CompactionPolicy(self.compact_at, self.keep_last)
         self._expected: Decimal | None = None
-        # No automatic compaction while the transcript holds fewer steps than this (a
-        # compaction that could not get under the mark waits for more to condense).
-        self._compact_again = 0
-        self._told_small = False  # the window-too-small notice is said once per agent
         self._last: tuple[str, str, Handle] | None = None  # the last step: rung, kind, row
         self.question = ""  # the turn's question, for the lesson F9 teaches
         self._unrecorded: str | None = None  # this turn's question, until a request goes out
@@ -353,40 +351,32 @@ class Agent:
     # -- compaction ---------------------------------------------------------------------
     async def _maybe_compact(self, step: int, kind: str, result: AgentResult) -> None:
         """Condense older steps when the next request nears the window of the rung the
-        step would go to (every rung the step could go to is at least that roomy)."""
+        step would go to (every rung the step could go to is at least that roomy), unless
+        the last compaction could not help (``compact_policy.py``)."""
         request = self.request()
         tokens = self.router.tokens(request)
+        policy = self.compaction
         # Under the threshold of the smallest window on the ladder no rung needs it: the
         # usual step is not routed a second time just to learn its rung's window.
         windows = self.router.windows()
-        if windows and tokens < self.compact_at * min(windows.values()):
+        if windows and not policy.over(tokens, min(windows.values())):
             return
-        if self._steps_held() < self._compact_again:
-            return  # the last compaction could not get under the mark: no digest loop
+        held = self._steps_held()
+        if policy.waiting(held):
+            return
         probe = self.router.choose(kind, request, tokens=tokens)
         if not isinstance(probe, StepChoice):
             return
         window = windows.get(probe.rung)
-        if not window or tokens < self.compact_at * window:
+        if not window or not policy.over(tokens, window):
             return
         done = await self.compact_now(step, result, window)
-        if done is None or done.after_tokens < self.compact_at * window:
+        if done is None or not policy.over(done.after_tokens, window):
             return
-        # Still over the mark: the fixed prompt and the kept steps alone fill the window.
-        # Condensing again before more steps are old enough would pay a digest per step
-        # for nothing; wait until twice the kept steps (at least 4) were taken.
-        wait = max(4, 2 * self.keep_last)
-        self._compact_again = self._steps_held() + wait
-        if not self._told_small:
-            self._told_small = True
-            fixed = prompt_tokens(ChatRequest((), self.system, 1, tools=self.specs))
-            await self.emit(Notice(
-                f"the context window ({window:,} tokens) is too small for this run: after "
-                f"compaction the request is still {done.after_tokens:,} tokens (the prompt "
-                f"and tools {fixed:,}, the last {self.keep_last} steps kept whole), over "
-                f"{self.compact_at:.0%} of it; compaction waits {wait} steps before trying "
-                "again. Raise [agent] context_window or lower keep_last."
-            ))  # fmt: skip
+        fixed = prompt_tokens(ChatRequest((), self.system, 1, tools=self.specs))
+        said = policy.still_over(self._steps_held(), done.after_tokens, window, fixed)
+        if said is not None:
+            await self.emit(Notice(said))
 
     def _steps_held(self) -> int:
         return sum(1 for m in self.transcript if m.role == "assistant")
@@ -415,7 +405,7 @@ class Agent:
         if done is None:
             return None
         self.transcript = done.messages
-        self._compact_again = 0
+        self.compaction.compacted()
         self.router.forget_caches()
         event = Compacted(step, before, prompt_tokens(self.request()), window,
                           "" if done.mechanical else used.get("rung", ""),
@@ -466,7 +456,7 @@ class Agent:
         )
         self.router.note(tier.name, reply.usage)
         if digest is None and reply.failed is None:
-            self.router.note_prompt(reply.usage, len(request.messages))
+            self.router.note_prompt(reply.usage, request)
         calls = list(reply.tool_calls) if reply.failed is None and digest is None else []
         if calls:
             save_step(session, handle, StepRecord(calls, tuple(reply.private)))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from rung.engine.ladder import AUTO, Ladder
-from rung.tiers.base import ChatRequest, Usage
+from rung.tiers.base import ChatRequest, Message, Usage
 from rung.tiers.competence import bar
 from rung.tiers.context_window import DEFAULT_WINDOW, context_window
 from rung.tiers.pricing import PriceBook, format_usd
@@ -89,9 +89,9 @@ class StepRouter:
         self.prices = prices
         self._warm: dict[str, tuple[Usage, float]] = {}  # rung -> (its last usage, when)
         self._last_output = 0
-        # The last transcript request the provider counted: (its input tokens, how many
-        # messages it held). None after compaction (the transcript shrank) or before any.
-        self._reported: tuple[int, int] | None = None
+        # The last transcript request the provider counted: its input tokens, its message
+        # count and last message. None after compaction (the transcript shrank) or before.
+        self._reported: tuple[int, int, Message] | None = None
         self.floors: dict[str, str] = {}  # step kind -> the lowest rung (F9 taught it)
 
     def raise_floor(self, kind: str, rung: str) -> None:
@@ -112,10 +112,10 @@ class StepRouter:
         self._warm.clear()
         self._reported = None
 
-    def note_prompt(self, usage: Usage, messages: int) -> None:
-        """A transcript request of ``messages`` messages was counted by its provider."""
-        if usage.input_tokens and not usage.estimated:
-            self._reported = (usage.input_tokens, messages)
+    def note_prompt(self, usage: Usage, request: ChatRequest) -> None:
+        """A transcript request was counted by its provider."""
+        if usage.input_tokens and not usage.estimated and request.messages:
+            self._reported = (usage.input_tokens, len(request.messages), request.messages[-1])
 
     def tokens(self, request: ChatRequest) -> int:
         """The transcript request's size: never below the provider's count of the last
@@ -125,9 +125,9 @@ class StepRouter:
         counted = prompt_tokens(request)
         if self._reported is None:
             return counted
-        reported, held = self._reported
-        if len(request.messages) < held:
-            return counted  # not the transcript that was counted (popped): the estimate
+        reported, held, last = self._reported
+        if len(request.messages) < held or request.messages[held - 1] != last:
+            return counted  # not the transcript that was counted (rewritten): the estimate
         added = request.messages[held:]
         if added:
             new = ChatRequest(messages=tuple(added), system="", max_tokens=1)
