@@ -70,7 +70,7 @@ class StatusHost:
         if budget.level != self._budget_level:
             self._budget_level = budget.level
             if budget.level in ("warn", "over"):
-                from rung.tui.chat_agent import free_tool_rung
+                from rung.tui.chat_agent_steps import free_tool_rung
                 from rung.tui.chat_text import budget_words
 
                 # The local rung is advised only when the ladder has one that can be used.
