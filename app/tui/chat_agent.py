@@ -92,10 +92,21 @@ class AgentGlue(AgentSteps, AgentSwitch):
             screen.notify(for_terminal(problem), title="Agent rules", severity="warning",
                           markup=False)  # fmt: skip
         options = self.conversation.options
-        return Agent(
+        agent = Agent(
             app.ladder, self.conversation.session, tools, [self._on_agent_event],
             system=options.system, max_tokens=options.max_tokens,
         )  # fmt: skip
+        agent.listeners.append(lambda event: self._turn_ended(agent, event))
+        return agent
+
+    def _turn_ended(self, agent: Agent, event: object) -> None:
+        """A turn of ``agent`` ended (a question's, or F9's redo of its answer): the chat's
+        history takes it in, unless Ctrl+N started a new chat while it wound down."""
+        from rung.engine.agent.events import AgentDone
+
+        orphan = self._orphan
+        if isinstance(event, AgentDone) and (orphan is None or orphan[0] is not agent):
+            self._chat_sees_agent(agent)
 
     def _carry_on(self, agent: Agent) -> None:
         """The agent goes on from the stored conversation, tool calls and results as the
@@ -169,14 +180,12 @@ class AgentGlue(AgentSteps, AgentSwitch):
             screen.app.show_cost()
 
     def _disown(self, agent: Agent) -> None:
-        """The turn ended: the chat's history takes it in; or, when Ctrl+N started a new
-        chat while it wound down, what it priced since leaves the new chat's meter (the
-        store has it in the old session, where `rung cost` and the history show it)."""
+        """When Ctrl+N started a new chat while the turn wound down, what it priced since
+        leaves the new chat's meter (the store has it in the old session, where `rung
+        cost` and the history show it)."""
         orphan, self._orphan = self._orphan, None
-        if orphan is None or orphan[0] is not agent:
-            self._chat_sees_agent(agent)
-            return
-        del self.conversation.session.meter.records[orphan[1] :]
+        if orphan is not None and orphan[0] is agent:
+            del self.conversation.session.meter.records[orphan[1] :]
 
     async def _before_turn(self, agent: Agent) -> Before | None:
         """[agent] commit = "turn": the repository before the turn (None: off)."""
