@@ -112,3 +112,40 @@ async def test_a_window_too_small_says_so_once_instead_of_a_digest_per_step(
     digests = [s for s in result.steps if s.kind == "digest"]
     assert len(digests) == len(model.digests)
     json.dumps(notices)  # plain text
+
+
+class Dense(WithDigest):
+    """A provider whose tokenizer counts about twice the chars/4 estimate (dense code
+    and JSON), every request measured."""
+
+    def __call__(self, request: Request) -> list[Step]:
+        prompt = len(json.dumps(request.json())) // 2
+        self.usage = {"prompt_tokens": prompt, "completion_tokens": 20,
+                      "total_tokens": prompt + 20}  # fmt: skip
+        return super().__call__(request)
+
+
+async def test_a_compaction_judged_by_the_count_not_the_estimate_does_not_loop(
+    tmp_path: Path, servers
+) -> None:
+    root = project(tmp_path)
+    # The agent's prompt and tools are ~1.1k tokens by chars/4 and ~2.2k as this
+    # provider counts: after compaction the estimate is under 80% of 3,000, the count is
+    # not. Judged by the estimate, every step paid a digest and was still over.
+    configure(root, "\n[agent]\ncontext_window = 3000\nkeep_last = 2\n")
+    model = Dense([*explore(12), Turn(text="done")])
+    agent, events = make(root, servers(model).url)
+    result = await agent.run("look around")
+    await agent.ladder.aclose()
+    agent.session.close()
+    assert result.reason == "answered", result.message
+    assert len(model.bodies) == 13 and model.problems == []
+    notices = [e.text for e in events if isinstance(e, Notice) and "too small" in e.text]
+    assert len(notices) == 1, notices
+    assert 1 <= len(model.digests) <= 3, len(model.digests)
+    # The meter after a compaction is near what the provider then counts, not half of it.
+    started = [e for e in events if isinstance(e, StepStarted)]
+    first = next(c for c in events if isinstance(c, Compacted))
+    after = next(s for s in started if s.step == first.step)
+    counted = len(json.dumps(model.bodies[first.step - 1])) // 2
+    assert after.context_tokens >= 0.8 * counted, (after.context_tokens, counted)

@@ -407,7 +407,7 @@ class Agent:
         self.transcript = done.messages
         self.compaction.compacted()
         self.router.forget_caches()
-        event = Compacted(step, before, prompt_tokens(self.request()), window,
+        event = Compacted(step, before, self.router.tokens(self.request()), window,
                           "" if done.mechanical else used.get("rung", ""),
                           used.get("cost"), done.dropped)  # fmt: skip
         await self.emit(event)

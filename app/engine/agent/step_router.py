@@ -16,6 +16,7 @@ No I/O here beyond building a rung's tier object (no network, no model load).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -49,7 +50,10 @@ STEP_TASKS: dict[str, tuple[str, ...]] = {
 # ~94% (the premium rungs' prior), an act step 85% (a good cheap API), a digest 80%.
 STEP_QUALITY = {"plan": 0.45, "act": 0.0, "answer": 0.0, "digest": -0.25}
 DEFAULT_STEP_OUTPUT = 300  # tokens, before any step of the turn has answered
-UNKNOWN_API = Decimal(1_000_000)  # an API price nobody knows sorts after every known one
+UNKNOWN_API = Decimal(1_000_000)
+# The most a provider's count is believed to exceed the chars/4 estimate when scaling
+# text it has not counted yet (dense JSON and code run ~1.5x; a larger gap is an outlier).
+MAX_TOKEN_RATIO = 3.0  # an API price nobody knows sorts after every known one
 
 
 def step_quality(quality: float, kind: str) -> float:
@@ -92,6 +96,7 @@ class StepRouter:
         # The last transcript request the provider counted: its input tokens, its message
         # count and last message. None after compaction (the transcript shrank) or before.
         self._reported: tuple[int, int, Message] | None = None
+        self._ratio = 1.0  # the last count over its estimate (1 to MAX_TOKEN_RATIO)
         self.floors: dict[str, str] = {}  # step kind -> the lowest rung (F9 taught it)
 
     def raise_floor(self, kind: str, rung: str) -> None:
@@ -108,30 +113,36 @@ class StepRouter:
 
     def forget_caches(self) -> None:
         """The transcript's start was rewritten (compaction): every cache is cold, and
-        the last reported prompt no longer measures it."""
+        the last reported prompt no longer measures it (its ratio to the estimate still
+        scales the estimate)."""
         self._warm.clear()
         self._reported = None
 
     def note_prompt(self, usage: Usage, request: ChatRequest) -> None:
-        """A transcript request was counted by its provider."""
+        """A transcript request was counted by its provider: its count, and how far the
+        chars/4 estimate fell short of it (this provider's tokens for this run's text)."""
         if usage.input_tokens and not usage.estimated and request.messages:
             self._reported = (usage.input_tokens, len(request.messages), request.messages[-1])
+            ratio = usage.input_tokens / max(1, prompt_tokens(request))
+            self._ratio = max(1.0, min(MAX_TOKEN_RATIO, ratio))
 
     def tokens(self, request: ChatRequest) -> int:
         """The transcript request's size: never below the provider's count of the last
-        request plus the text added since (estimated), nor below the chars/4 estimate.
-        The estimate alone undercounts code and JSON by half: the context meter, the
-        compaction trigger and every forecast read this."""
+        request plus the text added since, nor below the chars/4 estimate. The estimate
+        alone undercounts code and JSON by a third or more: the context meter, the
+        compaction trigger and every forecast read this. Text not counted yet (added
+        since; the whole transcript after compaction rewrote it) is estimated and scaled
+        by how far the estimate fell short of the last count."""
         counted = prompt_tokens(request)
         if self._reported is None:
-            return counted
+            return math.ceil(counted * self._ratio)
         reported, held, last = self._reported
         if len(request.messages) < held or request.messages[held - 1] != last:
-            return counted  # not the transcript that was counted (rewritten): the estimate
+            return math.ceil(counted * self._ratio)  # not the transcript that was counted
         added = request.messages[held:]
         if added:
             new = ChatRequest(messages=tuple(added), system="", max_tokens=1)
-            reported += prompt_tokens(new)
+            reported += math.ceil(prompt_tokens(new) * self._ratio)
         return max(counted, reported)
 
     def warm(self, rung: Rung) -> int:
