@@ -107,7 +107,7 @@ async def test_a_budget_stop_names_the_budget_below_the_calls_and_refuses_the_ne
     model = ScriptedModel([
         Turn(calls=[("search", {"pattern": "def add"})]),
         Turn(text="never asked: the budget stops the run first"),
-    ], usage={"prompt_tokens": 200_000, "completion_tokens": 50})  # ~$0.01 on gpt-5-nano  # fmt: skip
+    ], usage={"prompt_tokens": 200_000, "completion_tokens": 50})  # ~$0.01  # fmt: skip
     app = openai_app(tmp_path, servers(model).url, '[budget]\nsession_usd = "0.005"\n')
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press(*"where is add?", "enter")
@@ -120,7 +120,7 @@ async def test_a_budget_stop_names_the_budget_below_the_calls_and_refuses_the_ne
         # Below the step's tool line, not between the step and its calls.
         assert isinstance(order[-2], ToolCallLine) and order[-1] is stop, order
         text = shown(stop)
-        assert "The session budget of $" in text and "spent" in text, text
+        assert "Stopped: the session budget of $" in text and "spent" in text, text
         assert "Settings (F6)" in text and "local rung" not in text, text  # no local rung here
         # The next message is refused before it is sent: it stays in the prompt.
         users = len([m for m in app.chat.query(MessageItem) if m.role == "user"])
@@ -166,7 +166,8 @@ async def test_a_resumed_agent_session_keeps_each_steps_number_and_kind(
         await pilot.press(*"what is wrong with add?", "enter")
         items = first.chat.query_one(MessageList).assistant_items
         await wait_for(lambda: len(items()) == 2 and items()[1].status == "done", timeout=60)
-        live = [re.search(r"agent step \d+ · \w+", s.meta_text).group(0) for s in items()]  # type: ignore[union-attr]
+        headers = [s.meta_text for s in items()]
+        live = [re.search(r"agent step \d+ · \w+", h).group(0) for h in headers]  # type: ignore[union-attr]
         session_id = first.session.session_id
     again = openai_app(tmp_path, url, resume=session_id)
     async with again.run_test(size=(120, 40)) as pilot:
@@ -176,6 +177,7 @@ async def test_a_resumed_agent_session_keeps_each_steps_number_and_kind(
         resumed = [s.meta_text for s in messages.assistant_items()]
     assert live[0] == "agent step 1 · plan", live
     assert all(k in r for k, r in zip(live, resumed, strict=True)), (live, resumed)
+    assert resumed == headers  # word for word as they were live
 
 
 async def test_the_status_line_names_the_rung_of_the_step_in_flight(

@@ -175,7 +175,8 @@ class AgentSteps:
             note = f"Failed: {for_terminal(event.message)}" if event.message else "Failed"
         elif reason == "budget" and event.message:
             # Which budget, how much, how to raise it: the budget's own words.
-            note = f"Stopped: {budget_words(for_terminal(event.message), self.free_rung())}"
+            words = budget_words(for_terminal(event.message), self.free_rung())
+            note = f"Stopped: {words[:1].lower()}{words[1:]}"
         money = header_money(cost, True, None) if cost is not None else "price unknown"
         steps = event.steps - self._digests  # the digests are priced, but not steps
         summary = f"{steps} step{'s' if steps != 1 else ''}"
@@ -239,7 +240,10 @@ class AgentSteps:
         elif self._step_item is not None:
             u = event.usage
             money = header_money(event.cost, not event.estimated, None)
-            self._step_priced = (event, priced_figures(u.input_tokens, u.output_tokens, money))
+            self._step_priced = (
+                event,
+                priced_figures(u.input_tokens, u.output_tokens, money, u.cached_input_tokens),
+            )
             self._redraw_header()
         screen.app.show_cost()
 
