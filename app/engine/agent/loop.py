@@ -19,8 +19,9 @@ act, answer; digest for compaction's summaries) sets the competence it needs, an
 cheapest able rung for THIS step is taken, priced with what each rung's cache holds (a
 move to another provider pays its cold cache, so it happens only when it pays). Before
 a step whose transcript nears the rung's context window, older steps are condensed
-(``compaction.py``). Money stops the run between steps, never mid-edit: the budget,
-and ``max_cost`` for headless runs.
+(``loop_compaction.py``, ``compaction.py``). Money stops the run between steps, never
+mid-edit: the budget, and ``max_cost`` for headless runs. A step's own request (streamed,
+priced, recorded) is ``Agent.run_step``; ``Agent.route`` picks its rung.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from typing import Any
 
 from rung.engine.agent.calls import run_calls
 from rung.engine.agent.compact_policy import CompactionPolicy
-from rung.engine.agent.compaction import compact
 from rung.engine.agent.durable import StepSaver
 from rung.engine.agent.events import (
     AgentDone,
@@ -44,12 +44,14 @@ from rung.engine.agent.events import (
     StepStarted,
 )
 from rung.engine.agent.instructions import project_instructions
+from rung.engine.agent.loop_compaction import compact_steps, maybe_compact
 from rung.engine.agent.money import Spending
 from rung.engine.agent.record import StepRecord, rebuild, save_step
 from rung.engine.agent.result import AgentResult
 from rung.engine.agent.run_cost import all_on, premium_rung
 from rung.engine.agent.setup import AgentSession
-from rung.engine.agent.step_router import StepChoice, StepRouter
+from rung.engine.agent.step_price import interrupted_usage, priced_step
+from rung.engine.agent.step_router import StepRouter
 from rung.engine.agent.steps import ToolOutcome, step_kind
 from rung.engine.ladder import Ladder, rung_kind
 from rung.engine.recorder import Handle
@@ -63,12 +65,9 @@ from rung.tiers.base import (
     Tier,
     ToolCall,
     ToolSpec,
-    Usage,
 )
 from rung.tiers.budget import PAID_KINDS, BudgetState
-from rung.tiers.meter import MessageCost
 from rung.tiers.pricing import load_price_tables
-from rung.tiers.route_cost import prompt_tokens
 from rung.tiers.turn import Turn
 
 AGENT_PROMPT = """\
@@ -260,7 +259,7 @@ class Agent:
         result.premium_model = premium.model
         result.premium_usd = all_on(result.steps, premium, self.session.meter.book)
 
-    def _route(
+    def route(
         self,
         kind: str,
         why: str,
@@ -312,11 +311,11 @@ class Agent:
             kind, why = step_kind(step, last, last_text, edited, counter.limit - step)
             if step == 1 and first is not None:
                 kind, why = first
-            await self._maybe_compact(step, kind, result)
+            await maybe_compact(self, step, kind, result)
             request = self.request()
             tokens = self.router.tokens(request)
             try:
-                chosen = self._route(kind, why, request, await self.money.budget(), tokens)
+                chosen = self.route(kind, why, request, await self.money.budget(), tokens)
             except _BudgetStop as stop:
                 result.reason, result.message = "budget", str(stop)
                 return
@@ -332,7 +331,7 @@ class Agent:
             result.tier, result.model = tier.name, tier.model
             await self.emit(StepStarted(step, tier.name, tier.model, kind, reason,
                                          tokens, self.router.window(tier.name)))  # fmt: skip
-            reply, calls, handle, _ = await self._step(tier, reason, step, kind, result)
+            reply, calls, handle, _ = await self.run_step(tier, reason, step, kind, result)
             self._last = (tier.name, kind, handle)
             result.last = reply
             if reply.failed is not None:
@@ -348,72 +347,14 @@ class Agent:
             last_text = reply.text
             edited = edited or any(o.changed for o in last)
 
-    # -- compaction ---------------------------------------------------------------------
-    async def _maybe_compact(self, step: int, kind: str, result: AgentResult) -> None:
-        """Condense older steps when the next request nears the window of the rung the
-        step would go to (every rung the step could go to is at least that roomy), unless
-        the last compaction could not help (``compact_policy.py``)."""
-        request = self.request()
-        tokens = self.router.tokens(request)
-        policy = self.compaction
-        # Under the threshold of the smallest window on the ladder no rung needs it: the
-        # usual step is not routed a second time just to learn its rung's window.
-        windows = self.router.windows()
-        if windows and not policy.over(tokens, min(windows.values())):
-            return
-        held = self._steps_held()
-        if policy.waiting(held):
-            return
-        probe = self.router.choose(kind, request, tokens=tokens)
-        if not isinstance(probe, StepChoice):
-            return
-        window = windows.get(probe.rung)
-        if not window or not policy.over(tokens, window):
-            return
-        done = await self.compact_now(step, result, window)
-        if done is None or not policy.over(done.after_tokens, window):
-            return
-        fixed = prompt_tokens(ChatRequest((), self.system, 1, tools=self.specs))
-        said = policy.still_over(self._steps_held(), done.after_tokens, window, fixed)
-        if said is not None:
-            await self.emit(Notice(said))
-
-    def _steps_held(self) -> int:
-        return sum(1 for m in self.transcript if m.role == "assistant")
-
+    # -- compaction (loop_compaction.py) ------------------------------------------------
     async def compact_now(
         self, step: int = 0, result: AgentResult | None = None, window: int = 0
     ) -> Compacted | None:
         """Condense the older steps now (``/compact`` in agent mode, or near the window)."""
-        before = self.router.tokens(self.request())
-        used: dict[str, Any] = {}
+        return await compact_steps(self, step, result, window)
 
-        async def summarise(request: ChatRequest) -> str | None:
-            chosen = self._route("digest", "compaction", request)
-            if isinstance(chosen, str):
-                return None
-            tier, reason = chosen
-            reply, _, _, priced = await self._step(
-                tier, reason, step, "digest", result, digest=request
-            )
-            used["rung"], used["cost"] = tier.name, priced.cost
-            if reply.failed is not None:
-                return None
-            return reply.text
-
-        done = await compact(self.transcript, summarise, self.keep_last)
-        if done is None:
-            return None
-        self.transcript = done.messages
-        self.compaction.compacted()
-        self.router.forget_caches()
-        event = Compacted(step, before, self.router.tokens(self.request()), window,
-                          "" if done.mechanical else used.get("rung", ""),
-                          used.get("cost"), done.dropped)  # fmt: skip
-        await self.emit(event)
-        return event
-
-    async def _step(
+    async def run_step(
         self,
         tier: Tier,
         reason: str,
@@ -439,10 +380,10 @@ class Agent:
         try:
             reply = await turn.run()
         except asyncio.CancelledError:
-            guess = self._interrupted_usage(tier, request, turn)
+            guess = interrupted_usage(self.router, self.specs, tier, request, turn)
             record = session.keep_interrupted(tier, handle, turn, kind, guess)
             if result is not None:
-                result.steps.append(self._priced(step, tier, record, kind))
+                result.steps.append(priced_step(step, tier, record, kind))
             raise
         finally:
             saving.cancel()
@@ -460,7 +401,7 @@ class Agent:
         calls = list(reply.tool_calls) if reply.failed is None and digest is None else []
         if calls:
             save_step(session, handle, StepRecord(calls, tuple(reply.private)))
-        priced = self._priced(step, tier, record, kind)
+        priced = priced_step(step, tier, record, kind)
         if result is not None:
             result.steps.append(priced)
         await self.emit(priced)
@@ -469,25 +410,6 @@ class Agent:
             if past is not None:
                 await self.emit(Notice(past))
         return reply, calls, handle, priced
-
-    def _interrupted_usage(self, tier: Tier, request: ChatRequest, turn: Turn) -> Usage | None:
-        """An interrupted step's usage when its tier said none: the same knowledge the
-        step's forecast had (the last reported prompt plus what was added; cached as the
-        rung's cache held), with what arrived as its output. A digest's request is not
-        the transcript: its own estimate."""
-        if turn.usage_reported or request.tools != self.specs:
-            return None
-        guess = turn.estimate()
-        tokens = max(guess.input_tokens, self.router.tokens(request))
-        usage = self.router.expected_usage(tier.name, tokens, guess.output_tokens)
-        return None if usage is None else replace(usage, estimated=True)
-
-    @staticmethod
-    def _priced(step: int, tier: Tier, record: MessageCost, kind: str) -> StepPriced:
-        return StepPriced(
-            step, tier.name, record.model, record.cost.usd, record.usage,
-            not record.cost.exact, record.finish_reason, kind,
-        )  # fmt: skip
 
 
 class _BudgetStop(Exception):
