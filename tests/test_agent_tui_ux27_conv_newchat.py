@@ -9,6 +9,7 @@ project."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.widgets import DataTable
@@ -34,6 +35,21 @@ def project(tmp_path: Path, monkeypatch) -> Path:  # type: ignore[no-untyped-def
     return root
 
 
+async def new_chat_at_zero(app: RungApp, pilot: Any) -> int:
+    """Ctrl+N while a reply streams: the new chat shows nothing, has spent nothing (its
+    meter and cost line at $0). The old session's id."""
+    old = app.session.session_id
+    assert old is not None
+    await pilot.press("ctrl+n")
+    await wait_for(lambda: not app.chat.busy, timeout=10)
+    await pilot.pause(0.3)
+    assert app.chat.query_one(MessageList).assistant_items() == []
+    assert app.session.meter.records == []
+    line = str(app.chat.query_one(CostBar).render())
+    assert line.startswith("spent $0  │  saved $0 ") and "in 0 · out 0" in line, line
+    return old
+
+
 async def test_ctrl_n_mid_step_leaves_the_step_with_the_old_chat(servers, project) -> None:
     model = ScriptedModel([
         Turn(calls=[("list", {"path": "."})]),
@@ -45,18 +61,9 @@ async def test_ctrl_n_mid_step_leaves_the_step_with_the_old_chat(servers, projec
     app = RungApp(config, RungOverrides(tier="openai", base_url=server.url + "/v1"))
     async with app.run_test(size=(120, 40)) as pilot:
         items = app.chat.query_one(MessageList).assistant_items
-        bar = app.chat.query_one(CostBar)
         await pilot.press(*"look around", "enter")
         await wait_for(lambda: len(items()) == 2 and "closely" in items()[1].text, timeout=30)
-        old = app.session.session_id
-        await pilot.press("ctrl+n")
-        await wait_for(lambda: not app.chat.busy, timeout=10)
-        await pilot.pause(0.3)
-        assert items() == []
-        # The new chat has spent nothing, and F7 lists no reply.
-        assert app.session.meter.records == []
-        line = str(bar.render())
-        assert line.startswith("spent $0  │  saved $0 ") and "in 0 · out 0" in line, line
+        old = await new_chat_at_zero(app, pilot)
         await pilot.press("f7")
         assert isinstance(app.screen, CostScreen)
         assert app.screen.query_one(DataTable).row_count == 0
@@ -83,14 +90,7 @@ async def test_ctrl_n_mid_chat_reply_starts_the_new_chat_at_zero(servers, projec
         items = app.chat.query_one(MessageList).assistant_items
         await pilot.press(*"hello", "enter")
         await wait_for(lambda: len(items()) == 1 and "slowly" in items()[0].text, timeout=30)
-        old = app.session.session_id
-        await pilot.press("ctrl+n")
-        await wait_for(lambda: not app.chat.busy, timeout=10)
-        await pilot.pause(0.3)
-        assert items() == []
-        assert app.session.meter.records == []
-        line = str(app.chat.query_one(CostBar).render())
-        assert line.startswith("spent $0  │  saved $0 ") and "in 0 · out 0" in line, line
+        old = await new_chat_at_zero(app, pilot)
         # The new chat's first question goes alone: the old partial reply is not in it.
         await pilot.press(*"hi again", "enter")
         await wait_for(lambda: len(items()) == 1 and items()[0].status == "done", timeout=30)

@@ -18,9 +18,8 @@ from rung.engine.config import load_config
 from rung.tui.app import RungApp
 from rung.tui.widgets.messages import MessageList
 from tests.agent.helpers import git_project
-from tests.agent.scripted_model import ScriptedModel, Turn
+from tests.agent.scripted_model import ToolsOrPlain, Turn
 from tests.conftest import wait_for
-from tests.fakes import Request, Step, openai_stream
 
 
 @pytest.fixture
@@ -31,22 +30,6 @@ def project(tmp_path: Path, monkeypatch) -> Path:  # type: ignore[no-untyped-def
     return root
 
 
-class Both:
-    """Agent requests (tools offered) go to the script; chat requests get numbered
-    answers. Every body is kept, in order."""
-
-    def __init__(self, script: list[Turn]) -> None:
-        self.agent = ScriptedModel(script)
-        self.chat: list[dict[str, Any]] = []
-
-    def __call__(self, request: Request) -> list[Step]:
-        body = request.json()
-        if body.get("tools"):
-            return self.agent(request)
-        self.chat.append(body)
-        return openai_stream([f"Chat answer {len(self.chat)}."])
-
-
 def said(body: dict[str, Any]) -> list[tuple[str, str]]:
     """The request's user and assistant texts, in order (system and tool rows left out)."""
     return [(m["role"], m.get("content") or "") for m in body["messages"]
@@ -54,11 +37,11 @@ def said(body: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 async def test_agent_and_chat_turns_are_one_conversation(servers, project: Path) -> None:
-    both = Both([
+    both = ToolsOrPlain([
         Turn(calls=[("read", {"path": "src/calc.py"})]),
         Turn(text="Fixed add in calc.py.", expect=("return a - b",)),
         Turn(text="src/calc.py and tests."),
-    ])  # fmt: skip
+    ], answer=lambda n: f"Chat answer {n}.")  # fmt: skip
     server = servers(both)
     config = load_config()
     config.set("agent", "in_chat", "on")
@@ -83,20 +66,20 @@ async def test_agent_and_chat_turns_are_one_conversation(servers, project: Path)
         assert items()[-1].text == "src/calc.py and tests."
 
     # The chat saw the agent's question and its final answer, then its own exchange.
-    assert said(both.chat[0]) == [
+    assert said(both.plain[0]) == [
         ("user", "test_add fails, fix it"),
         ("assistant", "Fixed add in calc.py."),
         ("user", "thanks, what did you change?"),
     ]
-    assert said(both.chat[1])[-3:] == [
+    assert said(both.plain[1])[-3:] == [
         ("user", "thanks, what did you change?"),
         ("assistant", "Chat answer 1."),
         ("user", "and which file was it?"),
     ]
-    assert said(both.chat[1])[:2] == said(both.chat[0])[:2]
+    assert said(both.plain[1])[:2] == said(both.plain[0])[:2]
     # The agent saw its own earlier turn whole (the call and its result) and both chat
     # exchanges, in the order they happened.
-    sent = both.agent.bodies[2]
+    sent = both.bodies[2]
     assert [m["role"] for m in sent["messages"]][1:4] == ["user", "assistant", "tool"]
     assert "return a - b" in sent["messages"][3]["content"]
     assert [t for t in said(sent) if t[1]] == [
@@ -108,4 +91,4 @@ async def test_agent_and_chat_turns_are_one_conversation(servers, project: Path)
         ("assistant", "Chat answer 2."),
         ("user", "list the files please"),
     ]
-    assert both.agent.problems == []
+    assert both.problems == []

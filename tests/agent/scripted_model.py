@@ -131,3 +131,30 @@ class ScriptedModel:
                      for n, (name, args) in enumerate(turn.calls)]  # fmt: skip
             return openai_tool_stream(calls, text=turn.text, usage=self.usage)
         return openai_stream([turn.text], usage=self.usage)
+
+
+class ToolsOrPlain(ScriptedModel):
+    """The script answers the requests that offer tools (the agent's steps); a request
+    without tools (a chat-only question, compaction's summary) is kept in ``plain`` and
+    gets ``answer(n)``, n counting those requests from 1."""
+
+    def __init__(
+        self,
+        script: list[Turn],
+        usage: dict[str, int] | None = None,
+        dialect: str = "openai",
+        answer: Callable[[int], str] = lambda n: "Summary of the earlier steps.",
+    ) -> None:
+        super().__init__(script, usage, dialect)
+        self.answer = answer
+        self.plain: list[dict[str, Any]] = []
+
+    def __call__(self, request: Request) -> list[Step]:
+        body = request.json()
+        if body.get("tools"):
+            return super().__call__(request)
+        self.plain.append(body)
+        text = self.answer(len(self.plain))
+        if self.dialect == "anthropic":
+            return anthropic_stream([text])
+        return openai_stream([text], usage=self.usage)

@@ -20,8 +20,7 @@ from rung.engine.ladder import Ladder
 from rung.engine.session import Session
 from rung.engine.store import open_store
 from rung.tiers.base import ChatRequest, Message, ToolCall
-from tests.agent.scripted_model import ScriptedModel, Turn
-from tests.fakes import Request, Step, openai_stream
+from tests.agent.scripted_model import ToolsOrPlain, Turn
 
 SUMMARY = "Read f1 to f3; each holds one marker line. Nothing changed yet."
 
@@ -93,19 +92,12 @@ def test_nothing_to_condense_in_a_young_turn() -> None:
     assert cut_point([Message("user", "hi")], keep_last=1) is None
 
 
-class WithDigest(ScriptedModel):
-    """The script for tool steps; a summary for every request without tools."""
+class WithDigest(ToolsOrPlain):
+    """The script for tool steps; SUMMARY for every request without tools (``digests``)."""
 
-    def __init__(self, script: list[Turn]) -> None:
-        super().__init__(script)
-        self.digests: list[dict[str, Any]] = []
-
-    def __call__(self, request: Request) -> list[Step]:
-        body = request.json()
-        if not body.get("tools"):
-            self.digests.append(body)
-            return openai_stream([SUMMARY], usage=self.usage)
-        return super().__call__(request)
+    def __init__(self, script: list[Turn], usage: dict[str, int] | None = None) -> None:
+        super().__init__(script, usage, answer=lambda n: SUMMARY)
+        self.digests = self.plain
 
 
 async def test_a_run_that_outgrows_a_small_window_completes_through_compaction(

@@ -8,31 +8,14 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from rung.engine.agent.events import Compacted, StepStarted
 from rung.tiers.base import Notice
 from tests.agent.scripted_model import ScriptedModel, Turn
 from tests.agent.test_ask_agent import project
+from tests.agent.test_compaction import WithDigest
 from tests.agent.test_loop_cancel import make
-from tests.fakes import Request, Step, openai_stream
-
-SUMMARY = "Listed files; nothing changed."
-
-
-class WithDigest(ScriptedModel):
-    """The script for tool steps; a summary for every request without tools."""
-
-    def __init__(self, script: list[Turn], usage: dict[str, int] | None = None) -> None:
-        super().__init__(script, usage)
-        self.digests: list[dict[str, Any]] = []
-
-    def __call__(self, request: Request) -> list[Step]:
-        body = request.json()
-        if not body.get("tools"):
-            self.digests.append(body)
-            return openai_stream([SUMMARY], usage=self.usage)
-        return super().__call__(request)
+from tests.fakes import Request, Step
 
 
 def explore(n: int) -> list[Turn]:
