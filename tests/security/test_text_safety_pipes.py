@@ -137,7 +137,13 @@ def test_rung_ask_into_head_stops_and_keeps_the_answer_so_far(tmp_path: Path) ->
     sessions = json.loads(rung(tmp_path, "sessions", "--json").stdout)
     question_row, answer = sessions[0]["messages"]
     assert question_row["text"] == question
-    assert answer["status"] == "cancelled" and answer["text"] and answer["error"] is None
+    # The reader leaves after the first byte. Usually the reply is still streaming: it
+    # stops there and is kept as far as it came ("cancelled"). On a loaded machine the
+    # reader's close can come after the small model finished its answer: then the reply
+    # is whole ("stop") and only the last write meets the closed pipe. Either way the
+    # answer is kept, with no error (CI saw both).
+    assert answer["status"] in ("cancelled", "stop"), answer
+    assert answer["text"] and answer["error"] is None
 
 
 def test_rung_ask_json_into_a_closed_pipe_still_saves_the_turn(tmp_path: Path) -> None:
